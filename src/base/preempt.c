@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* The explore build's preemption-point hook (nothing in the normal build). */
+#include "preempt.h"
+
+#ifdef PINMM_EXPLORE
+#include <stdatomic.h>
+#include <stddef.h>
+
+static _Atomic(pm_preempt_hook_t) hook;
+static void *_Atomic hook_arg;
+
+void pm_preempt_set_hook(pm_preempt_hook_t h, void *arg)
+{
+	atomic_store(&hook_arg, arg);
+	atomic_store(&hook, h);
+}
+
+void pm_preempt_call(enum pm_point pt, const void *obj, uint64_t val)
+{
+	pm_preempt_hook_t h = atomic_load(&hook);
+
+	if (h)
+		h(pt, obj, val, atomic_load(&hook_arg));
+}
+
+const char *pm_point_name(enum pm_point pt)
+{
+	static const char *const names[PM_PT_NR] = {
+		[PM_PT_PTE_READ] = "pte-read",	 [PM_PT_PTE_WRITE] = "pte-write",
+		[PM_PT_PMD_READ] = "pmd-read",	 [PM_PT_PMD_WRITE] = "pmd-write",
+		[PM_PT_REF_GET] = "ref-get",	 [PM_PT_REF_PUT] = "ref-put",
+		[PM_PT_PIN_GET] = "pin-get",	 [PM_PT_PIN_PUT] = "pin-put",
+		[PM_PT_MAP_CHANGE] = "mapcount", [PM_PT_WP_SEQ] = "wp-seq",
+		[PM_PT_LOCK] = "lock",		 [PM_PT_UNLOCK] = "unlock",
+		[PM_PT_RCU] = "rcu",
+		[PM_PT_GUP_FAST_WALKED] = "gup-fast-walked",
+		[PM_PT_GUP_FAST_GRABBED] = "gup-fast-grabbed",
+		[PM_PT_FORK_CHECKED] = "fork-checked",
+	};
+	return (unsigned)pt < PM_PT_NR && names[pt] ? names[pt] : "?";
+}
+#else
+/* ISO C forbids an empty translation unit */
+typedef int pm_preempt_unused_t;
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Preemption points: every shared-memory step that matters to the races of
+ * GUARANTEE.md (entry reads and writes, count updates, the write-protect
+ * sequence, lock acquire/release) is marked with pm_preempt(). In the normal
+ * library the mark compiles to nothing; the explore build of the same
+ * sources (PINMM_EXPLORE) turns it into a call to the installed hook — the
+ * controlled scheduler, or a test that injects an action at that point.
+ */
+#ifndef PM_BASE_PREEMPT_H
+#define PM_BASE_PREEMPT_H
+
+#include <stdint.h>
+
+enum pm_point {
+	PM_PT_PTE_READ,		/* an entry was read (value) */
+	PM_PT_PTE_WRITE,	/* an entry was written (new value) */
+	PM_PT_PMD_READ,
+	PM_PT_PMD_WRITE,
+	PM_PT_REF_GET,		/* refcount raised (new value) */
+	PM_PT_REF_PUT,
+	PM_PT_PIN_GET,		/* pincount raised */
+	PM_PT_PIN_PUT,
+	PM_PT_MAP_CHANGE,	/* mapcount changed */
+	PM_PT_WP_SEQ,		/* write_protect_seq changed or sampled */
+	PM_PT_LOCK,		/* a lock was taken */
+	PM_PT_UNLOCK,
+	PM_PT_RCU,		/* entered or left an RCU read section */
+	PM_PT_GUP_FAST_WALKED,	/* GUP-fast read the entry, before its ref */
+	PM_PT_GUP_FAST_GRABBED,	/* GUP-fast took its ref, before the recheck */
+	PM_PT_FORK_CHECKED,	/* fork decided copy-or-share, before wrprotect */
+	PM_PT_NR
+};
+
+#ifdef PINMM_EXPLORE
+typedef void (*pm_preempt_hook_t)(enum pm_point pt, const void *obj,
+				  uint64_t val, void *arg);
+void pm_preempt_set_hook(pm_preempt_hook_t hook, void *arg);
+void pm_preempt_call(enum pm_point pt, const void *obj, uint64_t val);
+#define pm_preempt(pt, obj, val) pm_preempt_call((pt), (obj), (uint64_t)(val))
+const char *pm_point_name(enum pm_point pt);
+#else
+#define pm_preempt(pt, obj, val) do { (void)(obj); (void)(val); } while (0)
+#endif
+
+#endif

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+#include "rcu.h"
+
+#include <pthread.h>
+
+__thread bool pm_rcu_registered;
+
+static pthread_key_t rcu_key;
+static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
+
+static void rcu_thread_exit(void *unused)
+{
+	(void)unused;
+	if (pm_rcu_registered) {
+		urcu_mb_unregister_thread();
+		pm_rcu_registered = false;
+	}
+}
+
+static void rcu_key_init(void)
+{
+	pthread_key_create(&rcu_key, rcu_thread_exit);
+}
+
+void pm_rcu_register_slow(void)
+{
+	pthread_once(&rcu_once, rcu_key_init);
+	urcu_mb_register_thread();
+	pm_rcu_registered = true;
+	/* any non-NULL value makes the destructor run at thread exit */
+	pthread_setspecific(rcu_key, (void *)1);
+}
+
+void pm_call_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *))
+{
+	/* call_rcu needs a registered caller */
+	if (!pm_rcu_registered)
+		pm_rcu_register_slow();
+	urcu_mb_call_rcu(head, fn);
+}
+
+void pm_rcu_barrier(void)
+{
+	if (!pm_rcu_registered)
+		pm_rcu_register_slow();
+	urcu_mb_barrier();
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* The narrow inspection API: what maps an address, a folio's counts. */
+#include <errno.h>
+#include <string.h>
+
+#include "../mm/mm.h"
+
+int pinmm_follow_page(struct pinmm_mm *mm, uint64_t addr, struct pinmm_mapping *out)
+{
+	struct pt_table *pte;
+	int ret = 0;
+
+	if (!mm || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (atomic_load(&mm->dead))
+		return -ESRCH;
+	pm_down_read(&mm->mmap_lock);
+	if (!vma_lookup(mm, addr)) {
+		ret = -EFAULT;
+		goto out;
+	}
+	pte = pte_table_lock(mm, addr);
+	if (pte) {
+		pte_t e = pt_read(pte, pt_index(addr, PT_LEVEL_PTE));
+
+		if (pte_present(e)) {
+			struct pinmm_page *page = eng_pfn_page(mm->eng, pte_pfn(e));
+
+			out->present = true;
+			out->writable = pte_write(e) && !pte_protnone(e);
+			out->zero_page = pte_special(e);
+			out->pfn = pte_pfn(e);
+			out->page = page;
+			out->anon_exclusive = page_anon_exclusive(page);
+			out->order = folio_order(page_folio(page));
+		} else if (pte_is_swp(e)) {
+			out->swapped = pte_swp_type(e) == SWP_SWAP;
+		}
+		pm_mutex_unlock(&pte->ptl);
+	}
+out:
+	pm_up_read(&mm->mmap_lock);
+	return ret;
+}
+
+void pinmm_folio_info(const struct pinmm_page *page, struct pinmm_folio_info *out)
+{
+	struct pinmm_page *p = (struct pinmm_page *)page;
+	struct pinmm_page *folio = page_folio(p);
+	struct pinmm *eng = pm_page_engine(p);
+
+	memset(out, 0, sizeof(*out));
+	out->refcount = folio_ref_count(folio);
+	out->mapcount = page_mapcount(p);
+	out->pincount = atomic_load(&folio->pincount);
+	out->order = folio_order(folio);
+	out->zone = pm_page_zone(folio);
+	out->anon = page_test(folio, PG_anon);
+	out->ksm = page_test(folio, PG_ksm);
+	out->dirty = page_test(folio, PG_dirty);
+	out->swapcache = page_test(folio, PG_swapcache);
+	out->zero = page_test(folio, PG_zero);
+	out->maybe_dma_pinned = folio_maybe_dma_pinned(eng, folio);
+}

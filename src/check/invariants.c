@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * G5 at a quiescent point: recount every reference from the page tables,
+ * the page caches and the GUP books, and compare with the folios' counts.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../mm/mm.h"
+
+struct recount {
+	int32_t *maps;		/* per pfn: PTE maps seen */
+	int32_t *cache;		/* per pfn: page-cache references */
+	struct pinmm_violation_report *rep;
+};
+
+static void violation(struct recount *rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rc->rep->nr++ == 0) {
+		va_start(ap, fmt);
+		vsnprintf(rc->rep->first, sizeof(rc->rep->first), fmt, ap);
+		va_end(ap);
+	}
+}
+
+static void count_mm(struct pinmm *eng, struct pinmm_mm *mm, struct recount *rc)
+{
+	for (struct vm_area *v = RB_MIN(vma_tree, &mm->vmas); v; v = vma_next(mm, v)) {
+		for (uint64_t a = v->start; a < v->end; a += PINMM_PAGE_SIZE) {
+			struct pt_table *pte = pte_table_lookup(mm, a, NULL);
+			pte_t e;
+
+			if (!pte) {
+				a = ALIGN_DOWN(a, PINMM_PMD_SIZE) + PINMM_PMD_SIZE - PINMM_PAGE_SIZE;
+				continue;
+			}
+			e = atomic_load(&pte->ent[pt_index(a, PT_LEVEL_PTE)]);
+			if (!pte_present(e))
+				continue;
+			if (pte_pfn(e) >= eng->mem.nr_frames) {
+				violation(rc, "mm %u %#lx: pfn %#lx out of range", mm->id,
+					  (unsigned long)a, (unsigned long)pte_pfn(e));
+				continue;
+			}
+			struct pinmm_page *page = eng_pfn_page(eng, pte_pfn(e));
+			if (pte_special(e)) {
+				if (page != eng->zero_page)
+					violation(rc, "mm %u %#lx: special entry not the zero page",
+						  mm->id, (unsigned long)a);
+				continue;
+			}
+			if (page_test(page_folio(page), PG_buddy) ||
+			    folio_ref_count(page_folio(page)) <= 0)
+				violation(rc, "mm %u %#lx: maps free pfn %#lx", mm->id,
+					  (unsigned long)a, (unsigned long)pte_pfn(e));
+			rc->maps[pte_pfn(e)]++;
+			/* a writable private anon entry must map an exclusive page */
+			if (pte_write(e) && vma_is_anon_private(v) &&
+			    pm_policy(eng, PINMM_SW_ANON_EXCLUSIVE) &&
+			    !page_anon_exclusive(page))
+				violation(rc, "mm %u %#lx: writable but not anon-exclusive",
+					  mm->id, (unsigned long)a);
+		}
+	}
+}
+
+int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep)
+{
+	struct pinmm_violation_report local;
+	struct recount rc;
+	struct pm_list *pos;
+	uint64_t n = eng->mem.nr_frames;
+	long extra_refs = 0, pins = 0;
+
+	if (!rep)
+		rep = &local;
+	memset(rep, 0, sizeof(*rep));
+	rc.rep = rep;
+	rc.maps = calloc(n, sizeof(*rc.maps));
+	rc.cache = calloc(n, sizeof(*rc.cache));
+	if (!rc.maps || !rc.cache) {
+		free(rc.maps);
+		free(rc.cache);
+		return -ENOMEM;
+	}
+
+	pm_mutex_lock(&eng->objects_lock);
+	pm_list_for_each(pos, &eng->mms) {
+		struct pinmm_mm *mm = container_of(pos, struct pinmm_mm, link);
+
+		if (atomic_load(&mm->dead))
+			continue;
+		pm_down_read(&mm->mmap_lock);
+		pm_rcu_read_lock();
+		count_mm(eng, mm, &rc);
+		pm_rcu_read_unlock();
+		pm_up_read(&mm->mmap_lock);
+	}
+	pm_list_for_each(pos, &eng->shmem_objects) {
+		struct pm_shmem *s = container_of(pos, struct pm_shmem, link);
+
+		pm_mutex_lock(&s->lock);
+		for (uint64_t i = 0; i < s->nr_pages; i++)
+			if (s->cache[i])
+				rc.cache[eng_page_pfn(eng, s->cache[i])]++;
+		pm_mutex_unlock(&s->lock);
+	}
+	pm_mutex_unlock(&eng->objects_lock);
+
+	size_t free_seen = 0, zone_free = 0;
+	for (uint64_t pfn = 0; pfn < n; pfn++) {
+		struct pinmm_page *p = eng_pfn_page(eng, pfn);
+
+		if (page_test(p, PG_buddy)) {
+			free_seen += 1ul << p->order;
+			pfn += (1ul << p->order) - 1;
+			continue;
+		}
+		if (p == eng->zero_page || page_test(p, PG_tail))
+			continue;
+		/* a folio head: explain its references */
+		int ref = folio_ref_count(p), pinc = atomic_load(&p->pincount);
+		int maps = 0, mapcount = 0, cache = 0;
+		for (unsigned long i = 0; i < folio_nr_pages(p); i++) {
+			maps += rc.maps[pfn + i];
+			mapcount += atomic_load(&p[i].mapcount);
+			cache += rc.cache[pfn + i];
+			if (atomic_load(&p[i].mapcount) != rc.maps[pfn + i])
+				violation(&rc, "pfn %#lx: mapcount %d but %d mappings",
+					  (unsigned long)(pfn + i),
+					  atomic_load(&p[i].mapcount), rc.maps[pfn + i]);
+		}
+		if (pinc < 0)
+			violation(&rc, "pfn %#lx: pincount %d < 0", (unsigned long)pfn, pinc);
+		if (ref <= 0)
+			violation(&rc, "pfn %#lx: allocated with refcount %d",
+				  (unsigned long)pfn, ref);
+		int explained = maps + cache + pinc;
+		if (ref < explained)
+			violation(&rc, "pfn %#lx: refcount %d < %d (maps %d cache %d pins %d)",
+				  (unsigned long)pfn, ref, explained, maps, cache, pinc);
+		extra_refs += ref - explained;
+		pins += pinc;
+		pfn += folio_nr_pages(p) - 1;
+	}
+	for (int z = 0; z < PINMM_ZONE_NR; z++)
+		zone_free += pm_zone_nr_free(&eng->mem.zones[z]);
+	if (free_seen != zone_free)
+		violation(&rc, "buddy lists hold %zu frames, zones count %zu",
+			  free_seen, zone_free);
+
+	/* every reference not explained by maps, caches or pins is a GUP
+	 * reference someone holds (legacy pins are plain references) */
+	long gets = atomic_load(&eng->nr_gets), held_pins = atomic_load(&eng->nr_pins);
+	if (pm_policy(eng, PINMM_SW_PIN_ACCOUNTING)) {
+		if (pins != held_pins)
+			violation(&rc, "pincounts sum to %ld, %ld pins held", pins, held_pins);
+		if (extra_refs != gets)
+			violation(&rc, "%ld unexplained references, %ld gets held",
+				  extra_refs, gets);
+	} else if (extra_refs != gets + held_pins) {
+		violation(&rc, "%ld unexplained references, %ld gets + %ld pins held",
+			  extra_refs, gets, held_pins);
+	}
+
+	free(rc.maps);
+	free(rc.cache);
+	return rep->nr ? -EUCLEAN : 0;
+}

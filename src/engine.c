@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/* The engine: creation, teardown, statistics, allocation-failure injection. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "mm/mm.h"
+
+void pm_register_engine(struct pinmm *eng);
+void pm_unregister_engine(struct pinmm *eng);
+
+void pinmm_config_default(struct pinmm_config *cfg)
+{
+	cfg->normal_frames = 4096;	/* 16 MiB */
+	cfg->movable_frames = 28672;	/* 112 MiB */
+	cfg->policy = PINMM_POLICY_STRICT;
+}
+
+int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out)
+{
+	struct pinmm *eng;
+	int err;
+
+	if (!cfg || !out || cfg->policy.on >> PINMM_SW_NR)
+		return -EINVAL;
+	eng = calloc(1, sizeof(*eng));
+	if (!eng)
+		return -ENOMEM;
+	eng->cfg = *cfg;
+	eng->policy = cfg->policy;
+	err = pm_mem_init(&eng->mem, cfg->normal_frames, cfg->movable_frames);
+	if (err) {
+		free(eng);
+		return err;
+	}
+	pm_mutex_init(&eng->objects_lock);
+	pm_list_init(&eng->mms);
+	pm_list_init(&eng->shmem_objects);
+	pm_register_engine(eng);
+
+	/* the shared zero page: first frame of the normal zone, never freed */
+	eng->zero_page = pm_alloc_folio(eng, 0, PM_GFP_ZERO | PM_GFP_NOINJECT);
+	if (!eng->zero_page) {
+		pm_unregister_engine(eng);
+		pm_mem_destroy(&eng->mem);
+		free(eng);
+		return -ENOMEM;
+	}
+	page_set(eng->zero_page, PG_zero);
+	page_set(eng->zero_page, PG_reserved);
+	*out = eng;
+	return 0;
+}
+
+int pinmm_destroy(struct pinmm *eng)
+{
+	struct pm_list *pos;
+	int ret;
+
+	if (!eng)
+		return -EINVAL;
+	/* exit what is still alive, then free the zombies */
+	pm_mutex_lock(&eng->objects_lock);
+	for (pos = eng->mms.next; pos != &eng->mms; pos = pos->next) {
+		struct pinmm_mm *mm = container_of(pos, struct pinmm_mm, link);
+
+		if (!atomic_load(&mm->dead)) {
+			pm_mutex_unlock(&eng->objects_lock);
+			pinmm_mm_exit(mm);
+			pm_mutex_lock(&eng->objects_lock);
+		}
+	}
+	while (eng->mms.next != &eng->mms) {
+		struct pinmm_mm *mm = container_of(eng->mms.next, struct pinmm_mm, link);
+
+		pm_list_del(&mm->link);
+		mm_free(mm);
+	}
+	pm_mutex_unlock(&eng->objects_lock);
+	/* page tables freed by RCU must be gone before the engine is */
+	pm_rcu_barrier();
+
+	size_t total = 0, free_frames = 0;
+	for (int z = 0; z < PINMM_ZONE_NR; z++) {
+		total += eng->mem.zones[z].end_pfn - eng->mem.zones[z].start_pfn;
+		free_frames += pm_zone_nr_free(&eng->mem.zones[z]);
+	}
+	/* everything but the zero page must be back */
+	ret = free_frames + 1 == total ? 0 : -EBUSY;
+	pm_unregister_engine(eng);
+	pm_mutex_destroy(&eng->objects_lock);
+	pm_mem_destroy(&eng->mem);
+	free(eng);
+	return ret;
+}
+
+struct pinmm_policy pinmm_get_policy(const struct pinmm *eng)
+{
+	return eng->policy;
+}
+
+void pinmm_get_stats(struct pinmm *eng, struct pinmm_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	size_t used = 0;
+	for (int z = 0; z < PINMM_ZONE_NR; z++) {
+		struct pm_zone *zone = &eng->mem.zones[z];
+
+		out->frames_total[z] = zone->end_pfn - zone->start_pfn;
+		out->frames_free[z] = pm_zone_nr_free(zone);
+		used += out->frames_total[z] - out->frames_free[z];
+	}
+	out->frames_used = used - 1;	/* not the zero page */
+	out->nr_mms = (size_t)atomic_load(&eng->nr_mms);
+	out->page_tables = (size_t)atomic_load(&eng->nr_page_tables);
+	out->gup_fast_fallbacks = atomic_load(&eng->stats.gup_fast_fallbacks);
+	out->cow_copies = atomic_load(&eng->stats.cow_copies);
+	out->cow_reuses = atomic_load(&eng->stats.cow_reuses);
+	out->fork_early_copies = atomic_load(&eng->stats.fork_early_copies);
+}
+
+bool pm_should_fail_alloc(struct pinmm *eng, enum pinmm_alloc_kind kind)
+{
+	(void)kind;
+	unsigned long n = atomic_fetch_add(&eng->alloc_calls, 1) + 1;
+	unsigned long at = atomic_load(&eng->fail_at);
+
+	return at && (n == at || (eng->fail_sticky && n > at));
+}
+
+unsigned long pinmm_fail_alloc_nth(struct pinmm *eng, unsigned long nth, bool sticky)
+{
+	unsigned long calls = atomic_exchange(&eng->alloc_calls, 0);
+
+	eng->fail_sticky = sticky;
+	atomic_store(&eng->fail_at, nth);
+	return calls;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * struct pinmm: the machine. Physical memory, the policy, the list of live
+ * address spaces and shmem objects (for the checker), statistics and the
+ * allocation-failure injector.
+ */
+#ifndef PM_ENGINE_H
+#define PM_ENGINE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <pinmm/check.h>
+#include <pinmm/policy.h>
+
+#include "base/lock.h"
+#include "mem/mem.h"
+
+struct pm_list {
+	struct pm_list *next, *prev;
+};
+
+static inline void pm_list_init(struct pm_list *h) { h->next = h->prev = h; }
+static inline void pm_list_add(struct pm_list *n, struct pm_list *h)
+{
+	n->next = h->next;
+	n->prev = h;
+	h->next->prev = n;
+	h->next = n;
+}
+static inline void pm_list_del(struct pm_list *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->next = n->prev = n;
+}
+#define pm_list_for_each(pos, head) \
+	for ((pos) = (head)->next; (pos) != (head); (pos) = (pos)->next)
+
+struct pinmm {
+	struct pinmm_config cfg;
+	struct pinmm_policy policy;
+	struct pm_mem mem;
+	struct pinmm_page *zero_page;
+
+	pm_mutex_t objects_lock;	/* mms and shmem objects lists */
+	struct pm_list mms;
+	struct pm_list shmem_objects;
+	unsigned next_mm_id;
+
+	/* outstanding references handed out by GUP (for the checker) */
+	_Atomic long nr_pins;		/* FOLL_PIN pins held */
+	_Atomic long nr_gets;		/* FOLL_GET references held */
+	_Atomic long nr_page_tables;
+	_Atomic long nr_mms;
+
+	struct {
+		_Atomic unsigned long gup_fast_fallbacks;
+		_Atomic unsigned long cow_copies, cow_reuses, fork_early_copies;
+	} stats;
+
+	/* allocation-failure injection */
+	_Atomic unsigned long alloc_calls;
+	_Atomic unsigned long fail_at;	/* 0: off; fail when alloc_calls == */
+	bool fail_sticky;
+};
+
+static inline bool pm_policy(const struct pinmm *eng, enum pinmm_switch s)
+{
+	return pinmm_policy_has(eng->policy, s);
+}
+
+/* Injection point: true when this allocation must fail. */
+bool pm_should_fail_alloc(struct pinmm *eng, enum pinmm_alloc_kind kind);
+
+#endif

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * get_user_pages / pin_user_pages: the slow path, under mmap_lock held for
+ * read, walking with the page-table lock and faulting what is missing,
+ * write-protected (COW) or must be unshared.
+ */
+#include <errno.h>
+
+#include "gup.h"
+
+bool try_grab_folio(struct pinmm *eng, struct pinmm_page *folio,
+		    unsigned flags, bool fast)
+{
+	if (fast) {
+		if (!folio_try_get(folio))
+			return false;
+	} else {
+		folio_get(folio);
+	}
+	if ((flags & PINMM_FOLL_PIN) && pm_policy(eng, PINMM_SW_PIN_ACCOUNTING)) {
+		/* sequentially consistent: ordered before the caller's recheck
+		 * of the entry, against clear-then-check paths (design.md) */
+		int n = atomic_fetch_add(&folio->pincount, 1) + 1;
+		pm_preempt(PM_PT_PIN_GET, folio, n);
+	}
+	return true;
+}
+
+void gup_put_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned flags)
+{
+	if ((flags & PINMM_FOLL_PIN) && pm_policy(eng, PINMM_SW_PIN_ACCOUNTING)) {
+		int n = atomic_fetch_sub(&folio->pincount, 1) - 1;
+		pm_preempt(PM_PT_PIN_PUT, folio, n);
+	}
+	folio_put(folio);
+}
+
+bool gup_must_unshare(struct pinmm *eng, unsigned flags, struct pinmm_page *page,
+		      bool zero_page)
+{
+	/* only R/O pins promise coherence; writes unshare by faulting anyway */
+	if ((flags & (PINMM_FOLL_PIN | PINMM_FOLL_WRITE)) != PINMM_FOLL_PIN)
+		return false;
+	if (!pm_policy(eng, PINMM_SW_ANON_EXCLUSIVE))
+		return false;	/* legacy had no way to ask */
+	if (zero_page)
+		/* a R/O longterm pin of the zero page gets a real page, so
+		 * that later CPU writes land in what the device sees */
+		return flags & PINMM_FOLL_LONGTERM;
+	if (!page_test(page_folio(page), PG_anon))
+		return false;
+	return !page_anon_exclusive(page);
+}
+
+static int check_vma_flags(struct vm_area *vma, unsigned flags)
+{
+	bool write = flags & PINMM_FOLL_WRITE;
+
+	if (flags & PINMM_FOLL_FORCE) {
+		/* ptrace may write into a private read-only mapping (COW),
+		 * never into a shared one it cannot write */
+		if (write && !(vma->flags & VM_WRITE) && (vma->flags & VM_SHARED))
+			return -EFAULT;
+		return 0;
+	}
+	if (write && !(vma->flags & VM_WRITE))
+		return -EFAULT;
+	if (!write && !(vma->flags & VM_READ))
+		return -EFAULT;
+	return 0;
+}
+
+/* follow_page_pte(): take the page at addr if the entry allows it.
+ * Returns 1 taken, 0 must fault (*fault_flags set), -errno. */
+static int follow_page_pte(struct pinmm_mm *mm, struct vm_area *vma,
+			   uint64_t addr, unsigned flags,
+			   struct pinmm_page **page_out, unsigned *fault_flags)
+{
+	struct pinmm *eng = mm->eng;
+	struct pt_table *pte = pte_table_lock(mm, addr);
+	unsigned i = pt_index(addr, PT_LEVEL_PTE);
+	bool write = flags & PINMM_FOLL_WRITE;
+	int ret = 0;
+
+	*fault_flags = write ? FAULT_FLAG_WRITE : 0;
+	if (write && !(vma->flags & VM_WRITE))
+		*fault_flags |= FAULT_FLAG_FORCE | FAULT_FLAG_UNSHARE;
+	if (!pte)
+		return 0;
+	pte_t e = pt_read(pte, i);
+	if (!pte_present(e) || pte_protnone(e))
+		goto out;
+	if (write && !pte_write(e)) {
+		/* a FOLL_FORCE write may use an exclusive R/O page as is */
+		struct pinmm_page *p = eng_pfn_page(eng, pte_pfn(e));
+		if (!((flags & PINMM_FOLL_FORCE) && !(vma->flags & VM_WRITE) &&
+		      !pte_special(e) && page_anon_exclusive(p)))
+			goto out;
+	}
+	struct pinmm_page *page = eng_pfn_page(eng, pte_pfn(e));
+	if (gup_must_unshare(eng, flags, page, pte_special(e))) {
+		*fault_flags = FAULT_FLAG_UNSHARE;
+		goto out;
+	}
+	if (pte_special(e)) {
+		/* the zero page: handed out without accounting */
+		*page_out = page;
+		ret = 1;
+		goto out;
+	}
+	try_grab_folio(eng, page_folio(page), flags, false);
+	*page_out = page;
+	ret = 1;
+out:
+	pm_mutex_unlock(&pte->ptl);
+	return ret;
+}
+
+long __get_user_pages(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
+		      unsigned flags, struct pinmm_page **pages)
+{
+	unsigned long done = 0;
+	long ret = 0;
+
+	pm_down_read(&mm->mmap_lock);
+	if (atomic_load(&mm->dead)) {
+		ret = -ESRCH;
+		goto out;
+	}
+	while (done < nr) {
+		uint64_t addr = start + done * PINMM_PAGE_SIZE;
+		struct vm_area *vma = vma_lookup(mm, addr);
+		unsigned fault_flags;
+		int r, tries = 0;
+
+		if (!vma || check_vma_flags(vma, flags)) {
+			ret = -EFAULT;
+			break;
+		}
+		while ((r = follow_page_pte(mm, vma, addr, flags, &pages[done],
+					    &fault_flags)) == 0) {
+			if (flags & PINMM_FOLL_NOFAULT) {
+				r = -EFAULT;
+				break;
+			}
+			r = handle_mm_fault(mm, vma, addr,
+					    fault_flags | FAULT_FLAG_REMOTE);
+			if (r)
+				break;
+			if (++tries > 1000) {
+				r = -EAGAIN;
+				break;
+			}
+		}
+		if (r < 0) {
+			ret = r;
+			break;
+		}
+		done++;
+	}
+out:
+	pm_up_read(&mm->mmap_lock);
+	return done ? (long)done : ret;
+}

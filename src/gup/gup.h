@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* GUP internals shared by the slow path, GUP-fast and the pin handles. */
+#ifndef PM_GUP_GUP_H
+#define PM_GUP_GUP_H
+
+#include <pinmm/gup.h>
+
+#include "../mm/mm.h"
+
+/*
+ * Take one reference of the kind flags asks for (FOLL_GET or FOLL_PIN) on
+ * a folio the caller already holds a reference to, or (fast) only if its
+ * count is not zero. Returns false when the fast grab found it free.
+ */
+bool try_grab_folio(struct pinmm *eng, struct pinmm_page *folio,
+		    unsigned flags, bool fast);
+/* Undo one try_grab_folio(). */
+void gup_put_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned flags);
+
+/* Must a R/O FOLL_PIN of this page unshare it first (make it exclusive)? */
+bool gup_must_unshare(struct pinmm *eng, unsigned flags, struct pinmm_page *page,
+		      bool zero_page);
+
+/* Slow path: under mmap_lock, faulting. Returns pages taken or -errno. */
+long __get_user_pages(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
+		      unsigned flags, struct pinmm_page **pages);
+/* GUP-fast: no mmap_lock, no ptl. Returns pages taken (0..nr). */
+unsigned long gup_fast(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
+		       unsigned flags, struct pinmm_page **pages);
+
+#endif

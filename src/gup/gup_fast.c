@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * GUP-fast: take references without mmap_lock and without any page-table
+ * lock, walking the tables under RCU (tables are freed only after a grace
+ * period, so every table we reach stays readable until we leave).
+ *
+ * Per page:
+ *   1. read the PMD, then the PTE;
+ *   2. take a reference only if the count is not zero (a zero count means
+ *      the folio is being freed: its descriptor stays valid, we just fail);
+ *   3. re-read the PTE and the PMD it came through; if either changed, drop
+ *      the reference and stop (gup_fast_recheck, gup_fast_pmd_recheck).
+ *
+ * Step 3 against a clear-then-check path (KSM, khugepaged, migration, a zap):
+ * that path clears the entry (an SC exchange) and then reads the counts;
+ * we raise the counts (SC) and then re-read the entry. In any SC order one
+ * of the two second steps follows the other side's first: either we see
+ * the cleared entry and back off, or they see our reference and leave the
+ * page alone. Without step 3 we can pin a page that is no longer mapped
+ * here, or that has been freed and reused.
+ *
+ * FOLL_PIN also samples mm->write_protect_seq before the walk and rechecks
+ * it at the end (fork_gup_fast_seq; the argument is in mm/fork.c).
+ *
+ * Anything unusual — no entry, write to a R/O entry, a R/O pin that must
+ * unshare, a special or PROT_NONE entry — stops the walk; the caller then
+ * takes the slow path for the rest.
+ */
+#include "gup.h"
+
+/* One PTE. Returns true if the page was taken. */
+static bool gup_fast_pte(struct pinmm *eng, struct pt_table *pmd, unsigned pmd_i,
+			 pte_t pmd_val, struct pt_table *pte, unsigned i,
+			 unsigned flags, struct pinmm_page **page_out)
+{
+	pte_t e = pt_read(pte, i);
+	struct pinmm_page *page, *folio;
+
+	if (!pte_present(e) || pte_protnone(e) || pte_special(e))
+		return false;
+	if ((flags & PINMM_FOLL_WRITE) && !pte_write(e))
+		return false;
+	page = eng_pfn_page(eng, pte_pfn(e));
+	folio = page_folio(page);
+	pm_preempt(PM_PT_GUP_FAST_WALKED, page, e);
+	if (!try_grab_folio(eng, folio, flags, true))
+		return false;
+	pm_preempt(PM_PT_GUP_FAST_GRABBED, page, e);
+
+	if (pm_policy(eng, PINMM_SW_GUP_FAST_PMD_RECHECK) &&
+	    pt_read(pmd, pmd_i) != pmd_val)
+		goto undo;
+	if (pm_policy(eng, PINMM_SW_GUP_FAST_RECHECK) && pt_read(pte, i) != e)
+		goto undo;
+	/* a R/O pin of a shared anon page must unshare: slow path */
+	if (gup_must_unshare(eng, flags, page, false))
+		goto undo;
+	*page_out = page;
+	return true;
+undo:
+	gup_put_folio(eng, folio, flags);
+	return false;
+}
+
+unsigned long gup_fast(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
+		       unsigned flags, struct pinmm_page **pages)
+{
+	struct pinmm *eng = mm->eng;
+	bool seq_check = (flags & PINMM_FOLL_PIN) &&
+			 pm_policy(eng, PINMM_SW_FORK_GUP_FAST_SEQ);
+	unsigned seq = 0;
+	unsigned long done = 0;
+
+	if (seq_check) {
+		/* raw_read_seqcount(): fork is write-protecting right now */
+		seq = atomic_load(&mm->write_protect_seq);
+		pm_preempt(PM_PT_WP_SEQ, &mm->write_protect_seq, seq);
+		if (seq & 1)
+			return 0;
+	}
+
+	pm_rcu_read_lock();
+	struct pt_table *t = atomic_load(&mm->pgd);
+	while (t && done < nr) {
+		uint64_t addr = start + done * PINMM_PAGE_SIZE;
+		struct pt_table *pud, *pmd, *pte;
+		pte_t e, pmd_val;
+		unsigned pmd_i = pt_index(addr, PT_LEVEL_PMD);
+
+		e = pt_read(t, pt_index(addr, PT_LEVEL_PGD));
+		if (!pte_is_table(e))
+			break;
+		pud = pte_table(e);
+		e = pt_read(pud, pt_index(addr, PT_LEVEL_PUD));
+		if (!pte_is_table(e))
+			break;
+		pmd = pte_table(e);
+		pmd_val = pt_read(pmd, pmd_i);
+		if (!pte_is_table(pmd_val))
+			break;	/* none, or a PMD leaf (THP: the slow path) */
+		pte = pte_table(pmd_val);
+		/* the rest of this PTE table */
+		for (unsigned i = pt_index(addr, PT_LEVEL_PTE);
+		     i < PT_ENTRIES && done < nr; i++) {
+			if (!gup_fast_pte(eng, pmd, pmd_i, pmd_val, pte, i, flags,
+					  &pages[done]))
+				goto out;
+			done++;
+		}
+	}
+out:
+	pm_rcu_read_unlock();
+
+	if (seq_check && done) {
+		/* read_seqcount_retry(): fork ran meanwhile; it may have
+		 * shared a page after we pinned it */
+		unsigned now = atomic_load(&mm->write_protect_seq);
+		pm_preempt(PM_PT_WP_SEQ, &mm->write_protect_seq, now);
+		if (now != seq) {
+			for (unsigned long k = 0; k < done; k++)
+				gup_put_folio(eng, page_folio(pages[k]), flags);
+			done = 0;
+		}
+	}
+	return done;
+}

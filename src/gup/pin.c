@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The public GUP entry points: the page layer (pin_user_pages[_fast],
+ * get_user_pages[_fast], unpin, put) and the handle layer (struct
+ * pinmm_pin), which tells a held pin from a released, never-taken or
+ * wrong-kind one so that misuse is refused with -EINVAL and changes nothing.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "../mem/frame_io.h"
+#include "gup.h"
+
+#define PIN_MAGIC_HELD 0x50494e48u	/* "PINH" */
+#define PIN_MAGIC_RELEASED 0x50494e52u	/* "PINR" */
+
+static bool is_zero_page(const struct pinmm_page *p)
+{
+	return page_test(p, PG_zero);
+}
+
+static void account(struct pinmm *eng, struct pinmm_page **pages,
+		    unsigned long nr, unsigned flags, long sign)
+{
+	long n = 0;
+
+	for (unsigned long i = 0; i < nr; i++)
+		n += !is_zero_page(pages[i]);
+	atomic_fetch_add(flags & PINMM_FOLL_PIN ? &eng->nr_pins : &eng->nr_gets,
+			 sign * n);
+}
+
+/*
+ * Take nr pages; returns how many (the first *err failure stops it).
+ * The counts of outstanding references are kept for the checker.
+ */
+static unsigned long gup_range(struct pinmm_mm *mm, uint64_t start,
+			       unsigned long nr, unsigned flags, bool fast,
+			       struct pinmm_page **pages, int *err)
+{
+	unsigned long done = 0;
+	long r;
+
+	*err = 0;
+	if (fast && !atomic_load(&mm->dead)) {
+		done = gup_fast(mm, start, nr, flags, pages);
+		if (done < nr)
+			atomic_fetch_add(&mm->eng->stats.gup_fast_fallbacks, 1);
+	}
+	if (done < nr) {
+		r = __get_user_pages(mm, start + done * PINMM_PAGE_SIZE, nr - done,
+				     flags, pages + done);
+		if (r < 0) {
+			*err = (int)r;
+		} else {
+			done += (unsigned long)r;
+			if (done < nr) {
+				/* ask again for the page that failed, for its errno */
+				struct pinmm_page *tmp;
+				r = __get_user_pages(mm, start + done * PINMM_PAGE_SIZE,
+						     1, flags, &tmp);
+				if (r > 0) {	/* it came in meanwhile: undo */
+					if (!is_zero_page(tmp))
+						gup_put_folio(mm->eng, page_folio(tmp), flags);
+					r = -EAGAIN;
+				}
+				*err = (int)r;
+			}
+		}
+	}
+	account(mm->eng, pages, done, flags, 1);
+	return done;
+}
+
+static long gup_entry(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
+		      unsigned flags, bool fast, unsigned kind,
+		      struct pinmm_page **pages)
+{
+	int err;
+	unsigned long done;
+
+	if (!mm || !pages || !nr || !IS_ALIGNED(start, PINMM_PAGE_SIZE) ||
+	    (flags & ~(PINMM_FOLL_WRITE | PINMM_FOLL_LONGTERM | PINMM_FOLL_FORCE |
+		       PINMM_FOLL_NOFAULT)) ||
+	    nr > (PINMM_USER_MAX >> PINMM_PAGE_SHIFT))
+		return -EINVAL;
+	if (start + nr * PINMM_PAGE_SIZE < start ||
+	    start + nr * PINMM_PAGE_SIZE > PINMM_USER_MAX)
+		return -EFAULT;
+	if (atomic_load(&mm->dead))
+		return -ESRCH;
+	done = gup_range(mm, start, nr, flags | kind, fast, pages, &err);
+	return done ? (long)done : err;
+}
+
+long pinmm_get_user_pages(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
+			  unsigned flags, struct pinmm_page **pages)
+{
+	return gup_entry(mm, start, nr, flags, false, PINMM_FOLL_GET, pages);
+}
+
+long pinmm_get_user_pages_fast(struct pinmm_mm *mm, uint64_t start,
+			       unsigned long nr, unsigned flags,
+			       struct pinmm_page **pages)
+{
+	return gup_entry(mm, start, nr, flags, true, PINMM_FOLL_GET, pages);
+}
+
+long pinmm_pin_user_pages(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
+			  unsigned flags, struct pinmm_page **pages)
+{
+	return gup_entry(mm, start, nr, flags, false, PINMM_FOLL_PIN, pages);
+}
+
+long pinmm_pin_user_pages_fast(struct pinmm_mm *mm, uint64_t start,
+			       unsigned long nr, unsigned flags,
+			       struct pinmm_page **pages)
+{
+	return gup_entry(mm, start, nr, flags, true, PINMM_FOLL_PIN, pages);
+}
+
+int pinmm_unpin_user_page(struct pinmm_page *page, bool dirty)
+{
+	struct pinmm *eng;
+	struct pinmm_page *folio;
+
+	if (!page)
+		return -EINVAL;
+	if (is_zero_page(page))
+		return 0;
+	eng = pm_page_engine(page);
+	folio = page_folio(page);
+	if (pm_policy(eng, PINMM_SW_PIN_ACCOUNTING)) {
+		/* refuse an unpin of a folio with no pin: nothing changes */
+		int old = atomic_load(&folio->pincount);
+		do {
+			if (old <= 0)
+				return -EINVAL;
+		} while (!atomic_compare_exchange_weak(&folio->pincount, &old, old - 1));
+		pm_preempt(PM_PT_PIN_PUT, folio, old - 1);
+	} else if (atomic_load(&eng->nr_pins) <= 0) {
+		return -EINVAL;	/* the best legacy can tell */
+	}
+	if (dirty)
+		page_set(folio, PG_dirty);
+	atomic_fetch_sub(&eng->nr_pins, 1);
+	folio_put(folio);
+	return 0;
+}
+
+void pinmm_unpin_user_pages(struct pinmm_page **pages, unsigned long nr, bool dirty)
+{
+	for (unsigned long i = 0; i < nr; i++)
+		(void)pinmm_unpin_user_page(pages[i], dirty);
+}
+
+void pinmm_put_page(struct pinmm_page *page)
+{
+	struct pinmm *eng;
+
+	if (!page || is_zero_page(page))
+		return;
+	eng = pm_page_engine(page);
+	atomic_fetch_sub(&eng->nr_gets, 1);
+	folio_put(page_folio(page));
+}
+
+uint64_t pinmm_page_pfn(const struct pinmm_page *page)
+{
+	return pm_page_to_pfn(&pm_page_engine(page)->mem, page);
+}
+
+void *pinmm_page_address(const struct pinmm_page *page)
+{
+	const struct pm_mem *mem = &pm_page_engine(page)->mem;
+	return pm_pfn_to_virt(mem, pm_page_to_pfn(mem, page));
+}
+
+/* ------------------------------------------------------- handle layer --- */
+
+static int handle_take(struct pinmm_mm *mm, struct pinmm_pin *pin, uint64_t addr,
+		       unsigned long nr, unsigned flags, bool fast,
+		       struct pinmm_page **pages, enum pinmm_pin_kind kind)
+{
+	unsigned foll = kind == PINMM_PIN_PIN ? PINMM_FOLL_PIN : PINMM_FOLL_GET;
+	long r;
+
+	if (!pin)
+		return -EINVAL;
+	if (__atomic_load_n(&pin->magic, __ATOMIC_ACQUIRE) == PIN_MAGIC_HELD)
+		return -EBUSY;
+	if (flags & PINMM_FOLL_NOFAULT)
+		return -EINVAL;
+	r = gup_entry(mm, addr, nr, flags, fast, foll, pages);
+	if (r < 0)
+		return (int)r;
+	if ((unsigned long)r < nr) {
+		/* all or nothing: give back what was taken, report why */
+		int err;
+		struct pinmm_page *tmp;
+		long e = gup_entry(mm, addr + (unsigned long)r * PINMM_PAGE_SIZE, 1,
+				   flags, false, foll, &tmp);
+
+		if (e > 0) {
+			if (foll == PINMM_FOLL_PIN)
+				pinmm_unpin_user_page(tmp, false);
+			else
+				pinmm_put_page(tmp);
+			e = -EAGAIN;
+		}
+		err = (int)e;
+		for (long i = 0; i < r; i++) {
+			if (foll == PINMM_FOLL_PIN)
+				pinmm_unpin_user_page(pages[i], false);
+			else
+				pinmm_put_page(pages[i]);
+		}
+		return err;
+	}
+	pin->kind = kind;
+	pin->mm = mm;
+	pin->addr = addr;
+	pin->nr_pages = nr;
+	pin->gup_flags = flags;
+	pin->fast = fast;
+	pin->pages = pages;
+	__atomic_store_n(&pin->magic, PIN_MAGIC_HELD, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int pinmm_pin(struct pinmm_mm *mm, struct pinmm_pin *pin, uint64_t addr,
+	      unsigned long nr, unsigned flags, bool fast, struct pinmm_page **pages)
+{
+	return handle_take(mm, pin, addr, nr, flags, fast, pages, PINMM_PIN_PIN);
+}
+
+int pinmm_get(struct pinmm_mm *mm, struct pinmm_pin *pin, uint64_t addr,
+	      unsigned long nr, unsigned flags, bool fast, struct pinmm_page **pages)
+{
+	return handle_take(mm, pin, addr, nr, flags, fast, pages, PINMM_PIN_GET);
+}
+
+static int handle_release(struct pinmm_pin *pin, enum pinmm_pin_kind kind)
+{
+	uint32_t held = PIN_MAGIC_HELD;
+
+	if (!pin || __atomic_load_n(&pin->magic, __ATOMIC_ACQUIRE) != PIN_MAGIC_HELD ||
+	    pin->kind != kind)
+		return -EINVAL;
+	/* exactly one releaser wins */
+	if (!__atomic_compare_exchange_n(&pin->magic, &held, PIN_MAGIC_RELEASED, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return -EINVAL;
+	for (unsigned long i = 0; i < pin->nr_pages; i++) {
+		if (kind == PINMM_PIN_PIN)
+			pinmm_unpin_user_page(pin->pages[i],
+					      pin->gup_flags & PINMM_FOLL_WRITE);
+		else
+			pinmm_put_page(pin->pages[i]);
+	}
+	return 0;
+}
+
+int pinmm_unpin(struct pinmm_pin *pin)
+{
+	return handle_release(pin, PINMM_PIN_PIN);
+}
+
+int pinmm_put(struct pinmm_pin *pin)
+{
+	return handle_release(pin, PINMM_PIN_GET);
+}
+
+bool pinmm_pin_held(const struct pinmm_pin *pin)
+{
+	return pin && __atomic_load_n(&pin->magic, __ATOMIC_ACQUIRE) == PIN_MAGIC_HELD;
+}
+
+static int dev_range(const struct pinmm_pin *pin, unsigned long page_idx,
+		     size_t off, size_t len)
+{
+	if (!pinmm_pin_held(pin) || page_idx >= pin->nr_pages ||
+	    off > PINMM_PAGE_SIZE || len > PINMM_PAGE_SIZE - off)
+		return -EINVAL;
+	return 0;
+}
+
+int pinmm_dev_write(struct pinmm_pin *pin, unsigned long page_idx, size_t off,
+		    const void *buf, size_t len)
+{
+	int err = dev_range(pin, page_idx, off, len);
+
+	if (err)
+		return err;
+	if (!(pin->gup_flags & PINMM_FOLL_WRITE) || is_zero_page(pin->pages[page_idx]))
+		return -EPERM;
+	frame_copy_to((uint8_t *)pinmm_page_address(pin->pages[page_idx]) + off, buf, len);
+	return 0;
+}
+
+int pinmm_dev_fill(struct pinmm_pin *pin, unsigned long page_idx, size_t off,
+		   uint8_t byte, size_t len)
+{
+	int err = dev_range(pin, page_idx, off, len);
+
+	if (err)
+		return err;
+	if (!(pin->gup_flags & PINMM_FOLL_WRITE) || is_zero_page(pin->pages[page_idx]))
+		return -EPERM;
+	frame_fill((uint8_t *)pinmm_page_address(pin->pages[page_idx]) + off, byte, len);
+	return 0;
+}
+
+int pinmm_dev_read(const struct pinmm_pin *pin, unsigned long page_idx, size_t off,
+		   void *buf, size_t len)
+{
+	int err = dev_range(pin, page_idx, off, len);
+
+	if (err)
+		return err;
+	frame_copy_from(buf, (uint8_t *)pinmm_page_address(pin->pages[page_idx]) + off, len);
+	return 0;
+}

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The frame arena and the buddy allocator, one per zone.
+ *
+ * Zones start at a multiple of 2^PM_MAX_ORDER frames, so a block's buddy is
+ * found by flipping one bit of its offset in the zone. Free blocks carry
+ * PG_buddy and their order in the head descriptor.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "../engine.h"
+#include "mem.h"
+
+static void free_list_add(struct pm_zone *z, struct pinmm_page *p, unsigned order)
+{
+	p->order = (uint8_t)order;
+	atomic_store(&p->flags, 1u << PG_buddy);
+	p->prev = NULL;
+	p->next = z->free_list[order];
+	if (p->next)
+		p->next->prev = p;
+	z->free_list[order] = p;
+}
+
+static void free_list_del(struct pm_zone *z, struct pinmm_page *p, unsigned order)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		z->free_list[order] = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->next = p->prev = NULL;
+	page_clear(p, PG_buddy);
+}
+
+int pm_mem_init(struct pm_mem *mem, size_t normal_frames, size_t movable_frames)
+{
+	const size_t block = 1ul << PM_MAX_ORDER;
+
+	memset(mem, 0, sizeof(*mem));
+	if (!normal_frames || normal_frames % block || movable_frames % block)
+		return -EINVAL;
+	mem->nr_frames = normal_frames + movable_frames;
+	mem->arena_bytes = mem->nr_frames << PINMM_PAGE_SHIFT;
+	/* reserve the whole arena once; the kernel backs it on first touch */
+	mem->arena = mmap(NULL, mem->arena_bytes, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem->arena == MAP_FAILED) {
+		mem->arena = NULL;
+		return -ENOMEM;
+	}
+	mem->pages = calloc(mem->nr_frames, sizeof(*mem->pages));
+	if (!mem->pages) {
+		munmap(mem->arena, mem->arena_bytes);
+		mem->arena = NULL;
+		return -ENOMEM;
+	}
+	mem->zones[PINMM_ZONE_NORMAL].start_pfn = 0;
+	mem->zones[PINMM_ZONE_NORMAL].end_pfn = normal_frames;
+	mem->zones[PINMM_ZONE_MOVABLE].start_pfn = normal_frames;
+	mem->zones[PINMM_ZONE_MOVABLE].end_pfn = mem->nr_frames;
+	for (int zi = 0; zi < PINMM_ZONE_NR; zi++) {
+		struct pm_zone *z = &mem->zones[zi];
+
+		pm_mutex_init(&z->lock);
+		for (uint64_t pfn = z->start_pfn; pfn < z->end_pfn; pfn++)
+			mem->pages[pfn].zone = (uint8_t)zi;
+		for (uint64_t pfn = z->start_pfn; pfn < z->end_pfn; pfn += block)
+			free_list_add(z, &mem->pages[pfn], PM_MAX_ORDER);
+		z->nr_free = z->end_pfn - z->start_pfn;
+	}
+	return 0;
+}
+
+void pm_mem_destroy(struct pm_mem *mem)
+{
+	for (int zi = 0; zi < PINMM_ZONE_NR; zi++)
+		pm_mutex_destroy(&mem->zones[zi].lock);
+	free(mem->pages);
+	if (mem->arena)
+		munmap(mem->arena, mem->arena_bytes);
+	memset(mem, 0, sizeof(*mem));
+}
+
+static struct pinmm_page *zone_alloc(struct pm_mem *mem, struct pm_zone *z,
+				     unsigned order)
+{
+	struct pinmm_page *p = NULL;
+	unsigned o;
+
+	pm_mutex_lock(&z->lock);
+	for (o = order; o <= PM_MAX_ORDER; o++) {
+		if (z->free_list[o]) {
+			p = z->free_list[o];
+			free_list_del(z, p, o);
+			break;
+		}
+	}
+	if (p) {
+		/* give back the upper halves until the block is the size asked */
+		while (o > order) {
+			o--;
+			free_list_add(z, p + (1ul << o), o);
+		}
+		z->nr_free -= 1ul << order;
+	}
+	pm_mutex_unlock(&z->lock);
+	(void)mem;
+	return p;
+}
+
+struct pinmm_page *pm_alloc_folio(struct pinmm *eng, unsigned order,
+				  unsigned gfp)
+{
+	struct pm_mem *mem = &eng->mem;
+	struct pinmm_page *p = NULL;
+
+	if (order > PM_MAX_ORDER)
+		return NULL;
+	if (!(gfp & PM_GFP_NOINJECT) && pm_should_fail_alloc(eng, PINMM_ALLOC_FRAME))
+		return NULL;
+	if (gfp & PM_GFP_MOVABLE)
+		p = zone_alloc(mem, &mem->zones[PINMM_ZONE_MOVABLE], order);
+	if (!p)
+		p = zone_alloc(mem, &mem->zones[PINMM_ZONE_NORMAL], order);
+	if (!p)
+		return NULL;
+
+	unsigned long nr = 1ul << order;
+	for (unsigned long i = 0; i < nr; i++) {
+		struct pinmm_page *t = p + i;
+
+		atomic_store(&t->flags, i ? (1u << PG_tail) : (order ? 1u << PG_head : 0));
+		t->head_off = (uint16_t)i;
+		t->order = i ? 0 : (uint8_t)order;
+		atomic_store(&t->mapcount, 0);
+		atomic_store(&t->refcount, 0);
+		atomic_store(&t->pincount, 0);
+		atomic_store(&t->entire_mapcount, 0);
+		t->mapping = NULL;
+		t->index = 0;
+		t->private = 0;
+	}
+	if (gfp & PM_GFP_ZERO)
+		memset(pm_pfn_to_virt(mem, pm_page_to_pfn(mem, p)), 0,
+		       nr << PINMM_PAGE_SHIFT);
+	/*
+	 * Publish the reference last: a GUP-fast walker holding a stale pfn
+	 * may be spinning in folio_try_get() on this descriptor; it must not
+	 * see a non-zero count before the descriptor is set up. It then fails
+	 * its entry recheck and drops the reference again.
+	 */
+	atomic_store(&p->refcount, 1);
+	return p;
+}
+
+void pm_free_folio(struct pinmm_page *folio)
+{
+	struct pinmm *eng = pm_page_engine(folio);
+	struct pm_mem *mem = &eng->mem;
+	struct pm_zone *z = &mem->zones[folio->zone];
+	unsigned order = folio->order;
+	uint64_t pfn = pm_page_to_pfn(mem, folio);
+	unsigned long nr = 1ul << order;
+
+	for (unsigned long i = 0; i < nr; i++) {
+		atomic_store(&folio[i].flags, 0);
+		folio[i].head_off = 0;
+		folio[i].mapping = NULL;
+	}
+
+	pm_mutex_lock(&z->lock);
+	z->nr_free += nr;
+	while (order < PM_MAX_ORDER) {
+		uint64_t off = pfn - z->start_pfn;
+		uint64_t buddy_pfn = z->start_pfn + (off ^ (1ul << order));
+		struct pinmm_page *b = &mem->pages[buddy_pfn];
+
+		if (buddy_pfn >= z->end_pfn || !page_test(b, PG_buddy) ||
+		    b->order != order)
+			break;
+		free_list_del(z, b, order);
+		pfn = MIN(pfn, buddy_pfn);
+		order++;
+	}
+	free_list_add(z, &mem->pages[pfn], order);
+	pm_mutex_unlock(&z->lock);
+}
+
+size_t pm_zone_nr_free(struct pm_zone *z)
+{
+	pm_mutex_lock(&z->lock);
+	size_t n = z->nr_free;
+	pm_mutex_unlock(&z->lock);
+	return n;
+}

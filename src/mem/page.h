@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * struct pinmm_page (the kernel's struct page) and folio helpers.
+ *
+ * One 64-byte descriptor per 4 KiB frame, in an array parallel to the
+ * frame arena; descriptors are never freed, so a lockless reader (GUP-fast)
+ * may always touch the descriptor of a pfn it read from an entry, even if
+ * the frame was freed and reused meanwhile: folio_try_get() refuses a free
+ * frame (refcount zero) and the entry recheck refuses a reused one.
+ *
+ * A folio is its head page. Counts (refcount, pincount, entire_mapcount)
+ * live in the head; mapcount and the anon-exclusive bit are per page.
+ *
+ * Pins are counted exactly: each FOLL_PIN raises the head's refcount by one
+ * and its pincount by one (Linux does so for large folios; for small ones it
+ * adds a bias of 1024 to refcount instead and gets false positives). Exact
+ * counts cost one more atomic per pin and give folio_maybe_dma_pinned() no
+ * false positives, which the matrix relies on: a "refused" that was really a
+ * false positive would hide whether a path checks pins at all. The ordering
+ * argument against GUP-fast is in docs/design.md ("pin accounting").
+ */
+#ifndef PM_MEM_PAGE_H
+#define PM_MEM_PAGE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <pinmm/mm.h>
+
+#include "../base/compiler.h"
+#include "../base/preempt.h"
+
+enum pm_page_flag {
+	PG_head,		/* first page of a folio of order > 0 */
+	PG_tail,		/* a page inside a larger folio */
+	PG_buddy,		/* free, owned by the buddy allocator */
+	PG_anon,		/* anonymous memory */
+	PG_anon_exclusive,	/* per page: mapped by exactly one mm, may be written */
+	PG_ksm,
+	PG_lru,
+	PG_locked,
+	PG_swapcache,
+	PG_dirty,
+	PG_zero,		/* the shared zero page */
+	PG_reserved,
+	PG_shmem,		/* in a shmem object's page cache */
+};
+
+struct pinmm_page {
+	_Atomic uint32_t flags;
+	uint8_t order;		/* head: folio order; buddy: block order */
+	uint8_t zone;
+	uint16_t head_off;	/* tail: distance to the head page */
+	_Atomic int32_t refcount;	/* head only */
+	_Atomic int32_t mapcount;	/* per page: PTE mappings */
+	_Atomic int32_t pincount;	/* head only: FOLL_PIN pins */
+	_Atomic int32_t entire_mapcount; /* head only: PMD mappings */
+	void *mapping;		/* anon_vma / shmem object */
+	uint64_t index;		/* anon: linear page index; shmem: file page */
+	struct pinmm_page *next, *prev;	/* buddy free list */
+	uint64_t private;	/* swap entry */
+};
+
+_Static_assert(sizeof(struct pinmm_page) == 64, "struct page is 64 bytes");
+
+static inline bool page_test(const struct pinmm_page *p, enum pm_page_flag f)
+{
+	return atomic_load_explicit(&((struct pinmm_page *)p)->flags,
+				    memory_order_acquire) & (1u << f);
+}
+static inline void page_set(struct pinmm_page *p, enum pm_page_flag f)
+{
+	atomic_fetch_or(&p->flags, 1u << f);
+}
+static inline void page_clear(struct pinmm_page *p, enum pm_page_flag f)
+{
+	atomic_fetch_and(&p->flags, ~(1u << f));
+}
+
+static inline struct pinmm_page *page_folio(struct pinmm_page *p)
+{
+	return p - p->head_off;
+}
+static inline unsigned folio_order(const struct pinmm_page *f) { return f->order; }
+static inline unsigned long folio_nr_pages(const struct pinmm_page *f)
+{
+	return 1ul << f->order;
+}
+
+static inline int folio_ref_count(const struct pinmm_page *f)
+{
+	return atomic_load(&((struct pinmm_page *)f)->refcount);
+}
+
+static inline void folio_get(struct pinmm_page *f)
+{
+	int old = atomic_fetch_add(&f->refcount, 1);
+	pm_preempt(PM_PT_REF_GET, f, old + 1);
+}
+
+/*
+ * Take a reference unless the count is zero (the frame is free or being
+ * freed). Sequentially consistent: it orders before the caller's re-read of
+ * the entry it came from (see gup_fast.c).
+ */
+static inline bool folio_try_get(struct pinmm_page *f)
+{
+	int old = atomic_load(&f->refcount);
+	do {
+		if (old <= 0)
+			return false;
+	} while (!atomic_compare_exchange_weak(&f->refcount, &old, old + 1));
+	pm_preempt(PM_PT_REF_GET, f, old + 1);
+	return true;
+}
+
+/* Drop a reference; frees the folio on the last one. */
+void folio_put(struct pinmm_page *f);
+void folio_put_refs(struct pinmm_page *f, int refs);
+
+/* Per page mapcount (PTE maps) plus the folio's PMD maps. */
+static inline int page_mapcount(struct pinmm_page *p)
+{
+	return atomic_load(&p->mapcount) +
+	       atomic_load(&page_folio(p)->entire_mapcount);
+}
+static inline bool folio_test_anon(const struct pinmm_page *f)
+{
+	return page_test(f, PG_anon);
+}
+
+#endif

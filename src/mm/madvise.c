@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/* madvise: DONTNEED, FREE, DONTFORK/DOFORK and the VMA-flag advices. */
+#include <errno.h>
+
+#include "mm.h"
+
+/* Set or clear vm_flags bits on every VMA of [start,end), splitting. */
+static int madvise_vma_flags(struct pinmm_mm *mm, uint64_t start, uint64_t end,
+			     unsigned long set, unsigned long clear)
+{
+	int err = vma_split_range(mm, start, end);
+
+	if (err)
+		return err;
+	for (struct vm_area *v = find_vma(mm, start); v && v->start < end;
+	     v = vma_next(mm, v))
+		v->flags = (v->flags & ~clear) | set;
+	return 0;
+}
+
+static int madvise_dontneed(struct pinmm_mm *mm, uint64_t start, uint64_t end,
+			    bool lazyfree)
+{
+	for (struct vm_area *v = find_vma(mm, start); v && v->start < end;
+	     v = vma_next(mm, v)) {
+		/* MADV_FREE is for private anonymous memory only */
+		if (lazyfree && (v->flags & VM_SHARED))
+			return -EINVAL;
+	}
+	for (struct vm_area *v = find_vma(mm, start); v && v->start < end;
+	     v = vma_next(mm, v))
+		/*
+		 * MADV_FREE lets the kernel drop clean pages whenever it likes;
+		 * the engine drops them at once, the earliest moment Linux may.
+		 * A later access maps a new page either way.
+		 */
+		zap_page_range(mm, v, MAX(start, v->start), MIN(end, v->end));
+	return 0;
+}
+
+int pinmm_madvise(struct pinmm_mm *mm, uint64_t addr, uint64_t len,
+		  enum pinmm_advice advice)
+{
+	uint64_t end = addr + ALIGN_UP(len, PINMM_PAGE_SIZE);
+	int err = 0;
+	bool hole = false;
+
+	if (!mm || !IS_ALIGNED(addr, PINMM_PAGE_SIZE) || end < addr ||
+	    (unsigned)advice >= PINMM_MADV_NR)
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	if (atomic_load(&mm->dead))
+		return -ESRCH;
+
+	bool exclusive = advice != PINMM_MADV_DONTNEED && advice != PINMM_MADV_FREE;
+	if (exclusive)
+		pm_down_write(&mm->mmap_lock);
+	else
+		pm_down_read(&mm->mmap_lock);
+
+	/* Linux applies the advice to what is mapped and reports a hole */
+	{
+		uint64_t a = addr;
+		struct vm_area *v = find_vma(mm, a);
+		while (a < end) {
+			if (!v || v->start >= end) {
+				hole = true;
+				break;
+			}
+			if (v->start > a)
+				hole = true;
+			a = v->end;
+			v = vma_next(mm, v);
+		}
+	}
+
+	switch (advice) {
+	case PINMM_MADV_DONTNEED:
+		err = madvise_dontneed(mm, addr, end, false);
+		break;
+	case PINMM_MADV_FREE:
+		err = madvise_dontneed(mm, addr, end, true);
+		break;
+	case PINMM_MADV_DONTFORK:
+		err = madvise_vma_flags(mm, addr, end, VM_DONTCOPY, 0);
+		break;
+	case PINMM_MADV_DOFORK:
+		err = madvise_vma_flags(mm, addr, end, 0, VM_DONTCOPY);
+		break;
+	case PINMM_MADV_MERGEABLE:
+		err = madvise_vma_flags(mm, addr, end, VM_MERGEABLE, 0);
+		break;
+	case PINMM_MADV_UNMERGEABLE:
+		err = madvise_vma_flags(mm, addr, end, 0, VM_MERGEABLE);
+		break;
+	case PINMM_MADV_HUGEPAGE:
+		err = madvise_vma_flags(mm, addr, end, VM_HUGEPAGE, VM_NOHUGEPAGE);
+		break;
+	case PINMM_MADV_NOHUGEPAGE:
+		err = madvise_vma_flags(mm, addr, end, VM_NOHUGEPAGE, VM_HUGEPAGE);
+		break;
+	default:
+		err = -EOPNOTSUPP;	/* collapse, pageout: with the daemons */
+		break;
+	}
+
+	if (exclusive)
+		pm_up_write(&mm->mmap_lock);
+	else
+		pm_up_read(&mm->mmap_lock);
+	if (!err && hole)
+		err = -ENOMEM;
+	return err;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Mapping counts and unmapping: rmap accounting of PTE maps, zapping a range
+ * of entries, and munmap.
+ */
+#include <errno.h>
+
+#include "mm.h"
+
+void page_add_anon_rmap_new(struct pinmm_page *page, struct vm_area *vma,
+			    uint64_t addr)
+{
+	struct pinmm_page *folio = page_folio(page);
+
+	page_set(folio, PG_anon);
+	folio->index = vma_page_index(vma, addr);
+	atomic_store(&page->mapcount, 1);
+	pm_preempt(PM_PT_MAP_CHANGE, page, 1);
+}
+
+void page_dup_rmap(struct pinmm_page *page)
+{
+	int n = atomic_fetch_add(&page->mapcount, 1) + 1;
+	pm_preempt(PM_PT_MAP_CHANGE, page, n);
+}
+
+void page_remove_rmap(struct pinmm_page *page)
+{
+	int n = atomic_fetch_sub(&page->mapcount, 1) - 1;
+
+	pm_preempt(PM_PT_MAP_CHANGE, page, n);
+	/* an anon page nobody maps is exclusive to nobody */
+	if (n == 0)
+		page_clear(page, PG_anon_exclusive);
+}
+
+/* Drop what one present entry held. */
+void zap_present_pte(struct pinmm *eng, pte_t old)
+{
+	struct pinmm_page *page, *folio;
+
+	if (pte_special(old))
+		return;		/* the zero page: no accounting */
+	page = eng_pfn_page(eng, pte_pfn(old));
+	folio = page_folio(page);
+	if (old & PTE_DIRTY)
+		page_set(folio, PG_dirty);
+	page_remove_rmap(page);
+	folio_put(folio);
+}
+
+void zap_page_range(struct pinmm_mm *mm, struct vm_area *vma, uint64_t start,
+		    uint64_t end)
+{
+	(void)vma;
+	for (uint64_t addr = start; addr < end;) {
+		uint64_t next = MIN(ALIGN_DOWN(addr, PINMM_PMD_SIZE) + PINMM_PMD_SIZE, end);
+		struct pt_table *pte = pte_table_lock(mm, addr);
+
+		if (pte) {
+			for (; addr < next; addr += PINMM_PAGE_SIZE) {
+				unsigned i = pt_index(addr, PT_LEVEL_PTE);
+				pte_t old = pt_read(pte, i);
+
+				if (pte_none(old))
+					continue;
+				old = pt_xchg(pte, i, 0);
+				if (pte_present(old))
+					zap_present_pte(mm->eng, old);
+			}
+			pm_mutex_unlock(&pte->ptl);
+		}
+		addr = next;
+	}
+}
+
+int do_munmap(struct pinmm_mm *mm, uint64_t start, uint64_t len)
+{
+	uint64_t end = start + len;
+	struct vm_area *v;
+	int err;
+
+	err = vma_split_range(mm, start, end);
+	if (err)
+		return err;
+	v = find_vma(mm, start);
+	while (v && v->start < end) {
+		struct vm_area *next = vma_next(mm, v);
+
+		zap_page_range(mm, v, v->start, v->end);
+		vma_remove(mm, v);
+		vma_free(v);
+		v = next;
+	}
+	free_pgtables(mm, start, end);
+	return 0;
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Address spaces: struct pinmm_mm (the kernel's mm_struct), VMAs in a
+ * red-black tree (libbsd's sys/tree.h) ordered by start address, page
+ * tables, and the shmem objects that back shared anonymous mappings.
+ */
+#ifndef PM_MM_MM_H
+#define PM_MM_MM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <bsd/sys/tree.h>
+
+#include <pinmm/mm.h>
+
+#include "../engine.h"
+#include "pgtable.h"
+
+/* vm_flags */
+#define VM_READ 0x0001ul
+#define VM_WRITE 0x0002ul
+#define VM_EXEC 0x0004ul
+#define VM_SHARED 0x0008ul
+#define VM_MAYWRITE 0x0010ul	/* shared: may become writable */
+#define VM_DONTCOPY 0x0100ul	/* MADV_DONTFORK */
+#define VM_MERGEABLE 0x0200ul	/* MADV_MERGEABLE (KSM) */
+#define VM_HUGEPAGE 0x0400ul
+#define VM_NOHUGEPAGE 0x0800ul
+#define VM_ACCESS_MASK (VM_READ | VM_WRITE | VM_EXEC)
+
+/* A shmem object: the page cache behind MAP_SHARED|MAP_ANONYMOUS. */
+struct pm_shmem {
+	_Atomic long refcount;	/* VMAs using it */
+	pm_mutex_t lock;
+	uint64_t nr_pages;
+	struct pinmm_page **cache;	/* one reference each */
+	struct pm_list link;	/* engine->shmem_objects */
+};
+
+struct vm_area {
+	uint64_t start, end;
+	unsigned long flags;
+	uint64_t pgoff;		/* anon: linear index of start; shmem: page in object */
+	struct pm_shmem *shmem;	/* shared mappings */
+	struct pinmm_mm *mm;
+	RB_ENTRY(vm_area) rb;
+};
+
+RB_HEAD(vma_tree, vm_area);
+
+struct pinmm_mm {
+	struct pinmm *eng;
+	unsigned id;
+	pm_rwsem_t mmap_lock;
+	struct vma_tree vmas;
+	unsigned long nr_vmas;
+	struct pt_table *_Atomic pgd;	/* NULL once the mm has exited */
+	/*
+	 * fork() makes this odd while it write-protects the parent's entries;
+	 * a FOLL_PIN GUP-fast samples it before the walk and rechecks it after
+	 * taking its pins (Linux: mm->write_protect_seq).
+	 */
+	_Atomic unsigned write_protect_seq;
+	_Atomic bool dead;
+	struct pm_list link;	/* engine->mms */
+};
+
+/* --- vma.c --- */
+RB_PROTOTYPE(vma_tree, vm_area, rb, vma_cmp)
+struct vm_area *vma_alloc(struct pinmm_mm *mm);
+void vma_free(struct vm_area *vma);
+/* First VMA with end > addr, or NULL. */
+struct vm_area *find_vma(struct pinmm_mm *mm, uint64_t addr);
+/* The VMA containing addr, or NULL. */
+static inline struct vm_area *vma_lookup(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct vm_area *v = find_vma(mm, addr);
+	return v && v->start <= addr ? v : NULL;
+}
+static inline struct vm_area *vma_next(struct pinmm_mm *mm, struct vm_area *v)
+{
+	return RB_NEXT(vma_tree, &mm->vmas, v);
+}
+void vma_insert(struct pinmm_mm *mm, struct vm_area *vma);
+void vma_remove(struct pinmm_mm *mm, struct vm_area *vma);
+/* Split so that a VMA boundary falls at addr (inside vma). -ENOMEM. */
+int vma_split(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr);
+/* Make [start,end) boundaries VMA boundaries; -ENOMEM. */
+int vma_split_range(struct pinmm_mm *mm, uint64_t start, uint64_t end);
+struct vm_area *vma_dup(struct pinmm_mm *mm, const struct vm_area *src);
+/* Find a free, aligned range of len bytes, top-down; 0 when none. */
+uint64_t get_unmapped_area(struct pinmm_mm *mm, uint64_t len, uint64_t align);
+static inline bool vma_is_anon_private(const struct vm_area *v)
+{
+	return !(v->flags & VM_SHARED);
+}
+/* anon: the linear page index of addr (kept across mremap, as vm_pgoff) */
+static inline uint64_t vma_page_index(const struct vm_area *v, uint64_t addr)
+{
+	return v->pgoff + ((addr - v->start) >> PINMM_PAGE_SHIFT);
+}
+
+/* --- shmem.c --- */
+struct pm_shmem *shmem_create(struct pinmm *eng, uint64_t nr_pages);
+void shmem_get(struct pm_shmem *s);
+void shmem_put(struct pinmm *eng, struct pm_shmem *s);
+/* The cached page at index (allocated on first use), with a new reference
+ * for the caller; NULL on -ENOMEM. */
+struct pinmm_page *shmem_get_page(struct pinmm *eng, struct pm_shmem *s,
+				  uint64_t index);
+
+/* --- pgtable.c: walks --- */
+/* The PTE table covering addr, allocating missing levels; NULL on -ENOMEM
+ * (or when a PMD leaf maps addr: *huge is then set). */
+struct pt_table *pte_table_alloc(struct pinmm_mm *mm, uint64_t addr);
+/* Walk without allocating; returns the PTE table or NULL. *pmd_tbl/idx
+ * tell where the PMD entry lives (for rechecks). */
+struct pt_table *pte_table_lookup(struct pinmm_mm *mm, uint64_t addr,
+				  struct pt_table **pmd_tbl);
+/* Lock the PTE table for addr: walks under RCU, locks, rechecks that the
+ * PMD still points at it. NULL when no table. */
+struct pt_table *pte_table_lock(struct pinmm_mm *mm, uint64_t addr);
+/* Free page tables of [start,end) no VMA still covers (mmap_lock held for
+ * write). floor/ceiling: the neighbouring VMAs' ends. */
+void free_pgtables(struct pinmm_mm *mm, uint64_t start, uint64_t end);
+void free_all_pgtables(struct pinmm_mm *mm);
+
+/* --- memory.c --- */
+/* Unmap every page of [start,end) (which lies inside vma), dropping map
+ * counts and references. mmap_lock held (read or write). */
+void zap_page_range(struct pinmm_mm *mm, struct vm_area *vma, uint64_t start,
+		    uint64_t end);
+/* Tear down [start,end): zap, remove VMAs, free tables; mmap_lock write. */
+int do_munmap(struct pinmm_mm *mm, uint64_t start, uint64_t len);
+
+#define FAULT_FLAG_WRITE 0x1u
+#define FAULT_FLAG_UNSHARE 0x2u	/* make a R/O anon page exclusive */
+#define FAULT_FLAG_REMOTE 0x4u	/* from GUP */
+#define FAULT_FLAG_FORCE 0x8u	/* FOLL_FORCE write: COW, keep R/O */
+/* mmap_lock held for read. 0, -ENOMEM, -EFAULT (a swap entry the engine
+ * cannot resolve yet). */
+int handle_mm_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr,
+		    unsigned flags);
+/* Whether the vma allows the access at all (-EACCES otherwise). */
+int vma_access_ok(const struct vm_area *vma, bool write);
+
+/* The folio is anon and this page of it is marked exclusive. */
+static inline bool page_anon_exclusive(const struct pinmm_page *p)
+{
+	return page_test(p, PG_anon_exclusive);
+}
+
+/* rmap-side counting of one mapping of page by a PTE */
+void page_add_anon_rmap_new(struct pinmm_page *page, struct vm_area *vma,
+			    uint64_t addr);
+void page_dup_rmap(struct pinmm_page *page);
+void page_remove_rmap(struct pinmm_page *page);
+/* drop what one present entry held (map count, reference) */
+void zap_present_pte(struct pinmm *eng, pte_t old);
+
+/* fork.c: may this folio be pinned (Linux: folio_maybe_dma_pinned) */
+bool folio_maybe_dma_pinned(struct pinmm *eng, struct pinmm_page *folio);
+
+/* mm.c */
+void mm_free(struct pinmm_mm *mm);
+struct pinmm_mm *mm_alloc(struct pinmm *eng);
+
+static inline struct pinmm_page *eng_pfn_page(struct pinmm *eng, uint64_t pfn)
+{
+	return pm_pfn_to_page(&eng->mem, pfn);
+}
+static inline uint64_t eng_page_pfn(struct pinmm *eng, const struct pinmm_page *p)
+{
+	return pm_page_to_pfn(&eng->mem, p);
+}
+static inline uint8_t *eng_page_virt(struct pinmm *eng, const struct pinmm_page *p)
+{
+	return pm_pfn_to_virt(&eng->mem, pm_page_to_pfn(&eng->mem, p));
+}
+
+#endif

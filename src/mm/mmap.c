@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/* mmap, munmap, mprotect. */
+#include <errno.h>
+
+#include "mm.h"
+
+static bool range_ok(uint64_t addr, uint64_t len)
+{
+	return IS_ALIGNED(addr, PINMM_PAGE_SIZE) && len &&
+	       addr >= PINMM_USER_MIN && addr + len > addr &&
+	       addr + len <= PINMM_USER_MAX;
+}
+
+static unsigned long prot_to_vm(unsigned prot)
+{
+	return (prot & PINMM_PROT_READ ? VM_READ : 0) |
+	       (prot & PINMM_PROT_WRITE ? VM_WRITE | VM_READ : 0) |
+	       (prot & PINMM_PROT_EXEC ? VM_EXEC : 0);
+}
+
+/* Fault every page in, as MAP_POPULATE / mm_populate(). mmap_lock read. */
+static int populate_range(struct pinmm_mm *mm, uint64_t start, uint64_t end)
+{
+	for (uint64_t a = start; a < end; a += PINMM_PAGE_SIZE) {
+		struct vm_area *vma = vma_lookup(mm, a);
+		int err;
+
+		if (!vma || !(vma->flags & VM_ACCESS_MASK))
+			continue;
+		err = handle_mm_fault(mm, vma, a,
+				      vma->flags & VM_WRITE ? FAULT_FLAG_WRITE : 0);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int pinmm_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned prot,
+	       unsigned flags, uint64_t *out_addr)
+{
+	const unsigned known = PINMM_MAP_PRIVATE | PINMM_MAP_SHARED |
+			       PINMM_MAP_FIXED | PINMM_MAP_POPULATE |
+			       PINMM_MAP_FIXED_NOREPLACE | PINMM_MAP_ALIGN_2M;
+	bool fixed = flags & (PINMM_MAP_FIXED | PINMM_MAP_FIXED_NOREPLACE);
+	struct vm_area *vma;
+	int err = 0;
+
+	if (!mm || !out_addr || (flags & ~known) || prot & ~7u ||
+	    !(flags & PINMM_MAP_PRIVATE) == !(flags & PINMM_MAP_SHARED) || !len)
+		return -EINVAL;
+	len = ALIGN_UP(len, PINMM_PAGE_SIZE);
+	if (len == 0 || len > PINMM_USER_MAX)
+		return -ENOMEM;
+	if (fixed && !range_ok(addr, len))
+		return -EINVAL;
+	if (atomic_load(&mm->dead))
+		return -ESRCH;
+
+	vma = vma_alloc(mm);
+	if (!vma)
+		return -ENOMEM;
+	vma->flags = prot_to_vm(prot);
+	if (flags & PINMM_MAP_SHARED) {
+		vma->flags |= VM_SHARED | VM_MAYWRITE;
+		vma->shmem = shmem_create(mm->eng, len >> PINMM_PAGE_SHIFT);
+		if (!vma->shmem) {
+			vma_free(vma);
+			return -ENOMEM;
+		}
+	}
+
+	pm_down_write(&mm->mmap_lock);
+	if (fixed) {
+		struct vm_area *v = find_vma(mm, addr);
+		if (v && v->start < addr + len) {
+			if (flags & PINMM_MAP_FIXED_NOREPLACE) {
+				err = -EEXIST;
+				goto out_unlock;
+			}
+			/* MAP_FIXED replaces what was there */
+			err = do_munmap(mm, addr, len);
+			if (err)
+				goto out_unlock;
+		}
+	} else {
+		uint64_t align = (flags & PINMM_MAP_ALIGN_2M) || len >= PINMM_PMD_SIZE ?
+					 PINMM_PMD_SIZE : PINMM_PAGE_SIZE;
+		struct vm_area *v = addr ? find_vma(mm, addr) : NULL;
+
+		/* honour a free, aligned hint as Linux does */
+		if (!(addr && range_ok(addr, len) && IS_ALIGNED(addr, align) &&
+		      !(v && v->start < addr + len)))
+			addr = get_unmapped_area(mm, len, align);
+		if (!addr) {
+			err = -ENOMEM;
+			goto out_unlock;
+		}
+	}
+	vma->start = addr;
+	vma->end = addr + len;
+	vma->pgoff = vma->shmem ? 0 : addr >> PINMM_PAGE_SHIFT;
+	vma_insert(mm, vma);
+	vma = NULL;
+	*out_addr = addr;
+	if (flags & PINMM_MAP_POPULATE) {
+		/* a partial populate leaves the mapping in place (as Linux) */
+		(void)populate_range(mm, addr, addr + len);
+	}
+out_unlock:
+	pm_up_write(&mm->mmap_lock);
+	if (vma)
+		vma_free(vma);
+	return err;
+}
+
+int pinmm_munmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len)
+{
+	int err;
+
+	if (!mm || !range_ok(addr, ALIGN_UP(len, PINMM_PAGE_SIZE)))
+		return -EINVAL;
+	if (atomic_load(&mm->dead))
+		return -ESRCH;
+	pm_down_write(&mm->mmap_lock);
+	err = do_munmap(mm, addr, ALIGN_UP(len, PINMM_PAGE_SIZE));
+	pm_up_write(&mm->mmap_lock);
+	return err;
+}
+
+/* Apply new protection to the entries of [start,end). */
+static void change_protection(struct pinmm_mm *mm, uint64_t start, uint64_t end,
+			      unsigned long vm_flags)
+{
+	for (uint64_t addr = start; addr < end;) {
+		uint64_t next = MIN(ALIGN_DOWN(addr, PINMM_PMD_SIZE) + PINMM_PMD_SIZE, end);
+		struct pt_table *pte = pte_table_lock(mm, addr);
+
+		if (pte) {
+			for (; addr < next; addr += PINMM_PAGE_SIZE) {
+				unsigned i = pt_index(addr, PT_LEVEL_PTE);
+				pte_t e = pt_read(pte, i);
+
+				if (!pte_present(e))
+					continue;
+				/* write access comes back through a fault
+				 * (which reuses an exclusive page) */
+				if (!(vm_flags & VM_WRITE) && pte_write(e))
+					pt_clear_bits(pte, i, PTE_WRITE);
+				if (!(vm_flags & VM_ACCESS_MASK))
+					pt_set_bits(pte, i, PTE_PROTNONE);
+				else if (pte_protnone(e))
+					pt_clear_bits(pte, i, PTE_PROTNONE);
+			}
+			pm_mutex_unlock(&pte->ptl);
+		}
+		addr = next;
+	}
+}
+
+/* Every page of [start,end) is inside some VMA. */
+static bool range_mapped(struct pinmm_mm *mm, uint64_t start, uint64_t end)
+{
+	struct vm_area *v = find_vma(mm, start);
+
+	while (start < end) {
+		if (!v || v->start > start)
+			return false;
+		start = v->end;
+		v = vma_next(mm, v);
+	}
+	return true;
+}
+
+int pinmm_mprotect(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned prot)
+{
+	uint64_t end = addr + ALIGN_UP(len, PINMM_PAGE_SIZE);
+	int err;
+
+	if (!mm || !range_ok(addr, end - addr) || prot & ~7u)
+		return -EINVAL;
+	if (atomic_load(&mm->dead))
+		return -ESRCH;
+	pm_down_write(&mm->mmap_lock);
+	if (!range_mapped(mm, addr, end)) {
+		err = -ENOMEM;	/* Linux's answer for a hole */
+		goto out;
+	}
+	err = vma_split_range(mm, addr, end);
+	if (err)
+		goto out;
+	unsigned long vm = prot_to_vm(prot);
+	for (struct vm_area *v = find_vma(mm, addr); v && v->start < end;
+	     v = vma_next(mm, v)) {
+		v->flags = (v->flags & ~VM_ACCESS_MASK) | vm;
+		change_protection(mm, v->start, v->end, v->flags);
+	}
+out:
+	pm_up_write(&mm->mmap_lock);
+	return err;
+}

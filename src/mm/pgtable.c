@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Page-table allocation, walks and freeing.
+ *
+ * Tables are installed with a compare-and-swap into an empty entry (a racing
+ * installer frees its own table), and removed only under mmap_lock held for
+ * write, by clearing the entry and freeing the table after an RCU grace
+ * period: a GUP-fast walker that read the old entry may still be inside it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mm.h"
+
+struct pt_table *pt_alloc(struct pinmm *eng, int level)
+{
+	struct pt_table *t;
+
+	if (pm_should_fail_alloc(eng, PINMM_ALLOC_PGTABLE))
+		return NULL;
+	t = aligned_alloc(128, sizeof(*t));
+	if (!t)
+		return NULL;
+	memset(t, 0, sizeof(*t));
+	pm_mutex_init(&t->ptl);
+	t->eng = eng;
+	t->level = level;
+	atomic_fetch_add(&eng->nr_page_tables, 1);
+	return t;
+}
+
+void pt_free_now(struct pt_table *t)
+{
+	atomic_fetch_sub(&t->eng->nr_page_tables, 1);
+	pm_mutex_destroy(&t->ptl);
+	free(t);
+}
+
+static void pt_free_cb(struct rcu_head *head)
+{
+	pt_free_now(container_of(head, struct pt_table, rcu));
+}
+
+void pt_free_rcu(struct pt_table *t)
+{
+	pm_call_rcu(&t->rcu, pt_free_cb);
+}
+
+/* The next level's table under entry i of t, installing one if empty. */
+static struct pt_table *pt_next_alloc(struct pinmm *eng, struct pt_table *t,
+				      unsigned i)
+{
+	pte_t e = pt_read(t, i);
+
+	if (pte_is_table(e))
+		return pte_table(e);
+	if (!pte_none(e))
+		return NULL;	/* a leaf (PMD-mapped THP) */
+	struct pt_table *n = pt_alloc(eng, t->level - 1);
+	if (!n)
+		return NULL;
+	pte_t expected = 0;
+	if (atomic_compare_exchange_strong(&t->ent[i], &expected, mk_table_entry(n))) {
+		pm_preempt(t->level == PT_LEVEL_PTE + 1 ? PM_PT_PMD_WRITE : PM_PT_PTE_WRITE,
+			   &t->ent[i], mk_table_entry(n));
+		return n;
+	}
+	pt_free_now(n);	/* never visible */
+	return pte_is_table(expected) ? pte_table(expected) : NULL;
+}
+
+struct pt_table *pte_table_alloc(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct pt_table *t = atomic_load(&mm->pgd);
+
+	for (int level = PT_LEVEL_PGD; t && level > PT_LEVEL_PTE; level--)
+		t = pt_next_alloc(mm->eng, t, pt_index(addr, level));
+	return t;
+}
+
+struct pt_table *pte_table_lookup(struct pinmm_mm *mm, uint64_t addr,
+				  struct pt_table **pmd_tbl)
+{
+	struct pt_table *t = atomic_load(&mm->pgd);
+
+	for (int level = PT_LEVEL_PGD; t && level > PT_LEVEL_PTE; level--) {
+		pte_t e = pt_read(t, pt_index(addr, level));
+
+		if (level == PT_LEVEL_PMD && pmd_tbl)
+			*pmd_tbl = t;
+		if (!pte_is_table(e))
+			return NULL;
+		t = pte_table(e);
+	}
+	return t;
+}
+
+struct pt_table *pte_table_lock(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct pt_table *pmd = NULL, *pte;
+
+	pm_rcu_read_lock();
+	pte = pte_table_lookup(mm, addr, &pmd);
+	if (pte) {
+		pm_mutex_lock(&pte->ptl);
+		/* the table may have been unlinked while we took the lock */
+		pte_t e = pt_read(pmd, pt_index(addr, PT_LEVEL_PMD));
+		if (!pte_is_table(e) || pte_table(e) != pte) {
+			pm_mutex_unlock(&pte->ptl);
+			pte = NULL;
+		}
+	}
+	pm_rcu_read_unlock();
+	/*
+	 * Leaving the read section is safe while we hold the ptl: a table is
+	 * unlinked only by free_pgtables() under mmap_lock for write, which
+	 * takes this ptl before unlinking — it waits for us.
+	 */
+	return pte;
+}
+
+/* true when some VMA overlaps [start, end) */
+static bool range_has_vma(struct pinmm_mm *mm, uint64_t start, uint64_t end)
+{
+	struct vm_area *v = find_vma(mm, start);
+	return v && v->start < end;
+}
+
+/*
+ * Unlink the table under entry i of parent, and everything below it, then
+ * free them after a grace period. Each entry is cleared under the lock of
+ * the table it points to, so a pte_table_lock() holder finishes first and a
+ * later one sees the cleared entry.
+ */
+static void unlink_and_free(struct pt_table *parent, unsigned i)
+{
+	struct pt_table *child = pte_table(atomic_load(&parent->ent[i]));
+
+	if (child->level > PT_LEVEL_PTE) {
+		for (unsigned j = 0; j < PT_ENTRIES; j++)
+			if (pte_is_table(atomic_load(&child->ent[j])))
+				unlink_and_free(child, j);
+	}
+	pm_mutex_lock(&child->ptl);
+	pt_write(parent, i, 0);
+	pm_mutex_unlock(&child->ptl);
+	pt_free_rcu(child);
+}
+
+/* Free every table below t, within [start,end), whose span no VMA overlaps. */
+static void free_range(struct pinmm_mm *mm, struct pt_table *t, uint64_t base,
+		       uint64_t start, uint64_t end)
+{
+	uint64_t span = pt_entry_span(t->level);
+
+	for (unsigned i = 0; i < PT_ENTRIES; i++) {
+		uint64_t lo = base + i * span, hi = lo + span;
+
+		if (hi <= start || lo >= end || !pte_is_table(atomic_load(&t->ent[i])))
+			continue;
+		if (!range_has_vma(mm, lo, hi))
+			unlink_and_free(t, i);
+		else if (t->level > PT_LEVEL_PMD)
+			free_range(mm, pte_table(atomic_load(&t->ent[i])), lo,
+				   start, end);
+	}
+}
+
+void free_pgtables(struct pinmm_mm *mm, uint64_t start, uint64_t end)
+{
+	/* widen to whole PTE tables: a table is freed only when no VMA
+	 * overlaps anything it maps */
+	start = ALIGN_DOWN(start, PINMM_PMD_SIZE);
+	end = ALIGN_UP(end, PINMM_PMD_SIZE);
+	free_range(mm, atomic_load(&mm->pgd), 0, start, end);
+}
+
+void free_all_pgtables(struct pinmm_mm *mm)
+{
+	struct pt_table *pgd = atomic_load(&mm->pgd);
+
+	for (unsigned i = 0; i < PT_ENTRIES; i++)
+		if (pte_is_table(atomic_load(&pgd->ent[i])))
+			unlink_and_free(pgd, i);
+}

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VMAs in a red-black tree ordered by start (non-overlapping), so lookups,
+ * inserts and removals stay O(log n) at 10^4 VMAs and more.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mm.h"
+
+static int vma_cmp(struct vm_area *a, struct vm_area *b)
+{
+	return a->start < b->start ? -1 : a->start > b->start;
+}
+
+RB_GENERATE(vma_tree, vm_area, rb, vma_cmp)
+
+struct vm_area *vma_alloc(struct pinmm_mm *mm)
+{
+	struct vm_area *v;
+
+	if (pm_should_fail_alloc(mm->eng, PINMM_ALLOC_VMA))
+		return NULL;
+	v = calloc(1, sizeof(*v));
+	if (v)
+		v->mm = mm;
+	return v;
+}
+
+void vma_free(struct vm_area *vma)
+{
+	if (vma->shmem)
+		shmem_put(vma->mm->eng, vma->shmem);
+	free(vma);
+}
+
+struct vm_area *vma_dup(struct pinmm_mm *mm, const struct vm_area *src)
+{
+	struct vm_area *v = vma_alloc(mm);
+
+	if (!v)
+		return NULL;
+	*v = *src;
+	v->mm = mm;
+	memset(&v->rb, 0, sizeof(v->rb));
+	if (v->shmem)
+		shmem_get(v->shmem);
+	return v;
+}
+
+struct vm_area *find_vma(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct vm_area *n = RB_ROOT(&mm->vmas), *best = NULL;
+
+	/* the lowest VMA whose end is above addr: VMAs don't overlap, so
+	 * ordering by start orders by end too */
+	while (n) {
+		if (n->end > addr) {
+			best = n;
+			n = RB_LEFT(n, rb);
+		} else {
+			n = RB_RIGHT(n, rb);
+		}
+	}
+	return best;
+}
+
+void vma_insert(struct pinmm_mm *mm, struct vm_area *vma)
+{
+	RB_INSERT(vma_tree, &mm->vmas, vma);
+	mm->nr_vmas++;
+}
+
+void vma_remove(struct pinmm_mm *mm, struct vm_area *vma)
+{
+	RB_REMOVE(vma_tree, &mm->vmas, vma);
+	mm->nr_vmas--;
+}
+
+int vma_split(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr)
+{
+	struct vm_area *tail;
+
+	if (addr <= vma->start || addr >= vma->end)
+		return 0;
+	tail = vma_dup(mm, vma);
+	if (!tail)
+		return -ENOMEM;
+	/* the key of vma does not change (its start), so no re-insert */
+	tail->start = addr;
+	tail->pgoff = vma->pgoff + ((addr - vma->start) >> PINMM_PAGE_SHIFT);
+	vma->end = addr;
+	vma_insert(mm, tail);
+	return 0;
+}
+
+int vma_split_range(struct pinmm_mm *mm, uint64_t start, uint64_t end)
+{
+	struct vm_area *v = vma_lookup(mm, start);
+	int err = 0;
+
+	if (v)
+		err = vma_split(mm, v, start);
+	if (!err && (v = vma_lookup(mm, end - 1)))
+		err = vma_split(mm, v, end);
+	return err;
+}
+
+uint64_t get_unmapped_area(struct pinmm_mm *mm, uint64_t len, uint64_t align)
+{
+	/* top-down from the highest user address, as Linux's default */
+	uint64_t hi = PINMM_USER_MAX;
+	struct vm_area *v = RB_MAX(vma_tree, &mm->vmas);
+
+	if (len > PINMM_USER_MAX - PINMM_USER_MIN)
+		return 0;
+	for (;;) {
+		uint64_t gap_lo = v ? v->end : PINMM_USER_MIN;
+
+		if (hi >= len) {
+			uint64_t cand = ALIGN_DOWN(hi - len, align);
+			if (cand >= gap_lo && cand >= PINMM_USER_MIN)
+				return cand;
+		}
+		if (!v)
+			return 0;
+		hi = v->start;
+		v = RB_PREV(vma_tree, &mm->vmas, v);
+	}
+}
