@@ -67,6 +67,9 @@ struct pinmm_mm {
 	struct pm_list link;	/* engine->mms */
 };
 
+/* where top-down address allocation starts (1 GiB below the top) */
+#define PM_MMAP_BASE (PINMM_USER_MAX - (1ull << 30))
+
 /* --- vma.c --- */
 RB_PROTOTYPE(vma_tree, vm_area, rb, vma_cmp)
 struct vm_area *vma_alloc(struct pinmm_mm *mm);

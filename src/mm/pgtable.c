@@ -29,20 +29,27 @@ struct pt_table *pt_alloc(struct pinmm *eng, int level)
 	return t;
 }
 
-void pt_free_now(struct pt_table *t)
+static void pt_release(struct pt_table *t)
 {
-	atomic_fetch_sub(&t->eng->nr_page_tables, 1);
 	pm_mutex_destroy(&t->ptl);
 	free(t);
 }
 
+/* nr_page_tables counts tables in use: a table leaves it when unlinked */
+void pt_free_now(struct pt_table *t)
+{
+	atomic_fetch_sub(&t->eng->nr_page_tables, 1);
+	pt_release(t);
+}
+
 static void pt_free_cb(struct rcu_head *head)
 {
-	pt_free_now(container_of(head, struct pt_table, rcu));
+	pt_release(container_of(head, struct pt_table, rcu));
 }
 
 void pt_free_rcu(struct pt_table *t)
 {
+	atomic_fetch_sub(&t->eng->nr_page_tables, 1);
 	pm_call_rcu(&t->rcu, pt_free_cb);
 }
 

@@ -109,8 +109,9 @@ int vma_split_range(struct pinmm_mm *mm, uint64_t start, uint64_t end)
 
 uint64_t get_unmapped_area(struct pinmm_mm *mm, uint64_t len, uint64_t align)
 {
-	/* top-down from the highest user address, as Linux's default */
-	uint64_t hi = PINMM_USER_MAX;
+	/* top-down from mmap_base, as Linux's default layout; the gap above
+	 * stands for the stack */
+	uint64_t hi = PM_MMAP_BASE;
 	struct vm_area *v = RB_MAX(vma_tree, &mm->vmas);
 
 	if (len > PINMM_USER_MAX - PINMM_USER_MIN)
@@ -120,12 +121,13 @@ uint64_t get_unmapped_area(struct pinmm_mm *mm, uint64_t len, uint64_t align)
 
 		if (hi >= len) {
 			uint64_t cand = ALIGN_DOWN(hi - len, align);
-			if (cand >= gap_lo && cand >= PINMM_USER_MIN)
+			if (cand >= gap_lo && cand >= PINMM_USER_MIN &&
+			    cand + len <= PM_MMAP_BASE)
 				return cand;
 		}
 		if (!v)
 			return 0;
-		hi = v->start;
+		hi = MIN(v->start, PM_MMAP_BASE);
 		v = RB_PREV(vma_tree, &mm->vmas, v);
 	}
 }
