@@ -70,10 +70,9 @@ struct pinmm_violation_report {
  * G5 at a quiescent point (no other engine call running): every frame's
  * refcount equals what explains it (mappings, pins, gets, page cache, swap
  * cache), mapcounts equal what the page tables say, pincount >= 0, free
- * frames are exactly the buddy allocator's, every anon page reachable by
- * rmap. Returns 0 if all holds, else -EUCLEAN with the report filled.
- * held_pins/held_gets: how many extra references the caller knows of are
- * not needed; pins and gets are recounted from the engine's own books.
+ * frames are exactly the buddy allocator's, a writable private anon entry
+ * maps an anon-exclusive page. Returns 0 if all holds, else -EUCLEAN with the report filled.
+ * Outstanding pins and gets are taken from the engine's own books.
  */
 int pinmm_check_invariants(struct pinmm *eng,
 			   struct pinmm_violation_report *rep);

@@ -47,8 +47,11 @@ struct pinmm_config {
 /* Sensible defaults: 16 MiB normal + 112 MiB movable, strict. */
 void pinmm_config_default(struct pinmm_config *cfg);
 
-/* -EINVAL on a bad config (no frames, not a multiple of 512 per zone,
- * an unimplemented switch turned off: -EOPNOTSUPP), -ENOMEM. */
+/* -EINVAL on a bad config (no frames, not a multiple of 512 frames per
+ * zone, unknown policy bits), -ENOMEM. A switch the engine does not
+ * implement yet (pinmm_switch_implemented()) guards a mechanism that does
+ * not exist, so its bit has nothing to act on; front ends refuse to ablate
+ * such a switch by name rather than ignore it. */
 int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out);
 /* Tears down every remaining mm; frames still pinned are leaked and
  * reported by the return value: 0, or -EBUSY when something was leaked. */
