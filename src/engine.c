@@ -35,6 +35,7 @@ int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out)
 		return err;
 	}
 	pm_mutex_init(&eng->objects_lock);
+	pm_mutex_init(&eng->pin_records.lock);
 	pm_list_init(&eng->mms);
 	pm_list_init(&eng->shmem_objects);
 	pm_register_engine(eng);
@@ -90,6 +91,8 @@ int pinmm_destroy(struct pinmm *eng)
 	ret = free_frames + 1 == total ? 0 : -EBUSY;
 	pm_unregister_engine(eng);
 	pm_mutex_destroy(&eng->objects_lock);
+	pm_mutex_destroy(&eng->pin_records.lock);
+	free(eng->pin_records.gen);
 	pm_mem_destroy(&eng->mem);
 	free(eng);
 	return ret;

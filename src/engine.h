@@ -59,6 +59,17 @@ struct pinmm {
 		_Atomic unsigned long cow_copies, cow_reuses, fork_early_copies;
 	} stats;
 
+	/*
+	 * Records of held pin handles, so that a release through a stale copy
+	 * of a handle is refused: a slot's generation is odd while held and
+	 * moves on when released. Slots are never freed (only grown).
+	 */
+	struct {
+		pm_mutex_t lock;
+		uint32_t *gen;
+		uint32_t nr, cap, free_hint;
+	} pin_records;
+
 	/* allocation-failure injection */
 	_Atomic unsigned long alloc_calls;
 	_Atomic unsigned long fail_at;	/* 0: off; fail when alloc_calls == */

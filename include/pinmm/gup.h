@@ -74,6 +74,7 @@ enum pinmm_pin_kind { PINMM_PIN_NONE, PINMM_PIN_PIN, PINMM_PIN_GET };
 
 struct pinmm_pin {
 	uint32_t magic;			/* private: valid/released marker */
+	uint32_t slot, gen;		/* private: the engine's record of it */
 	enum pinmm_pin_kind kind;
 	struct pinmm_mm *mm;		/* the mm it was taken in (may exit) */
 	uint64_t addr;			/* address at pin time */

@@ -19,17 +19,21 @@ const char *pinmm_coherence_str(enum pinmm_coherence c)
 	return "?";
 }
 
+/* The entry at va maps exactly this page. */
+static bool page_mapped_at(struct pinmm_mm *mm, uint64_t va, const struct pinmm_page *page)
+{
+	struct pinmm_mapping m;
+
+	return !pinmm_follow_page(mm, va, &m) && m.present && m.page == page;
+}
+
 bool pinmm_check_mapped(const struct pinmm_pin *pin, struct pinmm_mm *mm, uint64_t addr)
 {
 	if (!pinmm_pin_held(pin))
 		return false;
-	for (unsigned long i = 0; i < pin->nr_pages; i++) {
-		struct pinmm_mapping m;
-
-		if (pinmm_follow_page(mm, addr + i * PINMM_PAGE_SIZE, &m) || !m.present ||
-		    m.page != pin->pages[i])
+	for (unsigned long i = 0; i < pin->nr_pages; i++)
+		if (!page_mapped_at(mm, addr + i * PINMM_PAGE_SIZE, pin->pages[i]))
 			return false;
-	}
 	return true;
 }
 
@@ -69,8 +73,7 @@ enum pinmm_coherence pinmm_check_coherent(struct pinmm_pin *pin, struct pinmm_mm
 		pinmm_store(mm, va, &saved, 1);
 		if (seen != fresh)
 			return PINMM_DEV_TO_CPU_LOST;
-		if (!pinmm_check_mapped(&(struct pinmm_pin){ .magic = pin->magic,
-			.kind = pin->kind, .nr_pages = 1, .pages = &pin->pages[i] }, mm, va))
+		if (!page_mapped_at(mm, va, pin->pages[i]))
 			return PINMM_NOT_MAPPED;
 	}
 	return PINMM_COHERENT;

@@ -178,12 +178,72 @@ void *pinmm_page_address(const struct pinmm_page *page)
 
 /* ------------------------------------------------------- handle layer --- */
 
+/* A new held record: its slot and (odd) generation, or -ENOMEM. */
+static int record_open(struct pinmm *eng, uint32_t *slot, uint32_t *gen)
+{
+	int err = 0;
+
+	pm_mutex_lock(&eng->pin_records.lock);
+	uint32_t n = eng->pin_records.nr, i = eng->pin_records.free_hint;
+	for (; i < n && (eng->pin_records.gen[i] & 1); i++)
+		;
+	if (i == n) {
+		if (n == eng->pin_records.cap) {
+			uint32_t cap = n ? 2 * n : 64;
+			uint32_t *g = pm_should_fail_alloc(eng, PINMM_ALLOC_VMA) ? NULL :
+				      realloc(eng->pin_records.gen, cap * sizeof(*g));
+			if (!g) {
+				err = -ENOMEM;
+				goto out;
+			}
+			memset(g + n, 0, (cap - n) * sizeof(*g));
+			eng->pin_records.gen = g;
+			eng->pin_records.cap = cap;
+		}
+		eng->pin_records.nr = n + 1;
+	}
+	*slot = i;
+	*gen = ++eng->pin_records.gen[i];	/* now odd: held */
+	eng->pin_records.free_hint = i + 1;
+out:
+	pm_mutex_unlock(&eng->pin_records.lock);
+	return err;
+}
+
+/* Close the record if it is the held one the handle names. */
+static bool record_close(struct pinmm *eng, uint32_t slot, uint32_t gen)
+{
+	bool ok;
+
+	pm_mutex_lock(&eng->pin_records.lock);
+	ok = slot < eng->pin_records.nr && (gen & 1) && eng->pin_records.gen[slot] == gen;
+	if (ok) {
+		eng->pin_records.gen[slot]++;	/* even: released */
+		if (slot < eng->pin_records.free_hint)
+			eng->pin_records.free_hint = slot;
+	}
+	pm_mutex_unlock(&eng->pin_records.lock);
+	return ok;
+}
+
+static void release_pages(struct pinmm_page **pages, unsigned long nr, unsigned foll,
+			  bool dirty)
+{
+	for (unsigned long i = 0; i < nr; i++) {
+		if (foll == PINMM_FOLL_PIN)
+			pinmm_unpin_user_page(pages[i], dirty);
+		else
+			pinmm_put_page(pages[i]);
+	}
+}
+
 static int handle_take(struct pinmm_mm *mm, struct pinmm_pin *pin, uint64_t addr,
 		       unsigned long nr, unsigned flags, bool fast,
 		       struct pinmm_page **pages, enum pinmm_pin_kind kind)
 {
 	unsigned foll = kind == PINMM_PIN_PIN ? PINMM_FOLL_PIN : PINMM_FOLL_GET;
 	long r;
+	int err;
 
 	if (!pin)
 		return -EINVAL;
@@ -196,7 +256,6 @@ static int handle_take(struct pinmm_mm *mm, struct pinmm_pin *pin, uint64_t addr
 		return (int)r;
 	if ((unsigned long)r < nr) {
 		/* all or nothing: give back what was taken, report why */
-		int err;
 		struct pinmm_page *tmp;
 		long e = gup_entry(mm, addr + (unsigned long)r * PINMM_PAGE_SIZE, 1,
 				   flags, false, foll, &tmp);
@@ -209,12 +268,12 @@ static int handle_take(struct pinmm_mm *mm, struct pinmm_pin *pin, uint64_t addr
 			e = -EAGAIN;
 		}
 		err = (int)e;
-		for (long i = 0; i < r; i++) {
-			if (foll == PINMM_FOLL_PIN)
-				pinmm_unpin_user_page(pages[i], false);
-			else
-				pinmm_put_page(pages[i]);
-		}
+		release_pages(pages, (unsigned long)r, foll, false);
+		return err;
+	}
+	err = record_open(mm->eng, &pin->slot, &pin->gen);
+	if (err) {
+		release_pages(pages, nr, foll, false);
 		return err;
 	}
 	pin->kind = kind;
@@ -242,22 +301,17 @@ int pinmm_get(struct pinmm_mm *mm, struct pinmm_pin *pin, uint64_t addr,
 
 static int handle_release(struct pinmm_pin *pin, enum pinmm_pin_kind kind)
 {
-	uint32_t held = PIN_MAGIC_HELD;
-
 	if (!pin || __atomic_load_n(&pin->magic, __ATOMIC_ACQUIRE) != PIN_MAGIC_HELD ||
-	    pin->kind != kind)
+	    pin->kind != kind || !pin->mm)
 		return -EINVAL;
-	/* exactly one releaser wins */
-	if (!__atomic_compare_exchange_n(&pin->magic, &held, PIN_MAGIC_RELEASED, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	/* the engine's record decides: exactly one release of a held pin
+	 * wins, whatever copies of the handle exist */
+	if (!record_close(pin->mm->eng, pin->slot, pin->gen))
 		return -EINVAL;
-	for (unsigned long i = 0; i < pin->nr_pages; i++) {
-		if (kind == PINMM_PIN_PIN)
-			pinmm_unpin_user_page(pin->pages[i],
-					      pin->gup_flags & PINMM_FOLL_WRITE);
-		else
-			pinmm_put_page(pin->pages[i]);
-	}
+	__atomic_store_n(&pin->magic, PIN_MAGIC_RELEASED, __ATOMIC_RELEASE);
+	release_pages(pin->pages, pin->nr_pages,
+		      kind == PINMM_PIN_PIN ? PINMM_FOLL_PIN : PINMM_FOLL_GET,
+		      pin->gup_flags & PINMM_FOLL_WRITE);
 	return 0;
 }
 
@@ -273,7 +327,19 @@ int pinmm_put(struct pinmm_pin *pin)
 
 bool pinmm_pin_held(const struct pinmm_pin *pin)
 {
-	return pin && __atomic_load_n(&pin->magic, __ATOMIC_ACQUIRE) == PIN_MAGIC_HELD;
+	struct pinmm *eng;
+	bool held;
+
+	if (!pin || __atomic_load_n(&pin->magic, __ATOMIC_ACQUIRE) != PIN_MAGIC_HELD ||
+	    !pin->mm)
+		return false;
+	/* a stale copy of a released handle still says "held" */
+	eng = pin->mm->eng;
+	pm_mutex_lock(&eng->pin_records.lock);
+	held = pin->slot < eng->pin_records.nr && (pin->gen & 1) &&
+	       eng->pin_records.gen[pin->slot] == pin->gen;
+	pm_mutex_unlock(&eng->pin_records.lock);
+	return held;
 }
 
 static int dev_range(const struct pinmm_pin *pin, unsigned long page_idx,
