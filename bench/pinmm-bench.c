@@ -1,0 +1,625 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pinmm-bench - micro-benchmarks of the engine through its public API.
+ *
+ * Each sub-benchmark runs N repetitions (default 7) and reports the median,
+ * min and max per 4 KiB page in nanoseconds (CLOCK_MONOTONIC). No checker
+ * runs in the hot path. Build in Release. See docs/performance.md.
+ *
+ *   pinmm-bench [--reps N] [--policy TEXT] [--json] [NAME...]
+ *   pinmm-bench --list | --help
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <pinmm/pinmm.h>
+
+#ifdef PINMM_BENCH_JSON
+#include <json-c/json.h>
+#endif
+
+#define PG PINMM_PAGE_SIZE
+#define RW (PINMM_PROT_READ | PINMM_PROT_WRITE)
+#define MIB (1024ul * 1024ul)
+#define BATCH 512ul
+#define MAX_REPS 31
+
+static int opt_reps = 7;
+static struct pinmm_policy opt_policy;
+static bool opt_json;
+
+/* ------------------------------------------------------------ helpers --- */
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+#define CHECK(expr)                                                          \
+	do {                                                                 \
+		long _r = (long)(expr);                                      \
+		if (_r < 0) {                                                \
+			fprintf(stderr, "pinmm-bench: %s:%d: %s = %ld (%s)\n", \
+				__FILE__, __LINE__, #expr, _r, strerror((int)-_r)); \
+			exit(2);                                             \
+		}                                                            \
+	} while (0)
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* One row of the output. Values are ns per page unless unit says else. */
+struct result {
+	const char *name;
+	const char *what;
+	const char *unit;	/* "ns/page", "x", ... */
+	double med, min, max;
+	double total_ms;	/* median total of one repetition, 0 if n/a */
+	const char *host;	/* host-kernel figure (HOST-FACTS.md), or NULL */
+};
+
+#define MAX_RESULTS 64
+static struct result results[MAX_RESULTS];
+static int nr_results;
+
+/* Summarise reps samples (ns per page) and the per-rep total (ns). */
+static void add_result(const char *name, const char *what, const char *unit,
+		       double *samples, int n, double *totals, const char *host)
+{
+	struct result *r = &results[nr_results++];
+	double tmp[MAX_REPS];
+
+	memcpy(tmp, samples, sizeof(double) * (size_t)n);
+	qsort(tmp, (size_t)n, sizeof(double), cmp_double);
+	*r = (struct result){ .name = name, .what = what, .unit = unit,
+			      .med = tmp[n / 2], .min = tmp[0], .max = tmp[n - 1],
+			      .host = host };
+	if (totals) {
+		memcpy(tmp, totals, sizeof(double) * (size_t)n);
+		qsort(tmp, (size_t)n, sizeof(double), cmp_double);
+		r->total_ms = tmp[n / 2] / 1e6;
+	}
+	if (!opt_json) {
+		printf("%-22s %10.1f %10.1f %10.1f %-8s", name, r->med, r->min,
+		       r->max, unit);
+		if (r->total_ms)
+			printf(" %10.2f", r->total_ms);
+		else
+			printf(" %10s", "-");
+		printf("  %s\n", what);
+		fflush(stdout);
+	}
+}
+
+static struct pinmm *new_engine(void)
+{
+	struct pinmm_config cfg;
+	struct pinmm *eng;
+
+	pinmm_config_default(&cfg);
+	/* 1 GiB of movable frames: the arena is mapped NORESERVE, only
+	 * touched frames cost memory. The normal zone is large enough for a
+	 * future longterm_unmovable to move 256 MiB of pinned pages out. */
+	cfg.movable_frames = 262144;
+	cfg.normal_frames = 4096 + 65536;
+	cfg.policy = opt_policy;
+	CHECK(pinmm_create(&cfg, &eng));
+	return eng;
+}
+
+static void free_engine(struct pinmm *eng)
+{
+	int r = pinmm_destroy(eng);
+
+	if (r)
+		fprintf(stderr, "pinmm-bench: pinmm_destroy: %d (leak)\n", r);
+}
+
+/* A populated (written) anonymous region of len bytes, 2 MiB aligned. */
+static uint64_t populated_region(struct pinmm_mm *mm, uint64_t len)
+{
+	uint64_t a;
+
+	CHECK(pinmm_mmap(mm, 0, len, RW,
+			 PINMM_MAP_PRIVATE | PINMM_MAP_POPULATE | PINMM_MAP_ALIGN_2M, &a));
+	/* POPULATE may stop early on -ENOMEM and still return 0: touch all */
+	for (uint64_t off = 0; off < len; off += PG)
+		CHECK(pinmm_store_fill(mm, a + off, 0x5a, 1));
+	return a;
+}
+
+/* ------------------------------------------------- 1, 2: pin + unpin --- */
+
+#define PIN_REGION (64 * MIB)
+#define PIN_PAGES (PIN_REGION / PG)
+
+static void bench_pin_fast_1(void)
+{
+	struct pinmm *eng = new_engine();
+	struct pinmm_mm *mm;
+	const unsigned long iters = 1ul << 18;	/* 262144 pin+unpin */
+	double s[MAX_REPS], tot[MAX_REPS];
+
+	CHECK(pinmm_mm_create(eng, &mm));
+	uint64_t a = populated_region(mm, PIN_REGION);
+	for (int r = 0; r < opt_reps; r++) {
+		struct pinmm_page *p;
+		double t0 = now_ns();
+		for (unsigned long i = 0; i < iters; i++) {
+			uint64_t addr = a + (i % PIN_PAGES) * PG;
+			if (pinmm_pin_user_pages_fast(mm, addr, 1, PINMM_FOLL_WRITE, &p) != 1)
+				exit(3);
+			pinmm_unpin_user_page(p, true);
+		}
+		tot[r] = now_ns() - t0;
+		s[r] = tot[r] / (double)iters;
+	}
+	add_result("pin-fast-1", "pin_user_pages_fast(1 page, W) + unpin, populated",
+		   "ns/page", s, opt_reps, tot,
+		   "≈0.7 µs fixed + 15–17 (register 4 KiB + unregister)");
+	pinmm_mm_exit(mm);
+	free_engine(eng);
+}
+
+/* Batched pin + unpin over a populated region; fast or slow GUP. */
+static void bench_pin_batch(bool fast)
+{
+	struct pinmm *eng = new_engine();
+	struct pinmm_mm *mm;
+	struct pinmm_page *pages[BATCH];
+	const unsigned long rounds = fast ? 512 : 256;	/* batches per rep */
+	double s[MAX_REPS], sp[MAX_REPS], su[MAX_REPS], tot[MAX_REPS];
+
+	CHECK(pinmm_mm_create(eng, &mm));
+	uint64_t a = populated_region(mm, PIN_REGION);
+	for (int r = 0; r < opt_reps; r++) {
+		double tpin = 0, tunpin = 0;
+		for (unsigned long i = 0; i < rounds; i++) {
+			uint64_t addr = a + (i % (PIN_PAGES / BATCH)) * BATCH * PG;
+			double t0 = now_ns();
+			long n = fast ? pinmm_pin_user_pages_fast(mm, addr, BATCH,
+								  PINMM_FOLL_WRITE, pages)
+				      : pinmm_pin_user_pages(mm, addr, BATCH,
+							     PINMM_FOLL_WRITE, pages);
+			double t1 = now_ns();
+			if (n != (long)BATCH)
+				exit(3);
+			pinmm_unpin_user_pages(pages, BATCH, true);
+			double t2 = now_ns();
+			tpin += t1 - t0;
+			tunpin += t2 - t1;
+		}
+		double np = (double)(rounds * BATCH);
+		tot[r] = tpin + tunpin;
+		s[r] = tot[r] / np;
+		sp[r] = tpin / np;
+		su[r] = tunpin / np;
+	}
+	if (fast) {
+		add_result("pin-fast-512", "pin_user_pages_fast(512, W) + unpin_user_pages",
+			   "ns/page", s, opt_reps, NULL,
+			   "65–104 (register 50–87 + unregister 15–17)");
+		add_result("  pin-fast-512.pin", "  of which pin", "ns/page", sp,
+			   opt_reps, NULL, "50–87 (register)");
+		add_result("  pin-fast-512.unpin", "  of which unpin", "ns/page", su,
+			   opt_reps, NULL, "15–17 (unregister)");
+	} else {
+		add_result("pin-slow-512", "pin_user_pages(512, W) + unpin_user_pages",
+			   "ns/page", s, opt_reps, NULL,
+			   "65–104 (register 50–87 + unregister 15–17)");
+		add_result("  pin-slow-512.pin", "  of which pin", "ns/page", sp,
+			   opt_reps, NULL, NULL);
+		add_result("  pin-slow-512.unpin", "  of which unpin", "ns/page", su,
+			   opt_reps, NULL, NULL);
+	}
+	pinmm_mm_exit(mm);
+	free_engine(eng);
+}
+
+static void bench_pin_fast_512(void) { bench_pin_batch(true); }
+static void bench_pin_slow_512(void) { bench_pin_batch(false); }
+
+/* ------------------------------------------------------------ 3: faults --- */
+
+#define FAULT_REGION (256 * MIB)
+#define FAULT_PAGES (FAULT_REGION / PG)
+
+enum touch { TOUCH_WRITE, TOUCH_READ, TOUCH_RETOUCH };
+
+static void bench_touch(enum touch kind)
+{
+	struct pinmm *eng = new_engine();
+	struct pinmm_mm *mm;
+	double s[MAX_REPS], tot[MAX_REPS];
+	uint64_t a = 0;
+	uint8_t b;
+
+	CHECK(pinmm_mm_create(eng, &mm));
+	if (kind == TOUCH_RETOUCH)
+		a = populated_region(mm, FAULT_REGION);
+	for (int r = 0; r < opt_reps; r++) {
+		if (kind != TOUCH_RETOUCH)
+			CHECK(pinmm_mmap(mm, 0, FAULT_REGION, RW,
+					 PINMM_MAP_PRIVATE | PINMM_MAP_ALIGN_2M, &a));
+		double t0 = now_ns();
+		for (uint64_t off = 0; off < FAULT_REGION; off += PG) {
+			if (kind == TOUCH_READ)
+				CHECK(pinmm_load(mm, a + off, &b, 1));
+			else
+				CHECK(pinmm_store_fill(mm, a + off, (uint8_t)r, 1));
+		}
+		tot[r] = now_ns() - t0;
+		s[r] = tot[r] / (double)FAULT_PAGES;
+		if (kind != TOUCH_RETOUCH)
+			CHECK(pinmm_munmap(mm, a, FAULT_REGION));
+	}
+	switch (kind) {
+	case TOUCH_WRITE:
+		add_result("fault-write", "first-touch write fault (store 1 B/page, 256 MiB)",
+			   "ns/page", s, opt_reps, tot, "1640–1840");
+		break;
+	case TOUCH_READ:
+		add_result("fault-read", "read fault to the zero page (load 1 B/page, 256 MiB)",
+			   "ns/page", s, opt_reps, tot, "780–820");
+		break;
+	case TOUCH_RETOUCH:
+		add_result("retouch", "store 1 B/page to populated page (256 MiB)",
+			   "ns/page", s, opt_reps, tot, "17–19");
+		break;
+	}
+	pinmm_mm_exit(mm);
+	free_engine(eng);
+}
+
+static void bench_fault_write(void) { bench_touch(TOUCH_WRITE); }
+static void bench_fault_read(void) { bench_touch(TOUCH_READ); }
+static void bench_retouch(void) { bench_touch(TOUCH_RETOUCH); }
+
+/* -------------------------------------------------------------- 4: fork --- */
+
+#define FORK_REGION (256 * MIB)
+#define FORK_PAGES (FORK_REGION / PG)
+
+/* Median ns of fork() of mm; each child exits untimed. Before each fork the
+ * whole region is written again (untimed), so that every fork sees writable,
+ * exclusive pages, as a first fork would. */
+static void time_forks(struct pinmm_mm *mm, uint64_t a, double *s, double *tot,
+		       int reps)
+{
+	for (int r = 0; r < reps; r++) {
+		struct pinmm_mm *child;
+
+		for (uint64_t off = 0; off < FORK_REGION; off += PG)
+			CHECK(pinmm_store_fill(mm, a + off, (uint8_t)r, 1));
+		double t0 = now_ns();
+		CHECK(pinmm_fork(mm, &child));
+		tot[r] = now_ns() - t0;
+		s[r] = tot[r] / (double)FORK_PAGES;
+		pinmm_mm_exit(child);
+	}
+}
+
+static void bench_fork(void)
+{
+	struct pinmm *eng = new_engine();
+	struct pinmm_mm *mm;
+	struct pinmm_page **pages = calloc(FORK_PAGES, sizeof(*pages));
+	double s[3][MAX_REPS], tot[3][MAX_REPS], ratio[MAX_REPS], ratio_c[MAX_REPS];
+	int reps = opt_reps < 5 ? opt_reps : 5;	/* the slow one: keep the run short */
+
+	if (!pages)
+		exit(2);
+	CHECK(pinmm_mm_create(eng, &mm));
+	uint64_t a = populated_region(mm, FORK_REGION);
+
+	/* (a) nothing pinned */
+	time_forks(mm, a, s[0], tot[0], reps);
+
+	/* (b) all pinned R/W longterm through the page layer, 512 at a time */
+	for (unsigned long i = 0; i < FORK_PAGES; i += BATCH)
+		if (pinmm_pin_user_pages_fast(mm, a + i * PG, BATCH,
+					      PINMM_FOLL_WRITE | PINMM_FOLL_LONGTERM,
+					      pages + i) != (long)BATCH)
+			exit(3);
+	time_forks(mm, a, s[1], tot[1], reps);
+
+	/* (c) pinned, MADV_DONTFORK */
+	CHECK(pinmm_madvise(mm, a, FORK_REGION, PINMM_MADV_DONTFORK));
+	time_forks(mm, a, s[2], tot[2], reps);
+	CHECK(pinmm_madvise(mm, a, FORK_REGION, PINMM_MADV_DOFORK));
+
+	pinmm_unpin_user_pages(pages, FORK_PAGES, true);
+	free(pages);
+
+	/* pair the repetitions in order: each ratio from neighbouring runs */
+	for (int r = 0; r < reps; r++) {
+		ratio[r] = s[1][r] / s[0][r];
+		ratio_c[r] = s[2][r] / s[0][r];
+	}
+	add_result("fork", "fork, 256 MiB touched, nothing pinned", "ns/page",
+		   s[0], reps, tot[0], "35–39 (2.3–2.5 ms)");
+	add_result("fork-pinned", "fork, 256 MiB touched, all pinned (W, longterm)",
+		   "ns/page", s[1], reps, tot[1], "1250–1440 (82–95 ms)");
+	add_result("fork-dontfork", "same, pinned range MADV_DONTFORK", "ns/page",
+		   s[2], reps, tot[2], "≈1 (55–78 µs)");
+	add_result("fork-pinned/fork", "ratio pinned / unpinned fork", "x",
+		   ratio, reps, NULL, "≈36 (32–41)");
+	add_result("fork-dontfork/fork", "ratio DONTFORK / unpinned fork", "x",
+		   ratio_c, reps, NULL, "≈0.03");
+	pinmm_mm_exit(mm);
+	free_engine(eng);
+}
+
+/* ----------------------------------------------------------- 5: scaling --- */
+
+#define SCALE_REGION (64 * MIB)		/* per thread */
+#define SCALE_PAGES (SCALE_REGION / PG)
+#define SCALE_ROUNDS 1024ul		/* batches of 512 per thread per rep */
+
+struct scale_arg {
+	struct pinmm_mm *mm;
+	uint64_t base;
+	pthread_barrier_t *start;
+};
+
+static void *scale_thread(void *p)
+{
+	struct scale_arg *arg = p;
+	struct pinmm_page *pages[BATCH];
+
+	/* first call: registers this thread with RCU, outside the timing */
+	if (pinmm_pin_user_pages_fast(arg->mm, arg->base, 1, PINMM_FOLL_WRITE,
+				      pages) != 1)
+		exit(3);
+	pinmm_unpin_user_page(pages[0], false);
+	pthread_barrier_wait(arg->start);
+	for (unsigned long i = 0; i < SCALE_ROUNDS; i++) {
+		uint64_t addr = arg->base + (i % (SCALE_PAGES / BATCH)) * BATCH * PG;
+		if (pinmm_pin_user_pages_fast(arg->mm, addr, BATCH, PINMM_FOLL_WRITE,
+					      pages) != (long)BATCH)
+			exit(3);
+		pinmm_unpin_user_pages(pages, BATCH, true);
+	}
+	return NULL;
+}
+
+/* Wall time (ns) for nthreads threads each doing SCALE_ROUNDS batches. */
+static double scale_run(struct pinmm_mm **mms, uint64_t *bases, int nthreads)
+{
+	pthread_t th[2];
+	struct scale_arg args[2];
+	pthread_barrier_t start;
+	double t0;
+
+	pthread_barrier_init(&start, NULL, (unsigned)nthreads + 1);
+	for (int t = 0; t < nthreads; t++) {
+		args[t] = (struct scale_arg){ mms[t], bases[t], &start };
+		pthread_create(&th[t], NULL, scale_thread, &args[t]);
+	}
+	pthread_barrier_wait(&start);
+	t0 = now_ns();
+	for (int t = 0; t < nthreads; t++)
+		pthread_join(th[t], NULL);
+	double dt = now_ns() - t0;
+	pthread_barrier_destroy(&start);
+	return dt;
+}
+
+static void bench_scaling_mode(bool same_mm)
+{
+	struct pinmm *eng = new_engine();
+	struct pinmm_mm *mms[2];
+	uint64_t bases[2];
+	double s1[MAX_REPS], s2[MAX_REPS], ratio[MAX_REPS];
+	const double pages_per_thread = (double)(SCALE_ROUNDS * BATCH);
+
+	CHECK(pinmm_mm_create(eng, &mms[0]));
+	if (same_mm) {
+		mms[1] = mms[0];
+		uint64_t a = populated_region(mms[0], 2 * SCALE_REGION);
+		bases[0] = a;
+		bases[1] = a + SCALE_REGION;
+	} else {
+		CHECK(pinmm_mm_create(eng, &mms[1]));
+		bases[0] = populated_region(mms[0], SCALE_REGION);
+		bases[1] = populated_region(mms[1], SCALE_REGION);
+	}
+	for (int r = 0; r < opt_reps; r++) {
+		double t1 = scale_run(mms, bases, 1);
+		double t2 = scale_run(mms, bases, 2);
+		s1[r] = t1 / pages_per_thread;		/* ns per page, 1 thread */
+		s2[r] = t2 / (2 * pages_per_thread);	/* ns per page, aggregate */
+		ratio[r] = (2 * pages_per_thread / t2) / (pages_per_thread / t1);
+	}
+	if (same_mm) {
+		add_result("scale-1t", "1 thread, pin_fast 512 + unpin (wall/page)",
+			   "ns/page", s1, opt_reps, NULL, NULL);
+		add_result("scale-2t", "2 threads, disjoint pages, one mm (wall/page)",
+			   "ns/page", s2, opt_reps, NULL, NULL);
+		add_result("scale-2t/1t", "throughput 2 threads / 1 thread, one mm",
+			   "x", ratio, opt_reps, NULL, NULL);
+	} else {
+		add_result("scale-2t-2mm", "2 threads, one mm each (wall/page)",
+			   "ns/page", s2, opt_reps, NULL, NULL);
+		add_result("scale-2t-2mm/1t", "throughput 2 threads / 1 thread, two mms",
+			   "x", ratio, opt_reps, NULL, NULL);
+	}
+	pinmm_mm_exit(mms[0]);
+	if (!same_mm)
+		pinmm_mm_exit(mms[1]);
+	free_engine(eng);
+}
+
+static void bench_scaling(void)
+{
+	bench_scaling_mode(true);
+	bench_scaling_mode(false);
+}
+
+/* -------------------------------------------------------------- driver --- */
+
+static const struct bench {
+	const char *name;
+	void (*fn)(void);
+	const char *help;
+} benches[] = {
+	{ "pin-fast-1", bench_pin_fast_1, "GUP-fast pin + unpin of one page, 2^18 times over 64 MiB" },
+	{ "pin-fast-512", bench_pin_fast_512, "GUP-fast pin of 512 pages + unpin_user_pages, 512 batches" },
+	{ "pin-slow-512", bench_pin_slow_512, "slow GUP (mmap_lock, ptl) pin of 512 pages + unpin, 256 batches" },
+	{ "fault-write", bench_fault_write, "first-touch write fault, 256 MiB fresh region" },
+	{ "fault-read", bench_fault_read, "read fault (zero page), 256 MiB fresh region" },
+	{ "retouch", bench_retouch, "store to a populated page, 256 MiB" },
+	{ "fork", bench_fork, "fork of 256 MiB touched: unpinned, all pinned, pinned + DONTFORK" },
+	{ "scaling", bench_scaling, "2 threads vs 1 pinning disjoint pages (fast, batch 512)" },
+};
+#define NR_BENCHES (sizeof(benches) / sizeof(benches[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: pinmm-bench [--reps N] [--policy TEXT] [--json] [NAME...]\n"
+		"       pinmm-bench --list | --help\n\n"
+		"Runs the named sub-benchmarks (all when none is named) and prints the\n"
+		"median, min and max over N repetitions (default 7, 1..%d), in ns per\n"
+		"4 KiB page unless the unit says otherwise; total = median time of one\n"
+		"repetition. Host figures are quoted from HOST-FACTS.md, not measured.\n\n"
+		"  --reps N       repetitions per benchmark (fork uses at most 5)\n"
+		"  --policy TEXT  engine policy (default strict; e.g. legacy)\n"
+		"  --json         print a JSON array instead of the table%s\n"
+		"  --list         list the sub-benchmarks\n\n"
+		"The no-allocation check of the GUP-fast path is pinmm-bench-alloc.\n",
+		MAX_REPS,
+#ifdef PINMM_BENCH_JSON
+		""
+#else
+		" (not built in: no json-c)"
+#endif
+	);
+}
+
+#ifdef PINMM_BENCH_JSON
+static void print_json(void)
+{
+	json_object *arr = json_object_new_array();
+
+	for (int i = 0; i < nr_results; i++) {
+		const struct result *r = &results[i];
+		json_object *o = json_object_new_object();
+		const char *name = r->name;
+
+		while (*name == ' ')
+			name++;
+		json_object_object_add(o, "name", json_object_new_string(name));
+		json_object_object_add(o, "what", json_object_new_string(r->what));
+		json_object_object_add(o, "unit", json_object_new_string(r->unit));
+		json_object_object_add(o, "median", json_object_new_double(r->med));
+		json_object_object_add(o, "min", json_object_new_double(r->min));
+		json_object_object_add(o, "max", json_object_new_double(r->max));
+		if (r->total_ms)
+			json_object_object_add(o, "total_ms",
+					       json_object_new_double(r->total_ms));
+		if (r->host)
+			json_object_object_add(o, "host_facts",
+					       json_object_new_string(r->host));
+		json_object_array_add(arr, o);
+	}
+	puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+						 JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(arr);
+}
+#endif
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "reps", required_argument, NULL, 'r' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	bool selected[NR_BENCHES] = { false };
+	bool any = false;
+	int c;
+
+	opt_policy = PINMM_POLICY_STRICT;
+	while ((c = getopt_long(argc, argv, "r:p:jlh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			opt_reps = atoi(optarg);
+			if (opt_reps < 1 || opt_reps > MAX_REPS) {
+				fprintf(stderr, "pinmm-bench: --reps must be 1..%d\n", MAX_REPS);
+				return 1;
+			}
+			break;
+		case 'p': {
+			char err[160] = "";
+			if (pinmm_policy_parse(optarg, &opt_policy, err, sizeof(err))) {
+				fprintf(stderr, "pinmm-bench: --policy: %s\n", err);
+				return 1;
+			}
+			break;
+		}
+		case 'j':
+#ifndef PINMM_BENCH_JSON
+			fprintf(stderr, "pinmm-bench: built without json-c, no --json\n");
+			return 1;
+#endif
+			opt_json = true;
+			break;
+		case 'l':
+			for (size_t i = 0; i < NR_BENCHES; i++)
+				printf("%-14s %s\n", benches[i].name, benches[i].help);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	for (int i = optind; i < argc; i++) {
+		size_t k;
+		for (k = 0; k < NR_BENCHES; k++)
+			if (!strcmp(argv[i], benches[k].name))
+				break;
+		if (k == NR_BENCHES) {
+			fprintf(stderr, "pinmm-bench: unknown benchmark '%s' (--list)\n", argv[i]);
+			return 1;
+		}
+		selected[k] = any = true;
+	}
+
+	if (!opt_json) {
+		char pol[128];
+		pinmm_policy_format(opt_policy, pol, sizeof(pol));
+		printf("# pinmm-bench: %d reps, policy %s; per 4 KiB page unless unit says else\n",
+		       opt_reps, pol);
+		printf("%-22s %10s %10s %10s %-8s %10s  %s\n", "benchmark", "median",
+		       "min", "max", "unit", "total ms", "what");
+	}
+	for (size_t k = 0; k < NR_BENCHES; k++)
+		if (!any || selected[k])
+			benches[k].fn();
+#ifdef PINMM_BENCH_JSON
+	if (opt_json)
+		print_json();
+#endif
+	return 0;
+}
