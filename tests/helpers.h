@@ -50,6 +50,20 @@ static inline struct pinmm_policy policy_strict_without(enum pinmm_switch s)
 	return p;
 }
 
+/*
+ * `legacy` as far as the engine implements it: every switch off except those
+ * that cannot be turned off yet (pinmm_switch_implemented() false), which stay
+ * on. Once every switch is implemented this is exactly `legacy`.
+ */
+static inline struct pinmm_policy policy_legacy_implemented(void)
+{
+	struct pinmm_policy p = PINMM_POLICY_LEGACY;
+	for (int s = 0; s < PINMM_SW_NR; s++)
+		if (!pinmm_switch_implemented((enum pinmm_switch)s))
+			p.on |= 1u << s;
+	return p;
+}
+
 static inline struct pinmm_policy policy_from_text(const char *text)
 {
 	struct pinmm_policy p;

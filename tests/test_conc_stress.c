@@ -38,7 +38,7 @@
 #define SANITIZED 0
 #endif
 
-#define DEFAULT_ROUNDS (SANITIZED ? 300ul : 4000ul)
+#define DEFAULT_ROUNDS (SANITIZED ? 1000ul : 20000ul)
 #define DEFAULT_SECONDS (SANITIZED ? 6.0 : 4.0)
 
 static unsigned long cfg_rounds(void)
@@ -73,40 +73,52 @@ static uint64_t xs(uint64_t *s)
 
 /* ------------------------------------------------------ failure record --- */
 
+enum { KEEP_MSGS = 6 };
+
 struct failures {
 	atomic_ulong nr;
 	pthread_mutex_t lock;
-	char first[512];
+	unsigned kept;
+	char msg[KEEP_MSGS][256];	/* the first messages, distinct ones */
 };
 
 static void record(struct failures *f, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void record(struct failures *f, const char *fmt, ...)
 {
-	if (atomic_fetch_add(&f->nr, 1) == 0) {
-		va_list ap;
-		pthread_mutex_lock(&f->lock);
-		va_start(ap, fmt);
-		vsnprintf(f->first, sizeof(f->first), fmt, ap);
-		va_end(ap);
-		pthread_mutex_unlock(&f->lock);
-	}
+	char buf[256];
+	va_list ap;
+
+	atomic_fetch_add(&f->nr, 1);
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&f->lock);
+	bool seen = false;
+	/* distinct up to the first digit (thread and round numbers differ) */
+	size_t cmp = strcspn(buf, "0123456789");
+	for (unsigned i = 0; i < f->kept; i++)
+		if (strncmp(f->msg[i], buf, cmp) == 0)
+			seen = true;
+	if (!seen && f->kept < KEEP_MSGS)
+		memcpy(f->msg[f->kept++], buf, sizeof(buf));
+	pthread_mutex_unlock(&f->lock);
 }
 
 static void init_failures(struct failures *f)
 {
 	atomic_init(&f->nr, 0);
 	pthread_mutex_init(&f->lock, NULL);
-	f->first[0] = 0;
+	f->kept = 0;
 }
 
 static void assert_no_failures(struct failures *f)
 {
 	if (atomic_load(&f->nr)) {
-		pthread_mutex_lock(&f->lock);
-		print_error("%lu failure(s) in worker threads; first: %s\n",
-			    atomic_load(&f->nr), f->first);
-		pthread_mutex_unlock(&f->lock);
+		print_error("%lu failure(s) in worker threads; first of each kind:\n",
+			    atomic_load(&f->nr));
+		for (unsigned i = 0; i < f->kept; i++)
+			print_error("  %s\n", f->msg[i]);
 	}
 	assert_int_equal(atomic_load(&f->nr), 0);
 	pthread_mutex_destroy(&f->lock);
@@ -330,7 +342,17 @@ static void *disturber(void *p)
 			e = pinmm_mremap(mm, a, len, len,
 					 PINMM_MREMAP_MAYMOVE | PINMM_MREMAP_FIXED,
 					 sh->scratch, &out);
-			if (e != 0) {
+			if (e == -EFAULT && n > 1) {
+				/* the range spans several VMAs (munmap/mmap and
+				 * mprotect split it): Linux refuses that with
+				 * EFAULT; move its first page alone instead */
+				len = PG;
+				e = pinmm_mremap(mm, a, len, len,
+						 PINMM_MREMAP_MAYMOVE |
+						 PINMM_MREMAP_FIXED,
+						 sh->scratch, &out);
+			}
+			if (e != 0 || out != sh->scratch) {
 				record(&sh->fail, "mremap out: %d", e);
 				break;
 			}

@@ -45,6 +45,16 @@ static void run_expect(scenario_fn fn, struct pinmm_policy p, bool expect_hold)
 #define BREAKS_WITHOUT(test, fn, sw) \
 	static void test(void **s) \
 	{ (void)s; run_expect(fn, policy_strict_without(sw), false); }
+/* legacy with the switches the engine cannot turn off yet left on; plus
+ * extra switches turned back on */
+#define BREAKS_LEGACY(test, fn, plus) \
+	static void test(void **s) \
+	{ \
+		(void)s; \
+		struct pinmm_policy p = policy_legacy_implemented(); \
+		p.on |= (plus); \
+		run_expect(fn, p, false); \
+	}
 #define BREAKS_WITH(test, fn, text) \
 	static void test(void **s) \
 	{ (void)s; run_expect(fn, policy_from_text(text), false); }
@@ -111,6 +121,8 @@ BREAKS_WITHOUT(g1_fork_rw_longterm_pin_no_fork_copy_pinned,
 	       fork_after_rw_longterm_pin, PINMM_SW_FORK_COPY_PINNED)
 BREAKS_WITH(g1_fork_rw_longterm_pin_legacy, fork_after_rw_longterm_pin,
 	    "legacy")
+BREAKS_LEGACY(g1_fork_rw_longterm_pin_legacy_implemented,
+	      fork_after_rw_longterm_pin, 0)
 HOLDS(g1_fork_rw_pin_strict, fork_after_rw_pin)
 BREAKS_WITHOUT(g1_fork_rw_pin_no_fork_copy_pinned, fork_after_rw_pin,
 	       PINMM_SW_FORK_COPY_PINNED)
@@ -613,6 +625,8 @@ BREAKS_WITHOUT(g2_ro_longterm_unshare_fast_no_anon_exclusive,
 	       ro_longterm_pin_after_fork_fast, PINMM_SW_ANON_EXCLUSIVE)
 BREAKS_WITH(g2_ro_longterm_unshare_legacy, ro_longterm_pin_after_fork_slow,
 	    "legacy")
+BREAKS_LEGACY(g2_ro_longterm_unshare_legacy_implemented,
+	      ro_longterm_pin_after_fork_slow, 0)
 
 /* a R/O longterm pin of an exclusive page: CPU writes reuse it (no copy) */
 static void g2_ro_longterm_exclusive_reuse(void **state)
@@ -724,6 +738,8 @@ HOLDS(g2_cve_2020_29374_pin_fast_strict, child_pin_fast)
 BREAKS_WITH(g2_cve_2020_29374_pin_fast_no_anon_exclusive, child_pin_fast,
 	    "strict,-anon_exclusive")
 BREAKS_WITH(g2_cve_2020_29374_get_legacy, child_get_slow, "legacy")
+BREAKS_LEGACY(g2_cve_2020_29374_get_legacy_implemented, child_get_slow, 0)
+BREAKS_LEGACY(g2_cve_2020_29374_pin_legacy_implemented, child_pin_slow, 0)
 
 /* A R/O longterm pin of the zero page gets a real, exclusive page. */
 static bool ro_longterm_pin_of_zero_page(struct pinmm *eng)
@@ -784,11 +800,18 @@ static bool pin_is_visible(struct pinmm *eng)
 HOLDS(g5_pin_accounting_strict, pin_is_visible)
 BREAKS_WITHOUT(g5_pin_accounting_off, pin_is_visible, PINMM_SW_PIN_ACCOUNTING)
 BREAKS_WITH(g5_pin_accounting_legacy, pin_is_visible, "legacy")
+BREAKS_LEGACY(g5_pin_accounting_legacy_implemented, pin_is_visible, 0)
 
 /* with pin_accounting alone turned back on, legacy still breaks (a): the
  * pin is visible, but fork does not act on it */
 BREAKS_WITH(g1_fork_legacy_plus_pin_accounting, fork_after_rw_longterm_pin,
 	    "legacy,+pin_accounting")
+BREAKS_LEGACY(g1_fork_legacy_implemented_plus_pin_accounting,
+	      fork_after_rw_longterm_pin, 1u << PINMM_SW_PIN_ACCOUNTING)
+/* anon_exclusive alone on (fork_copy_pinned off) is not enough either */
+BREAKS_LEGACY(g1_fork_legacy_implemented_plus_anon_exclusive,
+	      fork_after_rw_longterm_pin,
+	      (1u << PINMM_SW_PIN_ACCOUNTING) | (1u << PINMM_SW_ANON_EXCLUSIVE))
 
 /* ================================================================= G4 === */
 
@@ -973,7 +996,10 @@ int main(void)
 		cmocka_unit_test(g1_fork_rw_longterm_pin_strict),
 		cmocka_unit_test(g1_fork_rw_longterm_pin_no_fork_copy_pinned),
 		cmocka_unit_test(g1_fork_rw_longterm_pin_legacy),
+		cmocka_unit_test(g1_fork_rw_longterm_pin_legacy_implemented),
 		cmocka_unit_test(g1_fork_legacy_plus_pin_accounting),
+		cmocka_unit_test(g1_fork_legacy_implemented_plus_pin_accounting),
+		cmocka_unit_test(g1_fork_legacy_implemented_plus_anon_exclusive),
 		cmocka_unit_test(g1_fork_rw_pin_strict),
 		cmocka_unit_test(g1_fork_rw_pin_no_fork_copy_pinned),
 		cmocka_unit_test(g1_fork_child_writes_first_strict),
@@ -994,6 +1020,7 @@ int main(void)
 		cmocka_unit_test(g2_ro_longterm_unshare_fast_strict),
 		cmocka_unit_test(g2_ro_longterm_unshare_fast_no_anon_exclusive),
 		cmocka_unit_test(g2_ro_longterm_unshare_legacy),
+		cmocka_unit_test(g2_ro_longterm_unshare_legacy_implemented),
 		cmocka_unit_test(g2_ro_longterm_exclusive_reuse),
 		cmocka_unit_test(g2_ro_shortterm_snapshot),
 		cmocka_unit_test(g2_cve_2020_29374_get_strict),
@@ -1005,6 +1032,8 @@ int main(void)
 		cmocka_unit_test(g2_cve_2020_29374_pin_fast_strict),
 		cmocka_unit_test(g2_cve_2020_29374_pin_fast_no_anon_exclusive),
 		cmocka_unit_test(g2_cve_2020_29374_get_legacy),
+		cmocka_unit_test(g2_cve_2020_29374_get_legacy_implemented),
+		cmocka_unit_test(g2_cve_2020_29374_pin_legacy_implemented),
 		cmocka_unit_test(g2_ro_longterm_zero_page_strict),
 		/* G3 (COW / fork rows) */
 		cmocka_unit_test(g3_fork_early_copy_strict),
@@ -1018,6 +1047,7 @@ int main(void)
 		cmocka_unit_test(g5_pin_accounting_strict),
 		cmocka_unit_test(g5_pin_accounting_off),
 		cmocka_unit_test(g5_pin_accounting_legacy),
+		cmocka_unit_test(g5_pin_accounting_legacy_implemented),
 		cmocka_unit_test(g5_counts_and_lifetime),
 		cmocka_unit_test(g5_page_layer_unpin_of_unpinned),
 		cmocka_unit_test(g5_invariants_at_every_step),
