@@ -31,8 +31,10 @@ static void account(struct pinmm *eng, struct pinmm_page **pages,
 }
 
 /*
- * Take nr pages; returns how many (the first *err failure stops it).
- * The counts of outstanding references are kept for the checker.
+ * Take up to nr pages: GUP-fast for as many as it can, the slow path for the
+ * rest. Returns how many were taken; *err says why the first one that was
+ * not taken failed (0 when all were taken). The counts of outstanding
+ * references are kept for the checker.
  */
 static unsigned long gup_range(struct pinmm_mm *mm, uint64_t start,
 			       unsigned long nr, unsigned flags, bool fast,
@@ -42,7 +44,7 @@ static unsigned long gup_range(struct pinmm_mm *mm, uint64_t start,
 	long r;
 
 	*err = 0;
-	if (fast && !atomic_load(&mm->dead)) {
+	if (fast) {
 		done = gup_fast(mm, start, nr, flags, pages);
 		if (done < nr)
 			atomic_fetch_add(&mm->eng->stats.gup_fast_fallbacks, 1);
@@ -50,23 +52,10 @@ static unsigned long gup_range(struct pinmm_mm *mm, uint64_t start,
 	if (done < nr) {
 		r = __get_user_pages(mm, start + done * PINMM_PAGE_SIZE, nr - done,
 				     flags, pages + done);
-		if (r < 0) {
+		if (r < 0)
 			*err = (int)r;
-		} else {
+		else
 			done += (unsigned long)r;
-			if (done < nr) {
-				/* ask again for the page that failed, for its errno */
-				struct pinmm_page *tmp;
-				r = __get_user_pages(mm, start + done * PINMM_PAGE_SIZE,
-						     1, flags, &tmp);
-				if (r > 0) {	/* it came in meanwhile: undo */
-					if (!is_zero_page(tmp))
-						gup_put_folio(mm->eng, page_folio(tmp), flags);
-					r = -EAGAIN;
-				}
-				*err = (int)r;
-			}
-		}
 	}
 	account(mm->eng, pages, done, flags, 1);
 	return done;
@@ -245,31 +234,19 @@ static int handle_take(struct pinmm_mm *mm, struct pinmm_pin *pin, uint64_t addr
 	long r;
 	int err;
 
-	if (!pin)
+	if (!pin || !nr || (flags & PINMM_FOLL_NOFAULT))
 		return -EINVAL;
-	if (__atomic_load_n(&pin->magic, __ATOMIC_ACQUIRE) == PIN_MAGIC_HELD)
+	if (pinmm_pin_held(pin))
 		return -EBUSY;
-	if (flags & PINMM_FOLL_NOFAULT)
-		return -EINVAL;
-	r = gup_entry(mm, addr, nr, flags, fast, foll, pages);
-	if (r < 0)
-		return (int)r;
-	if ((unsigned long)r < nr) {
-		/* all or nothing: give back what was taken, report why */
-		struct pinmm_page *tmp;
-		long e = gup_entry(mm, addr + (unsigned long)r * PINMM_PAGE_SIZE, 1,
-				   flags, false, foll, &tmp);
-
-		if (e > 0) {
-			if (foll == PINMM_FOLL_PIN)
-				pinmm_unpin_user_page(tmp, false);
-			else
-				pinmm_put_page(tmp);
-			e = -EAGAIN;
+	/* all or nothing: a short count means the next page failed (or
+	 * raced with an unmap); keep going from there until done or refused */
+	for (unsigned long got = 0; got < nr; got += (unsigned long)r) {
+		r = gup_entry(mm, addr + got * PINMM_PAGE_SIZE, nr - got, flags, fast,
+			      foll, pages + got);
+		if (r < 0) {
+			release_pages(pages, got, foll, false);
+			return (int)r;
 		}
-		err = (int)e;
-		release_pages(pages, (unsigned long)r, foll, false);
-		return err;
 	}
 	err = record_open(mm->eng, &pin->slot, &pin->gen);
 	if (err) {
