@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "mm/mm.h"
@@ -79,8 +80,10 @@ int pinmm_destroy(struct pinmm *eng)
 		mm_free(mm);
 	}
 	pm_mutex_unlock(&eng->objects_lock);
-	/* page tables freed by RCU must be gone before the engine is */
-	pm_rcu_barrier();
+	/* page tables freed by RCU must be gone before the engine is; the
+	 * engine counts its own callbacks rather than wait for everyone's */
+	while (atomic_load(&eng->rcu_pending))
+		usleep(50);
 
 	size_t total = 0, free_frames = 0;
 	for (int z = 0; z < PINMM_ZONE_NR; z++) {

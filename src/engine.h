@@ -52,6 +52,7 @@ struct pinmm {
 	_Atomic long nr_pins;		/* FOLL_PIN pins held */
 	_Atomic long nr_gets;		/* FOLL_GET references held */
 	_Atomic long nr_page_tables;
+	_Atomic long rcu_pending;	/* page tables waiting for a grace period */
 	_Atomic long nr_mms;
 
 	struct {

@@ -4,6 +4,9 @@
 #include <pthread.h>
 
 __thread bool pm_rcu_registered;
+#ifdef PM_TSAN
+char pm_rcu_tsan_gp;
+#endif
 
 static pthread_key_t rcu_key;
 static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
@@ -36,12 +39,6 @@ void pm_call_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *))
 	/* call_rcu needs a registered caller */
 	if (!pm_rcu_registered)
 		pm_rcu_register_slow();
+	pm_tsan_release(head);
 	urcu_mb_call_rcu(head, fn);
-}
-
-void pm_rcu_barrier(void)
-{
-	if (!pm_rcu_registered)
-		pm_rcu_register_slow();
-	urcu_mb_barrier();
 }

@@ -12,7 +12,28 @@
 
 #include <urcu/urcu-mb.h>
 
+#include "compiler.h"
 #include "preempt.h"
+
+/*
+ * ThreadSanitizer cannot see liburcu's ordering (its atomics are volatile
+ * accesses and inline assembly), so in a TSan build we state it: every read
+ * section's end releases a grace-period token and every RCU callback
+ * acquires it, which is exactly RCU's promise (a callback runs after every
+ * read section that could see the object has ended); call_rcu() hands the
+ * object to the callback thread with a release/acquire pair. Nothing is
+ * suppressed: a real race outside these edges is still reported.
+ */
+#ifdef PM_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+extern char pm_rcu_tsan_gp;
+#define pm_tsan_release(a) __tsan_release(a)
+#define pm_tsan_acquire(a) __tsan_acquire(a)
+#else
+#define pm_tsan_release(a) ((void)(a))
+#define pm_tsan_acquire(a) ((void)(a))
+#endif
 
 extern __thread bool pm_rcu_registered;
 void pm_rcu_register_slow(void);
@@ -28,12 +49,24 @@ static inline void pm_rcu_read_lock(void)
 static inline void pm_rcu_read_unlock(void)
 {
 	pm_preempt(PM_PT_RCU, NULL, 0);
+#ifdef PM_TSAN
+	pm_tsan_release(&pm_rcu_tsan_gp);
+#endif
 	urcu_mb_read_unlock();
 }
 
-/* Defer fn(head) until every reader that could see the object is done. */
+/* Defer fn(head) until every reader that could see the object is done.
+ * fn must start with pm_rcu_callback_begin(head). */
 void pm_call_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *));
-/* Wait for every pending pm_call_rcu() callback (teardown only). */
-void pm_rcu_barrier(void);
+
+static inline void pm_rcu_callback_begin(struct rcu_head *head)
+{
+#ifdef PM_TSAN
+	pm_tsan_acquire(head);
+	pm_tsan_acquire(&pm_rcu_tsan_gp);
+#else
+	(void)head;
+#endif
+}
 
 #endif

@@ -44,12 +44,19 @@ void pt_free_now(struct pt_table *t)
 
 static void pt_free_cb(struct rcu_head *head)
 {
-	pt_release(container_of(head, struct pt_table, rcu));
+	struct pt_table *t = container_of(head, struct pt_table, rcu);
+	struct pinmm *eng;
+
+	pm_rcu_callback_begin(head);
+	eng = t->eng;
+	pt_release(t);
+	atomic_fetch_sub(&eng->rcu_pending, 1);	/* pinmm_destroy() waits for 0 */
 }
 
 void pt_free_rcu(struct pt_table *t)
 {
 	atomic_fetch_sub(&t->eng->nr_page_tables, 1);
+	atomic_fetch_add(&t->eng->rcu_pending, 1);
 	pm_call_rcu(&t->rcu, pt_free_cb);
 }
 
