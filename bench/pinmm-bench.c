@@ -385,13 +385,22 @@ static void bench_fork(void)
 
 #define SCALE_REGION (64 * MIB)		/* per thread */
 #define SCALE_PAGES (SCALE_REGION / PG)
-#define SCALE_ROUNDS 1024ul		/* batches of 512 per thread per rep */
+#define SCALE_ROUNDS 2048ul		/* batches of 512 per thread per rep */
 
 struct scale_arg {
 	struct pinmm_mm *mm;
 	uint64_t base;
 	pthread_barrier_t *start;
+	double cpu_ns;		/* out: this thread's CPU time in the loop */
 };
+
+static double thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
 
 static void *scale_thread(void *p)
 {
@@ -404,6 +413,7 @@ static void *scale_thread(void *p)
 		exit(3);
 	pinmm_unpin_user_page(pages[0], false);
 	pthread_barrier_wait(arg->start);
+	double c0 = thread_cpu_ns();
 	for (unsigned long i = 0; i < SCALE_ROUNDS; i++) {
 		uint64_t addr = arg->base + (i % (SCALE_PAGES / BATCH)) * BATCH * PG;
 		if (pinmm_pin_user_pages_fast(arg->mm, addr, BATCH, PINMM_FOLL_WRITE,
@@ -411,11 +421,14 @@ static void *scale_thread(void *p)
 			exit(3);
 		pinmm_unpin_user_pages(pages, BATCH, true);
 	}
+	arg->cpu_ns = thread_cpu_ns() - c0;
 	return NULL;
 }
 
-/* Wall time (ns) for nthreads threads each doing SCALE_ROUNDS batches. */
-static double scale_run(struct pinmm_mm **mms, uint64_t *bases, int nthreads)
+/* Wall time (ns) for nthreads threads each doing SCALE_ROUNDS batches;
+ * *cpu gets their summed CPU time. */
+static double scale_run(struct pinmm_mm **mms, uint64_t *bases, int nthreads,
+			double *cpu)
 {
 	pthread_t th[2];
 	struct scale_arg args[2];
@@ -424,7 +437,7 @@ static double scale_run(struct pinmm_mm **mms, uint64_t *bases, int nthreads)
 
 	pthread_barrier_init(&start, NULL, (unsigned)nthreads + 1);
 	for (int t = 0; t < nthreads; t++) {
-		args[t] = (struct scale_arg){ mms[t], bases[t], &start };
+		args[t] = (struct scale_arg){ mms[t], bases[t], &start, 0 };
 		pthread_create(&th[t], NULL, scale_thread, &args[t]);
 	}
 	pthread_barrier_wait(&start);
@@ -433,6 +446,9 @@ static double scale_run(struct pinmm_mm **mms, uint64_t *bases, int nthreads)
 		pthread_join(th[t], NULL);
 	double dt = now_ns() - t0;
 	pthread_barrier_destroy(&start);
+	*cpu = 0;
+	for (int t = 0; t < nthreads; t++)
+		*cpu += args[t].cpu_ns;
 	return dt;
 }
 
@@ -441,7 +457,8 @@ static void bench_scaling_mode(bool same_mm)
 	struct pinmm *eng = new_engine();
 	struct pinmm_mm *mms[2];
 	uint64_t bases[2];
-	double s1[MAX_REPS], s2[MAX_REPS], ratio[MAX_REPS];
+	double s1[MAX_REPS], s2[MAX_REPS], ratio[MAX_REPS], c1[MAX_REPS],
+	       c2[MAX_REPS], cratio[MAX_REPS], par[MAX_REPS];
 	const double pages_per_thread = (double)(SCALE_ROUNDS * BATCH);
 
 	CHECK(pinmm_mm_create(eng, &mms[0]));
@@ -456,11 +473,20 @@ static void bench_scaling_mode(bool same_mm)
 		bases[1] = populated_region(mms[1], SCALE_REGION);
 	}
 	for (int r = 0; r < opt_reps; r++) {
-		double t1 = scale_run(mms, bases, 1);
-		double t2 = scale_run(mms, bases, 2);
+		double cpu1, cpu2;
+		double t1 = scale_run(mms, bases, 1, &cpu1);
+		double t2 = scale_run(mms, bases, 2, &cpu2);
 		s1[r] = t1 / pages_per_thread;		/* ns per page, 1 thread */
 		s2[r] = t2 / (2 * pages_per_thread);	/* ns per page, aggregate */
 		ratio[r] = (2 * pages_per_thread / t2) / (pages_per_thread / t1);
+		/* CPU time per page: rises with contention (shared cache
+		 * lines), not with time spent descheduled on a busy machine */
+		c1[r] = cpu1 / pages_per_thread;
+		c2[r] = cpu2 / (2 * pages_per_thread);
+		cratio[r] = c2[r] / c1[r];
+		/* CPUs actually used by the 2 threads: ≈2 on an idle machine;
+		 * ≈1 means they shared one CPU and the ratios say nothing */
+		par[r] = cpu2 / t2;
 	}
 	if (same_mm) {
 		add_result("scale-1t", "1 thread, pin_fast 512 + unpin (wall/page)",
@@ -469,11 +495,23 @@ static void bench_scaling_mode(bool same_mm)
 			   "ns/page", s2, opt_reps, NULL, NULL);
 		add_result("scale-2t/1t", "throughput 2 threads / 1 thread, one mm",
 			   "x", ratio, opt_reps, NULL, NULL);
+		add_result("scale-2t-cpus", "CPUs used by the 2 threads (CPU time / wall)",
+			   "cpus", par, opt_reps, NULL, NULL);
+		add_result("scale-cpu-1t", "CPU time per page, 1 thread", "ns/page",
+			   c1, opt_reps, NULL, NULL);
+		add_result("scale-cpu-2t", "CPU time per page, 2 threads, one mm",
+			   "ns/page", c2, opt_reps, NULL, NULL);
+		add_result("scale-cpu-2t/1t", "CPU cost per page 2t / 1t (1 = no contention)",
+			   "x", cratio, opt_reps, NULL, NULL);
 	} else {
 		add_result("scale-2t-2mm", "2 threads, one mm each (wall/page)",
 			   "ns/page", s2, opt_reps, NULL, NULL);
 		add_result("scale-2t-2mm/1t", "throughput 2 threads / 1 thread, two mms",
 			   "x", ratio, opt_reps, NULL, NULL);
+		add_result("scale-2t-2mm-cpus", "CPUs used by the 2 threads, two mms",
+			   "cpus", par, opt_reps, NULL, NULL);
+		add_result("scale-cpu-2t-2mm/1t", "CPU cost per page 2t / 1t, two mms",
+			   "x", cratio, opt_reps, NULL, NULL);
 	}
 	pinmm_mm_exit(mms[0]);
 	if (!same_mm)
@@ -488,6 +526,22 @@ static void bench_scaling(void)
 }
 
 /* -------------------------------------------------------------- driver --- */
+
+/* The machine is shared: say how busy it was (1-minute load average). */
+static void print_load(const char *when)
+{
+	char buf[128] = "?";
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			strcpy(buf, "?\n");
+		fclose(f);
+	}
+	printf("# load average at %s: %s", when, buf);
+	if (!strchr(buf, '\n'))
+		putchar('\n');
+}
 
 static const struct bench {
 	const char *name;
@@ -628,12 +682,15 @@ int main(int argc, char **argv)
 		pinmm_policy_format(opt_policy, pol, sizeof(pol));
 		printf("# pinmm-bench: %d reps, policy %s; per 4 KiB page unless unit says else\n",
 		       opt_reps, pol);
+		print_load("start");
 		printf("%-22s %10s %10s %10s %-8s %10s  %s\n", "benchmark", "median",
 		       "min", "max", "unit", "total ms", "what");
 	}
 	for (size_t k = 0; k < NR_BENCHES; k++)
 		if (!any || selected[k])
 			benches[k].fn();
+	if (!opt_json)
+		print_load("end");
 #ifdef PINMM_BENCH_JSON
 	if (opt_json)
 		print_json();
