@@ -82,6 +82,10 @@ unsigned pinmm_mm_id(const struct pinmm_mm *mm);
 #define PINMM_MAP_POPULATE 0x08u	/* fault every page in (write if prot allows) */
 #define PINMM_MAP_FIXED_NOREPLACE 0x10u
 #define PINMM_MAP_ALIGN_2M 0x20u	/* choose a 2 MiB-aligned address */
+/* pinmm's own: the VMA starts with MADV_HUGEPAGE / MADV_NOHUGEPAGE set,
+ * so that POPULATE already faults THPs (a scenario's `thp` / `nothp`) */
+#define PINMM_MAP_HUGEPAGE 0x40u
+#define PINMM_MAP_NOHUGEPAGE 0x80u
 
 /*
  * Anonymous mmap. addr is a hint (0: the engine chooses) unless FIXED.

@@ -6,5 +6,6 @@
 #include <pinmm/mm.h>
 #include <pinmm/gup.h>
 #include <pinmm/check.h>
+#include <pinmm/daemons.h>
 #define PINMM_VERSION "0.1.0"
 #endif

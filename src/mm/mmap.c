@@ -40,13 +40,15 @@ int pinmm_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned prot,
 {
 	const unsigned known = PINMM_MAP_PRIVATE | PINMM_MAP_SHARED |
 			       PINMM_MAP_FIXED | PINMM_MAP_POPULATE |
-			       PINMM_MAP_FIXED_NOREPLACE | PINMM_MAP_ALIGN_2M;
+			       PINMM_MAP_FIXED_NOREPLACE | PINMM_MAP_ALIGN_2M |
+			       PINMM_MAP_HUGEPAGE | PINMM_MAP_NOHUGEPAGE;
 	bool fixed = flags & (PINMM_MAP_FIXED | PINMM_MAP_FIXED_NOREPLACE);
 	struct vm_area *vma;
 	int err = 0;
 
 	if (!mm || !out_addr || (flags & ~known) || prot & ~7u ||
-	    !(flags & PINMM_MAP_PRIVATE) == !(flags & PINMM_MAP_SHARED) || !len)
+	    !(flags & PINMM_MAP_PRIVATE) == !(flags & PINMM_MAP_SHARED) || !len ||
+	    ((flags & PINMM_MAP_HUGEPAGE) && (flags & PINMM_MAP_NOHUGEPAGE)))
 		return -EINVAL;
 	len = ALIGN_UP(len, PINMM_PAGE_SIZE);
 	if (len == 0 || len > PINMM_USER_MAX)
@@ -59,7 +61,9 @@ int pinmm_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned prot,
 	vma = vma_alloc(mm);
 	if (!vma)
 		return -ENOMEM;
-	vma->flags = prot_to_vm(prot);
+	vma->flags = prot_to_vm(prot) |
+		     (flags & PINMM_MAP_HUGEPAGE ? VM_HUGEPAGE : 0) |
+		     (flags & PINMM_MAP_NOHUGEPAGE ? VM_NOHUGEPAGE : 0);
 	if (flags & PINMM_MAP_SHARED) {
 		vma->flags |= VM_SHARED | VM_MAYWRITE;
 		vma->shmem = shmem_create(mm->eng, len >> PINMM_PAGE_SHIFT);
@@ -83,7 +87,8 @@ int pinmm_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned prot,
 				goto out_unlock;
 		}
 	} else {
-		uint64_t align = (flags & PINMM_MAP_ALIGN_2M) || len >= PINMM_PMD_SIZE ?
+		uint64_t align = (flags & (PINMM_MAP_ALIGN_2M | PINMM_MAP_HUGEPAGE)) ||
+					 len >= PINMM_PMD_SIZE ?
 					 PINMM_PMD_SIZE : PINMM_PAGE_SIZE;
 		struct vm_area *v = addr ? find_vma(mm, addr) : NULL;
 

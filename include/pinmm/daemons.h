@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pinmm/daemons.h - the system's own activity: THP, files and page cache,
+ * KSM, khugepaged, migration/compaction/NUMA hinting, reclaim and swap,
+ * uprobes. Each mechanism is one deterministic pass (for tests and
+ * scenarios) and can also run as a background thread (for stress).
+ *
+ * Every path keeps off pages that may be pinned, as GUARANTEE.md's G3 says,
+ * unless its fix switch is off. Until a mechanism exists its calls return
+ * -EOPNOTSUPP (pinmm_switch_implemented() tells which switches exist).
+ */
+#ifndef PINMM_DAEMONS_H
+#define PINMM_DAEMONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pinmm/mm.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ----------------------------------------------------------- files --- */
+
+struct pinmm_file;	/* an in-memory file with a page cache */
+
+/* A file of size bytes, every byte fill. -EINVAL, -ENOMEM. */
+int pinmm_file_create(struct pinmm *eng, uint64_t size, uint8_t fill,
+		      struct pinmm_file **out);
+/* Drop the creator's reference; the file lives while mappings use it. */
+void pinmm_file_put(struct pinmm_file *file);
+/* pread/pwrite through the page cache. */
+int pinmm_file_read(struct pinmm_file *file, uint64_t off, void *buf, size_t len);
+int pinmm_file_write(struct pinmm_file *file, uint64_t off, const void *buf,
+		     size_t len);
+/* mmap of a file (PINMM_MAP_SHARED or PINMM_MAP_PRIVATE), off page
+ * aligned. Same errors as pinmm_mmap(). */
+int pinmm_mmap_file(struct pinmm_mm *mm, uint64_t addr, uint64_t len,
+		    unsigned prot, unsigned flags, struct pinmm_file *file,
+		    uint64_t off, uint64_t *out_addr);
+
+/* ------------------------------------------------------------ THP --- */
+
+/* Split the PMD mapping at addr into 512 PTEs (same pages, same
+ * addresses). 0, or -EINVAL when no PMD maps addr. */
+int pinmm_split_pmd(struct pinmm_mm *mm, uint64_t addr);
+/* Split the folio at addr into small folios; -EBUSY while references
+ * other than its mappings exist, -EINVAL when it is not a large folio. */
+int pinmm_split_folio(struct pinmm_mm *mm, uint64_t addr);
+
+/* ---------------------------------------------------------- passes --- */
+
+/* KSM: merge identical pages of MADV_MERGEABLE ranges; returns how many
+ * page mappings now share a KSM page after the passes. */
+long pinmm_ksm_scan(struct pinmm *eng, unsigned passes);
+/* khugepaged: collapse aligned 2 MiB ranges of MADV_HUGEPAGE VMAs;
+ * returns how many ranges were collapsed. */
+long pinmm_khugepaged_scan(struct pinmm *eng, unsigned passes);
+/* Migrate the folio mapped at addr to a new frame (same zone kind).
+ * -EBUSY when it may be pinned (migrate_refuses_pinned), -EFAULT. */
+int pinmm_migrate(struct pinmm_mm *mm, uint64_t addr);
+/* NUMA hinting: make the entry PROT_NONE-hinted and take the hinting fault
+ * that may migrate the folio; a pinned folio silently stays. */
+int pinmm_numa_hint(struct pinmm_mm *mm, uint64_t addr);
+/* Compaction: move movable pages to free whole 2 MiB blocks; returns how
+ * many pages moved. Pinned pages are skipped silently. */
+long pinmm_compact(struct pinmm *eng);
+/* Reclaim up to nr_pages cold anonymous pages to swap; returns how many
+ * were swapped out. Pinned pages are never unmapped. */
+long pinmm_reclaim(struct pinmm *eng, unsigned long nr_pages);
+
+/* uprobes: install / remove a breakpoint at file offset off in every
+ * mapping of that text page. -EBUSY when a page it would replace may be
+ * pinned (nothing changed), -EINVAL. */
+int pinmm_uprobe_register(struct pinmm_file *file, uint64_t off);
+int pinmm_uprobe_unregister(struct pinmm_file *file, uint64_t off);
+
+/* ------------------------------------------------- daemon threads --- */
+
+enum pinmm_daemon {
+	PINMM_KSMD, PINMM_KHUGEPAGED, PINMM_KCOMPACTD, PINMM_KSWAPD,
+	PINMM_DAEMON_NR
+};
+/* Run the daemon's pass in a background thread every interval_us
+ * microseconds until stopped. -EBUSY if running. */
+int pinmm_daemon_start(struct pinmm *eng, enum pinmm_daemon d,
+		       unsigned interval_us);
+int pinmm_daemon_stop(struct pinmm *eng, enum pinmm_daemon d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Mechanisms of pinmm/daemons.h that the engine does not have yet answer
+ * -EOPNOTSUPP, as the header promises. Each moves to its own file under
+ * src/daemons/ (or src/mm/) when it is built; this file then shrinks away.
+ */
+#include <errno.h>
+
+#include <pinmm/daemons.h>
+
+int pinmm_file_create(struct pinmm *eng, uint64_t size, uint8_t fill,
+		      struct pinmm_file **out)
+{
+	(void)eng; (void)size; (void)fill;
+	if (out)
+		*out = NULL;
+	return -EOPNOTSUPP;
+}
+void pinmm_file_put(struct pinmm_file *file) { (void)file; }
+int pinmm_file_read(struct pinmm_file *f, uint64_t off, void *buf, size_t len)
+{ (void)f; (void)off; (void)buf; (void)len; return -EOPNOTSUPP; }
+int pinmm_file_write(struct pinmm_file *f, uint64_t off, const void *buf, size_t len)
+{ (void)f; (void)off; (void)buf; (void)len; return -EOPNOTSUPP; }
+int pinmm_mmap_file(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned prot,
+		    unsigned flags, struct pinmm_file *file, uint64_t off, uint64_t *out)
+{ (void)mm; (void)addr; (void)len; (void)prot; (void)flags; (void)file; (void)off; (void)out;
+  return -EOPNOTSUPP; }
+int pinmm_split_pmd(struct pinmm_mm *mm, uint64_t addr) { (void)mm; (void)addr; return -EOPNOTSUPP; }
+int pinmm_split_folio(struct pinmm_mm *mm, uint64_t addr) { (void)mm; (void)addr; return -EOPNOTSUPP; }
+long pinmm_ksm_scan(struct pinmm *eng, unsigned passes) { (void)eng; (void)passes; return -EOPNOTSUPP; }
+long pinmm_khugepaged_scan(struct pinmm *eng, unsigned passes) { (void)eng; (void)passes; return -EOPNOTSUPP; }
+int pinmm_migrate(struct pinmm_mm *mm, uint64_t addr) { (void)mm; (void)addr; return -EOPNOTSUPP; }
+int pinmm_numa_hint(struct pinmm_mm *mm, uint64_t addr) { (void)mm; (void)addr; return -EOPNOTSUPP; }
+long pinmm_compact(struct pinmm *eng) { (void)eng; return -EOPNOTSUPP; }
+long pinmm_reclaim(struct pinmm *eng, unsigned long nr) { (void)eng; (void)nr; return -EOPNOTSUPP; }
+int pinmm_uprobe_register(struct pinmm_file *f, uint64_t off) { (void)f; (void)off; return -EOPNOTSUPP; }
+int pinmm_uprobe_unregister(struct pinmm_file *f, uint64_t off) { (void)f; (void)off; return -EOPNOTSUPP; }
+int pinmm_daemon_start(struct pinmm *eng, enum pinmm_daemon d, unsigned us)
+{ (void)eng; (void)d; (void)us; return -EOPNOTSUPP; }
+int pinmm_daemon_stop(struct pinmm *eng, enum pinmm_daemon d) { (void)eng; (void)d; return -EOPNOTSUPP; }
