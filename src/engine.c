@@ -38,7 +38,7 @@ int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out)
 	pm_mutex_init(&eng->objects_lock);
 	pm_mutex_init(&eng->pin_records.lock);
 	pm_list_init(&eng->mms);
-	pm_list_init(&eng->shmem_objects);
+	pm_list_init(&eng->files);
 	pm_register_engine(eng);
 
 	/* the shared zero page: first frame of the normal zone, never freed */

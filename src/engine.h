@@ -45,7 +45,7 @@ struct pinmm {
 
 	pm_mutex_t objects_lock;	/* mms and shmem objects lists */
 	struct pm_list mms;
-	struct pm_list shmem_objects;
+	struct pm_list files;
 	unsigned next_mm_id;
 
 	/* outstanding references handed out by GUP (for the checker) */

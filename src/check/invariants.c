@@ -101,8 +101,8 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		pm_rcu_read_unlock();
 		pm_up_read(&mm->mmap_lock);
 	}
-	pm_list_for_each(pos, &eng->shmem_objects) {
-		struct pm_shmem *s = container_of(pos, struct pm_shmem, link);
+	pm_list_for_each(pos, &eng->files) {
+		struct pinmm_file *s = container_of(pos, struct pinmm_file, link);
 
 		pm_mutex_lock(&s->lock);
 		for (uint64_t i = 0; i < s->nr_pages; i++)

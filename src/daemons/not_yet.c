@@ -8,23 +8,6 @@
 
 #include <pinmm/daemons.h>
 
-int pinmm_file_create(struct pinmm *eng, uint64_t size, uint8_t fill,
-		      struct pinmm_file **out)
-{
-	(void)eng; (void)size; (void)fill;
-	if (out)
-		*out = NULL;
-	return -EOPNOTSUPP;
-}
-void pinmm_file_put(struct pinmm_file *file) { (void)file; }
-int pinmm_file_read(struct pinmm_file *f, uint64_t off, void *buf, size_t len)
-{ (void)f; (void)off; (void)buf; (void)len; return -EOPNOTSUPP; }
-int pinmm_file_write(struct pinmm_file *f, uint64_t off, const void *buf, size_t len)
-{ (void)f; (void)off; (void)buf; (void)len; return -EOPNOTSUPP; }
-int pinmm_mmap_file(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned prot,
-		    unsigned flags, struct pinmm_file *file, uint64_t off, uint64_t *out)
-{ (void)mm; (void)addr; (void)len; (void)prot; (void)flags; (void)file; (void)off; (void)out;
-  return -EOPNOTSUPP; }
 int pinmm_split_pmd(struct pinmm_mm *mm, uint64_t addr) { (void)mm; (void)addr; return -EOPNOTSUPP; }
 int pinmm_split_folio(struct pinmm_mm *mm, uint64_t addr) { (void)mm; (void)addr; return -EOPNOTSUPP; }
 long pinmm_ksm_scan(struct pinmm *eng, unsigned passes) { (void)eng; (void)passes; return -EOPNOTSUPP; }

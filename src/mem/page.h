@@ -44,7 +44,7 @@ enum pm_page_flag {
 	PG_dirty,
 	PG_zero,		/* the shared zero page */
 	PG_reserved,
-	PG_shmem,		/* in a shmem object's page cache */
+	PG_pagecache,		/* in a shmem object's page cache */
 };
 
 struct pinmm_page {

@@ -84,31 +84,45 @@ static int do_anonymous_page(struct pinmm_mm *mm, struct vm_area *vma,
 	return 0;
 }
 
-static int do_shmem_fault(struct pinmm_mm *mm, struct vm_area *vma,
-			  struct pt_table *pte, uint64_t addr, unsigned flags)
+static int do_wp_page(struct pinmm_mm *mm, struct vm_area *vma,
+		      struct pt_table *pte, uint64_t addr, pte_t old,
+		      unsigned flags);
+
+/*
+ * Fault on an empty entry of a file mapping (shared anonymous memory is an
+ * unnamed file). A shared mapping maps the page-cache page itself; a private
+ * one maps it read-only and copies it on the first write (do_cow_fault).
+ */
+static int do_file_fault(struct pinmm_mm *mm, struct vm_area *vma,
+			 struct pt_table *pte, uint64_t addr, unsigned flags)
 {
 	struct pinmm *eng = mm->eng;
 	unsigned i = pt_index(addr, PT_LEVEL_PTE);
 	uint64_t index = vma->pgoff + ((addr - vma->start) >> PINMM_PAGE_SHIFT);
-	struct pinmm_page *page = shmem_get_page(eng, vma->shmem, index);
+	struct pinmm_page *page = filemap_get_page(eng, vma->file, index);
+	bool shared = vma->flags & VM_SHARED;
+	int err = 0;
 
 	if (!page)
-		return index >= vma->shmem->nr_pages ? -EFAULT : -ENOMEM;
+		return index >= vma->file->nr_pages ? -EFAULT : -ENOMEM;
 	pm_mutex_lock(&pte->ptl);
 	pte_t e = pt_read(pte, i);
 	if (pte_none(e)) {
 		page_dup_rmap(page);	/* the mapping keeps our reference */
 		pt_write(pte, i, mk_pte(eng_page_pfn(eng, page),
-					vma_pte_flags(vma, flags & FAULT_FLAG_WRITE)));
+					vma_pte_flags(vma, shared && (flags & FAULT_FLAG_WRITE))));
 		page = NULL;
-	} else if ((flags & FAULT_FLAG_WRITE) && pte_present(e) && !pte_write(e)) {
-		/* shared mapping: writing needs no copy, only permission */
-		pt_set_bits(pte, i, PTE_WRITE | PTE_DIRTY);
+		e = pt_read(pte, i);
 	}
+	if (!shared && (flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) &&
+	    pte_present(e) && !pte_write(e))
+		err = do_wp_page(mm, vma, pte, addr, e, flags);
+	else if ((flags & FAULT_FLAG_WRITE) && pte_present(e) && !pte_write(e))
+		pt_set_bits(pte, i, PTE_WRITE | PTE_DIRTY);
 	pm_mutex_unlock(&pte->ptl);
 	if (page)
 		folio_put(page);
-	return 0;
+	return err;
 }
 
 /* Can the write (or unshare) fault keep this anon page? ptl held. */
@@ -189,7 +203,9 @@ static int do_wp_page(struct pinmm_mm *mm, struct vm_area *vma,
 		return wp_page_copy(mm, vma, pte, addr, old, flags);
 	page = eng_pfn_page(eng, pte_pfn(old));
 	if (!page_test(page_folio(page), PG_anon)) {
-		/* shmem: shared pages are never copied */
+		if (!(vma->flags & VM_SHARED))	/* private file page: COW */
+			return unshare ? 0 : wp_page_copy(mm, vma, pte, addr, old, flags);
+		/* a shared mapping writes the page-cache page itself */
 		if (!unshare)
 			pt_set_bits(pte, i, PTE_WRITE | PTE_DIRTY);
 		return 0;
@@ -224,8 +240,8 @@ int handle_mm_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr,
 		return -ENOMEM;
 	e = pt_read(pte, i);
 	if (pte_none(e)) {
-		if (vma->shmem)
-			return do_shmem_fault(mm, vma, pte, addr, flags);
+		if (vma->file)
+			return do_file_fault(mm, vma, pte, addr, flags);
 		return do_anonymous_page(mm, vma, pte, addr, flags);
 	}
 	if (!pte_present(e))

@@ -30,20 +30,44 @@
 #define VM_NOHUGEPAGE 0x0800ul
 #define VM_ACCESS_MASK (VM_READ | VM_WRITE | VM_EXEC)
 
-/* A shmem object: the page cache behind MAP_SHARED|MAP_ANONYMOUS. */
-struct pm_shmem {
-	_Atomic long refcount;	/* VMAs using it */
-	pm_mutex_t lock;
+/*
+ * A file: a page cache. Backs shared anonymous memory (an unnamed file, as
+ * Linux's shmem) and the in-memory files of file mappings. i_mmap lists
+ * the VMAs that map it, for the rmap.
+ */
+struct pinmm_file {
+	struct pinmm *eng;
+	_Atomic long refcount;	/* the creator + VMAs */
+	pm_mutex_t lock;	/* cache[] and i_mmap */
 	uint64_t nr_pages;
 	struct pinmm_page **cache;	/* one reference each */
-	struct pm_list link;	/* engine->shmem_objects */
+	struct pm_list i_mmap;	/* vma->file_link */
+	struct pm_list link;	/* engine->files */
+};
+
+/*
+ * anon_vma: the rmap of anonymous pages. Simplified from Linux's chains:
+ * one anon_vma per family of VMAs (a VMA, its splits, its mremap moves and
+ * its fork copies), each anon page pointing at it; a walk visits every VMA
+ * of the family and looks at the page's linear index there. Freed with RCU
+ * when the last VMA leaves, so a walker that saw the page mapped may still
+ * try to take a reference.
+ */
+struct anon_vma {
+	struct pinmm *eng;
+	_Atomic long refcount;	/* VMAs + walkers */
+	pm_mutex_t lock;	/* vmas */
+	struct pm_list vmas;	/* vma->anon_link */
+	struct rcu_head rcu;
 };
 
 struct vm_area {
 	uint64_t start, end;
 	unsigned long flags;
-	uint64_t pgoff;		/* anon: linear index of start; shmem: page in object */
-	struct pm_shmem *shmem;	/* shared mappings */
+	uint64_t pgoff;		/* anon: linear index of start; file: page in file */
+	struct pinmm_file *file;	/* shared anon, or a file mapping */
+	struct anon_vma *anon_vma;	/* private mappings */
+	struct pm_list anon_link, file_link;
 	struct pinmm_mm *mm;
 	RB_ENTRY(vm_area) rb;
 };
@@ -105,13 +129,31 @@ static inline uint64_t vma_page_index(const struct vm_area *v, uint64_t addr)
 	return v->pgoff + ((addr - v->start) >> PINMM_PAGE_SHIFT);
 }
 
-/* --- shmem.c --- */
-struct pm_shmem *shmem_create(struct pinmm *eng, uint64_t nr_pages);
-void shmem_get(struct pm_shmem *s);
-void shmem_put(struct pinmm *eng, struct pm_shmem *s);
+/* --- rmap.c --- */
+struct anon_vma *anon_vma_alloc(struct pinmm *eng);
+void anon_vma_get(struct anon_vma *av);
+void anon_vma_put(struct anon_vma *av);
+/* Link / unlink a VMA into its anon_vma and file (it must be in neither). */
+void vma_link_rmap(struct vm_area *vma);
+void vma_unlink_rmap(struct vm_area *vma);
+/* Call fn for every (vma, address) where the folio's page i may be mapped
+ * (fn checks the entry itself); stops when fn returns false. Holds the
+ * anon_vma / file lock across the walk. Returns false if the walk could
+ * not start (the folio's anon_vma is gone: nothing maps it). */
+typedef bool (*rmap_one_fn)(struct pinmm_page *folio, struct vm_area *vma,
+			    uint64_t addr, void *arg);
+bool rmap_walk(struct pinmm *eng, struct pinmm_page *folio, rmap_one_fn fn, void *arg);
+/* Lock / unlock a VMA's rmap (mremap moves entries under it). */
+void vma_rmap_lock(struct vm_area *vma);
+void vma_rmap_unlock(struct vm_area *vma);
+
+/* --- filemap.c --- */
+struct pinmm_file *pm_file_alloc(struct pinmm *eng, uint64_t nr_pages);
+void pm_file_get(struct pinmm_file *f);
+void pm_file_put(struct pinmm_file *f);
 /* The cached page at index (allocated on first use), with a new reference
  * for the caller; NULL on -ENOMEM. */
-struct pinmm_page *shmem_get_page(struct pinmm *eng, struct pm_shmem *s,
+struct pinmm_page *filemap_get_page(struct pinmm *eng, struct pinmm_file *s,
 				  uint64_t index);
 
 /* --- pgtable.c: walks --- */

@@ -35,8 +35,10 @@ static int populate_range(struct pinmm_mm *mm, uint64_t start, uint64_t end)
 	return 0;
 }
 
-int pinmm_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned prot,
-	       unsigned flags, uint64_t *out_addr)
+/* mmap of anonymous memory (file NULL) or of a file at page offset pgoff. */
+static int do_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned prot,
+		   unsigned flags, struct pinmm_file *file, uint64_t pgoff,
+		   uint64_t *out_addr)
 {
 	const unsigned known = PINMM_MAP_PRIVATE | PINMM_MAP_SHARED |
 			       PINMM_MAP_FIXED | PINMM_MAP_POPULATE |
@@ -64,10 +66,23 @@ int pinmm_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned prot,
 	vma->flags = prot_to_vm(prot) |
 		     (flags & PINMM_MAP_HUGEPAGE ? VM_HUGEPAGE : 0) |
 		     (flags & PINMM_MAP_NOHUGEPAGE ? VM_NOHUGEPAGE : 0);
-	if (flags & PINMM_MAP_SHARED) {
+	if (flags & PINMM_MAP_SHARED)
 		vma->flags |= VM_SHARED | VM_MAYWRITE;
-		vma->shmem = shmem_create(mm->eng, len >> PINMM_PAGE_SHIFT);
-		if (!vma->shmem) {
+	if (file) {
+		pm_file_get(file);
+		vma->file = file;
+	} else if (flags & PINMM_MAP_SHARED) {
+		/* shared anonymous memory is an unnamed file */
+		vma->file = pm_file_alloc(mm->eng, len >> PINMM_PAGE_SHIFT);
+		if (!vma->file) {
+			vma_free(vma);
+			return -ENOMEM;
+		}
+	}
+	if (flags & PINMM_MAP_PRIVATE) {
+		/* private mappings get anonymous pages (COW copies) */
+		vma->anon_vma = anon_vma_alloc(mm->eng);
+		if (!vma->anon_vma) {
 			vma_free(vma);
 			return -ENOMEM;
 		}
@@ -103,7 +118,7 @@ int pinmm_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned prot,
 	}
 	vma->start = addr;
 	vma->end = addr + len;
-	vma->pgoff = vma->shmem ? 0 : addr >> PINMM_PAGE_SHIFT;
+	vma->pgoff = vma->file ? pgoff : addr >> PINMM_PAGE_SHIFT;
 	vma_insert(mm, vma);
 	vma = NULL;
 	*out_addr = addr;
@@ -116,6 +131,21 @@ out_unlock:
 	if (vma)
 		vma_free(vma);
 	return err;
+}
+
+int pinmm_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned prot,
+	       unsigned flags, uint64_t *out_addr)
+{
+	return do_mmap(mm, addr, len, prot, flags, NULL, 0, out_addr);
+}
+
+int pinmm_mmap_file(struct pinmm_mm *mm, uint64_t addr, uint64_t len,
+		    unsigned prot, unsigned flags, struct pinmm_file *file,
+		    uint64_t off, uint64_t *out_addr)
+{
+	if (!file || !IS_ALIGNED(off, PINMM_PAGE_SIZE))
+		return -EINVAL;
+	return do_mmap(mm, addr, len, prot, flags, file, off >> PINMM_PAGE_SHIFT, out_addr);
 }
 
 int pinmm_munmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len)

@@ -97,8 +97,8 @@ int pinmm_mremap(struct pinmm_mm *mm, uint64_t old_addr, uint64_t old_len,
 		if (!(flags & PINMM_MREMAP_DONTUNMAP) &&
 		    old_addr + old_len == vma->end &&
 		    range_free(mm, vma->end, old_addr + new_len) &&
-		    (!vma->shmem || ((vma->end - vma->start + new_len - old_len) >>
-				     PINMM_PAGE_SHIFT) + vma->pgoff <= vma->shmem->nr_pages)) {
+		    (!vma->file || ((vma->end - vma->start + new_len - old_len) >>
+				     PINMM_PAGE_SHIFT) + vma->pgoff <= vma->file->nr_pages)) {
 			/* grow in place: the tree key (start) is unchanged */
 			vma->end = old_addr + new_len;
 			*out_addr = old_addr;
@@ -135,10 +135,13 @@ int pinmm_mremap(struct pinmm_mm *mm, uint64_t old_addr, uint64_t old_len,
 	}
 	nv->start = new_addr;
 	nv->end = new_addr + new_len;
+	/* rmap walkers must not look between the old and the new place */
+	vma_rmap_lock(vma);
 	err = move_page_tables(mm, old_addr, new_addr, MIN(old_len, new_len));
-	if (err) {
-		/* put back what moved */
+	if (err)	/* put back what moved */
 		move_page_tables(mm, new_addr, old_addr, MIN(old_len, new_len));
+	vma_rmap_unlock(vma);
+	if (err) {
 		free_pgtables(mm, new_addr, new_addr + new_len);
 		vma_free(nv);
 		goto out;

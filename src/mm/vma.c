@@ -30,8 +30,10 @@ struct vm_area *vma_alloc(struct pinmm_mm *mm)
 
 void vma_free(struct vm_area *vma)
 {
-	if (vma->shmem)
-		shmem_put(vma->mm->eng, vma->shmem);
+	if (vma->file)
+		pm_file_put(vma->file);
+	if (vma->anon_vma)
+		anon_vma_put(vma->anon_vma);
 	free(vma);
 }
 
@@ -44,8 +46,10 @@ struct vm_area *vma_dup(struct pinmm_mm *mm, const struct vm_area *src)
 	*v = *src;
 	v->mm = mm;
 	memset(&v->rb, 0, sizeof(v->rb));
-	if (v->shmem)
-		shmem_get(v->shmem);
+	if (v->file)
+		pm_file_get(v->file);
+	if (v->anon_vma)
+		anon_vma_get(v->anon_vma);
 	return v;
 }
 
@@ -70,10 +74,12 @@ void vma_insert(struct pinmm_mm *mm, struct vm_area *vma)
 {
 	RB_INSERT(vma_tree, &mm->vmas, vma);
 	mm->nr_vmas++;
+	vma_link_rmap(vma);
 }
 
 void vma_remove(struct pinmm_mm *mm, struct vm_area *vma)
 {
+	vma_unlink_rmap(vma);
 	RB_REMOVE(vma_tree, &mm->vmas, vma);
 	mm->nr_vmas--;
 }

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Files and their page cache: the unnamed file behind shared anonymous
+ * memory, and the in-memory files of file mappings. Each cached page holds
+ * one reference of the file's; mappings add their own.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pinmm/daemons.h>
+
+#include "../mem/frame_io.h"
+#include "mm.h"
+
+struct pinmm_file *pm_file_alloc(struct pinmm *eng, uint64_t nr_pages)
+{
+	struct pinmm_file *f;
+
+	if (pm_should_fail_alloc(eng, PINMM_ALLOC_VMA))
+		return NULL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->cache = calloc(nr_pages ? nr_pages : 1, sizeof(*f->cache));
+	if (!f->cache) {
+		free(f);
+		return NULL;
+	}
+	f->eng = eng;
+	f->nr_pages = nr_pages;
+	atomic_store(&f->refcount, 1);
+	pm_mutex_init(&f->lock);
+	pm_list_init(&f->i_mmap);
+	pm_mutex_lock(&eng->objects_lock);
+	pm_list_add(&f->link, &eng->files);
+	pm_mutex_unlock(&eng->objects_lock);
+	return f;
+}
+
+void pm_file_get(struct pinmm_file *f)
+{
+	atomic_fetch_add(&f->refcount, 1);
+}
+
+void pm_file_put(struct pinmm_file *f)
+{
+	struct pinmm *eng = f->eng;
+
+	if (atomic_fetch_sub(&f->refcount, 1) != 1)
+		return;
+	pm_mutex_lock(&eng->objects_lock);
+	pm_list_del(&f->link);
+	pm_mutex_unlock(&eng->objects_lock);
+	for (uint64_t i = 0; i < f->nr_pages; i++) {
+		struct pinmm_page *p = f->cache[i];
+		if (p) {
+			page_clear(p, PG_pagecache);
+			folio_put(p);
+		}
+	}
+	pm_mutex_destroy(&f->lock);
+	free(f->cache);
+	free(f);
+}
+
+/* The cached page at index, created (zeroed) on first use; file->lock held. */
+static struct pinmm_page *filemap_lookup_locked(struct pinmm_file *f, uint64_t index)
+{
+	struct pinmm_page *p = f->cache[index];
+
+	if (!p) {
+		p = pm_alloc_folio(f->eng, 0, PM_GFP_MOVABLE | PM_GFP_ZERO);
+		if (p) {
+			p->mapping = f;
+			p->index = index;
+			page_set(p, PG_pagecache);
+			f->cache[index] = p;	/* the cache's reference */
+		}
+	}
+	return p;
+}
+
+struct pinmm_page *filemap_get_page(struct pinmm *eng, struct pinmm_file *f,
+				    uint64_t index)
+{
+	struct pinmm_page *p;
+
+	(void)eng;
+	if (index >= f->nr_pages)
+		return NULL;
+	pm_mutex_lock(&f->lock);
+	p = filemap_lookup_locked(f, index);
+	if (p)
+		folio_get(p);
+	pm_mutex_unlock(&f->lock);
+	return p;
+}
+
+/* ---------------------------------------------------- public file API --- */
+
+int pinmm_file_create(struct pinmm *eng, uint64_t size, uint8_t fill,
+		      struct pinmm_file **out)
+{
+	struct pinmm_file *f;
+	uint64_t nr = ALIGN_UP(size, PINMM_PAGE_SIZE) >> PINMM_PAGE_SHIFT;
+
+	if (!eng || !out || !size || size > (1ull << 40))
+		return -EINVAL;
+	*out = NULL;
+	f = pm_file_alloc(eng, nr);
+	if (!f)
+		return -ENOMEM;
+	/* the contents live in the page cache from the start */
+	for (uint64_t i = 0; i < nr; i++) {
+		struct pinmm_page *p = filemap_lookup_locked(f, i);
+
+		if (!p) {
+			pm_file_put(f);
+			return -ENOMEM;
+		}
+		frame_fill(eng_page_virt(eng, p), fill, PINMM_PAGE_SIZE);
+	}
+	*out = f;
+	return 0;
+}
+
+void pinmm_file_put(struct pinmm_file *file)
+{
+	if (file)
+		pm_file_put(file);
+}
+
+static int file_io(struct pinmm_file *f, uint64_t off, void *buf, size_t len, bool write)
+{
+	uint8_t *b = buf;
+
+	if (!f || (!buf && len) || off + len < off ||
+	    off + len > f->nr_pages * PINMM_PAGE_SIZE)
+		return -EINVAL;
+	pm_mutex_lock(&f->lock);
+	while (len) {
+		size_t chunk = MIN(len, PINMM_PAGE_SIZE - (off & (PINMM_PAGE_SIZE - 1)));
+		struct pinmm_page *p = filemap_lookup_locked(f, off >> PINMM_PAGE_SHIFT);
+		uint8_t *frame;
+
+		if (!p) {
+			pm_mutex_unlock(&f->lock);
+			return -ENOMEM;
+		}
+		frame = eng_page_virt(f->eng, p) + (off & (PINMM_PAGE_SIZE - 1));
+		if (write) {
+			frame_copy_to(frame, b, chunk);
+			page_set(p, PG_dirty);
+		} else {
+			frame_copy_from(b, frame, chunk);
+		}
+		off += chunk;
+		b += chunk;
+		len -= chunk;
+	}
+	pm_mutex_unlock(&f->lock);
+	return 0;
+}
+
+int pinmm_file_read(struct pinmm_file *f, uint64_t off, void *buf, size_t len)
+{
+	return file_io(f, off, buf, len, false);
+}
+
+int pinmm_file_write(struct pinmm_file *f, uint64_t off, const void *buf, size_t len)
+{
+	return file_io(f, off, (void *)buf, len, true);
+}

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reverse mapping: from a folio to every (mm, address) that may map it.
+ * Anonymous folios point at their anon_vma (mapping with the low bit set,
+ * as Linux's PAGE_MAPPING_ANON), page-cache folios at their file.
+ *
+ * Lock order: mmap_lock -> anon_vma / file lock -> page-table lock.
+ */
+#include <stdlib.h>
+
+#include "mm.h"
+
+struct anon_vma *anon_vma_alloc(struct pinmm *eng)
+{
+	struct anon_vma *av;
+
+	if (pm_should_fail_alloc(eng, PINMM_ALLOC_ANON_VMA))
+		return NULL;
+	av = calloc(1, sizeof(*av));
+	if (!av)
+		return NULL;
+	av->eng = eng;
+	atomic_store(&av->refcount, 1);
+	pm_mutex_init(&av->lock);
+	pm_list_init(&av->vmas);
+	return av;
+}
+
+static void anon_vma_free_cb(struct rcu_head *head)
+{
+	struct anon_vma *av = container_of(head, struct anon_vma, rcu);
+	struct pinmm *eng;
+
+	pm_rcu_callback_begin(head);
+	eng = av->eng;
+	pm_mutex_destroy(&av->lock);
+	free(av);
+	atomic_fetch_sub(&eng->rcu_pending, 1);
+}
+
+void anon_vma_get(struct anon_vma *av)
+{
+	atomic_fetch_add(&av->refcount, 1);
+}
+
+void anon_vma_put(struct anon_vma *av)
+{
+	if (atomic_fetch_sub(&av->refcount, 1) != 1)
+		return;
+	/* pages may still point here: a walker checks under RCU */
+	atomic_fetch_add(&av->eng->rcu_pending, 1);
+	pm_call_rcu(&av->rcu, anon_vma_free_cb);
+}
+
+static bool anon_vma_try_get(struct anon_vma *av)
+{
+	long old = atomic_load(&av->refcount);
+
+	do {
+		if (old <= 0)
+			return false;
+	} while (!atomic_compare_exchange_weak(&av->refcount, &old, old + 1));
+	return true;
+}
+
+void vma_link_rmap(struct vm_area *vma)
+{
+	if (vma->anon_vma) {
+		pm_mutex_lock(&vma->anon_vma->lock);
+		pm_list_add(&vma->anon_link, &vma->anon_vma->vmas);
+		pm_mutex_unlock(&vma->anon_vma->lock);
+	}
+	if (vma->file) {
+		pm_mutex_lock(&vma->file->lock);
+		pm_list_add(&vma->file_link, &vma->file->i_mmap);
+		pm_mutex_unlock(&vma->file->lock);
+	}
+}
+
+void vma_unlink_rmap(struct vm_area *vma)
+{
+	if (vma->anon_vma) {
+		pm_mutex_lock(&vma->anon_vma->lock);
+		pm_list_del(&vma->anon_link);
+		pm_mutex_unlock(&vma->anon_vma->lock);
+	}
+	if (vma->file) {
+		pm_mutex_lock(&vma->file->lock);
+		pm_list_del(&vma->file_link);
+		pm_mutex_unlock(&vma->file->lock);
+	}
+}
+
+void vma_rmap_lock(struct vm_area *vma)
+{
+	if (vma->anon_vma)
+		pm_mutex_lock(&vma->anon_vma->lock);
+	if (vma->file)
+		pm_mutex_lock(&vma->file->lock);
+}
+
+void vma_rmap_unlock(struct vm_area *vma)
+{
+	if (vma->file)
+		pm_mutex_unlock(&vma->file->lock);
+	if (vma->anon_vma)
+		pm_mutex_unlock(&vma->anon_vma->lock);
+}
+
+/* Where would page index idx of a folio sit in vma? 0 when outside. */
+static uint64_t vma_address(const struct vm_area *vma, uint64_t idx)
+{
+	uint64_t addr;
+
+	if (idx < vma->pgoff)
+		return 0;
+	addr = vma->start + ((idx - vma->pgoff) << PINMM_PAGE_SHIFT);
+	return addr >= vma->start && addr < vma->end ? addr : 0;
+}
+
+static bool folio_mapped(struct pinmm_page *folio)
+{
+	if (atomic_load(&folio->entire_mapcount) > 0)
+		return true;
+	for (unsigned long i = 0; i < folio_nr_pages(folio); i++)
+		if (atomic_load(&folio[i].mapcount) > 0)
+			return true;
+	return false;
+}
+
+bool rmap_walk(struct pinmm *eng, struct pinmm_page *folio, rmap_one_fn fn, void *arg)
+{
+	(void)eng;
+	if (page_test(folio, PG_anon)) {
+		struct anon_vma *av;
+		struct pm_list *pos;
+		bool ok;
+
+		/* the anon_vma outlives the page's last mapping only by a
+		 * grace period: look only while something maps the page */
+		pm_rcu_read_lock();
+		av = (struct anon_vma *)((uintptr_t)folio->mapping & ~(uintptr_t)1);
+		ok = av && folio_mapped(folio) && anon_vma_try_get(av);
+		pm_rcu_read_unlock();
+		if (!ok)
+			return false;
+		pm_mutex_lock(&av->lock);
+		pm_list_for_each(pos, &av->vmas) {
+			struct vm_area *vma = container_of(pos, struct vm_area, anon_link);
+			uint64_t addr = vma_address(vma, folio->index);
+
+			if (addr && !fn(folio, vma, addr, arg))
+				break;
+		}
+		pm_mutex_unlock(&av->lock);
+		anon_vma_put(av);
+		return true;
+	}
+	if (page_test(folio, PG_pagecache)) {
+		struct pinmm_file *f = folio->mapping;
+		struct pm_list *pos;
+
+		pm_mutex_lock(&f->lock);
+		pm_list_for_each(pos, &f->i_mmap) {
+			struct vm_area *vma = container_of(pos, struct vm_area, file_link);
+			uint64_t addr = vma_address(vma, folio->index);
+
+			if (addr && !fn(folio, vma, addr, arg))
+				break;
+		}
+		pm_mutex_unlock(&f->lock);
+		return true;
+	}
+	return false;
+}
