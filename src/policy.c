@@ -34,8 +34,8 @@ static const struct {
 	[PINMM_SW_GUP_FAST_PMD_RECHECK]		= { "gup_fast_pmd_recheck",	  false },
 	[PINMM_SW_KSM_CLEAR_THEN_CHECK]		= { "ksm_clear_then_check",	  false },
 	[PINMM_SW_KHUGEPAGED_CLEAR_THEN_CHECK]	= { "khugepaged_clear_then_check", false },
-	[PINMM_SW_MIGRATE_REFUSES_PINNED]	= { "migrate_refuses_pinned",	  false },
-	[PINMM_SW_LONGTERM_UNMOVABLE]		= { "longterm_unmovable",	  false },
+	[PINMM_SW_MIGRATE_REFUSES_PINNED]	= { "migrate_refuses_pinned",	  true  },
+	[PINMM_SW_LONGTERM_UNMOVABLE]		= { "longterm_unmovable",	  true  },
 	[PINMM_SW_RECLAIM_SKIPS_PINNED]		= { "reclaim_skips_pinned",	  false },
 	[PINMM_SW_UPROBE_CHECKS_PINS]		= { "uprobe_checks_pins",	  false },
 };

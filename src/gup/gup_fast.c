@@ -42,6 +42,11 @@ static bool gup_fast_pte(struct pinmm *eng, struct pt_table *pmd, unsigned pmd_i
 		return false;
 	page = eng_pfn_page(eng, pte_pfn(e));
 	folio = page_folio(page);
+	/* a longterm pin of movable memory migrates first: slow path */
+	if ((flags & PINMM_FOLL_LONGTERM) && (flags & PINMM_FOLL_PIN) &&
+	    pm_policy(eng, PINMM_SW_LONGTERM_UNMOVABLE) &&
+	    pm_page_zone(folio) == PINMM_ZONE_MOVABLE)
+		return false;
 	pm_preempt(PM_PT_GUP_FAST_WALKED, page, e);
 	if (!try_grab_folio(eng, folio, flags, true))
 		return false;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../mem/frame_io.h"
+#include "../daemons/daemons.h"
 #include "gup.h"
 
 #define PIN_MAGIC_HELD 0x50494e48u	/* "PINH" */
@@ -61,6 +62,47 @@ static unsigned long gup_range(struct pinmm_mm *mm, uint64_t start,
 	return done;
 }
 
+/* Is any page taken in the movable zone? */
+static bool any_movable(struct pinmm_page **pages, unsigned long nr)
+{
+	for (unsigned long i = 0; i < nr; i++)
+		if (pm_page_zone(page_folio(pages[i])) == PINMM_ZONE_MOVABLE)
+			return true;
+	return false;
+}
+
+/*
+ * FOLL_LONGTERM: a pin held for an unbounded time must not sit in movable
+ * memory, or it would block compaction and hot-unplug for good. Like Linux's
+ * check_and_migrate_movable_pages(): give every page back, move the movable
+ * folios to the normal zone, and let the caller take them again. The pages
+ * array is scratch space here. 0, or -ENOMEM when the normal zone is full.
+ */
+static int longterm_migrate_movable(struct pinmm *eng, struct pinmm_page **pages,
+				    unsigned long nr)
+{
+	int err = 0;
+
+	for (unsigned long i = 0; i < nr; i++) {
+		struct pinmm_page *folio = page_folio(pages[i]);
+
+		pages[i] = NULL;
+		if (pm_page_zone(folio) == PINMM_ZONE_MOVABLE) {
+			folio_get(folio);	/* keep it while we move it */
+			pages[i] = folio;
+		}
+	}
+	/* our pins would make migration refuse: the caller dropped them */
+	for (unsigned long i = 0; i < nr; i++) {
+		if (!pages[i])
+			continue;
+		if (!err && migrate_folio(eng, pages[i], 0) == -ENOMEM)
+			err = -ENOMEM;
+		folio_put(pages[i]);
+	}
+	return err;
+}
+
 static long gup_entry(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
 		      unsigned flags, bool fast, unsigned kind,
 		      struct pinmm_page **pages)
@@ -78,7 +120,21 @@ static long gup_entry(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
 		return -EFAULT;
 	if (atomic_load(&mm->dead))
 		return -ESRCH;
-	done = gup_range(mm, start, nr, flags | kind, fast, pages, &err);
+	for (int tries = 0;; tries++) {
+		done = gup_range(mm, start, nr, flags | kind, fast, pages, &err);
+		if (!done || kind != PINMM_FOLL_PIN || !(flags & PINMM_FOLL_LONGTERM) ||
+		    !pm_policy(mm->eng, PINMM_SW_LONGTERM_UNMOVABLE))
+			break;
+		if (!any_movable(pages, done))
+			break;
+		/* the pins must go before the folios can move */
+		pinmm_unpin_user_pages(pages, done, false);
+		int r = longterm_migrate_movable(mm->eng, pages, done);
+		if (r < 0)
+			return r;
+		if (tries == 8)
+			return -EBUSY;	/* someone else keeps it in place */
+	}
 	return done ? (long)done : err;
 }
 

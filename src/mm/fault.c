@@ -13,6 +13,7 @@
  *    pins and GUP references — "COW can break either way".
  */
 #include <errno.h>
+#include <sched.h>
 
 #include "../mem/frame_io.h"
 #include "mm.h"
@@ -243,6 +244,13 @@ int handle_mm_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr,
 		if (vma->file)
 			return do_file_fault(mm, vma, pte, addr, flags);
 		return do_anonymous_page(mm, vma, pte, addr, flags);
+	}
+	if (is_migration_entry(e)) {
+		/* wait until the mover unlocks the folio, then retry */
+		struct pinmm_page *old = eng_pfn_page(mm->eng, pte_swp_offset(e));
+		while (page_test(old, PG_locked) && pt_read(pte, i) == e)
+			sched_yield();
+		return 0;
 	}
 	if (!pte_present(e))
 		return -EFAULT;	/* swap entries come with reclaim */

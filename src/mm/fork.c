@@ -108,6 +108,14 @@ static int copy_page_range(struct pinmm_mm *dst, struct pinmm_mm *src,
 			pte_t e = pt_read(spte, i), ne;
 			int err;
 
+			if (is_migration_entry(e)) {
+				/* both sides map it read-only and shared once the
+				 * mover puts the folio back */
+				ne = e & ~(pte_t)(PTE_WRITE | PTE_SWP_EXCLUSIVE);
+				pt_write(spte, i, ne);
+				pt_write(dpte, i, ne);
+				continue;
+			}
 			if (!pte_present(e))
 				continue;
 			err = copy_present_pte(eng, dst_vma, spte, i, addr, e, &ne);

@@ -143,6 +143,16 @@ void vma_unlink_rmap(struct vm_area *vma);
 typedef bool (*rmap_one_fn)(struct pinmm_page *folio, struct vm_area *vma,
 			    uint64_t addr, void *arg);
 bool rmap_walk(struct pinmm *eng, struct pinmm_page *folio, rmap_one_fn fn, void *arg);
+/* The same in steps, for a walker that unmaps the folio and must find its
+ * mappings again (migration): the pin keeps the rmap alive in between. */
+struct rmap_pin {
+	struct anon_vma *av;
+	struct pinmm_file *file;
+};
+bool rmap_pin_get(struct pinmm *eng, struct pinmm_page *folio, struct rmap_pin *rp);
+void rmap_walk_pinned(struct rmap_pin *rp, struct pinmm_page *folio, rmap_one_fn fn,
+		      void *arg);
+void rmap_pin_put(struct rmap_pin *rp);
 /* Lock / unlock a VMA's rmap (mremap moves entries under it). */
 void vma_rmap_lock(struct vm_area *vma);
 void vma_rmap_unlock(struct vm_area *vma);

@@ -175,6 +175,8 @@ static void change_protection(struct pinmm_mm *mm, uint64_t start, uint64_t end,
 				unsigned i = pt_index(addr, PT_LEVEL_PTE);
 				pte_t e = pt_read(pte, i);
 
+				if (is_migration_entry(e) && !(vm_flags & VM_WRITE))
+					pt_clear_bits(pte, i, PTE_WRITE);
 				if (!pte_present(e))
 					continue;
 				/* write access comes back through a fault

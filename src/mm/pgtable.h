@@ -86,6 +86,24 @@ static inline enum pte_swp_type pte_swp_type(pte_t e)
 	return (enum pte_swp_type)((e & PTE_SWP_TYPE_MASK) >> PTE_SWP_TYPE_SHIFT);
 }
 
+/*
+ * A non-present entry keeps, in its low bits, what the present one had:
+ * write, dirty, young, protnone, and whether the page was anon-exclusive.
+ */
+#define PTE_SWP_EXCLUSIVE PTE_SPECIAL
+#define PTE_SWP_SAVED (PTE_WRITE | PTE_DIRTY | PTE_YOUNG | PTE_PROTNONE | PTE_SWP_EXCLUSIVE)
+
+static inline pte_t mk_swp_entry(enum pte_swp_type type, uint64_t offset, pte_t saved)
+{
+	return (offset << PTE_PFN_SHIFT) | ((pte_t)type << PTE_SWP_TYPE_SHIFT) |
+	       (saved & PTE_SWP_SAVED);
+}
+static inline uint64_t pte_swp_offset(pte_t e) { return e >> PTE_PFN_SHIFT; }
+static inline bool is_migration_entry(pte_t e)
+{
+	return pte_is_swp(e) && pte_swp_type(e) == SWP_MIGRATION;
+}
+
 static inline unsigned pt_index(uint64_t addr, int level)
 {
 	return (addr >> (12 + 9 * (level - 1))) & (PT_ENTRIES - 1);

@@ -128,12 +128,13 @@ static bool folio_mapped(struct pinmm_page *folio)
 	return false;
 }
 
-bool rmap_walk(struct pinmm *eng, struct pinmm_page *folio, rmap_one_fn fn, void *arg)
+bool rmap_pin_get(struct pinmm *eng, struct pinmm_page *folio, struct rmap_pin *rp)
 {
 	(void)eng;
+	rp->av = NULL;
+	rp->file = NULL;
 	if (page_test(folio, PG_anon)) {
 		struct anon_vma *av;
-		struct pm_list *pos;
 		bool ok;
 
 		/* the anon_vma outlives the page's last mapping only by a
@@ -142,34 +143,63 @@ bool rmap_walk(struct pinmm *eng, struct pinmm_page *folio, rmap_one_fn fn, void
 		av = (struct anon_vma *)((uintptr_t)folio->mapping & ~(uintptr_t)1);
 		ok = av && folio_mapped(folio) && anon_vma_try_get(av);
 		pm_rcu_read_unlock();
-		if (!ok)
-			return false;
-		pm_mutex_lock(&av->lock);
-		pm_list_for_each(pos, &av->vmas) {
+		rp->av = ok ? av : NULL;
+		return ok;
+	}
+	if (page_test(folio, PG_pagecache)) {
+		/* the cache's reference (ours is held by the caller's folio
+		 * reference only while it stays cached: take the file's) */
+		rp->file = folio->mapping;
+		pm_file_get(rp->file);
+		return true;
+	}
+	return false;
+}
+
+void rmap_pin_put(struct rmap_pin *rp)
+{
+	if (rp->av)
+		anon_vma_put(rp->av);
+	if (rp->file)
+		pm_file_put(rp->file);
+}
+
+void rmap_walk_pinned(struct rmap_pin *rp, struct pinmm_page *folio, rmap_one_fn fn,
+		      void *arg)
+{
+	struct pm_list *pos;
+
+	if (rp->av) {
+		pm_mutex_lock(&rp->av->lock);
+		pm_list_for_each(pos, &rp->av->vmas) {
 			struct vm_area *vma = container_of(pos, struct vm_area, anon_link);
 			uint64_t addr = vma_address(vma, folio->index);
 
 			if (addr && !fn(folio, vma, addr, arg))
 				break;
 		}
-		pm_mutex_unlock(&av->lock);
-		anon_vma_put(av);
-		return true;
+		pm_mutex_unlock(&rp->av->lock);
 	}
-	if (page_test(folio, PG_pagecache)) {
-		struct pinmm_file *f = folio->mapping;
-		struct pm_list *pos;
-
-		pm_mutex_lock(&f->lock);
-		pm_list_for_each(pos, &f->i_mmap) {
+	if (rp->file) {
+		pm_mutex_lock(&rp->file->lock);
+		pm_list_for_each(pos, &rp->file->i_mmap) {
 			struct vm_area *vma = container_of(pos, struct vm_area, file_link);
 			uint64_t addr = vma_address(vma, folio->index);
 
 			if (addr && !fn(folio, vma, addr, arg))
 				break;
 		}
-		pm_mutex_unlock(&f->lock);
-		return true;
+		pm_mutex_unlock(&rp->file->lock);
 	}
-	return false;
+}
+
+bool rmap_walk(struct pinmm *eng, struct pinmm_page *folio, rmap_one_fn fn, void *arg)
+{
+	struct rmap_pin rp;
+
+	if (!rmap_pin_get(eng, folio, &rp))
+		return false;
+	rmap_walk_pinned(&rp, folio, fn, arg);
+	rmap_pin_put(&rp);
+	return true;
 }

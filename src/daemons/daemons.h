@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals shared by the mechanisms that move pages. */
+#ifndef PM_DAEMONS_DAEMONS_H
+#define PM_DAEMONS_DAEMONS_H
+
+#include "../mm/mm.h"
+
+/* PG_locked: one mover of a folio at a time. */
+bool folio_trylock(struct pinmm_page *folio);
+void folio_unlock(struct pinmm_page *folio);
+
+/*
+ * Move a small folio (caller holds a reference) to a new frame allocated
+ * with gfp. 0; -EBUSY (it may be pinned, or it cannot migrate: large, KSM);
+ * -EAGAIN (another reference, or locked); -ENOMEM.
+ */
+int migrate_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned gfp);
+
+#endif

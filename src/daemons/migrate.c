@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Page migration: move a folio to a new frame behind the backs of its
+ * mappings, as compaction, NUMA balancing and longterm pinning need.
+ *
+ *   1. take a reference and the folio lock;
+ *   2. through the rmap, replace every entry mapping it with a migration
+ *      entry (an SC exchange: the clear) — faults on it wait;
+ *   3. check the reference count: only our reference (and the page cache's)
+ *      may remain (the check). A pin, a GUP reference, anything else: put
+ *      the entries back and refuse (migrate_refuses_pinned);
+ *   4. copy the bytes, move the page-cache slot, point the entries at the
+ *      new folio, unlock, drop the old one.
+ *
+ * Against GUP-fast it is the clear-then-check protocol of docs/design.md:
+ * GUP-fast either sees the migration entry, or step 3 sees its reference.
+ * Only small folios migrate; a THP is split first by its callers.
+ */
+#include <errno.h>
+
+#include <pinmm/daemons.h>
+
+#include "../mem/frame_io.h"
+#include "../mm/mm.h"
+#include "daemons.h"
+
+bool folio_trylock(struct pinmm_page *folio)
+{
+	return !(atomic_fetch_or(&folio->flags, 1u << PG_locked) & (1u << PG_locked));
+}
+
+void folio_unlock(struct pinmm_page *folio)
+{
+	page_clear(folio, PG_locked);
+}
+
+struct migrate_walk {
+	struct pinmm *eng;
+	struct pinmm_page *old, *new;	/* new: NULL while unmapping */
+	unsigned long unmapped, restored;
+};
+
+/* Step 2 for one mapping: present entry -> migration entry. */
+static bool try_to_migrate_one(struct pinmm_page *folio, struct vm_area *vma,
+			       uint64_t addr, void *arg)
+{
+	struct migrate_walk *w = arg;
+	struct pt_table *pte = pte_table_lock(vma->mm, addr);
+	unsigned i = pt_index(addr, PT_LEVEL_PTE);
+
+	if (!pte)
+		return true;
+	pte_t e = pt_read(pte, i);
+	if (pte_present(e) && !pte_special(e) && pte_pfn(e) == eng_page_pfn(w->eng, folio)) {
+		pte_t saved = e & PTE_SWP_SAVED & ~PTE_SWP_EXCLUSIVE;
+
+		if (page_anon_exclusive(folio))
+			saved |= PTE_SWP_EXCLUSIVE;
+		pt_xchg(pte, i, mk_swp_entry(SWP_MIGRATION, pte_pfn(e), saved));
+		page_remove_rmap(folio);
+		folio_put(folio);	/* the mapping's reference */
+		w->unmapped++;
+	}
+	pm_mutex_unlock(&pte->ptl);
+	return true;
+}
+
+/* Step 4 (or the undo of step 2): migration entry -> present entry. */
+static bool remove_migration_pte(struct pinmm_page *folio, struct vm_area *vma,
+				 uint64_t addr, void *arg)
+{
+	struct migrate_walk *w = arg;
+	struct pt_table *pte = pte_table_lock(vma->mm, addr);
+	unsigned i = pt_index(addr, PT_LEVEL_PTE);
+
+	(void)folio;
+	if (!pte)
+		return true;
+	pte_t e = pt_read(pte, i);
+	if (is_migration_entry(e) && pte_swp_offset(e) == eng_page_pfn(w->eng, w->old)) {
+		struct pinmm_page *page = w->new;
+
+		folio_get(page);
+		page_dup_rmap(page);
+		if (e & PTE_SWP_EXCLUSIVE)
+			page_set(page, PG_anon_exclusive);
+		pt_write(pte, i, mk_pte(eng_page_pfn(w->eng, page),
+					e & (PTE_SWP_SAVED & ~PTE_SWP_EXCLUSIVE)));
+		w->restored++;
+	}
+	pm_mutex_unlock(&pte->ptl);
+	return true;
+}
+
+/* Carry the identity of old over to new (same rmap, same cache slot). */
+static void folio_migrate_mapping(struct pinmm_page *old, struct pinmm_page *new)
+{
+	new->mapping = old->mapping;
+	new->index = old->index;
+	if (page_test(old, PG_anon))
+		page_set(new, PG_anon);
+	if (page_test(old, PG_dirty))
+		page_set(new, PG_dirty);
+	if (page_test(old, PG_pagecache)) {
+		struct pinmm_file *f = old->mapping;
+
+		pm_mutex_lock(&f->lock);
+		if (f->cache[old->index] == old) {
+			f->cache[old->index] = new;
+			folio_get(new);		/* the cache's reference moves */
+			page_set(new, PG_pagecache);
+			page_clear(old, PG_pagecache);
+			folio_put(old);
+		}
+		pm_mutex_unlock(&f->lock);
+	}
+}
+
+int migrate_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned gfp)
+{
+	struct migrate_walk w = { .eng = eng, .old = folio };
+	struct pinmm_page *new;
+	int expected, err = 0;
+
+	/* the caller holds a reference */
+	if (folio_order(folio) > 0 || page_test(folio, PG_ksm) || page_test(folio, PG_zero) ||
+	    !(page_test(folio, PG_anon) || page_test(folio, PG_pagecache)))
+		return -EBUSY;
+	if (pm_policy(eng, PINMM_SW_MIGRATE_REFUSES_PINNED) &&
+	    folio_maybe_dma_pinned(eng, folio))
+		return -EBUSY;	/* cheap early answer; step 3 decides */
+	new = pm_alloc_folio(eng, 0, gfp);
+	if (!new)
+		return -ENOMEM;
+	if (!folio_trylock(folio)) {
+		folio_put(new);
+		return -EAGAIN;
+	}
+	/* keep the rmap reachable while no entry maps the folio */
+	struct rmap_pin rp;
+	if (!rmap_pin_get(eng, folio, &rp)) {
+		err = -EAGAIN;
+		goto out_unlock;
+	}
+	rmap_walk_pinned(&rp, folio, try_to_migrate_one, &w);
+
+	expected = 1 + (page_test(folio, PG_pagecache) ? 1 : 0);
+	pm_preempt(PM_PT_REF_GET, folio, folio_ref_count(folio));
+	if (folio_ref_count(folio) != expected &&
+	    pm_policy(eng, PINMM_SW_MIGRATE_REFUSES_PINNED)) {
+		/* someone holds it (a pin, a GUP reference): put it back */
+		err = folio_maybe_dma_pinned(eng, folio) ? -EBUSY : -EAGAIN;
+		w.new = folio;
+		rmap_walk_pinned(&rp, folio, remove_migration_pte, &w);
+		goto out_rmap;
+	}
+	frame_copy(eng_page_virt(eng, new), eng_page_virt(eng, folio), PINMM_PAGE_SIZE);
+	folio_migrate_mapping(folio, new);
+	w.new = new;
+	rmap_walk_pinned(&rp, folio, remove_migration_pte, &w);
+out_rmap:
+	rmap_pin_put(&rp);
+out_unlock:
+	folio_unlock(folio);
+	folio_put(new);		/* the mappings hold theirs now (or it is freed) */
+	return err;
+}
+
+/* The folio mapped at addr, with a reference; NULL with *err. */
+static struct pinmm_page *follow_folio(struct pinmm_mm *mm, uint64_t addr, int *err)
+{
+	struct pt_table *pte;
+	struct pinmm_page *folio = NULL;
+
+	*err = -EFAULT;
+	pte = pte_table_lock(mm, addr);
+	if (!pte)
+		return NULL;
+	pte_t e = pt_read(pte, pt_index(addr, PT_LEVEL_PTE));
+	if (pte_present(e) && !pte_special(e)) {
+		folio = page_folio(eng_pfn_page(mm->eng, pte_pfn(e)));
+		folio_get(folio);
+		*err = 0;
+	}
+	pm_mutex_unlock(&pte->ptl);
+	return folio;
+}
+
+int pinmm_migrate(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct pinmm_page *folio;
+	int err;
+
+	if (!mm)
+		return -EINVAL;
+	if (atomic_load(&mm->dead))
+		return -ESRCH;
+	pm_down_read(&mm->mmap_lock);
+	folio = vma_lookup(mm, addr) ? follow_folio(mm, addr, &err) : NULL;
+	if (!vma_lookup(mm, addr))
+		err = -EFAULT;
+	pm_up_read(&mm->mmap_lock);
+	if (!folio)
+		return err;
+	/* to a frame of the same kind of zone */
+	err = migrate_folio(mm->eng, folio,
+			    pm_page_zone(folio) == PINMM_ZONE_MOVABLE ? PM_GFP_MOVABLE : 0);
+	folio_put(folio);
+	return err;
+}
+
+int pinmm_numa_hint(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct pt_table *pte;
+	struct pinmm_page *folio;
+	unsigned i = pt_index(addr, PT_LEVEL_PTE);
+	int err;
+
+	if (!mm)
+		return -EINVAL;
+	if (atomic_load(&mm->dead))
+		return -ESRCH;
+	pm_down_read(&mm->mmap_lock);
+	if (!vma_lookup(mm, addr)) {
+		pm_up_read(&mm->mmap_lock);
+		return -EFAULT;
+	}
+	folio = follow_folio(mm, addr, &err);
+	if (folio) {
+		/* change_prot_numa(): the next access takes a hinting fault */
+		pte = pte_table_lock(mm, addr);
+		if (pte) {
+			if (pte_present(pt_read(pte, i)))
+				pt_set_bits(pte, i, PTE_PROTNONE);
+			pm_mutex_unlock(&pte->ptl);
+		}
+	}
+	pm_up_read(&mm->mmap_lock);
+	if (!folio)
+		return err;
+	/* do_numa_page(): try to move it "nearer"; a pinned folio stays */
+	err = migrate_folio(mm->eng, folio,
+			    pm_page_zone(folio) == PINMM_ZONE_MOVABLE ? PM_GFP_MOVABLE : 0);
+	folio_put(folio);
+	pm_down_read(&mm->mmap_lock);
+	pte = pte_table_lock(mm, addr);
+	if (pte) {
+		struct vm_area *vma = vma_lookup(mm, addr);
+		if (vma && (vma->flags & VM_ACCESS_MASK) && pte_present(pt_read(pte, i)))
+			pt_clear_bits(pte, i, PTE_PROTNONE);
+		pm_mutex_unlock(&pte->ptl);
+	}
+	pm_up_read(&mm->mmap_lock);
+	/* NUMA hinting skips what it cannot move, silently */
+	return err == -ENOMEM ? err : 0;
+}

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * parse_file.c - a whole .pin file: header lines, top-level statements and
+ * `thread NAME [in PROC] ... end` blocks; loading from disk; the header
+ * accessors of pinmm/scenario.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parser.h"
+
+/* -------------------------------------------------------------- header --- */
+
+static char *p_string(struct parser *p, const char *what)
+{
+	char *s;
+	size_t o = 0;
+
+	if (p->tok.kind != T_STRING)
+		p_expected(p, &p->tok, what);
+	s = p_alloc(p, p->tok.len + 1);
+	for (size_t i = 0; i < p->tok.len; i++) {
+		if (p->tok.s[i] == '\\' && i + 1 < p->tok.len)
+			i++;
+		s[o++] = p->tok.s[i];
+	}
+	p_advance(p);
+	return s;
+}
+
+static struct pinmm_policy p_policy(struct parser *p, struct token *at)
+{
+	struct pinmm_policy pol;
+	char msg[200], *text;
+
+	if (!lex_raw(&p->lx, &p->tok))
+		longjmp(p->fail, 1);
+	*at = p->tok;
+	if (p->tok.kind != T_RAW)
+		p_expected(p, &p->tok, "a policy (strict or legacy, then ,+switch or ,-switch)");
+	text = strndup(p->tok.s, p->tok.len);
+	if (!text)
+		p_fail(p, at, "out of memory");
+	if (pinmm_policy_parse(text, &pol, msg, sizeof(msg))) {
+		free(text);
+		p_fail(p, at, "expected a policy (strict or legacy, then ,+switch or ,-switch), got '%.*s': %s",
+		       (int)at->len, at->s, msg);
+	}
+	free(text);
+	return pol;
+}
+
+/* The header lines; false when the current word is not one. */
+static bool p_header(struct parser *p)
+{
+	struct pinmm_scenario *scn = p->scn;
+	struct token kw = p->tok, at;
+
+	if (!(p_is_word(p, "scenario") || p_is_word(p, "policy") ||
+	      p_is_word(p, "breaks-without") || p_is_word(p, "breaks-with") ||
+	      p_is_word(p, "explore") || p_is_word(p, "host")))
+		return false;
+	if (p->thread >= 0)
+		p_fail(p, &kw, "expected a statement, got header line '%.*s' inside a thread",
+		       (int)kw.len, kw.s);
+	if (tok_is(&kw, "policy") || tok_is(&kw, "breaks-with")) {
+		/* policy texts are raw words: `legacy,+pin_accounting` */
+		do {
+			struct pinmm_policy pol = p_policy(p, &at);
+
+			if (tok_is(&kw, "policy")) {
+				if (scn->has_policy)
+					p_fail(p, &kw, "expected one policy line, got a second");
+				scn->has_policy = true;
+				scn->policy = pol;
+				if (!lex_raw(&p->lx, &p->tok))
+					longjmp(p->fail, 1);
+				break;
+			}
+			char **t = realloc(scn->breaks_with_text,
+					   (scn->nr_breaks_with + 1) * sizeof(*t));
+			if (t)
+				scn->breaks_with_text = t;
+			struct pinmm_policy *b = realloc(scn->breaks_with,
+				(scn->nr_breaks_with + 1) * sizeof(*b));
+			if (b)
+				scn->breaks_with = b;
+			if (!t || !b)
+				p_fail(p, &at, "out of memory");
+			t[scn->nr_breaks_with] = strndup(at.s, at.len);
+			b[scn->nr_breaks_with++] = pol;
+			if (!lex_raw(&p->lx, &p->tok))
+				longjmp(p->fail, 1);
+		} while (p->tok.kind == T_RAW);
+		p_want_end(p);
+		return true;
+	}
+	p_advance(p);
+	if (tok_is(&kw, "scenario")) {
+		if (scn->title)
+			p_fail(p, &kw, "expected one scenario line, got a second");
+		scn->title = p_string(p, "a quoted one-line description");
+	} else if (tok_is(&kw, "breaks-without")) {
+		do {
+			int sw;
+
+			if (p->tok.kind != T_WORD)
+				p_expected(p, &p->tok, "a fix switch name");
+			sw = pinmm_switch_lookup(p->tok.s, p->tok.len);
+			if (sw < 0)
+				p_fail(p, &p->tok, "expected a fix switch name, got unknown switch '%.*s'",
+				       (int)p->tok.len, p->tok.s);
+			scn->breaks_without |= 1u << sw;
+			p_advance(p);
+		} while (!p_at_end(p));
+	} else if (tok_is(&kw, "explore")) {
+		struct token key;
+
+		scn->explore_bound = 2;
+		while (!p_at_end(p)) {
+			if (!p_option(p, &key) || !tok_is(&key, "bound"))
+				p_expected(p, &key, "bound=K");
+			at = p->tok;
+			uint64_t b = p_number(p, "a preemption bound");
+			if (b < 1 || b > 100)
+				p_fail(p, &at, "expected a preemption bound in 1..100, got %llu",
+				       (unsigned long long)b);
+			scn->explore_bound = (unsigned)b;
+		}
+	} else {	/* host skip "why" */
+		p_want_word(p, "skip");
+		free(scn->host_skip);
+		scn->host_skip = p_string(p, "a quoted reason");
+	}
+	p_want_end(p);
+	return true;
+}
+
+/* ------------------------------------------------------------- blocks --- */
+
+static void p_thread(struct parser *p, struct stmt_list *list)
+{
+	struct token kw = p->tok;
+	struct stmt *st;
+	struct scn_thread *t;
+	int proc = p->proc;
+
+	if (p->thread >= 0)
+		p_fail(p, &kw, "expected 'end' of thread '%s' before another thread",
+		       p->scn->names[NS_THREAD].v[p->thread]);
+	st = p_new_stmt(p, list, ST_THREAD, &kw);
+	p_advance(p);
+	st->thread.thread = p_define(p, NS_THREAD, false);
+	if (p_is_word(p, "in")) {
+		p_advance(p);
+		proc = p_use(p, NS_PROC);
+	}
+	p_want_end(p);
+	t = &p->scn->threads[st->thread.thread];
+	t->proc = proc;
+	t->line = kw.line;
+	t->col = kw.col;
+	p->thread = st->thread.thread;
+	p->proc = proc;
+	for (;;) {
+		p_advance(p);	/* past the end of the previous line */
+		if (p->tok.kind == T_EOL)
+			continue;
+		if (p->tok.kind == T_EOF) {
+			char what[96];
+
+			snprintf(what, sizeof(what), "'end' of thread '%s' (line %u)",
+				 p->scn->names[NS_THREAD].v[p->thread], kw.line);
+			p_expected(p, &p->tok, what);
+		}
+		if (p_is_word(p, "end")) {
+			p_advance(p);
+			p_want_end(p);
+			break;
+		}
+		if (!p_header(p))
+			p_statement(p, &t->body);
+	}
+	p->thread = -1;
+	p->proc = 0;
+}
+
+static void p_file(struct parser *p)
+{
+	struct pinmm_scenario *scn = p->scn;
+	unsigned pending = 0;	/* threads declared and not yet run */
+
+	for (;;) {
+		p_advance(p);
+		if (p->tok.kind == T_EOL)
+			continue;
+		if (p->tok.kind == T_EOF)
+			break;
+		if (p_header(p))
+			continue;
+		if (p_is_word(p, "thread")) {
+			p_thread(p, &scn->body);
+			pending++;
+		} else if (p_is_word(p, "end")) {
+			p_expected(p, &p->tok, "a statement ('end' closes a thread)");
+		} else {
+			struct stmt *st = p_statement(p, &scn->body);
+
+			if (st->kind == ST_RUN) {
+				if (!pending)
+					p_fail(p, &(struct token){ .line = st->line, .col = st->col },
+					       "expected a thread before 'run', got none to run");
+				pending = 0;
+			}
+		}
+	}
+	if (pending) {
+		/* the last declared thread names where */
+		unsigned t = scn->names[NS_THREAD].nr - 1;
+		char what[128];
+
+		snprintf(what, sizeof(what), "'run' for thread '%s' (line %u)",
+			 scn->names[NS_THREAD].v[t], scn->threads[t].line);
+		p_expected(p, &p->tok, what);
+	}
+}
+
+int pinmm_scenario_parse(const char *name, const char *text, size_t len,
+			 struct pinmm_scenario **out, char *err, size_t errlen)
+{
+	struct parser *p;
+	struct pinmm_scenario *scn;
+	int ret = 0;
+
+	*out = NULL;
+	scn = calloc(1, sizeof(*scn));
+	p = calloc(1, sizeof(*p));
+	if (!scn || !p || !(scn->file = strdup(name ? name : "<input>")) ||
+	    pm_names_add(&scn->names[NS_PROC], "main", 4) != 0) {
+		free(p);
+		pinmm_scenario_free(scn);
+		if (err && errlen)
+			snprintf(err, errlen, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	lex_init(&p->lx, scn->file, text, len, err, errlen);
+	p->scn = scn;
+	p->thread = -1;
+	p->proc = 0;
+	if (setjmp(p->fail) == 0)
+		p_file(p);
+	else
+		ret = -EINVAL;
+	free(p);
+	if (ret) {
+		pinmm_scenario_free(scn);
+		return ret;
+	}
+	*out = scn;
+	return 0;
+}
+
+/* Files larger than this are not scenarios (and would only slow a fuzzer). */
+#define SCN_MAX_FILE (1u << 20)
+
+int pinmm_scenario_load(const char *path, struct pinmm_scenario **out,
+			char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+	int ret;
+
+	*out = NULL;
+	if (!f) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: error: cannot open: %s", path, strerror(-ret));
+		return ret;
+	}
+	buf = malloc(SCN_MAX_FILE + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	n = fread(buf, 1, SCN_MAX_FILE + 1, f);
+	ret = ferror(f) ? -EIO : 0;
+	fclose(f);
+	if (!ret && n > SCN_MAX_FILE) {
+		snprintf(err, errlen, "%s:1:1: error: expected a scenario of at most 1 MiB, got a larger file",
+			 path);
+		ret = -EINVAL;
+	} else if (ret) {
+		snprintf(err, errlen, "%s: error: cannot read: %s", path, strerror(-ret));
+	} else {
+		ret = pinmm_scenario_parse(path, buf, n, out, err, errlen);
+	}
+	free(buf);
+	return ret;
+}
+
+/* ---------------------------------------------------------- accessors --- */
+
+const char *pinmm_scenario_file(const struct pinmm_scenario *scn) { return scn->file; }
+const char *pinmm_scenario_title(const struct pinmm_scenario *scn)
+{
+	return scn->title ? scn->title : "";
+}
+bool pinmm_scenario_default_policy(const struct pinmm_scenario *scn,
+				   struct pinmm_policy *out)
+{
+	if (scn->has_policy && out)
+		*out = scn->policy;
+	return scn->has_policy;
+}
+uint32_t pinmm_scenario_breaks_without(const struct pinmm_scenario *scn)
+{
+	return scn->breaks_without;
+}
+size_t pinmm_scenario_nr_breaks_with(const struct pinmm_scenario *scn)
+{
+	return scn->nr_breaks_with;
+}
+const char *pinmm_scenario_breaks_with(const struct pinmm_scenario *scn,
+				       size_t i, struct pinmm_policy *out)
+{
+	if (i >= scn->nr_breaks_with)
+		return NULL;
+	if (out)
+		*out = scn->breaks_with[i];
+	return scn->breaks_with_text[i];
+}
+unsigned pinmm_scenario_explore_bound(const struct pinmm_scenario *scn)
+{
+	return scn->explore_bound;
+}
+const char *pinmm_scenario_host_skip(const struct pinmm_scenario *scn)
+{
+	return scn->host_skip;
+}
+unsigned pinmm_scenario_nr_threads(const struct pinmm_scenario *scn)
+{
+	return scn->names[NS_THREAD].nr;
+}
