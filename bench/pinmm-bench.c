@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -390,7 +391,7 @@ static void bench_fork(void)
 struct scale_arg {
 	struct pinmm_mm *mm;
 	uint64_t base;
-	pthread_barrier_t *start;
+	atomic_int *ready, *go;
 	double cpu_ns;		/* out: this thread's CPU time in the loop */
 };
 
@@ -412,7 +413,11 @@ static void *scale_thread(void *p)
 				      pages) != 1)
 		exit(3);
 	pinmm_unpin_user_page(pages[0], false);
-	pthread_barrier_wait(arg->start);
+	/* spin, not sleep, until all are ready: a futex wake-up would put
+	 * the threads on the waker's CPU and they would share it for a while */
+	atomic_fetch_add(arg->ready, 1);
+	while (!atomic_load(arg->go))
+		;
 	double c0 = thread_cpu_ns();
 	for (unsigned long i = 0; i < SCALE_ROUNDS; i++) {
 		uint64_t addr = arg->base + (i % (SCALE_PAGES / BATCH)) * BATCH * PG;
@@ -432,20 +437,20 @@ static double scale_run(struct pinmm_mm **mms, uint64_t *bases, int nthreads,
 {
 	pthread_t th[2];
 	struct scale_arg args[2];
-	pthread_barrier_t start;
+	atomic_int ready = 0, go = 0;
 	double t0;
 
-	pthread_barrier_init(&start, NULL, (unsigned)nthreads + 1);
 	for (int t = 0; t < nthreads; t++) {
-		args[t] = (struct scale_arg){ mms[t], bases[t], &start, 0 };
+		args[t] = (struct scale_arg){ mms[t], bases[t], &ready, &go, 0 };
 		pthread_create(&th[t], NULL, scale_thread, &args[t]);
 	}
-	pthread_barrier_wait(&start);
+	while (atomic_load(&ready) < nthreads)
+		;
 	t0 = now_ns();
+	atomic_store(&go, 1);
 	for (int t = 0; t < nthreads; t++)
 		pthread_join(th[t], NULL);
 	double dt = now_ns() - t0;
-	pthread_barrier_destroy(&start);
 	*cpu = 0;
 	for (int t = 0; t < nthreads; t++)
 		*cpu += args[t].cpu_ns;
