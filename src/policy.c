@@ -32,7 +32,7 @@ static const struct {
 	[PINMM_SW_GUP_FAST_RECHECK]		= { "gup_fast_recheck",		  true  },
 	[PINMM_SW_FORK_GUP_FAST_SEQ]		= { "fork_gup_fast_seq",	  true  },
 	[PINMM_SW_GUP_FAST_PMD_RECHECK]		= { "gup_fast_pmd_recheck",	  false },
-	[PINMM_SW_KSM_CLEAR_THEN_CHECK]		= { "ksm_clear_then_check",	  false },
+	[PINMM_SW_KSM_CLEAR_THEN_CHECK]		= { "ksm_clear_then_check",	  true  },
 	[PINMM_SW_KHUGEPAGED_CLEAR_THEN_CHECK]	= { "khugepaged_clear_then_check", false },
 	[PINMM_SW_MIGRATE_REFUSES_PINNED]	= { "migrate_refuses_pinned",	  true  },
 	[PINMM_SW_LONGTERM_UNMOVABLE]		= { "longterm_unmovable",	  true  },

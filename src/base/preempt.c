@@ -36,6 +36,8 @@ const char *pm_point_name(enum pm_point pt)
 		[PM_PT_GUP_FAST_WALKED] = "gup-fast-walked",
 		[PM_PT_GUP_FAST_GRABBED] = "gup-fast-grabbed",
 		[PM_PT_FORK_CHECKED] = "fork-checked",
+		[PM_PT_KSM_CHECKED] = "ksm-checked",
+		[PM_PT_COLLAPSE_CHECKED] = "collapse-checked",
 	};
 	return (unsigned)pt < PM_PT_NR && names[pt] ? names[pt] : "?";
 }

@@ -29,6 +29,8 @@ enum pm_point {
 	PM_PT_GUP_FAST_WALKED,	/* GUP-fast read the entry, before its ref */
 	PM_PT_GUP_FAST_GRABBED,	/* GUP-fast took its ref, before the recheck */
 	PM_PT_FORK_CHECKED,	/* fork decided copy-or-share, before wrprotect */
+	PM_PT_KSM_CHECKED,	/* legacy KSM checked the counts, before wrprotect */
+	PM_PT_COLLAPSE_CHECKED,	/* legacy khugepaged checked, before clearing */
 	PM_PT_NR
 };
 

@@ -16,4 +16,7 @@ void folio_unlock(struct pinmm_page *folio);
  */
 int migrate_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned gfp);
 
+/* MADV_UNMERGEABLE: unshare every KSM page of the range (mmap_lock held). */
+int ksm_unmerge_range(struct pinmm_mm *mm, uint64_t start, uint64_t end);
+
 #endif

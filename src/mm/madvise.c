@@ -2,6 +2,7 @@
 /* madvise: DONTNEED, FREE, DONTFORK/DOFORK and the VMA-flag advices. */
 #include <errno.h>
 
+#include "../daemons/daemons.h"
 #include "mm.h"
 
 /* Set or clear vm_flags bits on every VMA of [start,end), splitting. */
@@ -92,7 +93,9 @@ int pinmm_madvise(struct pinmm_mm *mm, uint64_t addr, uint64_t len,
 		err = madvise_vma_flags(mm, addr, end, VM_MERGEABLE, 0);
 		break;
 	case PINMM_MADV_UNMERGEABLE:
-		err = madvise_vma_flags(mm, addr, end, 0, VM_MERGEABLE);
+		err = ksm_unmerge_range(mm, addr, end);
+		if (!err)
+			err = madvise_vma_flags(mm, addr, end, 0, VM_MERGEABLE);
 		break;
 	case PINMM_MADV_HUGEPAGE:
 		err = madvise_vma_flags(mm, addr, end, VM_HUGEPAGE, VM_NOHUGEPAGE);

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The clear-then-check races of the daemons, staged deterministically with
+ * the explore build's preemption-point hook: a GUP-fast pin lands exactly
+ * inside the daemon's window. In strict it finds the entry cleared (and the
+ * daemon proceeds on an unpinned page); with the switch off it pins a page
+ * the daemon then takes away, and the failure is detected.
+ */
+#include "helpers.h"
+
+#include "base/preempt.h"
+#include "gup/gup.h"
+
+struct stage {
+	enum pm_point at;
+	int skip;		/* events to let pass first */
+	bool zero_only;		/* PTE writes: only clears count */
+	struct pinmm_mm *mm;
+	uint64_t addr;
+	unsigned long taken;
+	bool fired;
+	struct pinmm_page *pages[1];
+};
+
+static void hook(enum pm_point pt, const void *obj, uint64_t val, void *arg)
+{
+	struct stage *st = arg;
+
+	(void)obj;
+	if (st->fired || pt != st->at || (st->zero_only && val != 0))
+		return;
+	if (st->skip-- > 0)
+		return;
+	st->fired = true;
+	/* GUP-fast only: the slow path would need the lock the daemon holds */
+	st->taken = gup_fast(st->mm, st->addr, 1, PINMM_FOLL_PIN | PINMM_FOLL_WRITE,
+			     st->pages);
+}
+
+/* Two identical mergeable pages; the second gets a GUP-fast pin in the
+ * window of its write_protect_page(). */
+static void ksm_race_case(struct pinmm_policy p, bool detected)
+{
+	struct pinmm *eng = make_engine(p);
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_rw_populated(mm, 2);
+	struct stage st = { .mm = mm };
+
+	fill(mm, a, 0x77, 2 * PG);
+	assert_int_equal(pinmm_madvise(mm, a, 2 * PG, PINMM_MADV_MERGEABLE), 0);
+	/* which one becomes the KSM page depends on the scan's order: stage
+	 * the race on whichever is write-protected second */
+	if (detected) {
+		st.at = PM_PT_KSM_CHECKED;
+	} else {
+		st.at = PM_PT_PTE_WRITE;
+		st.zero_only = true;
+	}
+	st.skip = 1;
+	uint64_t pfn0 = pfn_at(mm, a), pfn1 = pfn_at(mm, a + PG);
+	/* the second write-protect is of the page with the higher descriptor
+	 * (the scan sorts a group by descriptor) */
+	st.addr = pfn0 > pfn1 ? a : a + PG;
+	uint64_t victim_pfn = pfn0 > pfn1 ? pfn0 : pfn1;
+
+	pm_preempt_set_hook(hook, &st);
+	long merged = pinmm_ksm_scan(eng, 1);
+	pm_preempt_set_hook(NULL, NULL);
+	assert_true(st.fired);
+
+	if (!detected) {
+		/* the pin found the entry cleared; KSM merged an unpinned page */
+		assert_int_equal(st.taken, 0);
+		assert_int_equal(merged, 2);
+		assert_int_equal(pfn_at(mm, a), pfn_at(mm, a + PG));
+	} else {
+		/* the pin landed before the write-protect; KSM then replaced
+		 * the page under it */
+		assert_int_equal(st.taken, 1);
+		assert_int_equal(pinmm_page_pfn(st.pages[0]), victim_pfn);
+		assert_int_equal(merged, 2);
+		assert_int_not_equal(pfn_at(mm, st.addr), victim_pfn);
+		/* the device writes, the CPU does not see it */
+		((volatile uint8_t *)pinmm_page_address(st.pages[0]))[9] = 0xab;
+		assert_int_equal(load8(mm, st.addr + 9), 0x77);
+		gup_put_folio(eng, st.pages[0], PINMM_FOLL_PIN | PINMM_FOLL_WRITE);
+	}
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+static void ksm_race_strict(void **s) { (void)s; ksm_race_case(policy_strict(), false); }
+static void ksm_race_off_detected(void **s)
+{
+	(void)s;
+	ksm_race_case(policy_strict_without(PINMM_SW_KSM_CLEAR_THEN_CHECK), true);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(ksm_race_strict),
+		cmocka_unit_test(ksm_race_off_detected),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
