@@ -238,7 +238,7 @@ static int ksm_pass(struct pinmm *eng)
 	}
 	pm_mutex_unlock(&eng->objects_lock);
 
-	if (!err) {
+	if (!err && nr) {
 		qsort(items, nr, sizeof(*items), item_cmp);
 		for (size_t i = 0, j; i < nr; i = j) {
 			for (j = i + 1; j < nr && items[j].hash == items[i].hash; j++)
