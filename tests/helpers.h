@@ -35,6 +35,15 @@
 #define PROT_RW (PINMM_PROT_READ | PINMM_PROT_WRITE)
 #define PROT_R PINMM_PROT_READ
 
+/* PINMM_TEST_FILTER=pattern (cmocka's: '*' and '?' wildcards) runs only the
+ * matching tests. Call at the top of main(). */
+static inline void tests_filter_from_env(void)
+{
+	const char *f = getenv("PINMM_TEST_FILTER");
+	if (f && *f)
+		cmocka_set_test_filter(f);
+}
+
 /* ------------------------------------------------------------ policies --- */
 
 static inline struct pinmm_policy policy_strict(void)

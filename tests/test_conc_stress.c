@@ -27,19 +27,30 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
+#if defined(__SANITIZE_THREAD__)
+#define SAN_THREAD 1
 #elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define SANITIZED 1
+#if __has_feature(thread_sanitizer)
+#define SAN_THREAD 1
 #endif
 #endif
-#ifndef SANITIZED
-#define SANITIZED 0
+#if defined(__SANITIZE_ADDRESS__)
+#define SAN_ADDRESS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SAN_ADDRESS 1
+#endif
+#endif
+#ifndef SAN_THREAD
+#define SAN_THREAD 0
+#endif
+#ifndef SAN_ADDRESS
+#define SAN_ADDRESS 0
 #endif
 
-#define DEFAULT_ROUNDS (SANITIZED ? 1000ul : 20000ul)
-#define DEFAULT_SECONDS (SANITIZED ? 6.0 : 4.0)
+/* TSan costs 5-15x and serialises a lot, ASan about 2x */
+#define DEFAULT_ROUNDS (SAN_THREAD ? 2000ul : SAN_ADDRESS ? 8000ul : 20000ul)
+#define DEFAULT_SECONDS (SAN_THREAD ? 8.0 : 4.0)
 
 static unsigned long cfg_rounds(void)
 {
@@ -619,6 +630,7 @@ static void stress_many_mms(void **state)
 
 int main(void)
 {
+	tests_filter_from_env();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(stress_pin_vs_everything),
 		cmocka_unit_test(stress_fast_pin_vs_fork),

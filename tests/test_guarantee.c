@@ -988,6 +988,7 @@ static void g5_invariants_at_every_step(void **state)
 
 int main(void)
 {
+	tests_filter_from_env();
 	const struct CMUnitTest tests[] = {
 		/* G1 */
 		cmocka_unit_test(g1_rw_pin_both_ways),

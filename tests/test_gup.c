@@ -875,6 +875,7 @@ static void pin_zero_page_ro_shortterm(void **state)
 
 int main(void)
 {
+	tests_filter_from_env();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pin_slow_rw),
 		cmocka_unit_test(pin_fast_rw),

@@ -1250,6 +1250,7 @@ static void policy_text(void **state)
 
 int main(void)
 {
+	tests_filter_from_env();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(config_and_create),
 		cmocka_unit_test(policy_text),
