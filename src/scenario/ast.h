@@ -94,7 +94,7 @@ struct stmt {
 		} mremap_part;
 		struct {
 			int proc;		/* fork: the child; exit: who */
-		} proc;
+		} who;
 		struct {			/* write, read */
 			struct scn_addr a;
 			uint8_t byte;

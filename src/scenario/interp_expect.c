@@ -148,7 +148,7 @@ static void observe(struct rt_ctx *ctx, const struct stmt *st,
 		else if (pinmm_check_mapped(&p->h, mm, addr))
 			saw(o, OBS_TRUE, "the pinned pages are mapped there");
 		else
-			saw(o, OBS_FALSE, "another page (or none) is mapped there");
+			saw(o, OBS_FALSE, "another page, or none, mapped there");
 		break;
 	case EX_SAME_PAGE:
 		o->v = OBS_TRUE;

@@ -195,7 +195,7 @@ static int do_fork(struct rt *rt, struct pinmm_mm *mm, const struct stmt *st)
 
 	if (!ret) {
 		pthread_mutex_lock(&rt->lock);
-		rt->procs[st->proc.proc].mm = child;
+		rt->procs[st->who.proc].mm = child;
 		pthread_mutex_unlock(&rt->lock);
 	}
 	return ret;
@@ -203,7 +203,7 @@ static int do_fork(struct rt *rt, struct pinmm_mm *mm, const struct stmt *st)
 
 static int do_exit(struct rt *rt, const struct stmt *st)
 {
-	struct rt_proc *p = &rt->procs[st->proc.proc];
+	struct rt_proc *p = &rt->procs[st->who.proc];
 	struct pinmm_mm *mm;
 
 	pthread_mutex_lock(&rt->lock);

@@ -189,12 +189,12 @@ static void parse_mremap(struct parser *p, struct stmt *st)
 
 static void parse_fork(struct parser *p, struct stmt *st)
 {
-	st->proc.proc = p_define(p, NS_PROC, false);
+	st->who.proc = p_define(p, NS_PROC, false);
 }
 
 static void parse_exit(struct parser *p, struct stmt *st)
 {
-	st->proc.proc = p_use(p, NS_PROC);
+	st->who.proc = p_use(p, NS_PROC);
 }
 
 /* ---------------------------------------------------- CPU and device --- */

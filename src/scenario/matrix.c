@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * matrix.c - `pinmm check`: every scenario under strict, legacy, strict
+ * minus each of its breaks-without switches, and each breaks-with policy;
+ * the verdict of each cell against what the scenario declares.
+ *
+ * What is declared (SCENARIO.md: "passes in strict, fails in each of the
+ * others"):
+ *  - strict must pass;
+ *  - each ablation (breaks-without switch off, breaks-with policy) must
+ *    fail;
+ *  - legacy must fail when the scenario declares at least one ablation that
+ *    can run (legacy turns every switch off, so it includes them); with none
+ *    declared legacy is informational: an E row holds under any policy.
+ * Not conclusive, shown as n/a and never counted as pass or failure: a run
+ * that reached a mechanism the engine has not built (EOPNOTSUPP), a switch
+ * the engine cannot turn off yet, and, for scenarios with `explore`, an
+ * ablation whose race real threads did not hit (it needs the explorer).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pinmm/scenario.h>
+
+/* An explore scenario's ablation runs this many times before it is called
+ * "needs explorer": real threads hit a narrow race only now and then. */
+#define RACE_ATTEMPTS 8
+
+static struct pinmm_cell *add_cell(struct pinmm_row *row,
+				   enum pinmm_cell_role role, const char *label,
+				   struct pinmm_policy pol, bool must_fail)
+{
+	struct pinmm_cell *c;
+
+	if (row->nr_cells == PINMM_MAX_CELLS)
+		return NULL;
+	c = &row->cells[row->nr_cells++];
+	memset(c, 0, sizeof(*c));
+	c->role = role;
+	snprintf(c->label, sizeof(c->label), "%s", label);
+	c->policy = pol;
+	c->must_fail = must_fail;
+	c->verdict = PINMM_VERDICT_NA;
+	return c;
+}
+
+static void no_switch(struct pinmm_cell *c, const char *fmt, const char *what)
+{
+	c->verdict = PINMM_VERDICT_NA;
+	c->na = PINMM_NA_NO_SWITCH;
+	snprintf(c->reason, sizeof(c->reason), fmt, what);
+}
+
+/* The switch that a strict-based policy turns off and the engine cannot. */
+static const char *unbuilt_switch(struct pinmm_policy p)
+{
+	enum pinmm_switch bad;
+
+	if (pinmm_policy_validate(p, &bad) == 0)
+		return NULL;
+	return pinmm_switch_name(bad);
+}
+
+static void plan_row(struct pinmm_row *row)
+{
+	const struct pinmm_scenario *scn = row->scn;
+	uint32_t without = pinmm_scenario_breaks_without(scn);
+	struct pinmm_cell *legacy;
+	bool legacy_declared = false, runnable = false;
+	char label[96];
+
+	add_cell(row, PINMM_CELL_STRICT, "strict", PINMM_POLICY_STRICT, false);
+	legacy = add_cell(row, PINMM_CELL_LEGACY, "legacy", PINMM_POLICY_LEGACY, false);
+	for (int s = 0; s < PINMM_SW_NR; s++) {
+		struct pinmm_policy p = PINMM_POLICY_STRICT;
+		struct pinmm_cell *c;
+
+		if (!(without & (1u << s)))
+			continue;
+		p.on &= ~(1u << s);
+		snprintf(label, sizeof(label), "-%s", pinmm_switch_name(s));
+		c = add_cell(row, PINMM_CELL_WITHOUT, label, p, true);
+		if (c && !pinmm_switch_implemented(s))
+			no_switch(c, "%s: the engine cannot turn this switch off yet",
+				     pinmm_switch_name(s));
+		else if (c)
+			runnable = true;
+	}
+	for (size_t i = 0; i < pinmm_scenario_nr_breaks_with(scn); i++) {
+		struct pinmm_policy p;
+		const char *text = pinmm_scenario_breaks_with(scn, i, &p), *bad;
+		struct pinmm_cell *c;
+
+		if (p.on == PINMM_POLICY_LEGACY.on) {
+			legacy_declared = true;	/* the legacy column says it */
+			continue;
+		}
+		c = add_cell(row, PINMM_CELL_WITH, text, p, true);
+		/* legacy-based policies run as legacy does: switches the engine
+		 * lacks have nothing to act on; a strict-based one that names
+		 * such a switch would test nothing */
+		bad = strncmp(text, "strict", 6) == 0 ? unbuilt_switch(p) : NULL;
+		if (c && bad)
+			no_switch(c, "%s: the engine cannot turn this switch off yet", bad);
+		else if (c)
+			runnable = true;
+	}
+	legacy->must_fail = legacy_declared || runnable;
+}
+
+int pinmm_matrix_plan(struct pinmm_scenario **scns, size_t n,
+		      struct pinmm_matrix **out)
+{
+	struct pinmm_matrix *m = calloc(1, sizeof(*m));
+
+	*out = NULL;
+	if (!m || !(m->rows = calloc(n ? n : 1, sizeof(*m->rows)))) {
+		free(m);
+		return -ENOMEM;
+	}
+	m->nr_rows = n;
+	for (size_t i = 0; i < n; i++) {
+		m->rows[i].scn = scns[i];
+		plan_row(&m->rows[i]);
+	}
+	*out = m;
+	return 0;
+}
+
+void pinmm_matrix_free(struct pinmm_matrix *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->nr_rows; i++)
+		pinmm_scenario_free(m->rows[i].scn);
+	free(m->rows);
+	free(m);
+}
+
+/* ------------------------------------------------------------- run --- */
+
+static bool planned(const struct pinmm_cell *c)
+{
+	return c->na == PINMM_NA_NONE;	/* not ruled out at plan time */
+}
+
+static void judge(struct pinmm_cell *c, bool explore)
+{
+	const struct pinmm_scn_result *r = &c->result;
+	const char *first = r->nr_msgs ? r->msgs[0] : "failed";
+
+	if (r->outcome == PINMM_SCN_UNSUPPORTED) {
+		c->verdict = PINMM_VERDICT_NA;
+		c->na = PINMM_NA_UNBUILT;
+		snprintf(c->reason, sizeof(c->reason), "%s", r->unsupported);
+	} else if (c->role == PINMM_CELL_STRICT) {
+		c->verdict = r->outcome == PINMM_SCN_PASS ? PINMM_VERDICT_PASS
+							  : PINMM_VERDICT_UNEXPECTED;
+		if (r->outcome == PINMM_SCN_FAIL)
+			snprintf(c->reason, sizeof(c->reason), "%s", first);
+	} else if (!c->must_fail) {
+		c->verdict = PINMM_VERDICT_INFO;
+		snprintf(c->reason, sizeof(c->reason), "%s",
+			 r->outcome == PINMM_SCN_PASS ? "passes (nothing declared)" : first);
+	} else if (r->outcome == PINMM_SCN_FAIL) {
+		c->verdict = PINMM_VERDICT_DETECTED;
+		snprintf(c->reason, sizeof(c->reason), "%s", first);
+	} else if (explore) {
+		c->verdict = PINMM_VERDICT_NA;
+		c->na = PINMM_NA_EXPLORER;
+		snprintf(c->reason, sizeof(c->reason),
+			 "needs the explorer: the race was not hit in %u runs with real threads",
+			 c->attempts);
+	} else {
+		c->verdict = PINMM_VERDICT_UNEXPECTED;
+		snprintf(c->reason, sizeof(c->reason),
+			 "passed: declared to fail under %s", c->label);
+	}
+}
+
+static void run_cell(const struct pinmm_row *row, struct pinmm_cell *c)
+{
+	bool explore = pinmm_scenario_explore_bound(row->scn) > 0;
+	unsigned tries = explore && c->must_fail ? RACE_ATTEMPTS : 1;
+	struct pinmm_scn_options opt = { .policy = c->policy, .trace = NULL };
+	int ret;
+
+	for (c->attempts = 0; c->attempts < tries;) {
+		c->attempts++;
+		ret = pinmm_scenario_run(row->scn, &opt, &c->result);
+		if (ret) {
+			memset(&c->result, 0, sizeof(c->result));
+			c->result.outcome = PINMM_SCN_FAIL;
+			c->result.nr_failures = c->result.nr_msgs = 1;
+			snprintf(c->result.msgs[0], PINMM_SCN_MSGLEN,
+				 "%s: cannot create the engine: %s",
+				 pinmm_scenario_file(row->scn), strerror(-ret));
+		}
+		if (c->result.outcome != PINMM_SCN_PASS)
+			break;
+	}
+	c->ran = true;
+	judge(c, explore);
+}
+
+struct job {
+	struct pinmm_row *row;
+	struct pinmm_cell *cell;
+};
+
+struct pool {
+	struct job *jobs;
+	size_t nr;
+	atomic_size_t next;
+	size_t done;
+	pthread_mutex_t lock;
+	pinmm_progress_fn progress;
+	void *arg;
+};
+
+static void *worker(void *arg)
+{
+	struct pool *pool = arg;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&pool->next, 1)) < pool->nr) {
+		struct job *j = &pool->jobs[i];
+
+		run_cell(j->row, j->cell);
+		pthread_mutex_lock(&pool->lock);
+		pool->done++;
+		if (pool->progress)
+			pool->progress(pool->arg, pool->done, pool->nr, j->row, j->cell);
+		pthread_mutex_unlock(&pool->lock);
+	}
+	return NULL;
+}
+
+static void summarise(struct pinmm_matrix *m)
+{
+	struct pinmm_matrix_summary *s = &m->sum;
+
+	memset(s, 0, sizeof(*s));
+	s->rows = (unsigned)m->nr_rows;
+	for (size_t i = 0; i < m->nr_rows; i++) {
+		for (unsigned k = 0; k < m->rows[i].nr_cells; k++) {
+			const struct pinmm_cell *c = &m->rows[i].cells[k];
+
+			s->cells++;
+			switch (c->verdict) {
+			case PINMM_VERDICT_PASS: s->pass++; break;
+			case PINMM_VERDICT_DETECTED: s->detected++; break;
+			case PINMM_VERDICT_UNEXPECTED: s->unexpected++; break;
+			case PINMM_VERDICT_INFO: s->info++; break;
+			case PINMM_VERDICT_NA:
+				s->na++;
+				s->na_unsupported += c->na == PINMM_NA_UNBUILT;
+				s->na_not_implemented += c->na == PINMM_NA_NO_SWITCH;
+				s->na_needs_explorer += c->na == PINMM_NA_EXPLORER;
+				break;
+			}
+		}
+	}
+}
+
+int pinmm_matrix_run(struct pinmm_matrix *m, unsigned workers,
+		     pinmm_progress_fn progress, void *arg)
+{
+	struct pool pool = { .progress = progress, .arg = arg };
+	pthread_t tids[16];
+	unsigned started = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->nr_rows; i++)
+		n += m->rows[i].nr_cells;
+	pool.jobs = calloc(n ? n : 1, sizeof(*pool.jobs));
+	if (!pool.jobs)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->nr_rows; i++)
+		for (unsigned k = 0; k < m->rows[i].nr_cells; k++)
+			if (planned(&m->rows[i].cells[k]))
+				pool.jobs[pool.nr++] = (struct job){ &m->rows[i],
+								     &m->rows[i].cells[k] };
+	pthread_mutex_init(&pool.lock, NULL);
+	if (workers < 1)
+		workers = 1;
+	if (workers > 16)
+		workers = 16;
+	/* the calling thread is one worker: nothing to start for one */
+	for (unsigned w = 1; w < workers; w++)
+		if (pthread_create(&tids[started], NULL, worker, &pool) == 0)
+			started++;
+	worker(&pool);
+	for (unsigned w = 0; w < started; w++)
+		pthread_join(tids[w], NULL);
+	pthread_mutex_destroy(&pool.lock);
+	free(pool.jobs);
+	summarise(m);
+	return 0;
+}
+
+bool pinmm_matrix_as_declared(const struct pinmm_matrix *m)
+{
+	return m->sum.unexpected == 0;
+}
+
+const char *pinmm_verdict_str(enum pinmm_cell_verdict v)
+{
+	switch (v) {
+	case PINMM_VERDICT_PASS: return "pass";
+	case PINMM_VERDICT_DETECTED: return "detected";
+	case PINMM_VERDICT_UNEXPECTED: return "UNEXPECTED";
+	case PINMM_VERDICT_NA: return "n/a";
+	case PINMM_VERDICT_INFO: return "info";
+	}
+	return "?";
+}
+
+const char *pinmm_cell_role_str(enum pinmm_cell_role r)
+{
+	switch (r) {
+	case PINMM_CELL_STRICT: return "strict";
+	case PINMM_CELL_LEGACY: return "legacy";
+	case PINMM_CELL_WITHOUT: return "without";
+	case PINMM_CELL_WITH: return "with";
+	}
+	return "?";
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared by report.c (text, TAP) and report_json.c. */
+#ifndef PM_SCN_REPORT_H
+#define PM_SCN_REPORT_H
+
+#include <stdio.h>
+
+#include <pinmm/scenario.h>
+
+/* The row's name: the file's base name without .pin. */
+const char *pm_row_name(const struct pinmm_row *row, char *buf, size_t len);
+/* What a cell shows: pass, detected, UNEXPECTED, n/a[-switch|-explorer],
+ * (pass)/(fails) for informational cells. */
+const char *pm_cell_text(const struct pinmm_cell *c);
+
+int pm_json_matrix(FILE *out, const struct pinmm_matrix *m);
+int pm_json_run(FILE *out, const struct pinmm_scenario *scn, const char *policy,
+		const struct pinmm_scn_result *res);
+
+#endif

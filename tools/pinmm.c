@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pinmm - the command line: `pinmm check` prints the guarantee matrix of a
+ * scenario library, `pinmm run` runs one scenario. A thin layer over
+ * pinmm_scenario (include/pinmm/scenario.h); docs/pinmm.1 is its manual.
+ *
+ * Exit status: 0 as declared / passed, 1 an expectation failed (or a cell
+ * is UNEXPECTED), 2 bad input or usage, 4 (`run` only) the scenario needs
+ * a mechanism the engine has not built (kselftest's KSFT_SKIP).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pinmm/pinmm.h>
+#include <pinmm/scenario.h>
+
+enum { EXIT_DECLARED = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_SKIP = 4 };
+
+static const char usage_main[] =
+	"usage: pinmm [--version] [--help] VERB [ARGS]\n"
+	"\n"
+	"  check [FILES|DIRS]   the guarantee matrix of scenarios (default: scenarios/)\n"
+	"  run FILE             run one scenario under one policy\n"
+	"\n"
+	"`pinmm VERB --help` describes a verb; man pinmm (docs/pinmm.1) all of it.\n";
+
+static const char usage_check[] =
+	"usage: pinmm check [--json|--tap] [-v] [-j N] [FILES|DIRS]\n"
+	"\n"
+	"Runs every scenario under strict, legacy, strict minus each switch of its\n"
+	"breaks-without line and each policy of its breaks-with lines, and prints\n"
+	"one row per scenario. A directory stands for its own *.pin files.\n"
+	"\n"
+	"  --json       machine-readable output\n"
+	"  --tap        TAP version 13, one test point per cell\n"
+	"  -v, --verbose  every cell's reason, not only UNEXPECTED ones\n"
+	"  -j, --jobs N   cells run in parallel (default 2)\n"
+	"\n"
+	"Exit status: 0 as declared, 1 some cell UNEXPECTED, 2 bad input.\n";
+
+static const char usage_run[] =
+	"usage: pinmm run FILE [--policy P] [--trace] [--json|--tap]\n"
+	"\n"
+	"  --policy P   strict, legacy, or either with ,+switch / ,-switch changes\n"
+	"               (default: the scenario's policy line, else strict)\n"
+	"  --trace      every statement and its result, on stderr\n"
+	"  --json, --tap  output formats\n"
+	"\n"
+	"Exit status: 0 pass, 1 fail, 2 bad input, 4 unsupported (a mechanism the\n"
+	"engine has not built yet).\n";
+
+static bool want_colour(FILE *f)
+{
+	return isatty(fileno(f)) && !getenv("NO_COLOR");
+}
+
+/* --json / --tap shared by both verbs; false if o is not one of them */
+static bool format_option(int o, struct pinmm_report_options *ropt)
+{
+	if (o == 'J')
+		ropt->format = PINMM_REPORT_JSON;
+	else if (o == 'T')
+		ropt->format = PINMM_REPORT_TAP;
+	else
+		return false;
+	return true;
+}
+
+static void progress(void *arg, size_t done, size_t total,
+		     const struct pinmm_row *row, const struct pinmm_cell *cell)
+{
+	(void)arg;
+	fprintf(stderr, "\r\033[K[%zu/%zu] %s %s", done, total,
+		pinmm_scenario_file(row->scn), cell->label);
+	if (done == total)
+		fputs("\r\033[K", stderr);
+	fflush(stderr);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'J' }, { "tap", no_argument, NULL, 'T' },
+		{ "verbose", no_argument, NULL, 'v' }, { "jobs", required_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	struct pinmm_report_options ropt = { .colour = want_colour(stdout) };
+	const char *def[] = { "scenarios" };
+	struct pinmm_scenario **scns;
+	struct pinmm_matrix *m;
+	char **paths, err[PINMM_SCN_ERRLEN];
+	size_t npaths, nok = 0;
+	unsigned jobs = 2;
+	int o, ret, bad = 0;
+
+	while ((o = getopt_long(argc, argv, "vj:h", opts, NULL)) != -1) {
+		if (format_option(o, &ropt))
+			continue;
+		if (o == 'v') {
+			ropt.verbose = true;
+		} else if (o == 'j') {
+			jobs = (unsigned)atoi(optarg);
+			if (jobs < 1 || jobs > 16) {
+				fprintf(stderr, "pinmm check: --jobs: expected 1..16, got '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+		} else if (o == 'h') {
+			fputs(usage_check, stdout);
+			return EXIT_DECLARED;
+		} else {
+			fputs(usage_check, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (ropt.format != PINMM_REPORT_TEXT)
+		ropt.colour = false;
+	ret = optind < argc
+		? pinmm_scenario_collect((const char *const *)argv + optind,
+					 (size_t)(argc - optind), &paths, &npaths, err, sizeof(err))
+		: pinmm_scenario_collect(def, 1, &paths, &npaths, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "pinmm check: %s\n", err);
+		return EXIT_USAGE;
+	}
+	scns = calloc(npaths + 1, sizeof(*scns));
+	if (!scns)
+		return EXIT_USAGE;
+	/* every file parses, or nothing runs */
+	for (size_t i = 0; i < npaths; i++) {
+		if (pinmm_scenario_load(paths[i], &scns[nok], err, sizeof(err))) {
+			fprintf(stderr, "%s\n", err);
+			bad++;
+		} else {
+			nok++;
+		}
+	}
+	pinmm_scenario_paths_free(paths, npaths);
+	if (bad || pinmm_matrix_plan(scns, nok, &m)) {
+		for (size_t i = 0; i < nok; i++)
+			pinmm_scenario_free(scns[i]);
+		free(scns);
+		return EXIT_USAGE;
+	}
+	free(scns);
+	pinmm_matrix_run(m, jobs, isatty(STDERR_FILENO) ? progress : NULL, NULL);
+	pinmm_report_matrix(stdout, m, &ropt);
+	ret = pinmm_matrix_as_declared(m) ? EXIT_DECLARED : EXIT_FAILED;
+	pinmm_matrix_free(m);
+	return ret;
+}
+
+/* A policy from the command line or the scenario; a strict-based policy may
+ * not name a switch the engine cannot turn off (it would test nothing). */
+static int pick_policy(const char *text, const struct pinmm_scenario *scn,
+		       struct pinmm_policy *pol, char *name, size_t len)
+{
+	char err[200];
+	enum pinmm_switch bad;
+
+	*pol = PINMM_POLICY_STRICT;
+	if (text) {
+		if (pinmm_policy_parse(text, pol, err, sizeof(err))) {
+			fprintf(stderr, "pinmm run: --policy: %s\n", err);
+			return -EINVAL;
+		}
+		if (!strncmp(text, "strict", 6) && pinmm_policy_validate(*pol, &bad)) {
+			fprintf(stderr, "pinmm run: --policy: switch %s is not implemented by the engine yet\n",
+				pinmm_switch_name(bad));
+			return -EINVAL;
+		}
+	} else {
+		pinmm_scenario_default_policy(scn, pol);
+	}
+	pinmm_policy_format(*pol, name, len);
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'p' }, { "trace", no_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'J' }, { "tap", no_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	struct pinmm_report_options ropt = { .colour = want_colour(stdout) };
+	struct pinmm_scn_options sopt = { 0 };
+	struct pinmm_scenario *scn;
+	struct pinmm_scn_result res;
+	const char *policy = NULL;
+	char err[PINMM_SCN_ERRLEN], pname[256];
+	int o, ret;
+
+	while ((o = getopt_long(argc, argv, "p:th", opts, NULL)) != -1) {
+		if (format_option(o, &ropt))
+			continue;
+		if (o == 'p') {
+			policy = optarg;
+		} else if (o == 't') {
+			sopt.trace = stderr;
+		} else if (o == 'h') {
+			fputs(usage_run, stdout);
+			return EXIT_DECLARED;
+		} else {
+			fputs(usage_run, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		fputs(usage_run, stderr);
+		return EXIT_USAGE;
+	}
+	if (pinmm_scenario_load(argv[optind], &scn, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_USAGE;
+	}
+	if (pick_policy(policy, scn, &sopt.policy, pname, sizeof(pname))) {
+		pinmm_scenario_free(scn);
+		return EXIT_USAGE;
+	}
+	ret = pinmm_scenario_run(scn, &sopt, &res);
+	if (ret) {
+		fprintf(stderr, "pinmm run: cannot create the engine: %s\n", strerror(-ret));
+		pinmm_scenario_free(scn);
+		return EXIT_FAILED;
+	}
+	if (ropt.format != PINMM_REPORT_TEXT)
+		ropt.colour = false;
+	pinmm_report_run(stdout, scn, pname, &res, &ropt);
+	pinmm_scenario_free(scn);
+	return res.outcome == PINMM_SCN_PASS ? EXIT_DECLARED
+	     : res.outcome == PINMM_SCN_FAIL ? EXIT_FAILED : EXIT_SKIP;
+}
+
+int main(int argc, char **argv)
+{
+	const char *verb = argc > 1 ? argv[1] : NULL;
+
+	if (!verb) {
+		fputs(usage_main, stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(verb, "--version") || !strcmp(verb, "-V")) {
+		printf("pinmm %s\n", PINMM_VERSION);
+		return EXIT_DECLARED;
+	}
+	if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
+		fputs(usage_main, stdout);
+		return EXIT_DECLARED;
+	}
+	/* the verb's own options start after it */
+	if (!strcmp(verb, "check"))
+		return cmd_check(argc - 1, argv + 1);
+	if (!strcmp(verb, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(verb, "explore") || !strcmp(verb, "replay") || !strcmp(verb, "host")) {
+		fprintf(stderr, "pinmm %s: not built yet (see the manual, docs/pinmm.1)\n", verb);
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "pinmm: unknown verb '%s'\n%s", verb, usage_main);
+	return EXIT_USAGE;
+}
