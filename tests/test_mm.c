@@ -1248,6 +1248,181 @@ static void policy_text(void **state)
 	assert_string_equal(buf, "legacy");
 }
 
+
+/* ====================================================== out of memory === */
+
+static void populate_out_of_memory(void **state)
+{
+	(void)state;
+	/* 4 MiB of frames; the mapping is bigger */
+	struct pinmm *eng = make_small_engine(512, 512);
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = 0;
+	enum { N = 1200 };
+
+	/* POPULATE failing part-way still returns 0 and keeps the mapping */
+	assert_int_equal(pinmm_mmap(mm, 0, N * PG, PROT_RW,
+				    PINMM_MAP_PRIVATE | PINMM_MAP_POPULATE, &a), 0);
+	size_t used = frames_used(eng);
+	assert_true(used > 0);
+	assert_true(used <= 1024);
+	unsigned present = 0, first_absent = N;
+	for (unsigned i = 0; i < N; i++) {
+		if (follow(mm, a + (uint64_t)i * PG).present)
+			present++;
+		else if (first_absent == N)
+			first_absent = i;
+	}
+	assert_true(present < N);
+	assert_true(first_absent < N);
+	/* a write fault with no frame left: ENOMEM, nothing written */
+	assert_int_equal(store_err(mm, a + (uint64_t)first_absent * PG, 1), -ENOMEM);
+	/* reads still work (the zero page needs no frame) */
+	assert_int_equal(load8(mm, a + (uint64_t)first_absent * PG), 0);
+	/* so does a fork (COW shares) */
+	struct pinmm_mm *child = fork_mm(mm);
+	assert_int_equal(load8(child, a), 0);
+	/* ... but a COW copy has no frame either */
+	assert_int_equal(store_err(child, a, 1), -ENOMEM);
+	assert_invariants(eng);
+	pinmm_mm_exit(child);
+	/* give memory back: faults work again */
+	assert_int_equal(pinmm_munmap(mm, a, 512 * PG), 0);
+	store8(mm, a + (uint64_t)first_absent * PG, 5);
+	assert_int_equal(load8(mm, a + (uint64_t)first_absent * PG), 5);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+/* Injected allocation failures (pinmm_fail_alloc_nth) at every allocation of
+ * a sequence of mm operations: each call fails cleanly with -ENOMEM or
+ * succeeds, the invariants hold, and nothing leaks. */
+static void alloc_fail_sweep(bool sticky)
+{
+	unsigned long nth;
+
+	for (nth = 1; nth < 10000; nth++) {
+		struct pinmm *eng = make_strict_engine();
+		struct pinmm_mm *mm = make_mm(eng), *child = NULL;
+		uint64_t a = map_rw(mm, 8), b = 0, out = 0;
+		int r;
+
+		fill(mm, a, 0x11, 8 * PG);
+		(void)pinmm_fail_alloc_nth(eng, nth, sticky);
+
+		r = pinmm_mmap(mm, 0, 16 * PG, PROT_RW,
+			       PINMM_MAP_PRIVATE | PINMM_MAP_POPULATE, &b);
+		assert_true(r == 0 || r == -ENOMEM);
+		if (r != 0)
+			b = 0;
+		r = pinmm_store_fill(mm, a, 0x22, 8 * PG);	/* no fault: present */
+		assert_int_equal(r, 0);
+		r = pinmm_fork(mm, &child);
+		assert_true(r == 0 || r == -ENOMEM);
+		if (r == 0) {
+			assert_non_null(child);
+			r = pinmm_store_fill(child, a + PG, 0x33, 2 * PG);	/* COW */
+			assert_true(r == 0 || r == -ENOMEM);
+		} else {
+			child = NULL;
+		}
+		r = pinmm_mprotect(mm, a + 2 * PG, PG, PROT_R);	/* split */
+		assert_true(r == 0 || r == -ENOMEM);
+		r = pinmm_munmap(mm, a + 5 * PG, PG);		/* split */
+		assert_true(r == 0 || r == -ENOMEM);
+		bool unmapped5 = r == 0;
+		/* look now: a later mmap may legitimately fill the hole */
+		int load5 = load_err(mm, a + 5 * PG);
+		if (b) {
+			r = pinmm_mremap(mm, b, 16 * PG, 32 * PG,
+					 PINMM_MREMAP_MAYMOVE, 0, &out);
+			assert_true(r == 0 || r == -ENOMEM);
+		}
+		uint64_t q = 0;
+		r = pinmm_mmap(mm, 0, PG, PROT_RW, PINMM_MAP_SHARED, &q);
+		assert_true(r == 0 || r == -ENOMEM);
+		if (r == 0) {
+			r = store_err(mm, q, 1);
+			assert_true(r == 0 || r == -ENOMEM);
+		}
+
+		unsigned long calls = pinmm_fail_alloc_nth(eng, 0, false);
+		assert_invariants(eng);
+		/* the parent's data survived whatever failed */
+		assert_bytes(mm, a, 0x22, PG);
+		assert_bytes(mm, a + 7 * PG, 0x22, PG);
+		if (!unmapped5) {
+			assert_int_equal(load5, 0);
+			assert_bytes(mm, a + 5 * PG, 0x22, PG);
+		}
+		else
+			assert_int_equal(load5, -EFAULT);
+		if (child) {
+			uint8_t v = load8(child, a + PG);
+			assert_true(v == 0x33 || v == 0x22);
+			assert_int_equal(load8(child, a), 0x22);
+			pinmm_mm_exit(child);
+		}
+		pinmm_mm_exit(mm);
+		finish_engine(eng);
+		if (calls < nth)	/* the injection point was never reached */
+			break;
+	}
+	assert_true(nth > 5);	/* the sequence does allocate */
+}
+
+static void alloc_fail_sweep_once(void **state)
+{
+	(void)state;
+	alloc_fail_sweep(false);
+}
+
+static void alloc_fail_sweep_sticky(void **state)
+{
+	(void)state;
+	alloc_fail_sweep(true);
+}
+
+static void mm_create_alloc_fail(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = NULL;
+
+	(void)pinmm_fail_alloc_nth(eng, 1, true);
+	assert_int_equal(pinmm_mm_create(eng, &mm), -ENOMEM);
+	(void)pinmm_fail_alloc_nth(eng, 0, false);
+	assert_int_equal(get_stats(eng).nr_mms, 0);
+	mm = make_mm(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+static void mmap_hint_used_when_free(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_rw(mm, 4), out = 0;
+
+	assert_int_equal(pinmm_munmap(mm, a, 4 * PG), 0);
+	/* a free, aligned hint is taken as is (Linux does) */
+	assert_int_equal(pinmm_mmap(mm, a + PG, PG, PROT_RW, PINMM_MAP_PRIVATE,
+				    &out), 0);
+	assert_int_equal(out, a + PG);
+	/* an occupied hint is not an error: somewhere else */
+	uint64_t out2 = 0;
+	assert_int_equal(pinmm_mmap(mm, a + PG, PG, PROT_RW, PINMM_MAP_PRIVATE,
+				    &out2), 0);
+	assert_int_not_equal(out2, a + PG);
+	store8(mm, out, 1);
+	store8(mm, out2, 2);
+	assert_int_equal(load8(mm, out), 1);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
@@ -1301,6 +1476,11 @@ int main(void)
 		cmocka_unit_test(many_vmas),
 		cmocka_unit_test(exit_frees_everything),
 		cmocka_unit_test(destroy_with_live_mm),
+		cmocka_unit_test(mmap_hint_used_when_free),
+		cmocka_unit_test(populate_out_of_memory),
+		cmocka_unit_test(mm_create_alloc_fail),
+		cmocka_unit_test(alloc_fail_sweep_once),
+		cmocka_unit_test(alloc_fail_sweep_sticky),
 	};
 	return cmocka_run_group_tests_name("mm", tests, NULL, NULL);
 }

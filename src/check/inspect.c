@@ -20,13 +20,22 @@ int pinmm_follow_page(struct pinmm_mm *mm, uint64_t addr, struct pinmm_mapping *
 		ret = -EFAULT;
 		goto out;
 	}
+	uint64_t sub = 0;
+	unsigned i = pt_index(addr, PT_LEVEL_PTE);
+
 	pte = pte_table_lock(mm, addr);
+	if (!pte && (pte = pmd_leaf_lock(mm, addr))) {
+		i = pt_index(addr, PT_LEVEL_PMD);
+		sub = (addr & (PINMM_PMD_SIZE - 1)) >> PINMM_PAGE_SHIFT;
+		out->huge = true;
+	}
 	if (pte) {
-		pte_t e = pt_read(pte, pt_index(addr, PT_LEVEL_PTE));
+		pte_t e = pt_read(pte, i);
 
 		if (pte_present(e)) {
-			struct pinmm_page *page = eng_pfn_page(mm->eng, pte_pfn(e));
+			struct pinmm_page *page = eng_pfn_page(mm->eng, pte_pfn(e) + sub);
 
+			e = mk_pte(pte_pfn(e) + sub, e & PTE_FLAGS_MASK);
 			out->present = true;
 			out->writable = pte_write(e) && !pte_protnone(e);
 			out->zero_page = pte_special(e);

@@ -13,6 +13,7 @@
 
 struct recount {
 	int32_t *maps;		/* per pfn: PTE maps seen */
+	int32_t *entire;	/* per head pfn: PMD maps seen */
 	int32_t *cache;		/* per pfn: page-cache references */
 	struct pinmm_violation_report *rep;
 };
@@ -36,6 +37,23 @@ static void count_mm(struct pinmm *eng, struct pinmm_mm *mm, struct recount *rc)
 			pte_t e;
 
 			if (!pte) {
+				struct pt_table *pmd = pmd_leaf_lock(mm, a);
+
+				if (pmd) {
+					pte_t l = pt_read(pmd, pt_index(a, PT_LEVEL_PMD));
+					struct pinmm_page *head = eng_pfn_page(eng, pte_pfn(l));
+
+					rc->entire[pte_pfn(l)]++;
+					if (folio_order(head) != PINMM_HPAGE_ORDER ||
+					    page_test(head, PG_tail))
+						violation(rc, "mm %u %#lx: PMD maps a non-THP",
+							  mm->id, (unsigned long)a);
+					if (pte_write(l) && !page_anon_exclusive(head) &&
+					    pm_policy(eng, PINMM_SW_ANON_EXCLUSIVE))
+						violation(rc, "mm %u %#lx: writable THP not exclusive",
+							  mm->id, (unsigned long)a);
+					pm_mutex_unlock(&pmd->ptl);
+				}
 				a = ALIGN_DOWN(a, PINMM_PMD_SIZE) + PINMM_PMD_SIZE - PINMM_PAGE_SIZE;
 				continue;
 			}
@@ -82,9 +100,11 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 	memset(rep, 0, sizeof(*rep));
 	rc.rep = rep;
 	rc.maps = calloc(n, sizeof(*rc.maps));
+	rc.entire = calloc(n, sizeof(*rc.entire));
 	rc.cache = calloc(n, sizeof(*rc.cache));
-	if (!rc.maps || !rc.cache) {
+	if (!rc.maps || !rc.cache || !rc.entire) {
 		free(rc.maps);
+		free(rc.entire);
 		free(rc.cache);
 		return -ENOMEM;
 	}
@@ -125,10 +145,9 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 			continue;
 		/* a folio head: explain its references */
 		int ref = folio_ref_count(p), pinc = atomic_load(&p->pincount);
-		int maps = 0, mapcount = 0, cache = 0;
+		int maps = 0, cache = 0;
 		for (unsigned long i = 0; i < folio_nr_pages(p); i++) {
 			maps += rc.maps[pfn + i];
-			mapcount += atomic_load(&p[i].mapcount);
 			cache += rc.cache[pfn + i];
 			if (atomic_load(&p[i].mapcount) != rc.maps[pfn + i])
 				violation(&rc, "pfn %#lx: mapcount %d but %d mappings",
@@ -140,7 +159,11 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		if (ref <= 0)
 			violation(&rc, "pfn %#lx: allocated with refcount %d",
 				  (unsigned long)pfn, ref);
-		int explained = maps + cache + pinc;
+		int entire = atomic_load(&p->entire_mapcount);
+		if (entire != rc.entire[pfn])
+			violation(&rc, "pfn %#lx: entire_mapcount %d but %d PMD maps",
+				  (unsigned long)pfn, entire, rc.entire[pfn]);
+		int explained = maps + rc.entire[pfn] + cache + pinc;
 		if (ref < explained)
 			violation(&rc, "pfn %#lx: refcount %d < %d (maps %d cache %d pins %d)",
 				  (unsigned long)pfn, ref, explained, maps, cache, pinc);
@@ -169,6 +192,7 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 	}
 
 	free(rc.maps);
+	free(rc.entire);
 	free(rc.cache);
 	return rep->nr ? -EUCLEAN : 0;
 }

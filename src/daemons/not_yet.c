@@ -8,8 +8,6 @@
 
 #include <pinmm/daemons.h>
 
-int pinmm_split_pmd(struct pinmm_mm *mm, uint64_t addr) { (void)mm; (void)addr; return -EOPNOTSUPP; }
-int pinmm_split_folio(struct pinmm_mm *mm, uint64_t addr) { (void)mm; (void)addr; return -EOPNOTSUPP; }
 long pinmm_khugepaged_scan(struct pinmm *eng, unsigned passes) { (void)eng; (void)passes; return -EOPNOTSUPP; }
 long pinmm_compact(struct pinmm *eng) { (void)eng; return -EOPNOTSUPP; }
 long pinmm_reclaim(struct pinmm *eng, unsigned long nr) { (void)eng; (void)nr; return -EOPNOTSUPP; }

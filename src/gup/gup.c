@@ -82,12 +82,22 @@ static int follow_page_pte(struct pinmm_mm *mm, struct vm_area *vma,
 	bool write = flags & PINMM_FOLL_WRITE;
 	int ret = 0;
 
+	uint64_t sub = 0;	/* page within a THP */
+
 	*fault_flags = write ? FAULT_FLAG_WRITE : 0;
 	if (write && !(vma->flags & VM_WRITE))
 		*fault_flags |= FAULT_FLAG_FORCE | FAULT_FLAG_UNSHARE;
-	if (!pte)
-		return 0;
+	if (!pte) {
+		/* follow_huge_pmd(): a PMD leaf, the same rules one level up */
+		pte = pmd_leaf_lock(mm, addr);
+		if (!pte)
+			return 0;
+		i = pt_index(addr, PT_LEVEL_PMD);
+		sub = (addr & (PINMM_PMD_SIZE - 1)) >> PINMM_PAGE_SHIFT;
+	}
 	pte_t e = pt_read(pte, i);
+	if (pte_huge(e))
+		e = mk_pte(pte_pfn(e) + sub, e & (PTE_FLAGS_MASK & ~PTE_HUGE));
 	if (!pte_present(e) || pte_protnone(e))
 		goto out;
 	if (write && !pte_write(e)) {

@@ -28,9 +28,12 @@
  */
 #include "gup.h"
 
-/* One PTE. Returns true if the page was taken. */
+/*
+ * One page, through entry i of table tbl (a PTE table, or for a THP the PMD
+ * table itself, sub being the page within the leaf). Returns true if taken.
+ */
 static bool gup_fast_pte(struct pinmm *eng, struct pt_table *pmd, unsigned pmd_i,
-			 pte_t pmd_val, struct pt_table *pte, unsigned i,
+			 pte_t pmd_val, struct pt_table *pte, unsigned i, uint64_t sub,
 			 unsigned flags, struct pinmm_page **page_out)
 {
 	pte_t e = pt_read(pte, i);
@@ -40,7 +43,7 @@ static bool gup_fast_pte(struct pinmm *eng, struct pt_table *pmd, unsigned pmd_i
 		return false;
 	if ((flags & PINMM_FOLL_WRITE) && !pte_write(e))
 		return false;
-	page = eng_pfn_page(eng, pte_pfn(e));
+	page = eng_pfn_page(eng, pte_pfn(e) + sub);
 	folio = page_folio(page);
 	/* a longterm pin of movable memory migrates first: slow path */
 	if ((flags & PINMM_FOLL_LONGTERM) && (flags & PINMM_FOLL_PIN) &&
@@ -101,13 +104,24 @@ unsigned long gup_fast(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
 			break;
 		pmd = pte_table(e);
 		pmd_val = pt_read(pmd, pmd_i);
+		if (pte_huge(pmd_val)) {
+			/* a THP: each page of the leaf, rechecking the leaf */
+			for (uint64_t sub = pt_index(addr, PT_LEVEL_PTE);
+			     sub < PT_ENTRIES && done < nr; sub++) {
+				if (!gup_fast_pte(eng, pmd, pmd_i, pmd_val, pmd, pmd_i, sub,
+						  flags, &pages[done]))
+					goto out;
+				done++;
+			}
+			continue;
+		}
 		if (!pte_is_table(pmd_val))
-			break;	/* none, or a PMD leaf (THP: the slow path) */
+			break;
 		pte = pte_table(pmd_val);
 		/* the rest of this PTE table */
 		for (unsigned i = pt_index(addr, PT_LEVEL_PTE);
 		     i < PT_ENTRIES && done < nr; i++) {
-			if (!gup_fast_pte(eng, pmd, pmd_i, pmd_val, pte, i, flags,
+			if (!gup_fast_pte(eng, pmd, pmd_i, pmd_val, pte, i, 0, flags,
 					  &pages[done]))
 				goto out;
 			done++;

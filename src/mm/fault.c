@@ -25,7 +25,7 @@ int vma_access_ok(const struct vm_area *vma, bool write)
 	return 0;
 }
 
-static pte_t vma_pte_flags(const struct vm_area *vma, bool writable)
+pte_t vma_pte_flags(const struct vm_area *vma, bool writable)
 {
 	pte_t f = PTE_YOUNG;
 
@@ -236,9 +236,36 @@ int handle_mm_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr,
 	int err = 0;
 
 	addr = ALIGN_DOWN(addr, PINMM_PAGE_SIZE);
+	/* a PMD leaf maps it: the THP's own fault paths */
+	struct pt_table *pmd = pmd_leaf_lock(mm, addr);
+	if (pmd) {
+		unsigned pi = pt_index(addr, PT_LEVEL_PMD);
+		pte_t pe = pt_read(pmd, pi);
+
+		if (pte_protnone(pe) && (vma->flags & VM_ACCESS_MASK))
+			pt_clear_bits(pmd, pi, PTE_PROTNONE);
+		if ((write || (flags & FAULT_FLAG_UNSHARE)) && !pte_write(pe))
+			err = do_huge_pmd_wp_page(mm->eng, vma, pmd, pi, flags);
+		else if (flags & FAULT_FLAG_UNSHARE)
+			err = 0;	/* writable: exclusive already */
+		pm_mutex_unlock(&pmd->ptl);
+		return err;
+	}
+	if (vma_thp_suitable(vma, ALIGN_DOWN(addr, PINMM_PMD_SIZE))) {
+		err = do_huge_pmd_anonymous_page(mm, vma, addr);
+		if (err <= 0)
+			return err;
+		err = 0;	/* fall back to small pages */
+	}
 	pte = pte_table_alloc(mm, addr);
-	if (!pte)
-		return -ENOMEM;
+	if (!pte) {
+		/* a THP may have been installed meanwhile: retry then */
+		pmd = pmd_leaf_lock(mm, addr);
+		if (!pmd)
+			return -ENOMEM;
+		pm_mutex_unlock(&pmd->ptl);
+		return 0;
+	}
 	e = pt_read(pte, i);
 	if (pte_none(e)) {
 		if (vma->file)

@@ -77,6 +77,42 @@ static int copy_present_pte(struct pinmm *eng, struct vm_area *dst_vma,
 	return 0;
 }
 
+/*
+ * A PMD-mapped THP: share it COW as a whole (one PMD mapping more), unless
+ * it may be pinned — then split the parent's PMD and let the PTE copy give
+ * the child its own copies of the pages (returns 1 for that).
+ */
+static int copy_huge_pmd(struct pinmm_mm *dst, struct pinmm_mm *src, uint64_t addr)
+{
+	struct pinmm *eng = src->eng;
+	struct pt_table *dpmd = pmd_table_alloc(dst, addr), *spmd;
+	unsigned i = pt_index(addr, PT_LEVEL_PMD);
+
+	if (!dpmd || pmd_deposit(dpmd, i))
+		return -ENOMEM;
+	spmd = pmd_leaf_lock(src, addr);
+	if (!spmd)
+		return 1;	/* split meanwhile: copy the PTEs */
+	pte_t e = pt_read(spmd, i);
+	struct pinmm_page *folio = eng_pfn_page(eng, pte_pfn(e));
+	if (pm_policy(eng, PINMM_SW_FORK_COPY_PINNED) &&
+	    folio_maybe_dma_pinned(eng, folio)) {
+		split_huge_pmd_locked(eng, spmd, i);
+		pm_mutex_unlock(&spmd->ptl);
+		return 1;
+	}
+	folio_get(folio);
+	atomic_fetch_add(&folio->entire_mapcount, 1);
+	for (unsigned long j = 0; j < (1ul << PINMM_HPAGE_ORDER); j++)
+		page_clear(&folio[j], PG_anon_exclusive);
+	pm_preempt(PM_PT_FORK_CHECKED, folio, 0);
+	if (pte_write(e))
+		pt_clear_bits(spmd, i, PTE_WRITE);
+	pt_write(dpmd, i, e & ~PTE_WRITE);
+	pm_mutex_unlock(&spmd->ptl);
+	return 0;
+}
+
 static int copy_page_range(struct pinmm_mm *dst, struct pinmm_mm *src,
 			   struct vm_area *dst_vma, struct vm_area *src_vma)
 {
@@ -86,6 +122,18 @@ static int copy_page_range(struct pinmm_mm *dst, struct pinmm_mm *src,
 		uint64_t next = MIN(ALIGN_DOWN(addr, PINMM_PMD_SIZE) + PINMM_PMD_SIZE,
 				    src_vma->end);
 		struct pt_table *spte, *dpte = NULL;
+		struct pt_table *leaf = pmd_leaf_lock(src, addr);
+
+		if (leaf) {
+			pm_mutex_unlock(&leaf->ptl);
+			int r = copy_huge_pmd(dst, src, addr);
+			if (r < 0)
+				return r;
+			if (r == 0) {
+				addr = next;
+				continue;
+			}
+		}
 
 		/* nothing to copy in this PTE table? */
 		pm_rcu_read_lock();

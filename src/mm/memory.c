@@ -56,7 +56,21 @@ void zap_page_range(struct pinmm_mm *mm, struct vm_area *vma, uint64_t start,
 {
 	(void)vma;
 	for (uint64_t addr = start; addr < end;) {
-		uint64_t next = MIN(ALIGN_DOWN(addr, PINMM_PMD_SIZE) + PINMM_PMD_SIZE, end);
+		uint64_t haddr = ALIGN_DOWN(addr, PINMM_PMD_SIZE);
+		uint64_t next = MIN(haddr + PINMM_PMD_SIZE, end);
+		struct pt_table *pmd = pmd_leaf_lock(mm, addr);
+
+		if (pmd) {
+			/* a THP: all of it goes, or its PMD splits first */
+			if (haddr >= start && haddr + PINMM_PMD_SIZE <= end) {
+				zap_huge_pmd(mm->eng, pmd, pt_index(addr, PT_LEVEL_PMD));
+				pm_mutex_unlock(&pmd->ptl);
+				addr = next;
+				continue;
+			}
+			split_huge_pmd_locked(mm->eng, pmd, pt_index(addr, PT_LEVEL_PMD));
+			pm_mutex_unlock(&pmd->ptl);
+		}
 		struct pt_table *pte = pte_table_lock(mm, addr);
 
 		if (pte) {

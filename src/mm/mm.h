@@ -174,6 +174,10 @@ struct pt_table *pte_table_alloc(struct pinmm_mm *mm, uint64_t addr);
  * tell where the PMD entry lives (for rechecks). */
 struct pt_table *pte_table_lookup(struct pinmm_mm *mm, uint64_t addr,
 				  struct pt_table **pmd_tbl);
+/* The PMD table covering addr, allocating missing levels; NULL: -ENOMEM. */
+struct pt_table *pmd_table_alloc(struct pinmm_mm *mm, uint64_t addr);
+/* When a PMD leaf (THP) maps addr: its PMD table, locked; else NULL. */
+struct pt_table *pmd_leaf_lock(struct pinmm_mm *mm, uint64_t addr);
 /* Lock the PTE table for addr: walks under RCU, locks, rechecks that the
  * PMD still points at it. NULL when no table. */
 struct pt_table *pte_table_lock(struct pinmm_mm *mm, uint64_t addr);
@@ -200,6 +204,20 @@ int handle_mm_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr,
 		    unsigned flags);
 /* Whether the vma allows the access at all (-EACCES otherwise). */
 int vma_access_ok(const struct vm_area *vma, bool write);
+
+/* entry flags for a new mapping in vma (fault.c) */
+pte_t vma_pte_flags(const struct vm_area *vma, bool writable);
+
+/* --- huge_memory.c --- */
+bool vma_thp_suitable(const struct vm_area *vma, uint64_t haddr);
+void prep_anon_thp(struct pinmm_page *folio, struct vm_area *vma, uint64_t haddr);
+int do_huge_pmd_anonymous_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr);
+int do_huge_pmd_wp_page(struct pinmm *eng, struct vm_area *vma, struct pt_table *pmd,
+			unsigned i, unsigned flags);
+int split_huge_pmd_locked(struct pinmm *eng, struct pt_table *pmd, unsigned i);
+/* split the PMD leaf mapping addr, if any (-EINVAL when none) */
+int split_huge_pmd_address(struct pinmm_mm *mm, uint64_t addr);
+void zap_huge_pmd(struct pinmm *eng, struct pt_table *pmd, unsigned i);
 
 /* The folio is anon and this page of it is marked exclusive. */
 static inline bool page_anon_exclusive(const struct pinmm_page *p)

@@ -168,8 +168,23 @@ static void change_protection(struct pinmm_mm *mm, uint64_t start, uint64_t end,
 {
 	for (uint64_t addr = start; addr < end;) {
 		uint64_t next = MIN(ALIGN_DOWN(addr, PINMM_PMD_SIZE) + PINMM_PMD_SIZE, end);
-		struct pt_table *pte = pte_table_lock(mm, addr);
+		struct pt_table *pte = pmd_leaf_lock(mm, addr);
+		unsigned pi = pt_index(addr, PT_LEVEL_PMD);
 
+		if (pte) {
+			/* VMA boundaries never cut a PMD mapping (vma_split) */
+			pte_t e = pt_read(pte, pi);
+			if (!(vm_flags & VM_WRITE) && pte_write(e))
+				pt_clear_bits(pte, pi, PTE_WRITE);
+			if (!(vm_flags & VM_ACCESS_MASK))
+				pt_set_bits(pte, pi, PTE_PROTNONE);
+			else if (pte_protnone(e))
+				pt_clear_bits(pte, pi, PTE_PROTNONE);
+			pm_mutex_unlock(&pte->ptl);
+			addr = next;
+			continue;
+		}
+		pte = pte_table_lock(mm, addr);
 		if (pte) {
 			for (; addr < next; addr += PINMM_PAGE_SIZE) {
 				unsigned i = pt_index(addr, PT_LEVEL_PTE);

@@ -135,6 +135,11 @@ int pinmm_mremap(struct pinmm_mm *mm, uint64_t old_addr, uint64_t old_len,
 	}
 	nv->start = new_addr;
 	nv->end = new_addr + new_len;
+	/* entries move one page at a time: PTE-map any THP of the range
+	 * (a PMD split cannot fail: its table was set aside) */
+	for (uint64_t a = ALIGN_DOWN(old_addr, PINMM_PMD_SIZE); a < old_addr + old_len;
+	     a += PINMM_PMD_SIZE)
+		split_huge_pmd_address(mm, MAX(a, old_addr));
 	/* rmap walkers must not look between the old and the new place */
 	vma_rmap_lock(vma);
 	err = move_page_tables(mm, old_addr, new_addr, MIN(old_len, new_len));

@@ -7,6 +7,7 @@
  * write, by clearing the entry and freeing the table after an RCU grace
  * period: a GUP-fast walker that read the old entry may still be inside it.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,8 +32,52 @@ struct pt_table *pt_alloc(struct pinmm *eng, int level)
 
 static void pt_release(struct pt_table *t)
 {
+	if (t->deposit) {
+		for (unsigned i = 0; i < PT_ENTRIES; i++)
+			if (t->deposit[i])
+				pt_free_now(t->deposit[i]);
+		free(t->deposit);
+	}
 	pm_mutex_destroy(&t->ptl);
 	free(t);
+}
+
+int pmd_deposit(struct pt_table *pmd, unsigned i)
+{
+	struct pt_table *pte;
+
+	pm_mutex_lock(&pmd->ptl);
+	if (!pmd->deposit)
+		pmd->deposit = calloc(PT_ENTRIES, sizeof(*pmd->deposit));
+	bool need = pmd->deposit && !pmd->deposit[i];
+	pm_mutex_unlock(&pmd->ptl);
+	if (!pmd->deposit)
+		return -ENOMEM;
+	if (!need)
+		return 0;
+	pte = pt_alloc(pmd->eng, PT_LEVEL_PTE);
+	if (!pte)
+		return -ENOMEM;
+	pm_mutex_lock(&pmd->ptl);
+	if (!pmd->deposit[i]) {
+		pmd->deposit[i] = pte;
+		pte = NULL;
+	}
+	pm_mutex_unlock(&pmd->ptl);
+	if (pte)
+		pt_free_now(pte);
+	return 0;
+}
+
+struct pt_table *pmd_withdraw(struct pt_table *pmd, unsigned i)
+{
+	struct pt_table *pte = NULL;
+
+	if (pmd->deposit) {
+		pte = pmd->deposit[i];
+		pmd->deposit[i] = NULL;
+	}
+	return pte;
 }
 
 /* nr_page_tables counts tables in use: a table leaves it when unlinked */
@@ -131,6 +176,55 @@ struct pt_table *pte_table_lock(struct pinmm_mm *mm, uint64_t addr)
 	 * takes this ptl before unlinking — it waits for us.
 	 */
 	return pte;
+}
+
+struct pt_table *pmd_table_alloc(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct pt_table *t = atomic_load(&mm->pgd);
+
+	for (int level = PT_LEVEL_PGD; t && level > PT_LEVEL_PMD; level--)
+		t = pt_next_alloc(mm->eng, t, pt_index(addr, level));
+	return t;
+}
+
+/* The PMD table covering addr (no lock; under RCU or mmap_lock), and the
+ * PUD table it hangs from. */
+static struct pt_table *pmd_table_lookup(struct pinmm_mm *mm, uint64_t addr,
+					 struct pt_table **pud_tbl)
+{
+	struct pt_table *t = atomic_load(&mm->pgd);
+
+	for (int level = PT_LEVEL_PGD; t && level > PT_LEVEL_PMD; level--) {
+		pte_t e = pt_read(t, pt_index(addr, level));
+
+		if (level == PT_LEVEL_PUD && pud_tbl)
+			*pud_tbl = t;
+		if (!pte_is_table(e))
+			return NULL;
+		t = pte_table(e);
+	}
+	return t;
+}
+
+struct pt_table *pmd_leaf_lock(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct pt_table *pud = NULL, *pmd;
+	unsigned i = pt_index(addr, PT_LEVEL_PMD);
+
+	pm_rcu_read_lock();
+	pmd = pmd_table_lookup(mm, addr, &pud);
+	if (pmd && pte_huge(pt_read(pmd, i))) {
+		pm_mutex_lock(&pmd->ptl);
+		pte_t up = pt_read(pud, pt_index(addr, PT_LEVEL_PUD));
+		if (!pte_is_table(up) || pte_table(up) != pmd || !pte_huge(pt_read(pmd, i))) {
+			pm_mutex_unlock(&pmd->ptl);
+			pmd = NULL;
+		}
+	} else {
+		pmd = NULL;
+	}
+	pm_rcu_read_unlock();
+	return pmd;
 }
 
 /* true when some VMA overlaps [start, end) */

@@ -54,6 +54,10 @@ struct pt_table {
 	struct rcu_head rcu;
 	struct pinmm *eng;
 	int level;
+	/* PMD tables: for each PMD leaf, a PTE table set aside when the THP
+	 * was mapped, so that splitting the PMD never needs memory (Linux's
+	 * pgtable_trans_huge_deposit) */
+	struct pt_table **deposit;
 } __attribute__((aligned(128)));
 
 static inline bool pte_none(pte_t e) { return e == 0; }
@@ -150,6 +154,10 @@ static inline void pt_set_bits(struct pt_table *t, unsigned i, pte_t bits)
 }
 
 struct pt_table *pt_alloc(struct pinmm *eng, int level);
+/* Set aside a PTE table for a PMD leaf at entry i (before mapping it). */
+int pmd_deposit(struct pt_table *pmd, unsigned i);
+/* Take it back (splitting: to use it; zapping: to free it). */
+struct pt_table *pmd_withdraw(struct pt_table *pmd, unsigned i);
 /* Free now (nobody can reach it) or after a grace period (it was visible). */
 void pt_free_now(struct pt_table *t);
 void pt_free_rcu(struct pt_table *t);

@@ -90,6 +90,11 @@ int vma_split(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr)
 
 	if (addr <= vma->start || addr >= vma->end)
 		return 0;
+	/* a THP straddling the new boundary is PTE-mapped first, as Linux's
+	 * vma_adjust_trans_huge() */
+	if (!IS_ALIGNED(addr, PINMM_PMD_SIZE) &&
+	    split_huge_pmd_address(mm, addr) == -ENOMEM)
+		return -ENOMEM;
 	tail = vma_dup(mm, vma);
 	if (!tail)
 		return -ENOMEM;

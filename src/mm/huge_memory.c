@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Transparent huge pages: anonymous 2 MiB folios (order 9) mapped by a PMD
+ * leaf. A PMD mapping holds one reference and counts in the folio's
+ * entire_mapcount; splitting the PMD turns it into 512 PTE mappings of the
+ * same pages (one reference and one mapcount each) — allowed under pins,
+ * since nothing moves. Splitting the folio itself is refused while any
+ * reference beyond its mappings exists.
+ */
+#include <errno.h>
+
+#include <pinmm/daemons.h>
+
+#include "../daemons/daemons.h"
+#include "mm.h"
+
+#define HPAGE_NR (1ul << PINMM_HPAGE_ORDER)
+
+bool vma_thp_suitable(const struct vm_area *vma, uint64_t haddr)
+{
+	return !vma->file && !(vma->flags & VM_SHARED) && (vma->flags & VM_HUGEPAGE) &&
+	       !(vma->flags & VM_NOHUGEPAGE) && haddr >= vma->start &&
+	       haddr + PINMM_PMD_SIZE <= vma->end;
+}
+
+/* Set up a fresh THP as anonymous memory of vma at haddr, exclusive. */
+void prep_anon_thp(struct pinmm_page *folio, struct vm_area *vma, uint64_t haddr)
+{
+	page_set(folio, PG_anon);
+	folio->mapping = (void *)((uintptr_t)vma->anon_vma | 1);
+	folio->index = vma_page_index(vma, haddr);
+	for (unsigned long j = 0; j < HPAGE_NR; j++)
+		page_set(&folio[j], PG_anon_exclusive);
+	atomic_store(&folio->entire_mapcount, 1);
+}
+
+/* First touch of an empty PMD in a THP-enabled VMA. 0 done, 1 fall back to
+ * small pages, -errno. mmap_lock held for read. */
+int do_huge_pmd_anonymous_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr)
+{
+	struct pinmm *eng = mm->eng;
+	uint64_t haddr = ALIGN_DOWN(addr, PINMM_PMD_SIZE);
+	unsigned i = pt_index(haddr, PT_LEVEL_PMD);
+	struct pt_table *pmd = pmd_table_alloc(mm, haddr);
+	struct pinmm_page *folio;
+
+	if (!pmd)
+		return -ENOMEM;
+	if (!pte_none(pt_read(pmd, i)))
+		return 1;
+	if (pmd_deposit(pmd, i))
+		return 1;	/* no memory for the split-time table */
+	folio = pm_alloc_folio(eng, PINMM_HPAGE_ORDER, PM_GFP_MOVABLE | PM_GFP_ZERO);
+	if (!folio)
+		return 1;	/* no 2 MiB block: small pages will do */
+	pm_mutex_lock(&pmd->ptl);
+	if (!pte_none(pt_read(pmd, i))) {
+		pm_mutex_unlock(&pmd->ptl);
+		folio_put(folio);
+		return 1;
+	}
+	prep_anon_thp(folio, vma, haddr);
+	/* writable at once when the VMA allows, as Linux maps a new THP */
+	pt_write(pmd, i, mk_pte(eng_page_pfn(eng, folio), PTE_HUGE | vma_pte_flags(vma, true)));
+	pm_mutex_unlock(&pmd->ptl);
+	return 0;
+}
+
+/* Turn the PMD leaf at entry i of pmd into a PTE table of the same pages.
+ * pmd's lock held. 0 or -ENOMEM. */
+int split_huge_pmd_locked(struct pinmm *eng, struct pt_table *pmd, unsigned i)
+{
+	pte_t old = pt_read(pmd, i);
+	struct pinmm_page *folio = eng_pfn_page(eng, pte_pfn(old));
+	pte_t flags = old & (PTE_WRITE | PTE_DIRTY | PTE_YOUNG | PTE_PROTNONE);
+	struct pt_table *pte;
+
+	if (!pte_huge(old))
+		return 0;
+	pte = pmd_withdraw(pmd, i);
+	if (!pte)
+		pte = pt_alloc(eng, PT_LEVEL_PTE);	/* none deposited: unusual */
+	if (!pte)
+		return -ENOMEM;
+	for (unsigned long j = 0; j < HPAGE_NR; j++) {
+		atomic_store(&pte->ent[j], mk_pte(pte_pfn(old) + j, flags));
+		page_dup_rmap(&folio[j]);
+	}
+	/* the PMD's reference becomes one per PTE */
+	atomic_fetch_add(&folio->refcount, (int)HPAGE_NR - 1);
+	atomic_fetch_sub(&folio->entire_mapcount, 1);
+	/* an exchange: a GUP-fast walker that read the leaf fails its recheck */
+	pt_xchg(pmd, i, mk_table_entry(pte));
+	return 0;
+}
+
+int split_huge_pmd_address(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct pt_table *pmd = pmd_leaf_lock(mm, addr);
+	int err;
+
+	if (!pmd)
+		return -EINVAL;
+	err = split_huge_pmd_locked(mm->eng, pmd, pt_index(addr, PT_LEVEL_PMD));
+	pm_mutex_unlock(&pmd->ptl);
+	return err;
+}
+
+int pinmm_split_pmd(struct pinmm_mm *mm, uint64_t addr)
+{
+	int err;
+
+	if (!mm)
+		return -EINVAL;
+	if (atomic_load(&mm->dead))
+		return -ESRCH;
+	pm_down_read(&mm->mmap_lock);
+	err = vma_lookup(mm, addr) ? split_huge_pmd_address(mm, addr) : -EFAULT;
+	pm_up_read(&mm->mmap_lock);
+	return err;
+}
+
+/*
+ * Write (or unshare) fault on a read-only PMD leaf; pmd's lock held.
+ * Reuse the THP when it is ours alone, as do_wp_page() does for small
+ * pages; otherwise split the PMD and let the fault retry on PTEs, where
+ * COW copies 4 KiB at a time.
+ */
+int do_huge_pmd_wp_page(struct pinmm *eng, struct vm_area *vma, struct pt_table *pmd,
+			unsigned i, unsigned flags)
+{
+	pte_t e = pt_read(pmd, i);
+	struct pinmm_page *folio = eng_pfn_page(eng, pte_pfn(e));
+	bool reuse;
+
+	if (pm_policy(eng, PINMM_SW_ANON_EXCLUSIVE))
+		reuse = page_anon_exclusive(folio) || folio_ref_count(folio) == 1;
+	else
+		reuse = atomic_load(&folio->entire_mapcount) == 1;
+	if (reuse) {
+		for (unsigned long j = 0; j < HPAGE_NR; j++)
+			page_set(&folio[j], PG_anon_exclusive);
+		if (!(flags & (FAULT_FLAG_UNSHARE | FAULT_FLAG_FORCE)) && (vma->flags & VM_WRITE))
+			pt_set_bits(pmd, i, PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
+		return 0;
+	}
+	return split_huge_pmd_locked(eng, pmd, i);
+}
+
+/* Zap the PMD leaf at entry i (lock held): the whole THP mapping goes. */
+void zap_huge_pmd(struct pinmm *eng, struct pt_table *pmd, unsigned i)
+{
+	pte_t old = pt_xchg(pmd, i, 0);
+	struct pinmm_page *folio = eng_pfn_page(eng, pte_pfn(old));
+	struct pt_table *deposited = pmd_withdraw(pmd, i);
+
+	if (deposited)
+		pt_free_now(deposited);	/* never visible to anyone */
+
+	if (old & PTE_DIRTY)
+		page_set(folio, PG_dirty);
+	if (atomic_fetch_sub(&folio->entire_mapcount, 1) == 1)
+		for (unsigned long j = 0; j < HPAGE_NR; j++)
+			if (!atomic_load(&folio[j].mapcount))
+				page_clear(&folio[j], PG_anon_exclusive);
+	folio_put(folio);
+}
+
+/*
+ * Split a large folio into small ones. Only mappings may reference it (and
+ * the caller): a pin or a GUP reference keeps it whole (-EBUSY). The count
+ * is frozen at zero while the descriptors change, so GUP-fast cannot take a
+ * reference meanwhile (its get-unless-zero fails and it falls back).
+ * mmap_lock of the mapping mm held for write; PMD mappings split first.
+ */
+static int split_folio_frozen(struct pinmm *eng, struct pinmm_page *folio, int extra)
+{
+	int maps = 0;
+
+	if (atomic_load(&folio->entire_mapcount))
+		return -EBUSY;	/* still PMD-mapped somewhere else */
+	for (unsigned long j = 0; j < HPAGE_NR; j++)
+		maps += atomic_load(&folio[j].mapcount);
+	int expected = maps + extra;
+	if (!atomic_compare_exchange_strong(&folio->refcount, &expected, 0))
+		return -EBUSY;
+	for (unsigned long j = 0; j < HPAGE_NR; j++) {
+		struct pinmm_page *p = &folio[j];
+		uint32_t keep = atomic_load(&p->flags) &
+				((1u << PG_anon) | (1u << PG_anon_exclusive) | (1u << PG_dirty));
+
+		keep |= atomic_load(&folio->flags) & ((1u << PG_anon) | (1u << PG_dirty));
+		atomic_store(&p->flags, keep);
+		p->order = 0;
+		p->head_off = 0;
+		p->mapping = folio->mapping;
+		p->index = folio->index + j;
+		atomic_store(&p->entire_mapcount, 0);
+		atomic_store(&p->pincount, 0);
+	}
+	/* unfreeze: each page keeps its mappings' references, the caller's
+	 * extra ones stay on the first */
+	for (unsigned long j = HPAGE_NR; j-- > 0;)
+		atomic_store(&folio[j].refcount,
+			     atomic_load(&folio[j].mapcount) + (j == 0 ? extra : 0));
+	/* pages nobody maps or holds are free now */
+	for (unsigned long j = 1; j < HPAGE_NR; j++)
+		if (atomic_load(&folio[j].refcount) == 0)
+			pm_free_folio(&folio[j]);
+	return 0;
+}
+
+int pinmm_split_folio(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct pinmm_mapping m;
+	int err;
+
+	if (!mm)
+		return -EINVAL;
+	if (atomic_load(&mm->dead))
+		return -ESRCH;
+	err = pinmm_follow_page(mm, addr, &m);
+	if (err)
+		return err;
+	if (!m.present || m.order == 0 || m.zero_page)
+		return -EINVAL;
+	pm_down_write(&mm->mmap_lock);
+	struct pinmm_page *folio = page_folio(m.page);
+	/* our own reference keeps it from going away meanwhile */
+	if (!folio_try_get(folio)) {
+		pm_up_write(&mm->mmap_lock);
+		return -EAGAIN;
+	}
+	split_huge_pmd_address(mm, addr);	/* PTE-map it here first */
+	if (folio_order(folio) == 0)
+		err = 0;	/* someone split it meanwhile */
+	else
+		err = split_folio_frozen(mm->eng, folio, 1);
+	pm_up_write(&mm->mmap_lock);
+	folio_put(folio);
+	return err;
+}
