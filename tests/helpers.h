@@ -116,6 +116,20 @@ static inline struct pinmm *make_engine(struct pinmm_policy p)
 	return eng;
 }
 
+/* strict, with zone sizes of its own (frames, multiples of 512) */
+static inline struct pinmm *make_small_engine(size_t normal, size_t movable)
+{
+	struct pinmm_config cfg;
+	struct pinmm *eng = NULL;
+
+	pinmm_config_default(&cfg);
+	cfg.normal_frames = normal;
+	cfg.movable_frames = movable;
+	assert_int_equal(pinmm_create(&cfg, &eng), 0);
+	assert_non_null(eng);
+	return eng;
+}
+
 static inline struct pinmm *make_strict_engine(void)
 {
 	return make_engine(PINMM_POLICY_STRICT);

@@ -873,6 +873,104 @@ static void pin_zero_page_ro_shortterm(void **state)
 	finish_engine(eng);
 }
 
+
+/* ================================================ out of memory / ENOMEM === */
+
+/* FOLL_LONGTERM needs a frame outside the movable zone: when there is none
+ * left, the pin fails with ENOMEM and leaves nothing pinned */
+static void longterm_pin_enomem_when_normal_zone_full(void **state)
+{
+	(void)state;
+	enum { NORMAL = 512, MOVABLE = 1024, N = 600 };
+	struct pinmm *eng = make_small_engine(NORMAL, MOVABLE);
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_rw_populated(mm, N);
+	struct pinmm_pin *pins = calloc(N, sizeof(*pins));
+	struct pinmm_page **pages = calloc(N, sizeof(*pages));
+	unsigned ok = 0;
+	int r = 0;
+
+	assert_non_null(pins);
+	assert_non_null(pages);
+	for (unsigned i = 0; i < N; i++)
+		store8(mm, a + (uint64_t)i * PG, (uint8_t)(i + 1));
+	for (ok = 0; ok < N; ok++) {
+		r = pinmm_pin(mm, &pins[ok], a + (uint64_t)ok * PG, 1,
+			      PINMM_FOLL_WRITE | PINMM_FOLL_LONGTERM, ok & 1,
+			      &pages[ok]);
+		if (r != 0)
+			break;
+		assert_int_equal(finfo(pages[ok]).zone, PINMM_ZONE_NORMAL);
+	}
+	/* most of the normal zone could be used, then it ran out */
+	assert_int_equal(r, -ENOMEM);
+	assert_true(ok >= NORMAL - 16);
+	assert_true(ok <= NORMAL);
+	assert_false(pinmm_pin_held(&pins[ok]));
+	/* the refused page is unpinned, still mapped, data intact */
+	struct pinmm_folio_info fi = finfo_at(mm, a + (uint64_t)ok * PG);
+	assert_int_equal(fi.pincount, 0);
+	assert_int_equal(fi.zone, PINMM_ZONE_MOVABLE);
+	assert_int_equal(load8(mm, a + (uint64_t)ok * PG), (uint8_t)(ok + 1));
+	/* a short-term pin still works: it may stay in movable memory */
+	struct pinmm_pin st;
+	struct pinmm_page *sp[1];
+	zero_pin(&st);
+	pin_ok(mm, &st, a + (uint64_t)ok * PG, 1, PINMM_FOLL_WRITE, false, sp);
+	unpin_ok(&st);
+	/* the pinned ones kept their data through the move */
+	for (unsigned i = 0; i < ok; i++)
+		assert_int_equal(dev_read8(&pins[i], 0, 0), (uint8_t)(i + 1));
+	assert_invariants(eng);
+	for (unsigned i = 0; i < ok; i++)
+		unpin_ok(&pins[i]);
+	free(pins);
+	free(pages);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+/* injected allocation failures under pin: 0 or -ENOMEM, never half */
+static void pin_alloc_fail_sweep(void **state)
+{
+	(void)state;
+	unsigned long nth;
+
+	for (nth = 1; nth < 10000; nth++) {
+		for (int variant = 0; variant < 4; variant++) {
+			struct pinmm *eng = make_strict_engine();
+			struct pinmm_mm *mm = make_mm(eng);
+			uint64_t a = map_rw(mm, 4);
+			struct pinmm_page *pages[4];
+			struct pinmm_pin pin;
+			unsigned flags = PINMM_FOLL_WRITE |
+					 ((variant & 1) ? PINMM_FOLL_LONGTERM : 0);
+
+			zero_pin(&pin);
+			store8(mm, a, 0x5C);	/* page 0 present, 1..3 not */
+			(void)pinmm_fail_alloc_nth(eng, nth, false);
+			int r = pinmm_pin(mm, &pin, a, 4, flags, variant & 2, pages);
+			unsigned long calls = pinmm_fail_alloc_nth(eng, 0, false);
+			assert_true(r == 0 || r == -ENOMEM);
+			if (r == 0) {
+				assert_int_equal(dev_read8(&pin, 0, 0), 0x5C);
+				assert_coherent(&pin, mm, a);
+				unpin_ok(&pin);
+			} else {
+				assert_false(pinmm_pin_held(&pin));
+				assert_int_equal(finfo_at(mm, a).pincount, 0);
+			}
+			assert_int_equal(load8(mm, a), 0x5C);
+			assert_invariants(eng);
+			pinmm_mm_exit(mm);
+			finish_engine(eng);
+			if (variant == 3 && calls < nth)
+				return;
+		}
+	}
+	fail_msg("the sweep did not end");
+}
+
 int main(void)
 {
 	tests_filter_from_env();
@@ -912,6 +1010,8 @@ int main(void)
 		cmocka_unit_test(destroy_reports_leaked_pin),
 		cmocka_unit_test(pin_shared_anon),
 		cmocka_unit_test(pin_zero_page_ro_shortterm),
+		cmocka_unit_test(longterm_pin_enomem_when_normal_zone_full),
+		cmocka_unit_test(pin_alloc_fail_sweep),
 	};
 	return cmocka_run_group_tests_name("gup", tests, NULL, NULL);
 }

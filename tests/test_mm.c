@@ -1355,9 +1355,9 @@ static void alloc_fail_sweep(bool sticky)
 		if (!unmapped5) {
 			assert_int_equal(load5, 0);
 			assert_bytes(mm, a + 5 * PG, 0x22, PG);
-		}
-		else
+		} else {
 			assert_int_equal(load5, -EFAULT);
+		}
 		if (child) {
 			uint8_t v = load8(child, a + PG);
 			assert_true(v == 0x33 || v == 0x22);
