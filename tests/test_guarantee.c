@@ -986,6 +986,113 @@ static void g5_invariants_at_every_step(void **state)
 	finish_engine(eng);
 }
 
+
+/* ================================================ G3 fork row, THP === */
+
+/* A 4 KiB pin inside a PMD-mapped THP, then fork: the parent keeps the
+ * pinned page mapped at the same address (a PMD split is allowed: the same
+ * physical pages stay mapped); the child gets its own copy. */
+static bool fork_after_pin_in_thp(struct pinmm *eng, unsigned flags)
+{
+	bool held = true;
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_anon(mm, PINMM_PMD_SIZE, PROT_RW,
+			      PINMM_MAP_PRIVATE | PINMM_MAP_ALIGN_2M);
+	struct pinmm_page *pages[1];
+	struct pinmm_pin pin;
+	uint64_t v = a + 7 * PG;
+
+	zero_pin(&pin);
+	assert_int_equal(pinmm_madvise(mm, a, PINMM_PMD_SIZE, PINMM_MADV_HUGEPAGE), 0);
+	fill(mm, a, 0x11, PINMM_PMD_SIZE);
+	struct pinmm_mapping m = follow(mm, v);
+	if (!m.huge) {
+		pinmm_mm_exit(mm);
+		finish_engine(eng);
+		print_message("no THP for a MADV_HUGEPAGE region: skipped\n");
+		skip();
+	}
+	assert_int_equal(m.order, PINMM_HPAGE_ORDER);
+	pin_ok(mm, &pin, v, 1, flags, false, pages);
+	uint64_t p = pinmm_page_pfn(pages[0]);
+	struct pinmm_mm *child = fork_mm(mm);
+
+	/* other pages of the range: the child sees the pre-fork data */
+	assert_int_equal(load8(child, a), 0x11);	/* any policy */
+	OBS(pfn_at(mm, v) == p);
+	OBS(pfn_at(child, v) != p);
+	store8(mm, v + 1, 0x22);
+	OBS(dev_read8(&pin, 0, 1) == 0x22);
+	dev_write8(&pin, 0, 2, 0x33);
+	OBS(load8(mm, v + 2) == 0x33);
+	OBS(load8(child, v + 2) == 0x11);
+	/* the neighbours are still the parent's own data */
+	store8(mm, a, 0x44);
+	OBS(load8(child, a) == 0x11);
+	OBS(pinmm_check_mapped(&pin, mm, v));
+	OBS(is_coherent(&pin, mm, v));
+	pinmm_mm_exit(child);
+	assert_invariants(eng);
+	unpin_ok(&pin);
+	pinmm_mm_exit(mm);
+	return held;
+}
+static bool fork_after_rw_pin_in_thp(struct pinmm *eng)
+{
+	return fork_after_pin_in_thp(eng, PINMM_FOLL_WRITE);
+}
+/* longterm: the THP is first moved out of the movable zone (or split) */
+static bool fork_after_rw_longterm_pin_in_thp(struct pinmm *eng)
+{
+	return fork_after_pin_in_thp(eng, PINMM_FOLL_WRITE | PINMM_FOLL_LONGTERM);
+}
+HOLDS(g3_fork_pin_in_thp_strict, fork_after_rw_pin_in_thp)
+BREAKS_WITHOUT(g3_fork_pin_in_thp_no_fork_copy_pinned, fork_after_rw_pin_in_thp,
+	       PINMM_SW_FORK_COPY_PINNED)
+HOLDS(g3_fork_longterm_pin_in_thp_strict, fork_after_rw_longterm_pin_in_thp)
+BREAKS_WITHOUT(g3_fork_longterm_pin_in_thp_no_fork_copy_pinned,
+	       fork_after_rw_longterm_pin_in_thp, PINMM_SW_FORK_COPY_PINNED)
+
+/* A pin in a THP, then the parent's store into another page of the same
+ * THP after fork: with the PMD COW-shared, that write must not move the
+ * pinned 4 KiB page away either. */
+static void g3_thp_cow_keeps_pinned_subpage(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_anon(mm, PINMM_PMD_SIZE, PROT_RW,
+			      PINMM_MAP_PRIVATE | PINMM_MAP_ALIGN_2M);
+	struct pinmm_page *pages[2];
+	struct pinmm_pin pin;
+
+	zero_pin(&pin);
+	assert_int_equal(pinmm_madvise(mm, a, PINMM_PMD_SIZE, PINMM_MADV_HUGEPAGE), 0);
+	fill(mm, a, 0x11, PINMM_PMD_SIZE);
+	if (!follow(mm, a).huge) {
+		pinmm_mm_exit(mm);
+		finish_engine(eng);
+		print_message("no THP for a MADV_HUGEPAGE region: skipped\n");
+		skip();
+	}
+	pin_ok(mm, &pin, a + 100 * PG, 2, PINMM_FOLL_WRITE, true, pages);
+	struct pinmm_mm *child = fork_mm(mm);
+	for (unsigned i = 0; i < 512; i += 37)
+		store8(mm, a + i * PG, (uint8_t)i);
+	store8(child, a + 101 * PG, 0x99);
+	assert_true(pinmm_check_mapped(&pin, mm, a + 100 * PG));
+	assert_coherent(&pin, mm, a + 100 * PG);
+	assert_int_equal(dev_read8(&pin, 1, 0), 0x11);
+	for (unsigned i = 0; i < 512; i += 37)
+		assert_int_equal(load8(child, a + i * PG), 0x11);
+	pinmm_mm_exit(child);
+	assert_coherent(&pin, mm, a + 100 * PG);
+	assert_invariants(eng);
+	unpin_ok(&pin);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
@@ -1039,6 +1146,11 @@ int main(void)
 		/* G3 (COW / fork rows) */
 		cmocka_unit_test(g3_fork_early_copy_strict),
 		cmocka_unit_test(g3_fork_early_copy_no_fork_copy_pinned),
+		cmocka_unit_test(g3_fork_pin_in_thp_strict),
+		cmocka_unit_test(g3_fork_pin_in_thp_no_fork_copy_pinned),
+		cmocka_unit_test(g3_fork_longterm_pin_in_thp_strict),
+		cmocka_unit_test(g3_fork_longterm_pin_in_thp_no_fork_copy_pinned),
+		cmocka_unit_test(g3_thp_cow_keeps_pinned_subpage),
 		/* G4 (deterministic parts) */
 		cmocka_unit_test(g4_fork_after_fast_pin_strict),
 		cmocka_unit_test(g4_fork_after_fast_pin_no_fork_copy_pinned),

@@ -971,6 +971,91 @@ static void pin_alloc_fail_sweep(void **state)
 	fail_msg("the sweep did not end");
 }
 
+
+/* FOLL_LONGTERM of a page inside a PMD-mapped THP in the movable zone: the
+ * folio is moved (or split and the page moved) out of the movable zone, then
+ * pinned; the data and the mapping follow. */
+static void longterm_pin_in_thp(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_anon(mm, PINMM_PMD_SIZE, PROT_RW,
+			      PINMM_MAP_PRIVATE | PINMM_MAP_ALIGN_2M);
+	struct pinmm_page *pages[2];
+	struct pinmm_pin pin;
+
+	zero_pin(&pin);
+	assert_int_equal(pinmm_madvise(mm, a, PINMM_PMD_SIZE, PINMM_MADV_HUGEPAGE), 0);
+	for (unsigned i = 0; i < 512; i++)
+		store8(mm, a + i * PG, (uint8_t)(i + 1));
+	if (!follow(mm, a).huge) {
+		pinmm_mm_exit(mm);
+		finish_engine(eng);
+		print_message("no THP for a MADV_HUGEPAGE region: skipped\n");
+		skip();
+	}
+	for (int ro = 0; ro < 2; ro++) {
+		unsigned flags = PINMM_FOLL_LONGTERM | (ro ? 0 : PINMM_FOLL_WRITE);
+		int r = pinmm_pin(mm, &pin, a + 10 * PG, 2, flags, ro, pages);
+		if (r != 0)
+			print_error("longterm %s pin in a THP: %d\n", ro ? "R/O" : "R/W", r);
+		assert_int_equal(r, 0);
+		for (unsigned i = 0; i < 2; i++) {
+			assert_int_equal(finfo(pages[i]).zone, PINMM_ZONE_NORMAL);
+			assert_int_equal(dev_read8(&pin, i, 0), (uint8_t)(11 + i));
+		}
+		assert_true(pinmm_check_mapped(&pin, mm, a + 10 * PG));
+		assert_coherent(&pin, mm, a + 10 * PG);
+		unpin_ok(&pin);
+	}
+	/* the rest of the range kept its data */
+	for (unsigned i = 0; i < 512; i += 17)
+		assert_int_equal(load8(mm, a + i * PG), (uint8_t)(i + 1));
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+/* short-term pins of THP subpages: no move needed, pincount on the folio */
+static void pin_in_thp(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_anon(mm, PINMM_PMD_SIZE, PROT_RW,
+			      PINMM_MAP_PRIVATE | PINMM_MAP_ALIGN_2M);
+	struct pinmm_page *pages[3];
+	struct pinmm_pin pin;
+
+	zero_pin(&pin);
+	assert_int_equal(pinmm_madvise(mm, a, PINMM_PMD_SIZE, PINMM_MADV_HUGEPAGE), 0);
+	fill(mm, a, 0x4D, PINMM_PMD_SIZE);
+	struct pinmm_mapping m = follow(mm, a + 3 * PG);
+	if (!m.huge) {
+		pinmm_mm_exit(mm);
+		finish_engine(eng);
+		print_message("no THP for a MADV_HUGEPAGE region: skipped\n");
+		skip();
+	}
+	for (int fast = 0; fast < 2; fast++) {
+		pin_ok(mm, &pin, a + 3 * PG, 3, PINMM_FOLL_WRITE, fast, pages);
+		for (unsigned i = 0; i < 3; i++) {
+			assert_int_equal(pinmm_page_pfn(pages[i]), m.pfn + i);
+			struct pinmm_folio_info fi = finfo(pages[i]);
+			assert_int_equal(fi.order, PINMM_HPAGE_ORDER);
+			assert_true(fi.maybe_dma_pinned);
+			assert_true(fi.pincount >= 1);
+		}
+		assert_coherent(&pin, mm, a + 3 * PG);
+		unpin_ok(&pin);
+		assert_false(finfo_at(mm, a).maybe_dma_pinned);
+	}
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
@@ -1012,6 +1097,8 @@ int main(void)
 		cmocka_unit_test(pin_zero_page_ro_shortterm),
 		cmocka_unit_test(longterm_pin_enomem_when_normal_zone_full),
 		cmocka_unit_test(pin_alloc_fail_sweep),
+		cmocka_unit_test(pin_in_thp),
+		cmocka_unit_test(longterm_pin_in_thp),
 	};
 	return cmocka_run_group_tests_name("gup", tests, NULL, NULL);
 }
