@@ -51,6 +51,12 @@ uint32_t pinmm_scenario_breaks_without(const struct pinmm_scenario *scn);
 size_t pinmm_scenario_nr_breaks_with(const struct pinmm_scenario *scn);
 const char *pinmm_scenario_breaks_with(const struct pinmm_scenario *scn,
 				       size_t i, struct pinmm_policy *out);
+/* The `holds-with` policies: under these it must pass (a policy that turns
+ * off a scenario's switch and still holds, e.g. legacy when its older
+ * mechanism happens to keep the page). */
+size_t pinmm_scenario_nr_holds_with(const struct pinmm_scenario *scn);
+const char *pinmm_scenario_holds_with(const struct pinmm_scenario *scn,
+				      size_t i, struct pinmm_policy *out);
 /* `explore bound=K`: K, or 0 without an explore line. */
 unsigned pinmm_scenario_explore_bound(const struct pinmm_scenario *scn);
 /* `host skip "why"`: why, or NULL. */
@@ -112,7 +118,7 @@ enum pinmm_cell_role {
 	PINMM_CELL_LEGACY,	/* must fail when the scenario declares any
 				 * breaks-*, else informational */
 	PINMM_CELL_WITHOUT,	/* strict minus one breaks-without switch */
-	PINMM_CELL_WITH,	/* a breaks-with policy */
+	PINMM_CELL_WITH,	/* a breaks-with or holds-with policy */
 };
 
 enum pinmm_cell_verdict {
@@ -131,11 +137,18 @@ enum pinmm_na {
 	PINMM_NA_EXPLORER,	/* a race real threads did not hit: needs the explorer */
 };
 
+/* What a cell is declared to do. */
+enum pinmm_cell_expect {
+	PINMM_EXPECT_PASS,	/* strict, holds-with */
+	PINMM_EXPECT_FAIL,	/* breaks-without, breaks-with, legacy (see matrix.c) */
+	PINMM_EXPECT_EITHER,	/* legacy when nothing is declared: informational */
+};
+
 struct pinmm_cell {
 	enum pinmm_cell_role role;
 	char label[96];		/* "strict", "legacy", "-anon_exclusive", ... */
 	struct pinmm_policy policy;
-	bool must_fail;
+	enum pinmm_cell_expect expect;
 	bool ran;
 	unsigned attempts;	/* runs made (races: until detected) */
 	struct pinmm_scn_result result;

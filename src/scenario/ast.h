@@ -143,6 +143,13 @@ struct stmt {
 	};
 };
 
+/* `breaks-with` / `holds-with` lines: policies as written and parsed */
+struct scn_policies {
+	unsigned nr;
+	char **text;
+	struct pinmm_policy *pol;
+};
+
 struct stmt_list {
 	struct stmt **v;
 	unsigned nr, cap;
@@ -160,9 +167,7 @@ struct pinmm_scenario {
 	bool has_policy;
 	struct pinmm_policy policy;
 	uint32_t breaks_without;
-	unsigned nr_breaks_with;
-	char **breaks_with_text;
-	struct pinmm_policy *breaks_with;
+	struct scn_policies breaks_with, holds_with;
 	unsigned explore_bound;
 	char *host_skip;
 

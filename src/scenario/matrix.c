@@ -9,9 +9,13 @@
  *  - strict must pass;
  *  - each ablation (breaks-without switch off, breaks-with policy) must
  *    fail;
+ *  - each holds-with policy must pass;
  *  - legacy must fail when the scenario declares at least one ablation that
- *    can run (legacy turns every switch off, so it includes them); with none
- *    declared legacy is informational: an E row holds under any policy.
+ *    can run (legacy turns every switch off, so it includes them), unless it
+ *    says `holds-with legacy` (an older mechanism may keep the page by luck:
+ *    mapcount-based COW reuses once the child has copied away); with
+ *    nothing declared legacy is informational: an E row holds under any
+ *    policy.
  * Not conclusive, shown as n/a and never counted as pass or failure: a run
  * that reached a mechanism the engine has not built (EOPNOTSUPP), a switch
  * the engine cannot turn off yet, and, for scenarios with `explore`, an
@@ -32,7 +36,7 @@
 
 static struct pinmm_cell *add_cell(struct pinmm_row *row,
 				   enum pinmm_cell_role role, const char *label,
-				   struct pinmm_policy pol, bool must_fail)
+				   struct pinmm_policy pol, enum pinmm_cell_expect expect)
 {
 	struct pinmm_cell *c;
 
@@ -43,7 +47,7 @@ static struct pinmm_cell *add_cell(struct pinmm_row *row,
 	c->role = role;
 	snprintf(c->label, sizeof(c->label), "%s", label);
 	c->policy = pol;
-	c->must_fail = must_fail;
+	c->expect = expect;
 	c->verdict = PINMM_VERDICT_NA;
 	return c;
 }
@@ -71,10 +75,12 @@ static void plan_row(struct pinmm_row *row)
 	uint32_t without = pinmm_scenario_breaks_without(scn);
 	struct pinmm_cell *legacy;
 	bool legacy_declared = false, runnable = false;
+	enum pinmm_cell_expect legacy_said = PINMM_EXPECT_FAIL;
 	char label[96];
 
-	add_cell(row, PINMM_CELL_STRICT, "strict", PINMM_POLICY_STRICT, false);
-	legacy = add_cell(row, PINMM_CELL_LEGACY, "legacy", PINMM_POLICY_LEGACY, false);
+	add_cell(row, PINMM_CELL_STRICT, "strict", PINMM_POLICY_STRICT, PINMM_EXPECT_PASS);
+	legacy = add_cell(row, PINMM_CELL_LEGACY, "legacy", PINMM_POLICY_LEGACY,
+			  PINMM_EXPECT_EITHER);
 	for (int s = 0; s < PINMM_SW_NR; s++) {
 		struct pinmm_policy p = PINMM_POLICY_STRICT;
 		struct pinmm_cell *c;
@@ -83,33 +89,46 @@ static void plan_row(struct pinmm_row *row)
 			continue;
 		p.on &= ~(1u << s);
 		snprintf(label, sizeof(label), "-%s", pinmm_switch_name(s));
-		c = add_cell(row, PINMM_CELL_WITHOUT, label, p, true);
+		c = add_cell(row, PINMM_CELL_WITHOUT, label, p, PINMM_EXPECT_FAIL);
 		if (c && !pinmm_switch_implemented(s))
 			no_switch(c, "%s: the engine cannot turn this switch off yet",
 				     pinmm_switch_name(s));
 		else if (c)
 			runnable = true;
 	}
-	for (size_t i = 0; i < pinmm_scenario_nr_breaks_with(scn); i++) {
-		struct pinmm_policy p;
-		const char *text = pinmm_scenario_breaks_with(scn, i, &p), *bad;
-		struct pinmm_cell *c;
+	for (int holds = 0; holds < 2; holds++) {
+		size_t n = holds ? pinmm_scenario_nr_holds_with(scn)
+				 : pinmm_scenario_nr_breaks_with(scn);
 
-		if (p.on == PINMM_POLICY_LEGACY.on) {
-			legacy_declared = true;	/* the legacy column says it */
-			continue;
+		for (size_t i = 0; i < n; i++) {
+			struct pinmm_policy p;
+			const char *text = holds ? pinmm_scenario_holds_with(scn, i, &p)
+						 : pinmm_scenario_breaks_with(scn, i, &p);
+			enum pinmm_cell_expect e = holds ? PINMM_EXPECT_PASS
+							 : PINMM_EXPECT_FAIL;
+			struct pinmm_cell *c;
+			const char *bad;
+
+			if (p.on == PINMM_POLICY_LEGACY.on) {
+				legacy_said = e;	/* the legacy column says it */
+				legacy_declared = true;
+				continue;
+			}
+			c = add_cell(row, PINMM_CELL_WITH, text, p, e);
+			/* legacy-based policies run as legacy does: switches the
+			 * engine lacks have nothing to act on; a strict-based one
+			 * that names such a switch would test nothing */
+			bad = strncmp(text, "strict", 6) == 0 ? unbuilt_switch(p) : NULL;
+			if (c && bad)
+				no_switch(c, "%s: the engine cannot turn this switch off yet", bad);
+			else if (c && !holds)
+				runnable = true;
 		}
-		c = add_cell(row, PINMM_CELL_WITH, text, p, true);
-		/* legacy-based policies run as legacy does: switches the engine
-		 * lacks have nothing to act on; a strict-based one that names
-		 * such a switch would test nothing */
-		bad = strncmp(text, "strict", 6) == 0 ? unbuilt_switch(p) : NULL;
-		if (c && bad)
-			no_switch(c, "%s: the engine cannot turn this switch off yet", bad);
-		else if (c)
-			runnable = true;
 	}
-	legacy->must_fail = legacy_declared || runnable;
+	if (legacy_declared)
+		legacy->expect = legacy_said;
+	else if (runnable)
+		legacy->expect = PINMM_EXPECT_FAIL;
 }
 
 int pinmm_matrix_plan(struct pinmm_scenario **scns, size_t n,
@@ -157,12 +176,12 @@ static void judge(struct pinmm_cell *c, bool explore)
 		c->verdict = PINMM_VERDICT_NA;
 		c->na = PINMM_NA_UNBUILT;
 		snprintf(c->reason, sizeof(c->reason), "%s", r->unsupported);
-	} else if (c->role == PINMM_CELL_STRICT) {
+	} else if (c->expect == PINMM_EXPECT_PASS) {
 		c->verdict = r->outcome == PINMM_SCN_PASS ? PINMM_VERDICT_PASS
 							  : PINMM_VERDICT_UNEXPECTED;
 		if (r->outcome == PINMM_SCN_FAIL)
 			snprintf(c->reason, sizeof(c->reason), "%s", first);
-	} else if (!c->must_fail) {
+	} else if (c->expect == PINMM_EXPECT_EITHER) {
 		c->verdict = PINMM_VERDICT_INFO;
 		snprintf(c->reason, sizeof(c->reason), "%s",
 			 r->outcome == PINMM_SCN_PASS ? "passes (nothing declared)" : first);
@@ -185,7 +204,7 @@ static void judge(struct pinmm_cell *c, bool explore)
 static void run_cell(const struct pinmm_row *row, struct pinmm_cell *c)
 {
 	bool explore = pinmm_scenario_explore_bound(row->scn) > 0;
-	unsigned tries = explore && c->must_fail ? RACE_ATTEMPTS : 1;
+	unsigned tries = explore && c->expect == PINMM_EXPECT_FAIL ? RACE_ATTEMPTS : 1;
 	struct pinmm_scn_options opt = { .policy = c->policy, .trace = NULL };
 	int ret;
 

@@ -60,12 +60,14 @@ static bool p_header(struct parser *p)
 
 	if (!(p_is_word(p, "scenario") || p_is_word(p, "policy") ||
 	      p_is_word(p, "breaks-without") || p_is_word(p, "breaks-with") ||
+	      p_is_word(p, "holds-with") ||
 	      p_is_word(p, "explore") || p_is_word(p, "host")))
 		return false;
 	if (p->thread >= 0)
 		p_fail(p, &kw, "expected a statement, got header line '%.*s' inside a thread",
 		       (int)kw.len, kw.s);
-	if (tok_is(&kw, "policy") || tok_is(&kw, "breaks-with")) {
+	if (tok_is(&kw, "policy") || tok_is(&kw, "breaks-with") ||
+	    tok_is(&kw, "holds-with")) {
 		/* policy texts are raw words: `legacy,+pin_accounting` */
 		do {
 			struct pinmm_policy pol = p_policy(p, &at);
@@ -79,18 +81,18 @@ static bool p_header(struct parser *p)
 					longjmp(p->fail, 1);
 				break;
 			}
-			char **t = realloc(scn->breaks_with_text,
-					   (scn->nr_breaks_with + 1) * sizeof(*t));
+			struct scn_policies *l = tok_is(&kw, "holds-with")
+				? &scn->holds_with : &scn->breaks_with;
+			char **t = realloc(l->text, (l->nr + 1) * sizeof(*t));
+
 			if (t)
-				scn->breaks_with_text = t;
-			struct pinmm_policy *b = realloc(scn->breaks_with,
-				(scn->nr_breaks_with + 1) * sizeof(*b));
+				l->text = t;
+			struct pinmm_policy *b = realloc(l->pol, (l->nr + 1) * sizeof(*b));
 			if (b)
-				scn->breaks_with = b;
-			if (!t || !b)
+				l->pol = b;
+			if (!t || !b || !(t[l->nr] = strndup(at.s, at.len)))
 				p_fail(p, &at, "out of memory");
-			t[scn->nr_breaks_with] = strndup(at.s, at.len);
-			b[scn->nr_breaks_with++] = pol;
+			b[l->nr++] = pol;
 			if (!lex_raw(&p->lx, &p->tok))
 				longjmp(p->fail, 1);
 		} while (p->tok.kind == T_RAW);
@@ -318,18 +320,32 @@ uint32_t pinmm_scenario_breaks_without(const struct pinmm_scenario *scn)
 {
 	return scn->breaks_without;
 }
+static const char *policy_at(const struct scn_policies *l, size_t i,
+			     struct pinmm_policy *out)
+{
+	if (i >= l->nr)
+		return NULL;
+	if (out)
+		*out = l->pol[i];
+	return l->text[i];
+}
 size_t pinmm_scenario_nr_breaks_with(const struct pinmm_scenario *scn)
 {
-	return scn->nr_breaks_with;
+	return scn->breaks_with.nr;
 }
 const char *pinmm_scenario_breaks_with(const struct pinmm_scenario *scn,
 				       size_t i, struct pinmm_policy *out)
 {
-	if (i >= scn->nr_breaks_with)
-		return NULL;
-	if (out)
-		*out = scn->breaks_with[i];
-	return scn->breaks_with_text[i];
+	return policy_at(&scn->breaks_with, i, out);
+}
+size_t pinmm_scenario_nr_holds_with(const struct pinmm_scenario *scn)
+{
+	return scn->holds_with.nr;
+}
+const char *pinmm_scenario_holds_with(const struct pinmm_scenario *scn,
+				      size_t i, struct pinmm_policy *out)
+{
+	return policy_at(&scn->holds_with, i, out);
 }
 unsigned pinmm_scenario_explore_bound(const struct pinmm_scenario *scn)
 {

@@ -344,10 +344,14 @@ void pinmm_scenario_free(struct pinmm_scenario *scn)
 			free(scn->names[ns].v[i]);
 		free(scn->names[ns].v);
 	}
-	for (unsigned i = 0; i < scn->nr_breaks_with; i++)
-		free(scn->breaks_with_text[i]);
-	free(scn->breaks_with_text);
-	free(scn->breaks_with);
+	for (int k = 0; k < 2; k++) {
+		struct scn_policies *l = k ? &scn->holds_with : &scn->breaks_with;
+
+		for (unsigned i = 0; i < l->nr; i++)
+			free(l->text[i]);
+		free(l->text);
+		free(l->pol);
+	}
 	free(scn->pin_max_pages);
 	free(scn->file);
 	free(scn->title);

@@ -81,7 +81,7 @@ static void text_matrix(FILE *out, const struct pinmm_matrix *m,
 
 		w = n > w ? n : w;
 	}
-	fprintf(out, "%-*s  %-12s%-12s%s\n", w, "scenario", "strict", "legacy",
+	fprintf(out, "%-*s  %-14s%-14s%s\n", w, "scenario", "strict", "legacy",
 		"ablations (policy:result)");
 	for (size_t i = 0; i < m->nr_rows; i++) {
 		const struct pinmm_row *row = &m->rows[i];
@@ -94,7 +94,7 @@ static void text_matrix(FILE *out, const struct pinmm_matrix *m,
 
 			snprintf(pre, sizeof(pre), "%s%s", ablation ? c->label : "",
 				 ablation ? ":" : "");
-			cell(out, c, pre, ablation && k + 1 == row->nr_cells ? 0 : 12,
+			cell(out, c, pre, ablation && k + 1 == row->nr_cells ? 0 : 14,
 			     opt->colour);
 			if (ablation && k + 1 < row->nr_cells)
 				fputc(' ', out);

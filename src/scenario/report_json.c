@@ -41,8 +41,8 @@ static const char *const na_str[] = {
 static json_object *cell_json(const struct pinmm_cell *c)
 {
 	json_object *o = json_object_new_object();
-	const char *expected = c->role == PINMM_CELL_STRICT ? "pass"
-			     : c->must_fail ? "fail" : "either";
+	const char *expected = c->expect == PINMM_EXPECT_PASS ? "pass"
+			     : c->expect == PINMM_EXPECT_FAIL ? "fail" : "either";
 
 	json_object_object_add(o, "policy", json_object_new_string(c->label));
 	json_object_object_add(o, "role", json_object_new_string(pinmm_cell_role_str(c->role)));
