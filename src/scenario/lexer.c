@@ -166,7 +166,8 @@ static bool lex_number(struct lexer *lx, struct token *t)
 		v <<= shift;
 		q++;
 	}
-	if (!digits || (q < lx->end && is_word_char((unsigned char)*q))) {
+	/* a '-' right after a number is arithmetic (2M-4K), not a name */
+	if (!digits || (q < lx->end && (isalnum((unsigned char)*q) || *q == '_'))) {
 		const char *e = q;
 		char got[64];
 
