@@ -126,6 +126,33 @@ void pinmm_get_stats(struct pinmm *eng, struct pinmm_stats *out)
 	out->fork_early_copies = atomic_load(&eng->stats.fork_early_copies);
 }
 
+struct pinmm_mm **pm_snapshot_mms(struct pinmm *eng, size_t *nr)
+{
+	struct pinmm_mm **v = NULL;
+	struct pm_list *pos;
+	size_t n = 0, cap = 0;
+
+	pm_mutex_lock(&eng->objects_lock);
+	pm_list_for_each(pos, &eng->mms) {
+		struct pinmm_mm *mm = container_of(pos, struct pinmm_mm, link);
+
+		if (atomic_load(&mm->dead))
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? 2 * cap : 16;
+			struct pinmm_mm **nv = realloc(v, ncap * sizeof(*nv));
+			if (!nv)
+				break;	/* a partial pass is still a pass */
+			v = nv;
+			cap = ncap;
+		}
+		v[n++] = mm;
+	}
+	pm_mutex_unlock(&eng->objects_lock);
+	*nr = n;
+	return v;
+}
+
 bool pm_should_fail_alloc(struct pinmm *eng, enum pinmm_alloc_kind kind)
 {
 	(void)kind;

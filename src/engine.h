@@ -82,6 +82,14 @@ static inline bool pm_policy(const struct pinmm *eng, enum pinmm_switch s)
 	return pinmm_policy_has(eng->policy, s);
 }
 
+/*
+ * The live mms now, for a pass over all of them (caller frees the array).
+ * mm structs stay allocated until the engine goes (exited ones as
+ * zombies), so the pointers stay valid; taking the list lock only for the
+ * copy keeps it out of the mmap_lock -> list lock order that munmap uses.
+ */
+struct pinmm_mm **pm_snapshot_mms(struct pinmm *eng, size_t *nr);
+
 /* Injection point: true when this allocation must fail. */
 bool pm_should_fail_alloc(struct pinmm *eng, enum pinmm_alloc_kind kind);
 

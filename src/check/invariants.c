@@ -109,18 +109,16 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		return -ENOMEM;
 	}
 
-	pm_mutex_lock(&eng->objects_lock);
-	pm_list_for_each(pos, &eng->mms) {
-		struct pinmm_mm *mm = container_of(pos, struct pinmm_mm, link);
-
-		if (atomic_load(&mm->dead))
-			continue;
-		pm_down_read(&mm->mmap_lock);
-		pm_rcu_read_lock();
-		count_mm(eng, mm, &rc);
-		pm_rcu_read_unlock();
-		pm_up_read(&mm->mmap_lock);
+	size_t nr_mms;
+	struct pinmm_mm **mms = pm_snapshot_mms(eng, &nr_mms);
+	for (size_t m = 0; m < nr_mms; m++) {
+		pm_down_read(&mms[m]->mmap_lock);
+		if (!atomic_load(&mms[m]->dead))
+			count_mm(eng, mms[m], &rc);
+		pm_up_read(&mms[m]->mmap_lock);
 	}
+	free(mms);
+	pm_mutex_lock(&eng->objects_lock);
 	pm_list_for_each(pos, &eng->files) {
 		struct pinmm_file *s = container_of(pos, struct pinmm_file, link);
 

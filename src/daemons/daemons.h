@@ -19,4 +19,8 @@ int migrate_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned gfp);
 /* MADV_UNMERGEABLE: unshare every KSM page of the range (mmap_lock held). */
 int ksm_unmerge_range(struct pinmm_mm *mm, uint64_t start, uint64_t end);
 
+/* MADV_COLLAPSE over [start, end) (mmap_lock held for write): 0, -EAGAIN
+ * when a range holds a page that may be pinned, -EINVAL, -ENOMEM. */
+int madvise_collapse(struct pinmm_mm *mm, uint64_t start, uint64_t end);
+
 #endif

@@ -221,22 +221,18 @@ static int ksm_pass(struct pinmm *eng)
 {
 	struct ksm_item *items = NULL;
 	size_t nr = 0, cap = 0;
-	struct pm_list *pos;
 	int err = 0;
 
-	pm_mutex_lock(&eng->objects_lock);
-	pm_list_for_each(pos, &eng->mms) {
-		struct pinmm_mm *mm = container_of(pos, struct pinmm_mm, link);
+	size_t nr_mms;
+	struct pinmm_mm **mms = pm_snapshot_mms(eng, &nr_mms);
 
-		if (atomic_load(&mm->dead))
-			continue;
-		pm_down_read(&mm->mmap_lock);
-		err = collect_mm(eng, mm, &items, &nr, &cap);
-		pm_up_read(&mm->mmap_lock);
-		if (err)
-			break;
+	for (size_t m = 0; m < nr_mms && !err; m++) {
+		pm_down_read(&mms[m]->mmap_lock);
+		if (!atomic_load(&mms[m]->dead))
+			err = collect_mm(eng, mms[m], &items, &nr, &cap);
+		pm_up_read(&mms[m]->mmap_lock);
 	}
-	pm_mutex_unlock(&eng->objects_lock);
+	free(mms);
 
 	if (!err && nr) {
 		qsort(items, nr, sizeof(*items), item_cmp);

@@ -8,7 +8,6 @@
 
 #include <pinmm/daemons.h>
 
-long pinmm_khugepaged_scan(struct pinmm *eng, unsigned passes) { (void)eng; (void)passes; return -EOPNOTSUPP; }
 long pinmm_compact(struct pinmm *eng) { (void)eng; return -EOPNOTSUPP; }
 long pinmm_reclaim(struct pinmm *eng, unsigned long nr) { (void)eng; (void)nr; return -EOPNOTSUPP; }
 int pinmm_uprobe_register(struct pinmm_file *f, uint64_t off) { (void)f; (void)off; return -EOPNOTSUPP; }

@@ -10,6 +10,8 @@
 
 #include "../mem/frame_io.h"
 #include "../daemons/daemons.h"
+#include <pinmm/daemons.h>
+
 #include "gup.h"
 
 #define PIN_MAGIC_HELD 0x50494e48u	/* "PINH" */
@@ -75,22 +77,29 @@ static bool any_movable(struct pinmm_page **pages, unsigned long nr)
  * FOLL_LONGTERM: a pin held for an unbounded time must not sit in movable
  * memory, or it would block compaction and hot-unplug for good. Like Linux's
  * check_and_migrate_movable_pages(): give every page back, move the movable
- * folios to the normal zone, and let the caller take them again. The pages
- * array is scratch space here. 0, or -ENOMEM when the normal zone is full.
+ * folios to the normal zone (a THP is split first: only small folios
+ * migrate here), and let the caller take them again. The pages array is
+ * scratch space here. 0, or -ENOMEM when the normal zone is full.
  */
-static int longterm_migrate_movable(struct pinmm *eng, struct pinmm_page **pages,
-				    unsigned long nr)
+static int longterm_migrate_movable(struct pinmm_mm *mm, uint64_t start,
+				    struct pinmm_page **pages, unsigned long nr)
 {
+	struct pinmm *eng = mm->eng;
 	int err = 0;
 
 	for (unsigned long i = 0; i < nr; i++) {
 		struct pinmm_page *folio = page_folio(pages[i]);
 
 		pages[i] = NULL;
-		if (pm_page_zone(folio) == PINMM_ZONE_MOVABLE) {
-			folio_get(folio);	/* keep it while we move it */
-			pages[i] = folio;
+		if (pm_page_zone(folio) != PINMM_ZONE_MOVABLE)
+			continue;
+		if (folio_order(folio) > 0) {
+			/* the next try finds small folios to move */
+			(void)pinmm_split_folio(mm, start + i * PINMM_PAGE_SIZE);
+			continue;
 		}
+		folio_get(folio);	/* keep it while we move it */
+		pages[i] = folio;
 	}
 	/* our pins would make migration refuse: the caller dropped them */
 	for (unsigned long i = 0; i < nr; i++) {
@@ -129,7 +138,7 @@ static long gup_entry(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
 			break;
 		/* the pins must go before the folios can move */
 		pinmm_unpin_user_pages(pages, done, false);
-		int r = longterm_migrate_movable(mm->eng, pages, done);
+		int r = longterm_migrate_movable(mm, start, pages, done);
 		if (r < 0)
 			return r;
 		if (tries == 8)

@@ -103,8 +103,11 @@ int pinmm_madvise(struct pinmm_mm *mm, uint64_t addr, uint64_t len,
 	case PINMM_MADV_NOHUGEPAGE:
 		err = madvise_vma_flags(mm, addr, end, VM_NOHUGEPAGE, VM_HUGEPAGE);
 		break;
+	case PINMM_MADV_COLLAPSE:
+		err = madvise_collapse(mm, addr, end);
+		break;
 	default:
-		err = -EOPNOTSUPP;	/* collapse, pageout: with the daemons */
+		err = -EOPNOTSUPP;	/* pageout: with reclaim */
 		break;
 	}
 

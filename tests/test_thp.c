@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/* THP, PMD split, folio split, khugepaged and MADV_COLLAPSE (G3 rows). */
+#include "helpers.h"
+
+#define HP (2ul << 20)
+#define HPN 512
+
+static uint64_t map_thp(struct pinmm_mm *mm, unsigned nr_huge)
+{
+	uint64_t a;
+
+	assert_int_equal(pinmm_mmap(mm, 0, nr_huge * HP, PROT_RW,
+				    PINMM_MAP_PRIVATE | PINMM_MAP_HUGEPAGE, &a), 0);
+	assert_int_equal(a % HP, 0);
+	return a;
+}
+
+static void thp_fault_maps_pmd(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_thp(mm, 2);
+
+	store8(mm, a + 5 * PG + 3, 0x44);
+	struct pinmm_mapping m = follow(mm, a + 5 * PG);
+	assert_true(m.huge);
+	assert_int_equal(m.order, 9);
+	assert_true(m.writable);
+	assert_int_equal(pfn_at(mm, a) + 5, m.pfn);
+	assert_int_equal(load8(mm, a + 5 * PG + 3), 0x44);
+	assert_int_equal(load8(mm, a + HP - 1), 0);
+	/* NOHUGEPAGE: small pages */
+	uint64_t b;
+	assert_int_equal(pinmm_mmap(mm, 0, HP, PROT_RW,
+				    PINMM_MAP_PRIVATE | PINMM_MAP_NOHUGEPAGE | PINMM_MAP_ALIGN_2M, &b), 0);
+	store8(mm, b, 1);
+	assert_false(follow(mm, b).huge);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+static void pin_subpage_then_split_pmd_and_folio(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_thp(mm, 1);
+	struct pinmm_page *pages[2];
+	struct pinmm_pin pin;
+
+	zero_pin(&pin);
+	fill(mm, a, 0x10, HP);
+	pin_ok(mm, &pin, a + 7 * PG, 2, PINMM_FOLL_WRITE, true, pages);
+	assert_coherent(&pin, mm, a + 7 * PG);
+	uint64_t pfn = pinmm_page_pfn(pages[0]);
+	struct pinmm_folio_info fi = finfo(pages[0]);
+	assert_int_equal(fi.order, 9);
+	{
+		assert_int_equal(pinmm_split_pmd(mm, a + 7 * PG), 0);
+		assert_false(follow(mm, a + 7 * PG).huge);
+		assert_int_equal(pfn_at(mm, a + 7 * PG), pfn);	/* same page */
+		assert_coherent(&pin, mm, a + 7 * PG);
+		assert_int_equal(pinmm_split_folio(mm, a + 7 * PG), -EBUSY);
+		assert_int_equal(finfo(pages[0]).order, 9);
+	}
+	assert_invariants(eng);
+	unpin_ok(&pin);
+	{
+		assert_int_equal(pinmm_split_folio(mm, a + 7 * PG), 0);
+		assert_int_equal(follow(mm, a + 7 * PG).order, 0);
+		assert_int_equal(pfn_at(mm, a + 7 * PG), pfn);
+	}
+	assert_bytes(mm, a, 0x10, HP);
+	assert_int_equal(pinmm_split_pmd(mm, a), -EINVAL);	/* no PMD now */
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+static void longterm_pin_of_thp_leaves_movable(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_thp(mm, 1);
+	struct pinmm_page *pages[3];
+	struct pinmm_pin pin;
+
+	zero_pin(&pin);
+	fill(mm, a, 0x15, HP);
+	assert_int_equal(finfo_at(mm, a).zone, PINMM_ZONE_MOVABLE);
+	pin_ok(mm, &pin, a + 7 * PG, 3, PINMM_FOLL_WRITE | PINMM_FOLL_LONGTERM, true, pages);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(finfo(pages[i]).zone, PINMM_ZONE_NORMAL);
+	assert_coherent(&pin, mm, a + 7 * PG);
+	assert_bytes(mm, a, 0x15, HP);
+	unpin_ok(&pin);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+static void thp_pin_keeps_whole_folio(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_thp(mm, 1);
+	struct pinmm_page *pages[1];
+	struct pinmm_pin pin;
+
+	zero_pin(&pin);
+	fill(mm, a, 0x21, HP);
+	pin_ok(mm, &pin, a + 100 * PG, 1, PINMM_FOLL_WRITE, true, pages);
+	assert_int_equal(finfo(pages[0]).order, 9);
+	assert_true(finfo_at(mm, a).maybe_dma_pinned);	/* the head counts it */
+	assert_int_equal(pinmm_split_folio(mm, a), -EBUSY);
+	/* munmap of the rest: the folio lives on for the pin */
+	assert_int_equal(pinmm_munmap(mm, a, HP), 0);
+	assert_int_equal(dev_read8(&pin, 0, 0), 0x21);
+	unpin_ok(&pin);
+	assert_int_equal(frames_used(eng), 0);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+static void fork_thp_case(struct pinmm_policy p, bool pinned, bool detected)
+{
+	struct pinmm *eng = make_engine(p);
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_thp(mm, 1);
+	struct pinmm_page *pages[1];
+	struct pinmm_pin pin;
+
+	zero_pin(&pin);
+	fill(mm, a, 0x31, HP);
+	if (pinned)
+		pin_ok(mm, &pin, a + 3 * PG, 1, PINMM_FOLL_WRITE, true, pages);
+	struct pinmm_mm *child = fork_mm(mm);
+	if (!pinned) {
+		/* shared copy-on-write as a whole */
+		assert_true(follow(child, a).huge);
+		assert_int_equal(pfn_at(child, a), pfn_at(mm, a));
+	}
+	store8(mm, a + 3 * PG, 0x32);	/* the parent writes */
+	store8(child, a + 9 * PG, 0x33);	/* the child writes */
+	assert_int_equal(load8(child, a + 3 * PG), 0x31);
+	assert_int_equal(load8(mm, a + 9 * PG), 0x31);
+	assert_int_equal(load8(mm, a + 3 * PG), 0x32);
+	if (pinned) {
+		if (detected)
+			assert_false(is_coherent(&pin, mm, a + 3 * PG));
+		else
+			assert_coherent(&pin, mm, a + 3 * PG);
+		unpin_ok(&pin);
+	}
+	assert_invariants(eng);
+	pinmm_mm_exit(child);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+static void fork_thp_shared(void **s) { (void)s; fork_thp_case(policy_strict(), false, false); }
+static void fork_thp_pinned(void **s) { (void)s; fork_thp_case(policy_strict(), true, false); }
+static void fork_thp_pinned_off_detected(void **s)
+{
+	(void)s;
+	fork_thp_case(policy_strict_without(PINMM_SW_FORK_COPY_PINNED), true, true);
+}
+
+static void thp_partial_unmap_mprotect_mremap(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_thp(mm, 2), n;
+
+	fill(mm, a, 0x41, 2 * HP);
+	assert_int_equal(pinmm_munmap(mm, a + 10 * PG, PG), 0);	/* PTE-maps it */
+	assert_false(follow(mm, a).huge);
+	assert_int_equal(load_err(mm, a + 10 * PG), -EFAULT);
+	assert_int_equal(load8(mm, a + 11 * PG), 0x41);
+	assert_true(follow(mm, a + HP).huge);
+	assert_int_equal(pinmm_mprotect(mm, a + HP, HP, PROT_R), 0);
+	assert_true(follow(mm, a + HP).huge);
+	assert_int_equal(store_err(mm, a + HP, 1), -EACCES);
+	assert_int_equal(pinmm_mprotect(mm, a + HP, HP, PROT_RW), 0);
+	store8(mm, a + HP, 0x42);
+	assert_int_equal(pinmm_mremap(mm, a + HP, HP, HP, PINMM_MREMAP_MAYMOVE |
+				      PINMM_MREMAP_FIXED, a + 8 * HP, &n), 0);
+	assert_int_equal(load8(mm, n), 0x42);
+	assert_int_equal(load8(mm, n + 5), 0x41);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+/* small pages, then HUGEPAGE: collapsible */
+static uint64_t map_small_then_hugepage(struct pinmm_mm *mm, uint8_t byte)
+{
+	uint64_t a;
+
+	assert_int_equal(pinmm_mmap(mm, 0, HP, PROT_RW, PINMM_MAP_PRIVATE |
+				    PINMM_MAP_NOHUGEPAGE | PINMM_MAP_ALIGN_2M, &a), 0);
+	for (unsigned i = 0; i < HPN; i++)
+		store8(mm, a + i * PG, (uint8_t)(byte + i));
+	assert_false(follow(mm, a).huge);
+	assert_int_equal(pinmm_madvise(mm, a, HP, PINMM_MADV_HUGEPAGE), 0);
+	return a;
+}
+
+static void khugepaged_collapses(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_small_then_hugepage(mm, 7);
+
+	assert_int_equal(pinmm_khugepaged_scan(eng, 1), 1);
+	assert_true(follow(mm, a).huge);
+	for (unsigned i = 0; i < HPN; i += 37)
+		assert_int_equal(load8(mm, a + i * PG), (uint8_t)(7 + i));
+	assert_int_equal(pinmm_khugepaged_scan(eng, 1), 0);	/* nothing left */
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+static void collapse_refuses_pinned(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_small_then_hugepage(mm, 9);
+	struct pinmm_page *pages[1];
+	struct pinmm_pin pin;
+
+	zero_pin(&pin);
+	pin_ok(mm, &pin, a + 77 * PG, 1, PINMM_FOLL_WRITE, true, pages);
+	uint64_t pfn = pfn_at(mm, a + 77 * PG);
+	assert_int_equal(pinmm_khugepaged_scan(eng, 2), 0);	/* skipped silently */
+	assert_int_equal(pinmm_madvise(mm, a, HP, PINMM_MADV_COLLAPSE), -EAGAIN);
+	assert_false(follow(mm, a).huge);
+	assert_int_equal(pfn_at(mm, a + 77 * PG), pfn);
+	assert_coherent(&pin, mm, a + 77 * PG);
+	unpin_ok(&pin);
+	assert_int_equal(pinmm_madvise(mm, a, HP, PINMM_MADV_COLLAPSE), 0);
+	assert_true(follow(mm, a).huge);
+	assert_int_equal(load8(mm, a + 77 * PG), (uint8_t)(9 + 77));
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(thp_fault_maps_pmd),
+		cmocka_unit_test(pin_subpage_then_split_pmd_and_folio),
+		cmocka_unit_test(longterm_pin_of_thp_leaves_movable),
+		cmocka_unit_test(thp_pin_keeps_whole_folio),
+		cmocka_unit_test(fork_thp_shared),
+		cmocka_unit_test(fork_thp_pinned),
+		cmocka_unit_test(fork_thp_pinned_off_detected),
+		cmocka_unit_test(thp_partial_unmap_mprotect_mremap),
+		cmocka_unit_test(khugepaged_collapses),
+		cmocka_unit_test(collapse_refuses_pinned),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
