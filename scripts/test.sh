@@ -4,6 +4,7 @@
 #   build       plain RelWithDebInfo            all tests
 #   build-asan  AddressSanitizer + UBSan        all tests
 #   build-tsan  ThreadSanitizer                 tests labelled concurrency|race
+#   build-fuzz  clang libFuzzer, ASan+UBSan     30 s of scripts/fuzz.sh
 # Works on a fresh Debian 12 as root (deps.sh installs what is missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,7 +18,7 @@ stage=
 summary() {
 	local rc=$?
 	if [ $rc -eq 0 ]; then
-		echo "test.sh: every stage passed (build, build-asan, build-tsan)"
+		echo "test.sh: every stage passed (build, build-asan, build-tsan, fuzz)"
 	else
 		echo "test.sh: FAILED at ${stage:-setup}" >&2
 		[ $failed -gt 0 ] || failed=1
@@ -80,4 +81,8 @@ if setarch "$(uname -m)" -R true 2>/dev/null; then
 fi
 build build-tsan -DPINMM_SANITIZE=thread
 run_ctest build-tsan "${tsan_wrap[@]}" -- -L 'concurrency|race'
+
+# a short libFuzzer run of the scenario parser and interpreter (clang)
+stage="fuzz (build-fuzz)"
+bash scripts/fuzz.sh 30
 stage=

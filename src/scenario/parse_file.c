@@ -15,18 +15,20 @@
 
 static char *p_string(struct parser *p, const char *what)
 {
+	struct token t = p->tok;
 	char *s;
 	size_t o = 0;
 
-	if (p->tok.kind != T_STRING)
-		p_expected(p, &p->tok, what);
-	s = p_alloc(p, p->tok.len + 1);
-	for (size_t i = 0; i < p->tok.len; i++) {
-		if (p->tok.s[i] == '\\' && i + 1 < p->tok.len)
-			i++;
-		s[o++] = p->tok.s[i];
-	}
+	if (t.kind != T_STRING)
+		p_expected(p, &t, what);
+	/* past it first: a lexical error after it must not leak the copy */
 	p_advance(p);
+	s = p_alloc(p, t.len + 1);
+	for (size_t i = 0; i < t.len; i++) {
+		if (t.s[i] == '\\' && i + 1 < t.len)
+			i++;
+		s[o++] = t.s[i];
+	}
 	return s;
 }
 
