@@ -37,6 +37,7 @@ int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out)
 	}
 	pm_mutex_init(&eng->objects_lock);
 	pm_mutex_init(&eng->pin_records.lock);
+	pm_mutex_init(&eng->swap.lock);
 	pm_list_init(&eng->mms);
 	pm_list_init(&eng->files);
 	pm_register_engine(eng);
@@ -96,6 +97,7 @@ int pinmm_destroy(struct pinmm *eng)
 	pm_mutex_destroy(&eng->objects_lock);
 	pm_mutex_destroy(&eng->pin_records.lock);
 	free(eng->pin_records.gen);
+	swap_destroy(eng);
 	pm_mem_destroy(&eng->mem);
 	free(eng);
 	return ret;

@@ -37,11 +37,20 @@ static inline void pm_list_del(struct pm_list *n)
 #define pm_list_for_each(pos, head) \
 	for ((pos) = (head)->next; (pos) != (head); (pos) = (pos)->next)
 
+/* The in-memory swap device (mm/swap.c). */
+struct pm_swap {
+	pm_mutex_t lock;
+	uint8_t **data;		/* slot contents, NULL when free */
+	int *count;		/* swap entries referring to each slot */
+	size_t nr, cap;
+};
+
 struct pinmm {
 	struct pinmm_config cfg;
 	struct pinmm_policy policy;
 	struct pm_mem mem;
 	struct pinmm_page *zero_page;
+	struct pm_swap swap;
 
 	pm_mutex_t objects_lock;	/* mms and shmem objects lists */
 	struct pm_list mms;

@@ -36,7 +36,7 @@ static const struct {
 	[PINMM_SW_KHUGEPAGED_CLEAR_THEN_CHECK]	= { "khugepaged_clear_then_check", true  },
 	[PINMM_SW_MIGRATE_REFUSES_PINNED]	= { "migrate_refuses_pinned",	  true  },
 	[PINMM_SW_LONGTERM_UNMOVABLE]		= { "longterm_unmovable",	  true  },
-	[PINMM_SW_RECLAIM_SKIPS_PINNED]		= { "reclaim_skips_pinned",	  false },
+	[PINMM_SW_RECLAIM_SKIPS_PINNED]		= { "reclaim_skips_pinned",	  true  },
 	[PINMM_SW_UPROBE_CHECKS_PINS]		= { "uprobe_checks_pins",	  false },
 };
 

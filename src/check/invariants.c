@@ -15,6 +15,8 @@ struct recount {
 	int32_t *maps;		/* per pfn: PTE maps seen */
 	int32_t *entire;	/* per head pfn: PMD maps seen */
 	int32_t *cache;		/* per pfn: page-cache references */
+	int32_t *swap;		/* per swap slot: swap entries seen */
+	size_t nr_swap;
 	struct pinmm_violation_report *rep;
 };
 
@@ -58,6 +60,13 @@ static void count_mm(struct pinmm *eng, struct pinmm_mm *mm, struct recount *rc)
 				continue;
 			}
 			e = atomic_load(&pte->ent[pt_index(a, PT_LEVEL_PTE)]);
+			if (pte_is_swp(e) && pte_swp_type(e) == SWP_SWAP) {
+				if (pte_swp_offset(e) < rc->nr_swap)
+					rc->swap[pte_swp_offset(e)]++;
+				else
+					violation(rc, "mm %u %#lx: swap entry of no slot",
+						  mm->id, (unsigned long)a);
+			}
 			if (!pte_present(e))
 				continue;
 			if (pte_pfn(e) >= eng->mem.nr_frames) {
@@ -109,6 +118,16 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		return -ENOMEM;
 	}
 
+	pm_mutex_lock(&eng->swap.lock);
+	rc.nr_swap = eng->swap.nr;
+	pm_mutex_unlock(&eng->swap.lock);
+	rc.swap = calloc(rc.nr_swap + 1, sizeof(*rc.swap));
+	if (!rc.swap) {
+		free(rc.maps);
+		free(rc.entire);
+		free(rc.cache);
+		return -ENOMEM;
+	}
 	size_t nr_mms;
 	struct pinmm_mm **mms = pm_snapshot_mms(eng, &nr_mms);
 	for (size_t m = 0; m < nr_mms; m++) {
@@ -169,6 +188,16 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		pins += pinc;
 		pfn += folio_nr_pages(p) - 1;
 	}
+	/* every swap slot in use is referred to by exactly its count */
+	pm_mutex_lock(&eng->swap.lock);
+	for (size_t i = 0; i < rc.nr_swap; i++) {
+		int count = eng->swap.data[i] ? eng->swap.count[i] : 0;
+
+		if (count != rc.swap[i] || (eng->swap.data[i] && !count))
+			violation(&rc, "swap slot %zu: count %d but %d entries", i, count,
+				  rc.swap[i]);
+	}
+	pm_mutex_unlock(&eng->swap.lock);
 	for (int z = 0; z < PINMM_ZONE_NR; z++)
 		zone_free += pm_zone_nr_free(&eng->mem.zones[z]);
 	if (free_seen != zone_free)
@@ -192,5 +221,6 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 	free(rc.maps);
 	free(rc.entire);
 	free(rc.cache);
+	free(rc.swap);
 	return rep->nr ? -EUCLEAN : 0;
 }

@@ -23,4 +23,9 @@ int ksm_unmerge_range(struct pinmm_mm *mm, uint64_t start, uint64_t end);
  * when a range holds a page that may be pinned, -EINVAL, -ENOMEM. */
 int madvise_collapse(struct pinmm_mm *mm, uint64_t start, uint64_t end);
 
+/* MADV_PAGEOUT over [start, end) (mmap_lock held). */
+int madvise_pageout(struct pinmm_mm *mm, uint64_t start, uint64_t end);
+/* Swap one small anon folio out (reference and lock held): 1 or 0. */
+int shrink_folio(struct pinmm *eng, struct pinmm_page *folio, bool cold_only);
+
 #endif

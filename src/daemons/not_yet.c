@@ -9,7 +9,6 @@
 #include <pinmm/daemons.h>
 
 long pinmm_compact(struct pinmm *eng) { (void)eng; return -EOPNOTSUPP; }
-long pinmm_reclaim(struct pinmm *eng, unsigned long nr) { (void)eng; (void)nr; return -EOPNOTSUPP; }
 int pinmm_uprobe_register(struct pinmm_file *f, uint64_t off) { (void)f; (void)off; return -EOPNOTSUPP; }
 int pinmm_uprobe_unregister(struct pinmm_file *f, uint64_t off) { (void)f; (void)off; return -EOPNOTSUPP; }
 int pinmm_daemon_start(struct pinmm *eng, enum pinmm_daemon d, unsigned us)

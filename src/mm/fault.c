@@ -279,8 +279,10 @@ int handle_mm_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr,
 			sched_yield();
 		return 0;
 	}
+	if (pte_is_swp(e) && pte_swp_type(e) == SWP_SWAP)
+		return do_swap_page(mm, vma, pte, addr, e, flags);
 	if (!pte_present(e))
-		return -EFAULT;	/* swap entries come with reclaim */
+		return -EFAULT;
 
 	pm_mutex_lock(&pte->ptl);
 	e = pt_read(pte, i);

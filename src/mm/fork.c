@@ -164,6 +164,13 @@ static int copy_page_range(struct pinmm_mm *dst, struct pinmm_mm *src,
 				pt_write(dpte, i, ne);
 				continue;
 			}
+			if (pte_is_swp(e) && pte_swp_type(e) == SWP_SWAP) {
+				swap_dup(eng, pte_swp_offset(e));
+				ne = e & ~(pte_t)PTE_SWP_EXCLUSIVE;
+				pt_write(spte, i, ne);
+				pt_write(dpte, i, ne);
+				continue;
+			}
 			if (!pte_present(e))
 				continue;
 			err = copy_present_pte(eng, dst_vma, spte, i, addr, e, &ne);

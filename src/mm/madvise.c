@@ -106,8 +106,11 @@ int pinmm_madvise(struct pinmm_mm *mm, uint64_t addr, uint64_t len,
 	case PINMM_MADV_COLLAPSE:
 		err = madvise_collapse(mm, addr, end);
 		break;
+	case PINMM_MADV_PAGEOUT:
+		err = madvise_pageout(mm, addr, end);
+		break;
 	default:
-		err = -EOPNOTSUPP;	/* pageout: with reclaim */
+		err = -EINVAL;
 		break;
 	}
 

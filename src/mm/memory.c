@@ -83,6 +83,8 @@ void zap_page_range(struct pinmm_mm *mm, struct vm_area *vma, uint64_t start,
 				old = pt_xchg(pte, i, 0);
 				if (pte_present(old))
 					zap_present_pte(mm->eng, old);
+				else if (pte_swp_type(old) == SWP_SWAP)
+					swap_free(mm->eng, pte_swp_offset(old));
 			}
 			pm_mutex_unlock(&pte->ptl);
 		}

@@ -208,6 +208,17 @@ int vma_access_ok(const struct vm_area *vma, bool write);
 /* entry flags for a new mapping in vma (fault.c) */
 pte_t vma_pte_flags(const struct vm_area *vma, bool writable);
 
+/* --- swap.c --- */
+/* A new slot holding a copy of data (count 0); -ENOMEM. */
+long swap_alloc(struct pinmm *eng, const void *data);
+void swap_dup(struct pinmm *eng, uint64_t slot);	/* one more entry */
+void swap_free(struct pinmm *eng, uint64_t slot);	/* one entry less */
+void swap_read(struct pinmm *eng, uint64_t slot, void *frame);
+void swap_write(struct pinmm *eng, uint64_t slot, const void *frame);
+void swap_destroy(struct pinmm *eng);
+int do_swap_page(struct pinmm_mm *mm, struct vm_area *vma, struct pt_table *pte,
+		 uint64_t addr, pte_t entry, unsigned flags);
+
 /* --- huge_memory.c --- */
 bool vma_thp_suitable(const struct vm_area *vma, uint64_t haddr);
 void prep_anon_thp(struct pinmm_page *folio, struct vm_area *vma, uint64_t haddr);
