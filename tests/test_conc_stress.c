@@ -324,9 +324,10 @@ static void *disturber(void *p)
 				for (unsigned i = 0; i < NPINNERS; i++) {
 					uint64_t s = sh->stable +
 						     (uint64_t)i * STABLE_PAGES_EACH * PG;
-					if (pinmm_store(child, s + PG - 1, &v, 1) != 0)
+					int ce = pinmm_store(child, s + PG - 1, &v, 1);
+					if (ce != 0)
 						record(&sh->fail, "child store to "
-						       "stable page failed");
+						       "stable page failed: %d", ce);
 				}
 				(void)pinmm_store_fill(child, a, 0xC2, (size_t)len);
 				pinmm_mm_exit(child);
