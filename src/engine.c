@@ -38,6 +38,7 @@ int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out)
 	pm_mutex_init(&eng->objects_lock);
 	pm_mutex_init(&eng->pin_records.lock);
 	pm_mutex_init(&eng->swap.lock);
+	pm_mutex_init(&eng->kthread_lock);
 	pm_list_init(&eng->mms);
 	pm_list_init(&eng->files);
 	pm_register_engine(eng);
@@ -63,6 +64,7 @@ int pinmm_destroy(struct pinmm *eng)
 
 	if (!eng)
 		return -EINVAL;
+	pm_kthreads_stop_all(eng);
 	/* exit what is still alive, then free the zombies */
 	pm_mutex_lock(&eng->objects_lock);
 	for (pos = eng->mms.next; pos != &eng->mms; pos = pos->next) {
@@ -98,6 +100,7 @@ int pinmm_destroy(struct pinmm *eng)
 	pm_mutex_destroy(&eng->pin_records.lock);
 	free(eng->pin_records.gen);
 	swap_destroy(eng);
+	pm_mutex_destroy(&eng->kthread_lock);
 	pm_mem_destroy(&eng->mem);
 	free(eng);
 	return ret;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include <pinmm/check.h>
+#include <pinmm/daemons.h>
 #include <pinmm/policy.h>
 
 #include "base/lock.h"
@@ -45,12 +46,25 @@ struct pm_swap {
 	size_t nr, cap;
 };
 
+/* A daemon thread (daemons/kthread.c). */
+struct pm_kthread {
+	pthread_t tid;
+	struct pinmm *eng;
+	int which;		/* enum pinmm_daemon */
+	unsigned interval_us;
+	bool running;
+	_Atomic bool stop;
+	_Atomic unsigned long passes;
+};
+
 struct pinmm {
 	struct pinmm_config cfg;
 	struct pinmm_policy policy;
 	struct pm_mem mem;
 	struct pinmm_page *zero_page;
 	struct pm_swap swap;
+	pm_mutex_t kthread_lock;
+	struct pm_kthread kthreads[PINMM_DAEMON_NR];
 
 	pm_mutex_t objects_lock;	/* mms and shmem objects lists */
 	struct pm_list mms;
@@ -98,6 +112,8 @@ static inline bool pm_policy(const struct pinmm *eng, enum pinmm_switch s)
  * copy keeps it out of the mmap_lock -> list lock order that munmap uses.
  */
 struct pinmm_mm **pm_snapshot_mms(struct pinmm *eng, size_t *nr);
+
+void pm_kthreads_stop_all(struct pinmm *eng);
 
 /* Injection point: true when this allocation must fail. */
 bool pm_should_fail_alloc(struct pinmm *eng, enum pinmm_alloc_kind kind);

@@ -37,7 +37,7 @@ static const struct {
 	[PINMM_SW_MIGRATE_REFUSES_PINNED]	= { "migrate_refuses_pinned",	  true  },
 	[PINMM_SW_LONGTERM_UNMOVABLE]		= { "longterm_unmovable",	  true  },
 	[PINMM_SW_RECLAIM_SKIPS_PINNED]		= { "reclaim_skips_pinned",	  true  },
-	[PINMM_SW_UPROBE_CHECKS_PINS]		= { "uprobe_checks_pins",	  false },
+	[PINMM_SW_UPROBE_CHECKS_PINS]		= { "uprobe_checks_pins",	  true  },
 };
 
 static_assert(sizeof(switches) / sizeof(switches[0]) == PINMM_SW_NR,

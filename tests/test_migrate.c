@@ -226,6 +226,56 @@ static void longterm_enomem_when_normal_full(void **s)
 	finish_engine(eng);
 }
 
+/* --------------------------------------------------------- compaction --- */
+
+static void compact_case(struct pinmm_policy p, bool detected)
+{
+	struct pinmm_config cfg;
+	struct pinmm *eng;
+	pinmm_config_default(&cfg);
+	cfg.normal_frames = 512;
+	cfg.movable_frames = 4 * 512;
+	cfg.policy = p;
+	assert_int_equal(pinmm_create(&cfg, &eng), 0);
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_rw_populated(mm, 1024);
+	struct pinmm_page *pages[1];
+	struct pinmm_pin pin;
+
+	zero_pin(&pin);
+	/* keep every 64th page: blocks nearly empty, worth compacting */
+	for (unsigned i = 0; i < 1024; i++)
+		if (i % 64)
+			assert_int_equal(pinmm_munmap(mm, a + i * PG, PG), 0);
+	for (unsigned i = 0; i < 1024; i += 64)
+		fill(mm, a + i * PG, (uint8_t)i, PG);
+	pin_ok(mm, &pin, a + 128 * PG, 1, PINMM_FOLL_WRITE, true, pages);
+	uint64_t pinned = pfn_at(mm, a + 128 * PG);
+	long moved = pinmm_compact(eng);
+	assert_true(moved > 0);
+	for (unsigned i = 0; i < 1024; i += 64)
+		assert_bytes(mm, a + i * PG, (uint8_t)i, PG);
+	if (!detected) {
+		assert_int_equal(pfn_at(mm, a + 128 * PG), pinned);
+		assert_coherent(&pin, mm, a + 128 * PG);
+	} else {
+		/* every partly used block was emptied, the pinned page too */
+		assert_int_not_equal(pfn_at(mm, a + 128 * PG), pinned);
+		assert_false(is_coherent(&pin, mm, a + 128 * PG));
+	}
+	unpin_ok(&pin);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+static void compaction_skips_pinned(void **s) { (void)s; compact_case(policy_strict(), false); }
+static void compaction_off_detected(void **s)
+{
+	(void)s;
+	compact_case(policy_strict_without(PINMM_SW_MIGRATE_REFUSES_PINNED), true);
+}
+
 /* -------------------------------------------------------------- files --- */
 
 static void file_shared_and_private_mappings(void **s)
@@ -281,6 +331,8 @@ int main(void)
 		cmocka_unit_test(longterm_pin_leaves_movable),
 		cmocka_unit_test(longterm_off_detected),
 		cmocka_unit_test(longterm_enomem_when_normal_full),
+		cmocka_unit_test(compaction_skips_pinned),
+		cmocka_unit_test(compaction_off_detected),
 		cmocka_unit_test(file_shared_and_private_mappings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,8 @@
 
 #include "../mm/mm.h"
 
-int pinmm_follow_page(struct pinmm_mm *mm, uint64_t addr, struct pinmm_mapping *out)
+/* The same, for a caller that holds mmap_lock already. */
+int follow_page_locked(struct pinmm_mm *mm, uint64_t addr, struct pinmm_mapping *out)
 {
 	struct pt_table *pte;
 	int ret = 0;
@@ -15,7 +16,6 @@ int pinmm_follow_page(struct pinmm_mm *mm, uint64_t addr, struct pinmm_mapping *
 	memset(out, 0, sizeof(*out));
 	if (atomic_load(&mm->dead))
 		return -ESRCH;
-	pm_down_read(&mm->mmap_lock);
 	if (!vma_lookup(mm, addr)) {
 		ret = -EFAULT;
 		goto out;
@@ -49,6 +49,21 @@ int pinmm_follow_page(struct pinmm_mm *mm, uint64_t addr, struct pinmm_mapping *
 		pm_mutex_unlock(&pte->ptl);
 	}
 out:
+	return ret;
+}
+
+int pinmm_follow_page(struct pinmm_mm *mm, uint64_t addr, struct pinmm_mapping *out)
+{
+	int ret;
+
+	if (!mm || !out)
+		return -EINVAL;
+	if (atomic_load(&mm->dead)) {
+		memset(out, 0, sizeof(*out));
+		return -ESRCH;
+	}
+	pm_down_read(&mm->mmap_lock);
+	ret = follow_page_locked(mm, addr, out);
 	pm_up_read(&mm->mmap_lock);
 	return ret;
 }

@@ -15,6 +15,8 @@ void folio_unlock(struct pinmm_page *folio);
  * -EAGAIN (another reference, or locked); -ENOMEM.
  */
 int migrate_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned gfp);
+/* The same into a frame the caller allocated (consumed either way). */
+int migrate_folio_to(struct pinmm *eng, struct pinmm_page *folio, struct pinmm_page *new);
 
 /* MADV_UNMERGEABLE: unshare every KSM page of the range (mmap_lock held). */
 int ksm_unmerge_range(struct pinmm_mm *mm, uint64_t start, uint64_t end);

@@ -116,15 +116,19 @@ static void folio_migrate_mapping(struct pinmm_page *old, struct pinmm_page *new
 	}
 }
 
+static bool migratable(struct pinmm_page *folio)
+{
+	return folio_order(folio) == 0 && !page_test(folio, PG_ksm) &&
+	       !page_test(folio, PG_zero) &&
+	       (page_test(folio, PG_anon) || page_test(folio, PG_pagecache));
+}
+
 int migrate_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned gfp)
 {
-	struct migrate_walk w = { .eng = eng, .old = folio };
 	struct pinmm_page *new;
-	int expected, err = 0;
 
 	/* the caller holds a reference */
-	if (folio_order(folio) > 0 || page_test(folio, PG_ksm) || page_test(folio, PG_zero) ||
-	    !(page_test(folio, PG_anon) || page_test(folio, PG_pagecache)))
+	if (!migratable(folio))
 		return -EBUSY;
 	if (pm_policy(eng, PINMM_SW_MIGRATE_REFUSES_PINNED) &&
 	    folio_maybe_dma_pinned(eng, folio))
@@ -132,6 +136,18 @@ int migrate_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned gfp)
 	new = pm_alloc_folio(eng, 0, gfp);
 	if (!new)
 		return -ENOMEM;
+	return migrate_folio_to(eng, folio, new);
+}
+
+int migrate_folio_to(struct pinmm *eng, struct pinmm_page *folio, struct pinmm_page *new)
+{
+	struct migrate_walk w = { .eng = eng, .old = folio };
+	int expected, err = 0;
+
+	if (!migratable(folio)) {
+		folio_put(new);
+		return -EBUSY;
+	}
 	if (!folio_trylock(folio)) {
 		folio_put(new);
 		return -EAGAIN;

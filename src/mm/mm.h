@@ -208,6 +208,9 @@ int vma_access_ok(const struct vm_area *vma, bool write);
 /* entry flags for a new mapping in vma (fault.c) */
 pte_t vma_pte_flags(const struct vm_area *vma, bool writable);
 
+/* check/inspect.c: pinmm_follow_page() with mmap_lock already held */
+int follow_page_locked(struct pinmm_mm *mm, uint64_t addr, struct pinmm_mapping *out);
+
 /* --- swap.c --- */
 /* A new slot holding a copy of data (count 0); -ENOMEM. */
 long swap_alloc(struct pinmm *eng, const void *data);

@@ -22,11 +22,11 @@
  * ablation whose race real threads did not hit (it needs the explorer).
  */
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <pinmm/scenario.h>
 
@@ -226,37 +226,120 @@ static void run_cell(const struct pinmm_row *row, struct pinmm_cell *c)
 	judge(c, explore);
 }
 
-struct job {
+/*
+ * Cells run in child processes, `workers` at a time: each child runs one
+ * cell on its own engine and writes the cell back through a pipe. Processes
+ * rather than threads because engines in one process share state (the
+ * engine registry that maps a page to its engine, liburcu), and because a
+ * scenario that crashes the engine then costs one cell, not the matrix.
+ * The parent runs no engine, so it is single-threaded when it forks.
+ */
+struct slot {
+	pid_t pid;
+	int fd;
 	struct pinmm_row *row;
 	struct pinmm_cell *cell;
 };
 
-struct pool {
-	struct job *jobs;
-	size_t nr;
-	atomic_size_t next;
-	size_t done;
-	pthread_mutex_t lock;
-	pinmm_progress_fn progress;
-	void *arg;
-};
-
-static void *worker(void *arg)
+static int start_cell(struct slot *s)
 {
-	struct pool *pool = arg;
-	size_t i;
+	int fds[2];
 
-	while ((i = atomic_fetch_add(&pool->next, 1)) < pool->nr) {
-		struct job *j = &pool->jobs[i];
-
-		run_cell(j->row, j->cell);
-		pthread_mutex_lock(&pool->lock);
-		pool->done++;
-		if (pool->progress)
-			pool->progress(pool->arg, pool->done, pool->nr, j->row, j->cell);
-		pthread_mutex_unlock(&pool->lock);
+	if (pipe(fds))
+		return -errno;
+	fflush(NULL);	/* nothing buffered is written twice */
+	s->pid = fork();
+	if (s->pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -errno;
 	}
-	return NULL;
+	if (s->pid == 0) {
+		const char *p = (const char *)s->cell;
+		size_t left = sizeof(*s->cell);
+
+		close(fds[0]);
+		run_cell(s->row, s->cell);
+		while (left) {
+			ssize_t n = write(fds[1], p, left);
+
+			if (n <= 0)
+				_exit(1);
+			p += n;
+			left -= (size_t)n;
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	s->fd = fds[0];
+	return 0;
+}
+
+/* The child is done: read its cell back, or say how it died. */
+static void finish_cell(struct slot *s, int status)
+{
+	struct pinmm_cell got;
+	size_t have = 0;
+	ssize_t n;
+
+	while (have < sizeof(got) &&
+	       (n = read(s->fd, (char *)&got + have, sizeof(got) - have)) > 0)
+		have += (size_t)n;
+	close(s->fd);
+	if (have == sizeof(got) && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		*s->cell = got;
+		return;
+	}
+	memset(&s->cell->result, 0, sizeof(s->cell->result));
+	s->cell->result.outcome = PINMM_SCN_FAIL;
+	s->cell->result.nr_failures = s->cell->result.nr_msgs = 1;
+	snprintf(s->cell->result.msgs[0], PINMM_SCN_MSGLEN, "%s: the run %s %d",
+		 pinmm_scenario_file(s->row->scn),
+		 WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
+		 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	s->cell->ran = true;
+	judge(s->cell, false);
+}
+
+static int run_pool(struct slot *jobs, size_t nr, unsigned workers,
+		    pinmm_progress_fn progress, void *arg)
+{
+	size_t next = 0, done = 0;
+	unsigned active = 0;
+	int ret = 0;
+
+	while (done < nr) {
+		int status;
+		pid_t pid;
+
+		while (!ret && active < workers && next < nr) {
+			ret = start_cell(&jobs[next]);
+			if (!ret) {
+				next++;
+				active++;
+			}
+		}
+		if (!active)
+			return ret;
+		pid = waitpid(-1, &status, 0);
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (size_t i = 0; i < next; i++) {
+			if (jobs[i].pid != pid)
+				continue;
+			finish_cell(&jobs[i], status);
+			jobs[i].pid = 0;
+			active--;
+			done++;
+			if (progress)
+				progress(arg, done, nr, jobs[i].row, jobs[i].cell);
+			break;
+		}
+	}
+	return ret;
 }
 
 static void summarise(struct pinmm_matrix *m)
@@ -289,37 +372,25 @@ static void summarise(struct pinmm_matrix *m)
 int pinmm_matrix_run(struct pinmm_matrix *m, unsigned workers,
 		     pinmm_progress_fn progress, void *arg)
 {
-	struct pool pool = { .progress = progress, .arg = arg };
-	pthread_t tids[16];
-	unsigned started = 0;
-	size_t n = 0;
+	struct slot *jobs;
+	size_t n = 0, nr = 0;
+	int ret;
 
 	for (size_t i = 0; i < m->nr_rows; i++)
 		n += m->rows[i].nr_cells;
-	pool.jobs = calloc(n ? n : 1, sizeof(*pool.jobs));
-	if (!pool.jobs)
+	jobs = calloc(n ? n : 1, sizeof(*jobs));
+	if (!jobs)
 		return -ENOMEM;
 	for (size_t i = 0; i < m->nr_rows; i++)
 		for (unsigned k = 0; k < m->rows[i].nr_cells; k++)
 			if (planned(&m->rows[i].cells[k]))
-				pool.jobs[pool.nr++] = (struct job){ &m->rows[i],
-								     &m->rows[i].cells[k] };
-	pthread_mutex_init(&pool.lock, NULL);
-	if (workers < 1)
-		workers = 1;
-	if (workers > 16)
-		workers = 16;
-	/* the calling thread is one worker: nothing to start for one */
-	for (unsigned w = 1; w < workers; w++)
-		if (pthread_create(&tids[started], NULL, worker, &pool) == 0)
-			started++;
-	worker(&pool);
-	for (unsigned w = 0; w < started; w++)
-		pthread_join(tids[w], NULL);
-	pthread_mutex_destroy(&pool.lock);
-	free(pool.jobs);
+				jobs[nr++] = (struct slot){ .row = &m->rows[i],
+							    .cell = &m->rows[i].cells[k] };
+	ret = run_pool(jobs, nr, workers < 1 ? 1 : workers > 16 ? 16 : workers,
+		       progress, arg);
+	free(jobs);
 	summarise(m);
-	return 0;
+	return ret;
 }
 
 bool pinmm_matrix_as_declared(const struct pinmm_matrix *m)

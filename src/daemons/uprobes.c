@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uprobes: a breakpoint at a file offset, written into every private
+ * mapping of that text page. As Linux's __replace_page(), each mapping gets
+ * a private anonymous copy of the page with the breakpoint byte, installed
+ * in place of the page it mapped (the page-cache page, or an earlier copy);
+ * unregistering installs a copy with the original byte.
+ *
+ * Replacing a page that may be pinned would leave the device with a page
+ * the process no longer maps: uprobe_checks_pins refuses the whole
+ * operation first (-EBUSY, no mapping changed). Mappings made after the
+ * registration are not probed (Linux's uprobe_mmap() is not modelled).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <pinmm/daemons.h>
+
+#include "../mem/frame_io.h"
+#include "../mm/mm.h"
+#include "daemons.h"
+
+#define UPROBE_SWBP 0xcc	/* int3 */
+
+struct uprobe_target {
+	struct pinmm_mm *mm;
+	struct vm_area *vma;
+	uint64_t addr;
+};
+
+/* The private mappings of the file page at index; file->lock held. */
+static size_t collect_targets(struct pinmm_file *f, uint64_t index,
+			      struct uprobe_target **out)
+{
+	struct pm_list *pos;
+	size_t n = 0, cap = 0;
+	struct uprobe_target *t = NULL;
+
+	pm_list_for_each(pos, &f->i_mmap) {
+		struct vm_area *vma = container_of(pos, struct vm_area, file_link);
+		uint64_t addr;
+
+		if ((vma->flags & VM_SHARED) || index < vma->pgoff)
+			continue;
+		addr = vma->start + ((index - vma->pgoff) << PINMM_PAGE_SHIFT);
+		if (addr >= vma->end || atomic_load(&vma->mm->dead))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			struct uprobe_target *nt = realloc(t, cap * sizeof(*nt));
+			if (!nt)
+				break;
+			t = nt;
+		}
+		t[n++] = (struct uprobe_target){ vma->mm, vma, addr };
+	}
+	*out = t;
+	return n;
+}
+
+static bool first_of_mm(const struct uprobe_target *t, size_t k)
+{
+	for (size_t j = 0; j < k; j++)
+		if (t[j].mm == t[k].mm)
+			return false;
+	return true;
+}
+
+/* The page mapped at addr, referenced (faulting it in first). */
+static struct pinmm_page *uprobe_get_page(struct uprobe_target *t, int *err)
+{
+	struct pinmm_mapping m;
+
+	*err = handle_mm_fault(t->mm, t->vma, t->addr, 0);
+	if (*err)
+		return NULL;
+	if (follow_page_locked(t->mm, t->addr, &m) || !m.present || m.zero_page) {
+		*err = -EAGAIN;
+		return NULL;
+	}
+	folio_get(page_folio(m.page));
+	return m.page;
+}
+
+/* Install a copy of old with `byte` at off in place of old at t->addr. */
+static int replace_page(struct pinmm *eng, struct uprobe_target *t,
+			struct pinmm_page *old, size_t off, uint8_t byte)
+{
+	struct pinmm_page *new = pm_alloc_folio(eng, 0, PM_GFP_MOVABLE);
+	struct pt_table *pte;
+	unsigned i = pt_index(t->addr, PT_LEVEL_PTE);
+	int err = -EAGAIN;
+
+	if (!new)
+		return -ENOMEM;
+	frame_copy(eng_page_virt(eng, new), eng_page_virt(eng, old), PINMM_PAGE_SIZE);
+	frame_copy_to(eng_page_virt(eng, new) + off, &byte, 1);
+	pte = pte_table_lock(t->mm, t->addr);
+	if (pte) {
+		pte_t e = pt_read(pte, i);
+
+		if (pte_present(e) && pte_pfn(e) == eng_page_pfn(eng, old)) {
+			page_add_anon_rmap_new(new, t->vma, t->addr);
+			page_set(new, PG_anon_exclusive);
+			/* text stays read-only; the copy is this mapping's own */
+			pt_xchg(pte, i, mk_pte(eng_page_pfn(eng, new),
+					       PTE_YOUNG | (e & PTE_PROTNONE)));
+			zap_present_pte(eng, e);
+			new = NULL;
+			err = 0;
+		}
+		pm_mutex_unlock(&pte->ptl);
+	}
+	if (new)
+		folio_put(new);
+	return err;
+}
+
+static int uprobe_write_opcode(struct pinmm_file *f, uint64_t off, bool install)
+{
+	struct pinmm *eng;
+	struct uprobe_target *t;
+	struct pinmm_page **pages;
+	uint8_t orig;
+	size_t n;
+	int err = 0;
+
+	if (!f || off >= f->nr_pages * PINMM_PAGE_SIZE)
+		return -EINVAL;
+	eng = f->eng;
+	if (pinmm_file_read(f, off, &orig, 1))
+		return -EINVAL;
+	pm_mutex_lock(&f->lock);
+	n = collect_targets(f, off >> PINMM_PAGE_SHIFT, &t);
+	pm_mutex_unlock(&f->lock);
+	pages = calloc(n ? n : 1, sizeof(*pages));
+	if (!pages) {
+		free(t);
+		return -ENOMEM;
+	}
+	/* hold every mm's mmap_lock (once each): the mappings must stay what
+	 * we check until we replace them */
+	for (size_t k = 0; k < n; k++)
+		if (first_of_mm(t, k))
+			pm_down_read(&t[k].mm->mmap_lock);
+	for (size_t k = 0; k < n && !err; k++) {
+		pages[k] = uprobe_get_page(&t[k], &err);
+		/* all or nothing: a page that may be pinned stops it here */
+		if (!err && pm_policy(eng, PINMM_SW_UPROBE_CHECKS_PINS) &&
+		    folio_maybe_dma_pinned(eng, page_folio(pages[k])))
+			err = -EBUSY;
+	}
+	for (size_t k = 0; k < n && !err; k++)
+		err = replace_page(eng, &t[k], pages[k], off & (PINMM_PAGE_SIZE - 1),
+				   install ? UPROBE_SWBP : orig);
+	for (size_t k = 0; k < n; k++) {
+		if (pages[k])
+			folio_put(page_folio(pages[k]));
+		if (first_of_mm(t, k))
+			pm_up_read(&t[k].mm->mmap_lock);
+	}
+	free(pages);
+	free(t);
+	return err;
+}
+
+int pinmm_uprobe_register(struct pinmm_file *file, uint64_t off)
+{
+	return uprobe_write_opcode(file, off, true);
+}
+
+int pinmm_uprobe_unregister(struct pinmm_file *file, uint64_t off)
+{
+	return uprobe_write_opcode(file, off, false);
+}
