@@ -15,7 +15,7 @@ static void rcu_thread_exit(void *unused)
 {
 	(void)unused;
 	if (pm_rcu_registered) {
-		urcu_mb_unregister_thread();
+		PM_URCU(unregister_thread)();
 		pm_rcu_registered = false;
 	}
 }
@@ -28,7 +28,7 @@ static void rcu_key_init(void)
 void pm_rcu_register_slow(void)
 {
 	pthread_once(&rcu_once, rcu_key_init);
-	urcu_mb_register_thread();
+	PM_URCU(register_thread)();
 	pm_rcu_registered = true;
 	/* any non-NULL value makes the destructor run at thread exit */
 	pthread_setspecific(rcu_key, (void *)1);
@@ -40,5 +40,5 @@ void pm_call_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *))
 	if (!pm_rcu_registered)
 		pm_rcu_register_slow();
 	pm_tsan_release(head);
-	urcu_mb_call_rcu(head, fn);
+	PM_URCU(call_rcu)(head, fn);
 }

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * RCU for lockless page-table walks (liburcu, the urcu-mb flavour: explicit
- * memory barriers, no signals, and a read side ThreadSanitizer can follow).
+ * RCU for lockless page-table walks (liburcu).
  * Threads are registered on first use and unregistered at thread exit, so
  * callers of the public API need not know RCU exists.
  */
@@ -10,9 +9,22 @@
 
 #include <stdbool.h>
 
-#include <urcu/urcu-mb.h>
-
 #include "compiler.h"
+
+/*
+ * The flavour: urcu-memb (the read side is a compiler barrier; writers use
+ * the membarrier system call) for speed, urcu-mb (a full barrier on each
+ * read-side entry and exit, which ThreadSanitizer can follow) in TSan
+ * builds. CMake links the matching library.
+ */
+#ifdef PM_TSAN
+#include <urcu/urcu-mb.h>
+#define PM_URCU(fn) urcu_mb_##fn
+#else
+#include <urcu/urcu-memb.h>
+#define PM_URCU(fn) urcu_memb_##fn
+#endif
+
 #include "preempt.h"
 
 /*
@@ -42,7 +54,7 @@ static inline void pm_rcu_read_lock(void)
 {
 	if (!pm_rcu_registered)
 		pm_rcu_register_slow();
-	urcu_mb_read_lock();
+	PM_URCU(read_lock)();
 	pm_preempt(PM_PT_RCU, NULL, 1);
 }
 
@@ -52,7 +64,7 @@ static inline void pm_rcu_read_unlock(void)
 #ifdef PM_TSAN
 	pm_tsan_release(&pm_rcu_tsan_gp);
 #endif
-	urcu_mb_read_unlock();
+	PM_URCU(read_unlock)();
 }
 
 /* Defer fn(head) until every reader that could see the object is done.

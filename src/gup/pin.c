@@ -173,17 +173,15 @@ long pinmm_pin_user_pages_fast(struct pinmm_mm *mm, uint64_t start,
 	return gup_entry(mm, start, nr, flags, true, PINMM_FOLL_PIN, pages);
 }
 
-int pinmm_unpin_user_page(struct pinmm_page *page, bool dirty)
+/*
+ * Drop one pin of page's folio; the caller settles eng->nr_pins (once per
+ * batch: a counter every unpin wrote would be the one cache line two CPUs
+ * unpinning disjoint pages fight over). 0, or -EINVAL with nothing changed.
+ */
+static int unpin_folio(struct pinmm *eng, struct pinmm_page *page, bool dirty)
 {
-	struct pinmm *eng;
-	struct pinmm_page *folio;
+	struct pinmm_page *folio = page_folio(page);
 
-	if (!page)
-		return -EINVAL;
-	if (is_zero_page(page))
-		return 0;
-	eng = pm_page_engine(page);
-	folio = page_folio(page);
 	if (pm_policy(eng, PINMM_SW_PIN_ACCOUNTING)) {
 		/* refuse an unpin of a folio with no pin: nothing changes */
 		int old = atomic_load(&folio->pincount);
@@ -195,17 +193,48 @@ int pinmm_unpin_user_page(struct pinmm_page *page, bool dirty)
 	} else if (atomic_load(&eng->nr_pins) <= 0) {
 		return -EINVAL;	/* the best legacy can tell */
 	}
-	if (dirty)
+	if (dirty && !page_test(folio, PG_dirty))
 		page_set(folio, PG_dirty);
-	atomic_fetch_sub(&eng->nr_pins, 1);
 	folio_put(folio);
 	return 0;
 }
 
+int pinmm_unpin_user_page(struct pinmm_page *page, bool dirty)
+{
+	struct pinmm *eng;
+	int err;
+
+	if (!page)
+		return -EINVAL;
+	if (is_zero_page(page))
+		return 0;
+	eng = pm_page_engine(page);
+	err = unpin_folio(eng, page, dirty);
+	if (!err)
+		atomic_fetch_sub(&eng->nr_pins, 1);
+	return err;
+}
+
 void pinmm_unpin_user_pages(struct pinmm_page **pages, unsigned long nr, bool dirty)
 {
-	for (unsigned long i = 0; i < nr; i++)
-		(void)pinmm_unpin_user_page(pages[i], dirty);
+	struct pinmm *eng = NULL;
+	long released = 0;
+
+	for (unsigned long i = 0; i < nr; i++) {
+		if (!pages[i] || is_zero_page(pages[i]))
+			continue;
+		/* one engine per batch, as one mm's pages are */
+		if (!eng || pages[i] < eng->mem.pages ||
+		    pages[i] >= eng->mem.pages + eng->mem.nr_frames) {
+			if (released)
+				atomic_fetch_sub(&eng->nr_pins, released);
+			eng = pm_page_engine(pages[i]);
+			released = 0;
+		}
+		released += unpin_folio(eng, pages[i], dirty) == 0;
+	}
+	if (released)
+		atomic_fetch_sub(&eng->nr_pins, released);
 }
 
 void pinmm_put_page(struct pinmm_page *page)
@@ -283,12 +312,12 @@ static bool record_close(struct pinmm *eng, uint32_t slot, uint32_t gen)
 static void release_pages(struct pinmm_page **pages, unsigned long nr, unsigned foll,
 			  bool dirty)
 {
-	for (unsigned long i = 0; i < nr; i++) {
-		if (foll == PINMM_FOLL_PIN)
-			pinmm_unpin_user_page(pages[i], dirty);
-		else
-			pinmm_put_page(pages[i]);
+	if (foll == PINMM_FOLL_PIN) {
+		pinmm_unpin_user_pages(pages, nr, dirty);
+		return;
 	}
+	for (unsigned long i = 0; i < nr; i++)
+		pinmm_put_page(pages[i]);
 }
 
 static int handle_take(struct pinmm_mm *mm, struct pinmm_pin *pin, uint64_t addr,
