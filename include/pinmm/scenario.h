@@ -180,8 +180,10 @@ struct pinmm_matrix {
 /* Plan the matrix for the scenarios (the matrix takes them over). */
 int pinmm_matrix_plan(struct pinmm_scenario **scns, size_t n,
 		      struct pinmm_matrix **out);
-/* Run every cell with `workers` threads; progress (may be NULL) is called
- * after each cell from the worker that ran it, serialised. */
+/* Run every cell, each in a child process (fork), `workers` at a time:
+ * engines stay apart and a crash costs one cell. Call it from a process
+ * that runs no engine itself. progress (may be NULL) is called in the
+ * caller after each cell. */
 typedef void (*pinmm_progress_fn)(void *arg, size_t done, size_t total,
 				  const struct pinmm_row *row,
 				  const struct pinmm_cell *cell);
