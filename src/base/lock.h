@@ -2,7 +2,9 @@
 /*
  * Locks of the engine: mmap_lock (reader-writer), split page-table locks and
  * the few plain mutexes. Thin wrappers over pthreads so that the explore
- * build can mark acquire/release as preemption points.
+ * build can mark acquire/release as preemption points, and let a thread of
+ * the controlled scheduler wait for a lock by running another thread
+ * instead of sleeping (a sleeping thread would stop the whole schedule).
  */
 #ifndef PM_BASE_LOCK_H
 #define PM_BASE_LOCK_H
@@ -14,40 +16,65 @@
 typedef struct { pthread_mutex_t m; } pm_mutex_t;
 typedef struct { pthread_rwlock_t rw; } pm_rwsem_t;
 
+#ifdef PINMM_EXPLORE
+/* src/sched: is this thread under the controlled scheduler? */
+bool pm_sched_controlled(void);
+/* the lock at obj is taken: run someone else until it may be free */
+void pm_sched_wait_lock(const void *obj);
+/* obj was released: its waiters may try again */
+void pm_sched_wake(const void *obj);
+#define PM_LOCK_SLOW(obj, trylock, lock)                        \
+	do {                                                    \
+		if (!pm_sched_controlled()) {                   \
+			lock;                                   \
+			break;                                  \
+		}                                               \
+		while (trylock)                                 \
+			pm_sched_wait_lock(obj);                \
+	} while (0)
+#define PM_UNLOCK_WAKE(obj) pm_sched_wake(obj)
+#else
+#define PM_LOCK_SLOW(obj, trylock, lock) lock
+#define PM_UNLOCK_WAKE(obj) ((void)(obj))
+#endif
+
 static inline void pm_mutex_init(pm_mutex_t *l) { pthread_mutex_init(&l->m, NULL); }
 static inline void pm_mutex_destroy(pm_mutex_t *l) { pthread_mutex_destroy(&l->m); }
 static inline void pm_mutex_lock(pm_mutex_t *l)
 {
-	pthread_mutex_lock(&l->m);
+	PM_LOCK_SLOW(l, pthread_mutex_trylock(&l->m), pthread_mutex_lock(&l->m));
 	pm_preempt(PM_PT_LOCK, l, 0);
 }
 static inline void pm_mutex_unlock(pm_mutex_t *l)
 {
-	pm_preempt(PM_PT_UNLOCK, l, 0);
 	pthread_mutex_unlock(&l->m);
+	PM_UNLOCK_WAKE(l);
+	pm_preempt(PM_PT_UNLOCK, l, 0);
 }
 
 static inline void pm_rwsem_init(pm_rwsem_t *l) { pthread_rwlock_init(&l->rw, NULL); }
 static inline void pm_rwsem_destroy(pm_rwsem_t *l) { pthread_rwlock_destroy(&l->rw); }
 static inline void pm_down_read(pm_rwsem_t *l)
 {
-	pthread_rwlock_rdlock(&l->rw);
+	PM_LOCK_SLOW(l, pthread_rwlock_tryrdlock(&l->rw), pthread_rwlock_rdlock(&l->rw));
 	pm_preempt(PM_PT_LOCK, l, 1);
 }
 static inline void pm_up_read(pm_rwsem_t *l)
 {
-	pm_preempt(PM_PT_UNLOCK, l, 1);
 	pthread_rwlock_unlock(&l->rw);
+	PM_UNLOCK_WAKE(l);
+	pm_preempt(PM_PT_UNLOCK, l, 1);
 }
 static inline void pm_down_write(pm_rwsem_t *l)
 {
-	pthread_rwlock_wrlock(&l->rw);
+	PM_LOCK_SLOW(l, pthread_rwlock_trywrlock(&l->rw), pthread_rwlock_wrlock(&l->rw));
 	pm_preempt(PM_PT_LOCK, l, 2);
 }
 static inline void pm_up_write(pm_rwsem_t *l)
 {
-	pm_preempt(PM_PT_UNLOCK, l, 2);
 	pthread_rwlock_unlock(&l->rw);
+	PM_UNLOCK_WAKE(l);
+	pm_preempt(PM_PT_UNLOCK, l, 2);
 }
 
 #endif

@@ -23,6 +23,14 @@ void pm_preempt_call(enum pm_point pt, const void *obj, uint64_t val)
 		h(pt, obj, val, atomic_load(&hook_arg));
 }
 
+/* with no scheduler in charge, a relax is a yield (src/sched overrides
+ * the decision when the caller is a controlled thread) */
+void pm_sched_relax(void);
+void pm_cpu_relax(void)
+{
+	pm_sched_relax();
+}
+
 const char *pm_point_name(enum pm_point pt)
 {
 	static const char *const names[PM_PT_NR] = {

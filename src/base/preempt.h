@@ -10,6 +10,7 @@
 #ifndef PM_BASE_PREEMPT_H
 #define PM_BASE_PREEMPT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum pm_point {
@@ -41,8 +42,13 @@ void pm_preempt_set_hook(pm_preempt_hook_t hook, void *arg);
 void pm_preempt_call(enum pm_point pt, const void *obj, uint64_t val);
 #define pm_preempt(pt, obj, val) pm_preempt_call((pt), (obj), (uint64_t)(val))
 const char *pm_point_name(enum pm_point pt);
+/* A spin-wait for another thread's progress: under the controlled
+ * scheduler, run someone else. */
+void pm_cpu_relax(void);
 #else
+#include <sched.h>
 #define pm_preempt(pt, obj, val) do { (void)(obj); (void)(val); } while (0)
+static inline void pm_cpu_relax(void) { sched_yield(); }
 #endif
 
 #endif

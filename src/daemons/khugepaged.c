@@ -28,8 +28,10 @@
 static int scan_ptes(struct pinmm *eng, struct pt_table *pte, unsigned *present)
 {
 	*present = 0;
+	/* plain loads, no preemption points: reading entries under their lock
+	 * commutes with everything GUP-fast does (it only reads them too) */
 	for (unsigned j = 0; j < PT_ENTRIES; j++) {
-		pte_t e = pt_read(pte, j);
+		pte_t e = atomic_load(&pte->ent[j]);
 		struct pinmm_page *page;
 
 		if (pte_none(e) || (pte_present(e) && pte_special(e)))
@@ -49,7 +51,7 @@ static int scan_ptes(struct pinmm *eng, struct pt_table *pte, unsigned *present)
 static bool any_extra_refs(struct pinmm *eng, struct pt_table *pte)
 {
 	for (unsigned j = 0; j < PT_ENTRIES; j++) {
-		pte_t e = pt_read(pte, j);
+		pte_t e = atomic_load(&pte->ent[j]);
 
 		if (pte_present(e) && !pte_special(e) &&
 		    folio_ref_count(eng_pfn_page(eng, pte_pfn(e))) != 1)
@@ -85,7 +87,7 @@ static int collapse_huge_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t
 	/* the memory comes first: after the protocol nothing may fail */
 	if (pmd_deposit(pmd, i))
 		return -ENOMEM;
-	folio = pm_alloc_folio(eng, PINMM_HPAGE_ORDER, PM_GFP_MOVABLE);
+	folio = pm_alloc_folio(eng, PINMM_HPAGE_ORDER, PM_GFP_MOVABLE | PM_GFP_ZERO);
 	if (!folio)
 		return -ENOMEM;
 
@@ -114,15 +116,15 @@ static int collapse_huge_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t
 	/* copy, and let go of the small pages */
 	uint8_t *dst = eng_page_virt(eng, folio);
 	for (unsigned j = 0; j < PT_ENTRIES; j++) {
+		if (pte_none(atomic_load(&pte->ent[j])))
+			continue;	/* nothing to clear: no step to interleave */
 		pte_t e = pt_xchg(pte, j, 0);
 
 		if (pte_present(e) && !pte_special(e)) {
 			frame_copy(dst + j * PINMM_PAGE_SIZE,
 				   pm_pfn_to_virt(&eng->mem, pte_pfn(e)), PINMM_PAGE_SIZE);
 			zap_present_pte(eng, e);
-		} else {
-			frame_fill(dst + j * PINMM_PAGE_SIZE, 0, PINMM_PAGE_SIZE);
-		}
+		}	/* empty, or the zero page: the THP came zeroed */
 	}
 	prep_anon_thp(folio, vma, haddr);
 	/* the emptied PTE table is set aside for a later split (a GUP-fast

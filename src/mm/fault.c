@@ -13,7 +13,6 @@
  *    pins and GUP references — "COW can break either way".
  */
 #include <errno.h>
-#include <sched.h>
 
 #include "../mem/frame_io.h"
 #include "mm.h"
@@ -276,7 +275,7 @@ int handle_mm_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr,
 		/* wait until the mover unlocks the folio, then retry */
 		struct pinmm_page *old = eng_pfn_page(mm->eng, pte_swp_offset(e));
 		while (page_test(old, PG_locked) && pt_read(pte, i) == e)
-			sched_yield();
+			pm_cpu_relax();
 		return 0;
 	}
 	if (pte_is_swp(e) && pte_swp_type(e) == SWP_SWAP)

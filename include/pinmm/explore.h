@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pinmm/explore.h - the deterministic explorer.
+ *
+ * Runs a set of threads against the engine one step at a time under a
+ * controlled scheduler: a step ends at every preemption point of the
+ * engine (entry reads and writes, count updates, the write-protect
+ * sequence, lock acquire and release). The same schedule gives the same
+ * execution, byte for byte, so a failing interleaving is found once and
+ * replayed at will.
+ *
+ * Strategies: depth-first search of every schedule with at most `bound`
+ * preemptions (CHESS: a preemption is a switch away from a thread that
+ * could have gone on), in order of increasing bound, so the first failure
+ * found has the fewest preemptions; and randomised priority scheduling
+ * (PCT) with a seed and a depth, for larger scenarios.
+ *
+ * These functions exist in the explore build of the engine (the
+ * libpinmm_explore archive, built with PINMM_EXPLORE), where preemption
+ * points are compiled in; the normal library has none.
+ */
+#ifndef PINMM_EXPLORE_H
+#define PINMM_EXPLORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PINMM_EXPLORE_MAX_THREADS 8
+
+/* What one execution runs. setup() builds fresh state (an engine, its
+ * mms...) for each execution; thread(state, i) is thread i's work;
+ * check() judges the finished execution: 0 as expected, else a failure
+ * described in msg; teardown() frees the state. */
+struct pinmm_explore_ops {
+	unsigned nr_threads;
+	void *(*setup)(void *ctx);
+	void (*thread)(void *state, unsigned tid);
+	int (*check)(void *state, char *msg, size_t len);
+	void (*teardown)(void *state);
+};
+
+enum pinmm_explore_strategy { PINMM_EXPLORE_DFS, PINMM_EXPLORE_PCT };
+
+struct pinmm_explore_cfg {
+	enum pinmm_explore_strategy strategy;
+	unsigned bound;		/* DFS: most preemptions per schedule */
+	uint64_t seed;		/* PCT */
+	unsigned depth;		/* PCT: priority change points + 1 */
+	double budget_seconds;	/* 0: none */
+	unsigned long max_executions;	/* 0: none */
+	unsigned long max_steps;	/* per execution (livelock guard); 0: 100000 */
+	/* called about every 0.25 s with the running totals (may be NULL) */
+	void (*progress)(unsigned long executions, double seconds, unsigned depth,
+			 void *arg);
+	void *progress_arg;
+};
+
+/* One step of a trace. */
+struct pinmm_trace_event {
+	unsigned step;		/* decision index */
+	unsigned thread;
+	const char *point;	/* "pte-read", "ref-get", "lock", ... */
+	unsigned object;	/* small id, in order of first appearance */
+	uint64_t value;
+};
+
+struct pinmm_explore_result {
+	unsigned long executions;
+	bool exhausted;		/* every schedule within the bound was run */
+	bool found;		/* a failing schedule */
+	bool aborted;		/* an execution deadlocked or exceeded max_steps */
+	double seconds;
+	unsigned preemptions;	/* of the failing schedule */
+	unsigned bound_reached;	/* DFS: the bound the search finished */
+	char message[256];	/* check()'s words, or why it aborted */
+	char *schedule;		/* replayable, malloc'd ("" = default order) */
+	struct pinmm_trace_event *trace;	/* of the failing schedule */
+	size_t trace_len;
+};
+
+/* Search. 0 (see result), -EINVAL (bad ops/cfg), -ENOMEM. */
+int pinmm_explore(const struct pinmm_explore_ops *ops, void *ctx,
+		  const struct pinmm_explore_cfg *cfg,
+		  struct pinmm_explore_result *result);
+/* Run exactly one schedule (a string from a result) and judge it. */
+int pinmm_explore_replay(const struct pinmm_explore_ops *ops, void *ctx,
+			 const char *schedule, struct pinmm_explore_result *result);
+void pinmm_explore_result_free(struct pinmm_explore_result *result);
+
+/* The failing schedule's trace as text, or as Graphviz DOT (a sequence
+ * diagram: one column per thread, one node per step). */
+int pinmm_explore_trace_text(const struct pinmm_explore_result *r, FILE *out);
+int pinmm_explore_trace_dot(const struct pinmm_explore_result *r, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

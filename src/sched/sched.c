@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The controlled scheduler (explore build only).
+ *
+ * Each thread of an execution is a real pthread, but only the one named by
+ * `current` runs; the others wait on a condition variable. At every
+ * preemption point the running thread asks the strategy who runs next and
+ * hands over. A thread that finds a lock taken is marked blocked on it
+ * and hands over; an unlock makes its waiters runnable again. A spin-wait
+ * (pm_cpu_relax) hands over to any other runnable thread. Every decision
+ * is logged with the set of threads that could have run, which is what
+ * the search backtracks over.
+ */
+#ifdef PINMM_EXPLORE
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/preempt.h"
+#include "sched.h"
+
+enum thread_state { T_RUNNABLE, T_BLOCKED, T_DONE };
+
+struct sched_thread {
+	pthread_t tid;
+	enum thread_state st;
+	const void *blocked_on;
+	unsigned id;
+	struct pm_sched *s;
+};
+
+struct pm_sched {
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	struct pm_sched_run *run;
+	unsigned nr;
+	struct sched_thread t[PINMM_EXPLORE_MAX_THREADS];
+	int current;		/* the thread allowed to run; -1: none */
+	unsigned preemptions;
+	size_t cap_dec, cap_trace;
+	const void *objects[1024];	/* object ids for traces */
+	unsigned nr_objects;
+};
+
+static __thread struct sched_thread *self;
+
+bool pm_sched_controlled(void)
+{
+	return self != NULL;
+}
+
+static unsigned enabled_mask(struct pm_sched *s, int exclude)
+{
+	unsigned mask = 0;
+
+	for (unsigned i = 0; i < s->nr; i++)
+		if (s->t[i].st == T_RUNNABLE && (int)i != exclude)
+			mask |= 1u << i;
+	return mask;
+}
+
+static void abort_run(struct pm_sched *s, const char *why)
+{
+	if (!s->run->aborted) {
+		s->run->aborted = true;
+		snprintf(s->run->why, sizeof(s->run->why), "%s", why);
+	}
+}
+
+/*
+ * Decide who runs next and hand over; s->m held. Returns with s->m held
+ * and the caller running again (or finished).
+ */
+static void reschedule(struct pm_sched *s, struct sched_thread *me, bool yielding)
+{
+	struct pm_sched_run *run = s->run;
+	unsigned enabled = enabled_mask(s, -1);
+	int cur = me && me->st != T_DONE ? (int)me->id : -1;
+	int next;
+
+	if (run->aborted) {
+		/* let everyone run freely to the end: no more decisions */
+		next = -2;
+	} else if (!enabled) {
+		if (enabled_mask(s, -1) == 0 && cur >= 0)
+			abort_run(s, "deadlock: every thread is blocked");
+		next = -1;
+	} else {
+		unsigned choices = enabled;
+		size_t i = run->nr_dec;
+
+		/* a spinning thread gives way when anyone else can run */
+		if (yielding && cur >= 0 && (enabled & ~(1u << cur)))
+			choices &= ~(1u << cur);
+		if (i < run->nr_prefix) {
+			next = run->prefix[i];
+			if (!(choices & (1u << next))) {
+				abort_run(s, "replay diverged: the schedule does not fit this execution");
+				next = pm_sched_default(cur, choices);
+			}
+		} else if (run->strategy && run->strategy->choose) {
+			next = run->strategy->choose(run->strategy, (unsigned)i,
+						     yielding ? -1 : cur, choices);
+		} else {
+			next = pm_sched_default(yielding ? -1 : cur, choices);
+		}
+		if (run->nr_dec == s->cap_dec) {
+			s->cap_dec = s->cap_dec ? 2 * s->cap_dec : 256;
+			struct pm_decision *d = realloc(run->dec, s->cap_dec * sizeof(*d));
+			if (!d)
+				abort();	/* test infrastructure out of memory */
+			run->dec = d;
+		}
+		run->dec[run->nr_dec++] = (struct pm_decision){
+			.chosen = (uint8_t)next, .current = (uint8_t)(cur < 0 ? 0xff : cur),
+			.enabled = (uint8_t)choices, .preemptions = (uint8_t)s->preemptions };
+		if (cur >= 0 && next != cur && (choices & (1u << cur)))
+			s->preemptions++;
+		if (run->nr_dec > run->max_steps)
+			abort_run(s, "livelock: too many steps in one execution");
+	}
+	if (run->aborted)
+		next = -2;	/* from now on everyone runs freely to the end */
+	if (next == -2) {
+		s->current = -2;
+		pthread_cond_broadcast(&s->cv);
+		return;
+	}
+	s->current = next;
+	pthread_cond_broadcast(&s->cv);
+	if (!me || me->st == T_DONE)
+		return;
+	while (s->current != (int)me->id && s->current != -2)
+		pthread_cond_wait(&s->cv, &s->m);
+}
+
+static struct pm_sched *active;
+
+static unsigned object_id(struct pm_sched *s, const void *obj)
+{
+	for (unsigned i = 0; i < s->nr_objects; i++)
+		if (s->objects[i] == obj)
+			return i + 1;
+	if (s->nr_objects < 1024)
+		s->objects[s->nr_objects++] = obj;
+	return s->nr_objects;
+}
+
+static void sched_hook(enum pm_point pt, const void *obj, uint64_t val, void *arg)
+{
+	struct pm_sched *s = arg;
+
+	if (!self || self->s != s || pt == PM_PT_RCU)
+		return;
+	pthread_mutex_lock(&s->m);
+	if (s->run->want_trace) {
+		if (s->run->nr_trace == s->cap_trace) {
+			s->cap_trace = s->cap_trace ? 2 * s->cap_trace : 512;
+			void *t = realloc(s->run->trace, s->cap_trace * sizeof(*s->run->trace));
+			if (!t)
+				abort();
+			s->run->trace = t;
+		}
+		s->run->trace[s->run->nr_trace++] = (struct pinmm_trace_event){
+			.step = (unsigned)s->run->nr_dec, .thread = self->id,
+			.point = pm_point_name(pt), .object = object_id(s, obj), .value = val };
+	}
+	reschedule(s, self, false);
+	pthread_mutex_unlock(&s->m);
+}
+
+void pm_sched_wait_lock(const void *obj)
+{
+	struct pm_sched *s = self->s;
+
+	pthread_mutex_lock(&s->m);
+	if (s->current == -2) {
+		/* free-running after an abort: plain spinning */
+		pthread_mutex_unlock(&s->m);
+		sched_yield();
+		return;
+	}
+	self->st = T_BLOCKED;
+	self->blocked_on = obj;
+	reschedule(s, self, false);
+	pthread_mutex_unlock(&s->m);
+}
+
+void pm_sched_wake(const void *obj)
+{
+	struct pm_sched *s = self ? self->s : active;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->m);
+	for (unsigned i = 0; i < s->nr; i++)
+		if (s->t[i].st == T_BLOCKED && s->t[i].blocked_on == obj)
+			s->t[i].st = T_RUNNABLE;
+	pthread_mutex_unlock(&s->m);
+}
+
+void pm_sched_relax(void)
+{
+	struct pm_sched *s = self ? self->s : NULL;
+
+	if (!s) {
+		sched_yield();
+		return;
+	}
+	pthread_mutex_lock(&s->m);
+	if (s->current == -2) {
+		pthread_mutex_unlock(&s->m);
+		sched_yield();
+		return;
+	}
+	reschedule(s, self, true);
+	pthread_mutex_unlock(&s->m);
+}
+
+static void *thread_main(void *arg)
+{
+	struct sched_thread *t = arg;
+	struct pm_sched *s = t->s;
+
+	self = t;
+	pthread_mutex_lock(&s->m);
+	while (s->current != (int)t->id && s->current != -2)
+		pthread_cond_wait(&s->cv, &s->m);
+	pthread_mutex_unlock(&s->m);
+
+	s->run->ops->thread(s->run->state, t->id);
+
+	pthread_mutex_lock(&s->m);
+	t->st = T_DONE;
+	reschedule(s, t, false);
+	pthread_mutex_unlock(&s->m);
+	self = NULL;
+	return NULL;
+}
+
+int pm_sched_execute(struct pm_sched_run *run)
+{
+	struct pm_sched *s = calloc(1, sizeof(*s));
+	unsigned n = run->ops->nr_threads;
+
+	if (!s)
+		return -ENOMEM;
+	if (!run->max_steps)
+		run->max_steps = 100000;
+	pthread_mutex_init(&s->m, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	s->run = run;
+	s->nr = n;
+	s->current = -1;
+	active = s;
+	pm_preempt_set_hook(sched_hook, s);
+	for (unsigned i = 0; i < n; i++) {
+		s->t[i] = (struct sched_thread){ .st = T_RUNNABLE, .id = i, .s = s };
+		pthread_create(&s->t[i].tid, NULL, thread_main, &s->t[i]);
+	}
+	/* the first decision: who starts */
+	pthread_mutex_lock(&s->m);
+	reschedule(s, NULL, false);
+	/* wait for the end: everyone done (or free-running to the end) */
+	for (;;) {
+		bool all_done = true;
+
+		for (unsigned i = 0; i < n; i++)
+			all_done &= s->t[i].st == T_DONE;
+		if (all_done)
+			break;
+		if (s->current == -1 && !run->aborted)
+			abort_run(s, "deadlock: no thread can run");
+		if (run->aborted && s->current != -2) {
+			s->current = -2;
+			pthread_cond_broadcast(&s->cv);
+		}
+		pthread_cond_wait(&s->cv, &s->m);
+	}
+	pthread_mutex_unlock(&s->m);
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(s->t[i].tid, NULL);
+	pm_preempt_set_hook(NULL, NULL);
+	active = NULL;
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->m);
+	free(s);
+	return 0;
+}
+
+void pm_sched_run_free(struct pm_sched_run *run)
+{
+	free(run->dec);
+	free(run->trace);
+	run->dec = NULL;
+	run->trace = NULL;
+	run->nr_dec = run->nr_trace = 0;
+}
+#else
+typedef int pm_sched_unused_t;
+#endif

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The controlled scheduler: runs a set of threads one at a time, handing
+ * over only at preemption points, with every decision taken by a strategy
+ * and logged, so that an execution can be replayed exactly.
+ */
+#ifndef PM_SCHED_SCHED_H
+#define PM_SCHED_SCHED_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <pinmm/explore.h>
+
+/* One scheduling decision. */
+struct pm_decision {
+	uint8_t chosen;		/* thread that ran next */
+	uint8_t current;	/* thread that was running (0xff: none) */
+	uint8_t enabled;	/* mask of threads that could run */
+	uint8_t preemptions;	/* preemptions before this decision */
+};
+
+struct pm_strategy {
+	/* pick the next thread at decision index i; NULL = default order */
+	int (*choose)(struct pm_strategy *s, unsigned i, int current, unsigned enabled);
+};
+
+struct pm_sched_run {
+	const struct pinmm_explore_ops *ops;
+	void *state;
+	/* decisions to replay first (forced choices), then the strategy */
+	const uint8_t *prefix;
+	size_t nr_prefix;
+	struct pm_strategy *strategy;
+	unsigned long max_steps;
+	/* out */
+	struct pm_decision *dec;
+	size_t nr_dec;
+	struct pinmm_trace_event *trace;	/* when want_trace */
+	size_t nr_trace;
+	bool want_trace;
+	bool aborted;
+	char why[128];
+};
+
+/* Run one execution of ops' threads on state under the scheduler. */
+int pm_sched_execute(struct pm_sched_run *run);
+void pm_sched_run_free(struct pm_sched_run *run);
+
+/* The default choice: keep running the current thread, else the lowest. */
+static inline int pm_sched_default(int current, unsigned enabled)
+{
+	if (current >= 0 && (enabled & (1u << current)))
+		return current;
+	return enabled ? __builtin_ctz(enabled) : -1;
+}
+
+#endif
