@@ -8,8 +8,6 @@
 #include "engine.h"
 #include "mm/mm.h"
 
-void pm_register_engine(struct pinmm *eng);
-void pm_unregister_engine(struct pinmm *eng);
 
 void pinmm_config_default(struct pinmm_config *cfg)
 {
@@ -30,10 +28,16 @@ int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out)
 		return -ENOMEM;
 	eng->cfg = *cfg;
 	eng->policy = cfg->policy;
-	err = pm_mem_init(&eng->mem, cfg->normal_frames, cfg->movable_frames);
+	err = pm_mem_init(&eng->mem, eng, cfg->normal_frames, cfg->movable_frames);
 	if (err) {
 		free(eng);
 		return err;
+	}
+	eng->rcu_dom = pm_rcu_domain_new();
+	if (!eng->rcu_dom) {
+		pm_mem_destroy(&eng->mem);
+		free(eng);
+		return -ENOMEM;
 	}
 	pm_mutex_init(&eng->objects_lock);
 	pm_mutex_init(&eng->pin_records.lock);
@@ -41,12 +45,11 @@ int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out)
 	pm_mutex_init(&eng->kthread_lock);
 	pm_list_init(&eng->mms);
 	pm_list_init(&eng->files);
-	pm_register_engine(eng);
 
 	/* the shared zero page: first frame of the normal zone, never freed */
 	eng->zero_page = pm_alloc_folio(eng, 0, PM_GFP_ZERO | PM_GFP_NOINJECT);
 	if (!eng->zero_page) {
-		pm_unregister_engine(eng);
+		pm_rcu_domain_put(eng->rcu_dom);
 		pm_mem_destroy(&eng->mem);
 		free(eng);
 		return -ENOMEM;
@@ -83,10 +86,8 @@ int pinmm_destroy(struct pinmm *eng)
 		mm_free(mm);
 	}
 	pm_mutex_unlock(&eng->objects_lock);
-	/* page tables freed by RCU must be gone before the engine is; the
-	 * engine counts its own callbacks rather than wait for everyone's */
-	while (atomic_load(&eng->rcu_pending))
-		usleep(50);
+	/* RCU callbacks still pending touch only the domain, not the engine */
+	pm_rcu_domain_put(eng->rcu_dom);
 
 	size_t total = 0, free_frames = 0;
 	for (int z = 0; z < PINMM_ZONE_NR; z++) {
@@ -95,7 +96,6 @@ int pinmm_destroy(struct pinmm *eng)
 	}
 	/* everything but the zero page must be back */
 	ret = free_frames + 1 == total ? 0 : -EBUSY;
-	pm_unregister_engine(eng);
 	pm_mutex_destroy(&eng->objects_lock);
 	pm_mutex_destroy(&eng->pin_records.lock);
 	free(eng->pin_records.gen);

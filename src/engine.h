@@ -15,6 +15,7 @@
 #include <pinmm/policy.h>
 
 #include "base/lock.h"
+#include "base/rcu.h"
 #include "mem/mem.h"
 
 struct pm_list {
@@ -75,7 +76,7 @@ struct pinmm {
 	_Atomic long nr_pins;		/* FOLL_PIN pins held */
 	_Atomic long nr_gets;		/* FOLL_GET references held */
 	_Atomic long nr_page_tables;
-	_Atomic long rcu_pending;	/* page tables waiting for a grace period */
+	struct pm_rcu_domain *rcu_dom;	/* outlives the engine while callbacks pend */
 	_Atomic long nr_mms;
 
 	struct {

@@ -2,6 +2,8 @@
 #include "rcu.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 
 __thread bool pm_rcu_registered;
 #ifdef PM_TSAN
@@ -41,4 +43,24 @@ void pm_call_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *))
 		pm_rcu_register_slow();
 	pm_tsan_release(head);
 	PM_URCU(call_rcu)(head, fn);
+}
+
+struct pm_rcu_domain *pm_rcu_domain_new(void)
+{
+	struct pm_rcu_domain *d = malloc(sizeof(*d));
+
+	if (d)
+		atomic_store(&d->refs, 1);
+	return d;
+}
+
+void pm_rcu_domain_get(struct pm_rcu_domain *d)
+{
+	atomic_fetch_add(&d->refs, 1);
+}
+
+void pm_rcu_domain_put(struct pm_rcu_domain *d)
+{
+	if (atomic_fetch_sub(&d->refs, 1) == 1)
+		free(d);
 }

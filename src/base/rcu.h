@@ -67,6 +67,18 @@ static inline void pm_rcu_read_unlock(void)
 	PM_URCU(read_unlock)();
 }
 
+/*
+ * What an RCU callback may still touch after its engine is gone: a small
+ * counted object, one per engine, held by the engine and by each pending
+ * callback, so that destroying an engine never waits for a grace period.
+ */
+struct pm_rcu_domain {
+	_Atomic long refs;
+};
+struct pm_rcu_domain *pm_rcu_domain_new(void);
+void pm_rcu_domain_get(struct pm_rcu_domain *d);
+void pm_rcu_domain_put(struct pm_rcu_domain *d);
+
 /* Defer fn(head) until every reader that could see the object is done.
  * fn must start with pm_rcu_callback_begin(head). */
 void pm_call_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *));

@@ -37,12 +37,39 @@ static void free_list_del(struct pm_zone *z, struct pinmm_page *p, unsigned orde
 	page_clear(p, PG_buddy);
 }
 
-int pm_mem_init(struct pm_mem *mem, size_t normal_frames, size_t movable_frames)
+/* The descriptor block: PM_DESC_BLOCK-aligned, engine pointer first. */
+static int desc_block_map(struct pm_mem *mem, struct pinmm *eng)
+{
+	size_t bytes = 64 + mem->nr_frames * sizeof(struct pinmm_page);
+	/* reserve twice the alignment, keep the aligned part: address space
+	 * only, the kernel backs what is touched */
+	size_t len = 2 * PM_DESC_BLOCK;
+	uint8_t *m = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			  -1, 0);
+	uint8_t *block;
+
+	if (m == MAP_FAILED)
+		return -ENOMEM;
+	block = (uint8_t *)ALIGN_UP((uintptr_t)m, PM_DESC_BLOCK);
+	if (mprotect(block, ALIGN_UP(bytes, PINMM_PAGE_SIZE), PROT_READ | PROT_WRITE)) {
+		munmap(m, len);
+		return -ENOMEM;
+	}
+	mem->desc_map = m;
+	mem->desc_map_bytes = len;
+	*(struct pinmm **)block = eng;
+	mem->pages = (struct pinmm_page *)(block + 64);
+	return 0;
+}
+
+int pm_mem_init(struct pm_mem *mem, struct pinmm *eng, size_t normal_frames,
+		size_t movable_frames)
 {
 	const size_t block = 1ul << PM_MAX_ORDER;
 
 	memset(mem, 0, sizeof(*mem));
-	if (!normal_frames || normal_frames % block || movable_frames % block)
+	if (!normal_frames || normal_frames % block || movable_frames % block ||
+	    normal_frames + movable_frames > PM_MAX_FRAMES)
 		return -EINVAL;
 	mem->nr_frames = normal_frames + movable_frames;
 	mem->arena_bytes = mem->nr_frames << PINMM_PAGE_SHIFT;
@@ -53,8 +80,7 @@ int pm_mem_init(struct pm_mem *mem, size_t normal_frames, size_t movable_frames)
 		mem->arena = NULL;
 		return -ENOMEM;
 	}
-	mem->pages = calloc(mem->nr_frames, sizeof(*mem->pages));
-	if (!mem->pages) {
+	if (desc_block_map(mem, eng)) {
 		munmap(mem->arena, mem->arena_bytes);
 		mem->arena = NULL;
 		return -ENOMEM;
@@ -80,7 +106,8 @@ void pm_mem_destroy(struct pm_mem *mem)
 {
 	for (int zi = 0; zi < PINMM_ZONE_NR; zi++)
 		pm_mutex_destroy(&mem->zones[zi].lock);
-	free(mem->pages);
+	if (mem->desc_map)
+		munmap(mem->desc_map, mem->desc_map_bytes);
 	if (mem->arena)
 		munmap(mem->arena, mem->arena_bytes);
 	memset(mem, 0, sizeof(*mem));

@@ -25,9 +25,20 @@ struct pm_zone {
 	size_t nr_free;		/* free frames (pages, not blocks) */
 };
 
+/*
+ * The descriptors live in a block of their own, aligned to
+ * PM_DESC_BLOCK: its first cache line names the engine, so any page finds
+ * its engine by rounding its own address down — no registry to search, and
+ * nothing another engine's teardown could free under a reader.
+ */
+#define PM_DESC_BLOCK (1ull << 30)	/* room for 16M frames (64 GiB) */
+#define PM_MAX_FRAMES ((PM_DESC_BLOCK - 64) / sizeof(struct pinmm_page))
+
 struct pm_mem {
 	uint8_t *arena;		/* nr_frames * 4 KiB of real memory */
 	size_t arena_bytes;
+	void *desc_map;		/* the mapping that holds the block */
+	size_t desc_map_bytes;
 	struct pinmm_page *pages;	/* descriptor per frame */
 	uint64_t nr_frames;
 	struct pm_zone zones[PINMM_ZONE_NR];
@@ -40,7 +51,8 @@ struct pm_mem {
 
 struct pinmm;
 
-int pm_mem_init(struct pm_mem *mem, size_t normal_frames, size_t movable_frames);
+int pm_mem_init(struct pm_mem *mem, struct pinmm *eng, size_t normal_frames,
+		size_t movable_frames);
 void pm_mem_destroy(struct pm_mem *mem);
 
 /* A folio of 2^order frames with refcount 1, or NULL (no memory). */
@@ -49,7 +61,10 @@ struct pinmm_page *pm_alloc_folio(struct pinmm *eng, unsigned order,
 /* Back to the buddy allocator (refcount already zero). */
 void pm_free_folio(struct pinmm_page *folio);
 
-struct pinmm *pm_page_engine(const struct pinmm_page *p);
+static inline struct pinmm *pm_page_engine(const struct pinmm_page *p)
+{
+	return *(struct pinmm *const *)ALIGN_DOWN((uintptr_t)p, PM_DESC_BLOCK);
+}
 
 static inline uint64_t pm_page_to_pfn(const struct pm_mem *mem,
 				      const struct pinmm_page *p)

@@ -59,6 +59,7 @@ struct anon_vma {
 	pm_mutex_t lock;	/* vmas */
 	struct pm_list vmas;	/* vma->anon_link */
 	struct rcu_head rcu;
+	struct pm_rcu_domain *dom;
 };
 
 struct vm_area {

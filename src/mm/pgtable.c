@@ -25,21 +25,36 @@ struct pt_table *pt_alloc(struct pinmm *eng, int level)
 	memset(t, 0, sizeof(*t));
 	pm_mutex_init(&t->ptl);
 	t->eng = eng;
+	t->dom = eng->rcu_dom;
 	t->level = level;
 	atomic_fetch_add(&eng->nr_page_tables, 1);
 	return t;
 }
 
+/* Free a table's memory (and the tables set aside in it); no accounting:
+ * an RCU callback may run this after the engine is gone. */
 static void pt_release(struct pt_table *t)
 {
 	if (t->deposit) {
 		for (unsigned i = 0; i < PT_ENTRIES; i++)
 			if (t->deposit[i])
-				pt_free_now(t->deposit[i]);
+				pt_release(t->deposit[i]);
 		free(t->deposit);
 	}
 	pm_mutex_destroy(&t->ptl);
 	free(t);
+}
+
+/* nr_page_tables counts tables in use; a table and the ones set aside in
+ * it leave the count when it is unlinked */
+static void pt_uncount(struct pt_table *t)
+{
+	long n = 1;
+
+	if (t->deposit)
+		for (unsigned i = 0; i < PT_ENTRIES; i++)
+			n += t->deposit[i] != NULL;
+	atomic_fetch_sub(&t->eng->nr_page_tables, n);
 }
 
 int pmd_deposit(struct pt_table *pmd, unsigned i)
@@ -80,28 +95,27 @@ struct pt_table *pmd_withdraw(struct pt_table *pmd, unsigned i)
 	return pte;
 }
 
-/* nr_page_tables counts tables in use: a table leaves it when unlinked */
 void pt_free_now(struct pt_table *t)
 {
-	atomic_fetch_sub(&t->eng->nr_page_tables, 1);
+	pt_uncount(t);
 	pt_release(t);
 }
 
 static void pt_free_cb(struct rcu_head *head)
 {
 	struct pt_table *t = container_of(head, struct pt_table, rcu);
-	struct pinmm *eng;
+	struct pm_rcu_domain *dom;
 
 	pm_rcu_callback_begin(head);
-	eng = t->eng;
+	dom = t->dom;
 	pt_release(t);
-	atomic_fetch_sub(&eng->rcu_pending, 1);	/* pinmm_destroy() waits for 0 */
+	pm_rcu_domain_put(dom);
 }
 
 void pt_free_rcu(struct pt_table *t)
 {
-	atomic_fetch_sub(&t->eng->nr_page_tables, 1);
-	atomic_fetch_add(&t->eng->rcu_pending, 1);
+	pt_uncount(t);
+	pm_rcu_domain_get(t->dom);
 	pm_call_rcu(&t->rcu, pt_free_cb);
 }
 

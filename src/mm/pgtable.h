@@ -58,6 +58,7 @@ struct pt_table {
 	 * was mapped, so that splitting the PMD never needs memory (Linux's
 	 * pgtable_trans_huge_deposit) */
 	struct pt_table **deposit;
+	struct pm_rcu_domain *dom;	/* what the RCU callback may touch */
 } __attribute__((aligned(128)));
 
 static inline bool pte_none(pte_t e) { return e == 0; }

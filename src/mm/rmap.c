@@ -20,6 +20,7 @@ struct anon_vma *anon_vma_alloc(struct pinmm *eng)
 	if (!av)
 		return NULL;
 	av->eng = eng;
+	av->dom = eng->rcu_dom;
 	atomic_store(&av->refcount, 1);
 	pm_mutex_init(&av->lock);
 	pm_list_init(&av->vmas);
@@ -29,13 +30,13 @@ struct anon_vma *anon_vma_alloc(struct pinmm *eng)
 static void anon_vma_free_cb(struct rcu_head *head)
 {
 	struct anon_vma *av = container_of(head, struct anon_vma, rcu);
-	struct pinmm *eng;
+	struct pm_rcu_domain *dom;
 
 	pm_rcu_callback_begin(head);
-	eng = av->eng;
+	dom = av->dom;
 	pm_mutex_destroy(&av->lock);
 	free(av);
-	atomic_fetch_sub(&eng->rcu_pending, 1);
+	pm_rcu_domain_put(dom);
 }
 
 void anon_vma_get(struct anon_vma *av)
@@ -48,7 +49,7 @@ void anon_vma_put(struct anon_vma *av)
 	if (atomic_fetch_sub(&av->refcount, 1) != 1)
 		return;
 	/* pages may still point here: a walker checks under RCU */
-	atomic_fetch_add(&av->eng->rcu_pending, 1);
+	pm_rcu_domain_get(av->dom);
 	pm_call_rcu(&av->rcu, anon_vma_free_cb);
 }
 
