@@ -3,8 +3,11 @@
  * pinmm-bench - micro-benchmarks of the engine through its public API.
  *
  * Each sub-benchmark runs N repetitions (default 7) and reports the median,
- * min and max per 4 KiB page in nanoseconds (CLOCK_MONOTONIC). No checker
- * runs in the hot path. Build in Release. See docs/performance.md.
+ * min and max, per 4 KiB page in nanoseconds unless the unit column says
+ * otherwise (us per 2 MiB range or THP, us per call, Mpages/s, ratios);
+ * CLOCK_MONOTONIC. No checker runs in the hot path. Build in Release. The
+ * page-moving sub-benchmarks (ksm, collapse, migrate, reclaim, thp-fault,
+ * split) time the public calls of daemons.h. See docs/performance.md.
  *
  *   pinmm-bench [--reps N] [--policy TEXT] [--json] [NAME...]
  *   pinmm-bench --list | --help
@@ -73,7 +76,7 @@ struct result {
 	const char *host;	/* host-kernel figure (HOST-FACTS.md), or NULL */
 };
 
-#define MAX_RESULTS 64
+#define MAX_RESULTS 96
 static struct result results[MAX_RESULTS];
 static int nr_results;
 
@@ -530,6 +533,462 @@ static void bench_scaling(void)
 	bench_scaling_mode(false);
 }
 
+/* ------------------------------------------------ 6: moving pages --- */
+
+/*
+ * The mechanisms that move pages: KSM, collapse (MADV_COLLAPSE and
+ * khugepaged), migration, reclaim and swap-in, THP faults, splits. Each
+ * runs one untimed warm-up repetition (r == -1) first, since a fresh engine
+ * hands out arena frames the host kernel has not faulted in yet.
+ */
+
+#define HPAGE PINMM_PMD_SIZE
+#define HPAGE_PAGES (HPAGE / PG)
+
+/* An anonymous R/W mapping of len bytes, 2 MiB aligned, nothing faulted. */
+static uint64_t map_region(struct pinmm_mm *mm, uint64_t len, unsigned flags)
+{
+	uint64_t a;
+
+	CHECK(pinmm_mmap(mm, 0, len, RW, PINMM_MAP_PRIVATE | PINMM_MAP_ALIGN_2M | flags, &a));
+	return a;
+}
+
+/* Is addr mapped by a PMD leaf (a THP)? */
+static bool is_huge(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct pinmm_mapping m;
+
+	return pinmm_follow_page(mm, addr, &m) == 0 && m.present && m.huge;
+}
+
+#define KSM_REGION (64 * MIB)
+#define KSM_PAGES (KSM_REGION / PG)
+
+/* Write an 8-byte tag at the start of each page (the rest stays zero).
+ * pairs: pages 2k and 2k+1 of the first half get the same tag; every other
+ * page has a tag of its own. */
+static void ksm_fill(struct pinmm_mm *mm, uint64_t a, bool pairs)
+{
+	for (uint64_t i = 0; i < KSM_PAGES; i++) {
+		uint64_t tag = pairs && i < KSM_PAGES / 2 ? i / 2 + 1 : KSM_PAGES + i;
+		CHECK(pinmm_store(mm, a + i * PG, &tag, sizeof(tag)));
+	}
+}
+
+static double ksm_scan_timed(struct pinmm *eng, long expect)
+{
+	double t0 = now_ns();
+	long n = pinmm_ksm_scan(eng, 1);
+	double dt = now_ns() - t0;
+
+	CHECK(n);
+	if (n != expect) {
+		fprintf(stderr, "pinmm-bench: ksm: %ld pages share a KSM page, expected %ld\n",
+			n, expect);
+		exit(3);
+	}
+	return dt;
+}
+
+static void bench_ksm(void)
+{
+	struct pinmm *eng = new_engine();
+	struct pinmm_mm *mm;
+	double su[MAX_REPS], sp[MAX_REPS], sr[MAX_REPS], tu[MAX_REPS], tp[MAX_REPS],
+	       tr[MAX_REPS], ru[MAX_REPS], rp[MAX_REPS], rr[MAX_REPS], merge[MAX_REPS],
+	       count[MAX_REPS];
+	const double np = (double)KSM_PAGES;
+	const long merged = KSM_PAGES / 4;	/* pairs: one frame freed per pair */
+
+	CHECK(pinmm_mm_create(eng, &mm));
+	for (int r = -1; r < opt_reps; r++) {
+		/* (a) all pages distinct: hash, sort, nothing to merge */
+		uint64_t a = map_region(mm, KSM_REGION, 0);
+		ksm_fill(mm, a, false);
+		CHECK(pinmm_madvise(mm, a, KSM_REGION, PINMM_MADV_MERGEABLE));
+		double t_u = ksm_scan_timed(eng, 0);
+		CHECK(pinmm_munmap(mm, a, KSM_REGION));
+
+		/* (b) half the pages identical in pairs: merge them */
+		a = map_region(mm, KSM_REGION, 0);
+		ksm_fill(mm, a, true);
+		CHECK(pinmm_madvise(mm, a, KSM_REGION, PINMM_MADV_MERGEABLE));
+		double t_p = ksm_scan_timed(eng, 2 * merged);
+		/* (c) the same set again: everything merged already */
+		double t_r = ksm_scan_timed(eng, 2 * merged);
+		CHECK(pinmm_munmap(mm, a, KSM_REGION));
+
+		/* (d) what every call pays after its passes: a sweep of all
+		 * frames that counts the KSM mappings (passes = 0) */
+		double t0 = now_ns();
+		CHECK(pinmm_ksm_scan(eng, 0));
+		double t_c = now_ns() - t0;
+		if (r < 0)
+			continue;
+		tu[r] = t_u, tp[r] = t_p, tr[r] = t_r;
+		su[r] = t_u / np, sp[r] = t_p / np, sr[r] = t_r / np;
+		ru[r] = np / t_u * 1e3, rp[r] = np / t_p * 1e3, rr[r] = np / t_r * 1e3;
+		merge[r] = (t_p - t_u) / (double)merged;
+		count[r] = t_c / 1e3;
+	}
+	add_result("ksm-scan", "ksm_scan(1 pass), 64 MiB mergeable, all pages distinct",
+		   "ns/page", su, opt_reps, tu, NULL);
+	add_result("  ksm-scan.rate", "  pages scanned per second", "Mpages/s", ru,
+		   opt_reps, NULL, NULL);
+	add_result("ksm-scan-pairs", "same, half the pages identical in pairs (4096 merges)",
+		   "ns/page", sp, opt_reps, tp, NULL);
+	add_result("  ksm-scan-pairs.rate", "  pages scanned per second", "Mpages/s", rp,
+		   opt_reps, NULL, NULL);
+	add_result("ksm-merge", "merge cost per merged page (pairs - distinct) / 4096",
+		   "ns/merge", merge, opt_reps, NULL, NULL);
+	add_result("ksm-rescan", "ksm_scan(1 pass) of the already-merged set",
+		   "ns/page", sr, opt_reps, tr, NULL);
+	add_result("  ksm-rescan.rate", "  pages scanned per second", "Mpages/s", rr,
+		   opt_reps, NULL, NULL);
+	add_result("ksm-count", "ksm_scan(0 passes): the frame sweep every call ends with",
+		   "us/call", count, opt_reps, NULL, NULL);
+	pinmm_mm_exit(mm);
+	free_engine(eng);
+}
+
+#define COLLAPSE_REGION (64 * MIB)
+#define COLLAPSE_RANGES (COLLAPSE_REGION / HPAGE)
+
+/* 512 small pages per 2 MiB range, all written, then MADV_HUGEPAGE. */
+static uint64_t collapsible_region(struct pinmm_mm *mm)
+{
+	uint64_t a = map_region(mm, COLLAPSE_REGION, PINMM_MAP_NOHUGEPAGE);
+
+	for (uint64_t off = 0; off < COLLAPSE_REGION; off += PG)
+		CHECK(pinmm_store_fill(mm, a + off, 0x5a, 1));
+	CHECK(pinmm_madvise(mm, a, COLLAPSE_REGION, PINMM_MADV_HUGEPAGE));
+	if (is_huge(mm, a))
+		exit(3);
+	return a;
+}
+
+static void bench_collapse(void)
+{
+	struct pinmm *eng = new_engine();
+	struct pinmm_mm *mm;
+	double sc[MAX_REPS], sk[MAX_REPS], sr[MAX_REPS], tc[MAX_REPS], tk[MAX_REPS],
+	       tr[MAX_REPS];
+	const double nr = (double)COLLAPSE_RANGES;
+
+	CHECK(pinmm_mm_create(eng, &mm));
+	for (int r = -1; r < opt_reps; r++) {
+		/* MADV_COLLAPSE, one call per 2 MiB range */
+		uint64_t a = collapsible_region(mm);
+		double t_c = 0;
+		for (uint64_t h = a; h < a + COLLAPSE_REGION; h += HPAGE) {
+			double t0 = now_ns();
+			CHECK(pinmm_madvise(mm, h, HPAGE, PINMM_MADV_COLLAPSE));
+			t_c += now_ns() - t0;
+		}
+		if (!is_huge(mm, a) || !is_huge(mm, a + COLLAPSE_REGION - PG))
+			exit(3);
+		CHECK(pinmm_munmap(mm, a, COLLAPSE_REGION));
+
+		/* khugepaged: one pass collapses every range, a second finds
+		 * nothing left to do */
+		a = collapsible_region(mm);
+		double t0 = now_ns();
+		long n = pinmm_khugepaged_scan(eng, 1);
+		double t_k = now_ns() - t0;
+		if (n != (long)COLLAPSE_RANGES) {
+			fprintf(stderr, "pinmm-bench: khugepaged collapsed %ld\n", n);
+			exit(3);
+		}
+		t0 = now_ns();
+		n = pinmm_khugepaged_scan(eng, 1);
+		double t_r = now_ns() - t0;
+		if (n != 0)
+			exit(3);
+		CHECK(pinmm_munmap(mm, a, COLLAPSE_REGION));
+		if (r < 0)
+			continue;
+		tc[r] = t_c, tk[r] = t_k, tr[r] = t_r;
+		sc[r] = t_c / nr / 1e3, sk[r] = t_k / nr / 1e3, sr[r] = t_r / nr / 1e3;
+	}
+	add_result("collapse", "madvise(COLLAPSE) of 2 MiB: 512 written small pages -> THP",
+		   "us/2MiB", sc, opt_reps, tc, NULL);
+	add_result("khugepaged", "khugepaged_scan(1), per range collapsed (32 ranges)",
+		   "us/2MiB", sk, opt_reps, tk, NULL);
+	add_result("khugepaged-rescan", "khugepaged_scan(1) again, all THPs already",
+		   "us/2MiB", sr, opt_reps, tr, NULL);
+	pinmm_mm_exit(mm);
+	free_engine(eng);
+}
+
+#define MIGRATE_REGION (16 * MIB)
+#define MIGRATE_PAGES (MIGRATE_REGION / PG)
+
+static double migrate_all(struct pinmm_mm *mm, uint64_t a)
+{
+	double t0 = now_ns();
+
+	for (uint64_t off = 0; off < MIGRATE_REGION; off += PG)
+		CHECK(pinmm_migrate(mm, a + off));
+	return now_ns() - t0;
+}
+
+static void bench_migrate(void)
+{
+	struct pinmm *eng = new_engine();
+	struct pinmm_mm *mm, *child;
+	double s1[MAX_REPS], s2[MAX_REPS], t1[MAX_REPS], t2[MAX_REPS], ratio[MAX_REPS];
+	const double np = (double)MIGRATE_PAGES;
+
+	CHECK(pinmm_mm_create(eng, &mm));
+	uint64_t a = populated_region(mm, MIGRATE_REGION);
+	uint64_t b = populated_region(mm, MIGRATE_REGION);
+	/* b is shared with a child: two mappings per page, COW */
+	CHECK(pinmm_madvise(mm, a, MIGRATE_REGION, PINMM_MADV_DONTFORK));
+	CHECK(pinmm_fork(mm, &child));
+	for (int r = -1; r < opt_reps; r++) {
+		double d1 = migrate_all(mm, a);
+		double d2 = migrate_all(mm, b);
+		if (r < 0)
+			continue;
+		t1[r] = d1, t2[r] = d2;
+		s1[r] = d1 / np, s2[r] = d2 / np;
+		ratio[r] = s2[r] / s1[r];
+	}
+	{
+		struct pinmm_mapping m;
+		CHECK(pinmm_follow_page(child, b, &m));
+		struct pinmm_folio_info fi;
+		pinmm_folio_info(m.page, &fi);
+		if (fi.mapcount != 2)
+			exit(3);	/* still shared by parent and child */
+	}
+	add_result("migrate", "migrate, populated anon page, one mapping (16 MiB)",
+		   "ns/page", s1, opt_reps, t1, NULL);
+	add_result("migrate-shared", "migrate, page shared by parent + child after fork",
+		   "ns/page", s2, opt_reps, t2, NULL);
+	add_result("migrate-shared/migrate", "ratio shared / one mapping", "x", ratio,
+		   opt_reps, NULL, NULL);
+	pinmm_mm_exit(child);
+	pinmm_mm_exit(mm);
+	free_engine(eng);
+}
+
+/* Reclaim nr pages of a populated region, then load each one back. */
+static void reclaim_run(struct pinmm *eng, struct pinmm_mm *mm, uint64_t a,
+			unsigned long nr, double *out, double *in)
+{
+	uint8_t byte;
+	double t0 = now_ns();
+	long n = pinmm_reclaim(eng, nr);
+
+	*out = now_ns() - t0;
+	CHECK(n);
+	if (n != (long)nr) {
+		fprintf(stderr, "pinmm-bench: reclaim: %ld of %lu pages\n", n, nr);
+		exit(3);
+	}
+	t0 = now_ns();
+	for (unsigned long i = 0; i < nr; i++)
+		CHECK(pinmm_load(mm, a + i * PG, &byte, 1));
+	*in = now_ns() - t0;
+}
+
+/* Reclaim is measured at three sizes: its per-page cost should not depend
+ * on how many pages one call reclaims. The largest runs at most 3 reps. */
+static const unsigned long reclaim_sizes[] = { 4096, 16384, 65536 };	/* pages */
+#define RECLAIM_NR_SIZES 3
+#define RECLAIM_MAIN 1		/* swap-in is reported for this size */
+
+static void bench_reclaim(void)
+{
+	struct pinmm *eng = new_engine();
+	struct pinmm_mm *mm;
+	double so[RECLAIM_NR_SIZES][MAX_REPS], to[RECLAIM_NR_SIZES][MAX_REPS],
+	       si[MAX_REPS], ti[MAX_REPS], grow[2][MAX_REPS], sweep[MAX_REPS];
+	int reps_big = opt_reps < 3 ? opt_reps : 3;
+
+	CHECK(pinmm_mm_create(eng, &mm));
+	for (int r = -1; r < opt_reps; r++) {
+		for (int k = 0; k < RECLAIM_NR_SIZES; k++) {
+			unsigned long nr = reclaim_sizes[k];
+			double d_out, d_in;
+
+			if (k == RECLAIM_NR_SIZES - 1 && r >= reps_big)
+				continue;
+			/* the region is the engine's only anonymous memory:
+			 * reclaim has nothing else to take */
+			uint64_t a = populated_region(mm, nr * PG);
+			reclaim_run(eng, mm, a, nr, &d_out, &d_in);
+			CHECK(pinmm_munmap(mm, a, nr * PG));
+			if (r < 0)
+				continue;
+			to[k][r] = d_out;
+			so[k][r] = d_out / (double)nr;
+			if (k == RECLAIM_MAIN) {
+				ti[r] = d_in;
+				si[r] = d_in / (double)nr;
+			}
+		}
+		/* nothing to reclaim: both sweeps over every frame, the fixed
+		 * cost of a call */
+		double t0 = now_ns();
+		if (pinmm_reclaim(eng, 1) != 0)
+			exit(3);
+		if (r >= 0)
+			sweep[r] = (now_ns() - t0) / 1e3;
+	}
+	for (int r = 0; r < opt_reps; r++)
+		grow[0][r] = so[1][r] / so[0][r];
+	for (int r = 0; r < reps_big; r++)
+		grow[1][r] = so[2][r] / so[0][r];
+	add_result("reclaim-4096", "pinmm_reclaim of 4096 pages (16 MiB) -> swap, per page",
+		   "ns/page", so[0], opt_reps, to[0], NULL);
+	add_result("reclaim", "same, 16384 pages (64 MiB)", "ns/page", so[1], opt_reps,
+		   to[1], NULL);
+	add_result("reclaim-65536", "same, 65536 pages (256 MiB; at most 3 reps)", "ns/page",
+		   so[2], reps_big, to[2], NULL);
+	add_result("reclaim/reclaim-4096", "per-page cost 16384 / 4096 pages (1 = linear)",
+		   "x", grow[0], opt_reps, NULL, NULL);
+	add_result("reclaim-65536/4096", "per-page cost 65536 / 4096 pages (1 = linear)",
+		   "x", grow[1], reps_big, NULL, NULL);
+	add_result("swap-in", "load 1 B after reclaim: swap-in fault, 16384 pages",
+		   "ns/page", si, opt_reps, ti, NULL);
+	add_result("reclaim-sweep", "pinmm_reclaim(1) with no anon page: 2 sweeps of all frames",
+		   "us/call", sweep, opt_reps, NULL, NULL);
+	pinmm_mm_exit(mm);
+	free_engine(eng);
+}
+
+#define THP_REGION (256 * MIB)
+#define THP_HPAGES (THP_REGION / HPAGE)
+
+/* Time the stores of one fresh region: one byte every step bytes. */
+static double touch_region(struct pinmm_mm *mm, unsigned flags, uint64_t step,
+			   uint8_t byte)
+{
+	uint64_t a = map_region(mm, THP_REGION, flags);
+	double t0 = now_ns();
+
+	for (uint64_t off = 0; off < THP_REGION; off += step)
+		CHECK(pinmm_store_fill(mm, a + off, byte, 1));
+	double dt = now_ns() - t0;
+	if (is_huge(mm, a) != !!(flags & PINMM_MAP_HUGEPAGE))
+		exit(3);
+	CHECK(pinmm_munmap(mm, a, THP_REGION));
+	return dt;
+}
+
+static void bench_thp_fault(void)
+{
+	struct pinmm *eng = new_engine();
+	struct pinmm_mm *mm;
+	double th[MAX_REPS], ta[MAX_REPS], ts[MAX_REPS], sh[MAX_REPS], sh4[MAX_REPS],
+	       sa4[MAX_REPS], ss[MAX_REPS], ss4[MAX_REPS], ratio[MAX_REPS],
+	       ratio_a[MAX_REPS];
+	const double nh = (double)THP_HPAGES, np = (double)(THP_REGION / PG);
+
+	CHECK(pinmm_mm_create(eng, &mm));
+	for (int r = -1; r < opt_reps; r++) {
+		/* one store per 2 MiB: the THP fault alone */
+		double d_h = touch_region(mm, PINMM_MAP_HUGEPAGE, HPAGE, (uint8_t)r);
+		/* one store per 4 KiB of a THP region: 1 fault + 511 re-touches */
+		double d_a = touch_region(mm, PINMM_MAP_HUGEPAGE, PG, (uint8_t)r);
+		/* one store per 4 KiB, small pages: 512 faults per 2 MiB */
+		double d_s = touch_region(mm, PINMM_MAP_NOHUGEPAGE, PG, (uint8_t)r);
+		if (r < 0)
+			continue;
+		th[r] = d_h, ta[r] = d_a, ts[r] = d_s;
+		sh[r] = d_h / nh / 1e3, sh4[r] = d_h / np;
+		sa4[r] = d_a / np;
+		ss[r] = d_s / nh / 1e3, ss4[r] = d_s / np;
+		ratio[r] = d_s / d_h;
+		ratio_a[r] = d_s / d_a;
+	}
+	add_result("thp-fault", "first-touch store, HUGEPAGE region: 1 fault per 2 MiB",
+		   "us/2MiB", sh, opt_reps, th, NULL);
+	add_result("  thp-fault.4k", "  the same per 4 KiB", "ns/page", sh4, opt_reps,
+		   NULL, NULL);
+	add_result("thp-touch-all", "store to every 4 KiB of a HUGEPAGE region (1 fault + 511)",
+		   "ns/page", sa4, opt_reps, ta, NULL);
+	add_result("small-fault", "store to every 4 KiB, NOHUGEPAGE: 512 faults per 2 MiB",
+		   "us/2MiB", ss, opt_reps, ts, NULL);
+	add_result("  small-fault.4k", "  the same per 4 KiB", "ns/page", ss4, opt_reps,
+		   NULL, "1640–1840");
+	add_result("small/thp-fault", "ratio 512 small faults / 1 THP fault (per 2 MiB)",
+		   "x", ratio, opt_reps, NULL, NULL);
+	add_result("small/thp-touch-all", "ratio small faults / THP touch of every 4 KiB",
+		   "x", ratio_a, opt_reps, NULL, NULL);
+	pinmm_mm_exit(mm);
+	free_engine(eng);
+}
+
+#define SPLIT_REGION (64 * MIB)
+#define SPLIT_HPAGES (SPLIT_REGION / HPAGE)
+
+/* A region of PMD-mapped THPs (MAP_POPULATE faults them). */
+static uint64_t thp_region(struct pinmm_mm *mm)
+{
+	uint64_t a = map_region(mm, SPLIT_REGION, PINMM_MAP_HUGEPAGE | PINMM_MAP_POPULATE);
+
+	for (uint64_t h = a; h < a + SPLIT_REGION; h += HPAGE)
+		if (!is_huge(mm, h))
+			exit(3);
+	return a;
+}
+
+static void bench_split(void)
+{
+	struct pinmm *eng = new_engine();
+	struct pinmm_mm *mm;
+	double sp[MAX_REPS], sf[MAX_REPS], sb[MAX_REPS];
+	const double nh = (double)SPLIT_HPAGES;
+
+	CHECK(pinmm_mm_create(eng, &mm));
+	for (int r = -1; r < opt_reps; r++) {
+		double d_p = 0, d_f = 0, d_b = 0, t0;
+
+		/* split_pmd, then split_folio of the now PTE-mapped folio */
+		uint64_t a = thp_region(mm);
+		for (uint64_t h = a; h < a + SPLIT_REGION; h += HPAGE) {
+			t0 = now_ns();
+			CHECK(pinmm_split_pmd(mm, h));
+			d_p += now_ns() - t0;
+		}
+		for (uint64_t h = a; h < a + SPLIT_REGION; h += HPAGE) {
+			t0 = now_ns();
+			CHECK(pinmm_split_folio(mm, h));
+			d_f += now_ns() - t0;
+		}
+		CHECK(pinmm_munmap(mm, a, SPLIT_REGION));
+		/* split_folio of a PMD-mapped THP: both steps in one call */
+		a = thp_region(mm);
+		for (uint64_t h = a; h < a + SPLIT_REGION; h += HPAGE) {
+			t0 = now_ns();
+			CHECK(pinmm_split_folio(mm, h));
+			d_b += now_ns() - t0;
+		}
+		{
+			struct pinmm_mapping m;
+			CHECK(pinmm_follow_page(mm, a + HPAGE - PG, &m));
+			if (m.huge || m.order)
+				exit(3);
+		}
+		CHECK(pinmm_munmap(mm, a, SPLIT_REGION));
+		if (r < 0)
+			continue;
+		sp[r] = d_p / nh / 1e3, sf[r] = d_f / nh / 1e3, sb[r] = d_b / nh / 1e3;
+	}
+	add_result("split-pmd", "split_pmd: PMD leaf -> 512 PTEs (32 THPs)", "us/THP", sp,
+		   opt_reps, NULL, NULL);
+	add_result("split-folio", "split_folio of a PTE-mapped THP (after split-pmd)",
+		   "us/THP", sf, opt_reps, NULL, NULL);
+	add_result("split-folio-pmd", "split_folio of a PMD-mapped THP (both steps)",
+		   "us/THP", sb, opt_reps, NULL, NULL);
+	pinmm_mm_exit(mm);
+	free_engine(eng);
+}
+
 /* -------------------------------------------------------------- driver --- */
 
 /* The machine is shared: say how busy it was (1-minute load average). */
@@ -561,6 +1020,12 @@ static const struct bench {
 	{ "retouch", bench_retouch, "store to a populated page, 256 MiB" },
 	{ "fork", bench_fork, "fork of 256 MiB touched: unpinned, all pinned, pinned + DONTFORK" },
 	{ "scaling", bench_scaling, "2 threads vs 1 pinning disjoint pages (fast, batch 512)" },
+	{ "ksm", bench_ksm, "ksm_scan of 64 MiB mergeable: distinct, half in pairs, rescan" },
+	{ "collapse", bench_collapse, "MADV_COLLAPSE and khugepaged_scan per 2 MiB of small pages" },
+	{ "migrate", bench_migrate, "pinmm_migrate per page: one mapping, shared after fork" },
+	{ "reclaim", bench_reclaim, "pinmm_reclaim to swap per page (4096, 16384, 65536 pages), swap-in" },
+	{ "thp-fault", bench_thp_fault, "first touch of HUGEPAGE vs NOHUGEPAGE 256 MiB" },
+	{ "split", bench_split, "split_pmd and split_folio per THP" },
 };
 #define NR_BENCHES (sizeof(benches) / sizeof(benches[0]))
 
