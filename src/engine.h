@@ -45,6 +45,7 @@ struct pm_swap {
 	uint8_t **data;		/* slot contents, NULL when free */
 	int *count;		/* swap entries referring to each slot */
 	size_t nr, cap;
+	size_t free_hint;	/* no free slot below it */
 };
 
 /* A daemon thread (daemons/kthread.c). */

@@ -120,7 +120,7 @@ int shrink_folio(struct pinmm *eng, struct pinmm_page *folio, bool cold_only)
 	}
 	if (pm_policy(eng, PINMM_SW_RECLAIM_SKIPS_PINNED) && folio_maybe_dma_pinned(eng, folio))
 		goto out;	/* cheap early answer; the walk decides */
-	slot = swap_alloc(eng, eng_page_virt(eng, folio));
+	slot = swap_alloc(eng);
 	if (slot < 0)
 		goto out;
 	w.slot = (uint64_t)slot;

@@ -213,8 +213,8 @@ pte_t vma_pte_flags(const struct vm_area *vma, bool writable);
 int follow_page_locked(struct pinmm_mm *mm, uint64_t addr, struct pinmm_mapping *out);
 
 /* --- swap.c --- */
-/* A new slot holding a copy of data (count 0); -ENOMEM. */
-long swap_alloc(struct pinmm *eng, const void *data);
+/* A new slot (count 0, contents written later by swap_write); -ENOMEM. */
+long swap_alloc(struct pinmm *eng);
 void swap_dup(struct pinmm *eng, uint64_t slot);	/* one more entry */
 void swap_free(struct pinmm *eng, uint64_t slot);	/* one entry less */
 void swap_read(struct pinmm *eng, uint64_t slot, void *frame);

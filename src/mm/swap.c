@@ -12,7 +12,7 @@
 #include "../mem/frame_io.h"
 #include "mm.h"
 
-long swap_alloc(struct pinmm *eng, const void *data)
+long swap_alloc(struct pinmm *eng)
 {
 	struct pm_swap *sw = &eng->swap;
 	uint8_t *buf;
@@ -23,9 +23,10 @@ long swap_alloc(struct pinmm *eng, const void *data)
 	buf = malloc(PINMM_PAGE_SIZE);
 	if (!buf)
 		return -ENOMEM;
-	frame_copy_from(buf, data, PINMM_PAGE_SIZE);
 	pm_mutex_lock(&sw->lock);
-	for (size_t i = 0; i < sw->nr; i++) {
+	/* no free slot below the hint: searching from it keeps this O(1)
+	 * while slots are taken in order */
+	for (size_t i = sw->free_hint; i < sw->nr; i++) {
 		if (!sw->data[i]) {
 			slot = (long)i;
 			break;
@@ -50,6 +51,7 @@ long swap_alloc(struct pinmm *eng, const void *data)
 	}
 	sw->data[slot] = buf;
 	sw->count[slot] = 0;
+	sw->free_hint = (size_t)slot + 1;
 	pm_mutex_unlock(&sw->lock);
 	return slot;
 }
@@ -71,6 +73,8 @@ void swap_free(struct pinmm *eng, uint64_t slot)
 		buf = sw->data[slot];
 		sw->data[slot] = NULL;
 		sw->count[slot] = 0;
+		if (slot < sw->free_hint)
+			sw->free_hint = slot;
 	}
 	pm_mutex_unlock(&sw->lock);
 	free(buf);
@@ -114,13 +118,15 @@ int do_swap_page(struct pinmm_mm *mm, struct vm_area *vma, struct pt_table *pte,
 
 	if (!page)
 		return -ENOMEM;
-	swap_read(eng, pte_swp_offset(entry), eng_page_virt(eng, page));
 	pm_mutex_lock(&pte->ptl);
 	if (pt_read(pte, i) != entry) {
 		pm_mutex_unlock(&pte->ptl);
 		folio_put(page);
 		return 0;	/* someone else swapped it in */
 	}
+	/* read under the entry's lock: while the entry is there it holds its
+	 * slot, which another swap-in could otherwise free (and reuse) first */
+	swap_read(eng, pte_swp_offset(entry), eng_page_virt(eng, page));
 	page_add_anon_rmap_new(page, vma, addr);
 	if (exclusive)
 		page_set(page, PG_anon_exclusive);

@@ -113,6 +113,10 @@ static int parse_schedule(const char *text, struct replay_strategy *r)
 
 /* --------------------------------------------------------- executions --- */
 
+/* The scheduler of the exploration under way: one at a time per process,
+ * since the preemption hook is process-wide. */
+static struct pm_sched *sched;
+
 /* Run one execution; *failed set when check() (or the scheduler) says so. */
 static int execute(const struct pinmm_explore_ops *ops, void *ctx,
 		   struct pm_sched_run *run, bool *failed, char *msg, size_t len)
@@ -123,7 +127,7 @@ static int execute(const struct pinmm_explore_ops *ops, void *ctx,
 	run->state = ops->setup(ctx);
 	if (!run->state)
 		return -ENOMEM;
-	err = pm_sched_execute(run);
+	err = pm_sched_execute(sched, run);
 	if (!err) {
 		if (run->aborted) {
 			*failed = true;
@@ -362,8 +366,13 @@ int pinmm_explore(const struct pinmm_explore_ops *ops, void *ctx,
 	if (!ops_ok(ops) || !cfg || !res || cfg->bound > 16)
 		return -EINVAL;
 	memset(res, 0, sizeof(*res));
+	sched = pm_sched_new(ops->nr_threads);
+	if (!sched)
+		return -ENOMEM;
 	err = cfg->strategy == PINMM_EXPLORE_PCT ? explore_pct(ops, ctx, cfg, res, start)
 						 : explore_dfs(ops, ctx, cfg, res, start);
+	pm_sched_free(sched);
+	sched = NULL;
 	res->seconds = now_seconds() - start;
 	return err;
 }
@@ -381,8 +390,16 @@ int pinmm_explore_replay(const struct pinmm_explore_ops *ops, void *ctx,
 		return -EINVAL;
 	memset(res, 0, sizeof(*res));
 	err = parse_schedule(schedule, &r);
-	if (!err)
+	if (!err) {
+		sched = pm_sched_new(ops->nr_threads);
+		if (!sched)
+			err = -ENOMEM;
+	}
+	if (!err) {
 		err = execute(ops, ctx, &run, &failed, res->message, sizeof(res->message));
+		pm_sched_free(sched);
+		sched = NULL;
+	}
 	free(r.dev);
 	if (!err) {
 		res->executions = 1;

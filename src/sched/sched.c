@@ -34,6 +34,8 @@ struct pm_sched {
 	pthread_mutex_t m;
 	pthread_cond_t cv;
 	struct pm_sched_run *run;
+	unsigned long gen;	/* executions started; workers wait for the next */
+	bool quit;
 	unsigned nr;
 	struct sched_thread t[PINMM_EXPLORE_MAX_THREADS];
 	int current;		/* the thread allowed to run; -1: none */
@@ -218,49 +220,98 @@ void pm_sched_relax(void)
 	pthread_mutex_unlock(&s->m);
 }
 
+/*
+ * A worker runs thread t->id of every execution: the same pthreads serve
+ * the whole exploration (creating threads per execution cost more than the
+ * executions themselves).
+ */
 static void *thread_main(void *arg)
 {
 	struct sched_thread *t = arg;
 	struct pm_sched *s = t->s;
+	unsigned long seen = 0;
 
 	self = t;
 	pthread_mutex_lock(&s->m);
-	while (s->current != (int)t->id && s->current != -2)
-		pthread_cond_wait(&s->cv, &s->m);
-	pthread_mutex_unlock(&s->m);
+	for (;;) {
+		while (s->gen == seen && !s->quit)
+			pthread_cond_wait(&s->cv, &s->m);
+		if (s->quit)
+			break;
+		seen = s->gen;
+		while (s->current != (int)t->id && s->current != -2)
+			pthread_cond_wait(&s->cv, &s->m);
+		pthread_mutex_unlock(&s->m);
 
-	s->run->ops->thread(s->run->state, t->id);
+		s->run->ops->thread(s->run->state, t->id);
 
-	pthread_mutex_lock(&s->m);
-	t->st = T_DONE;
-	reschedule(s, t, false);
+		pthread_mutex_lock(&s->m);
+		t->st = T_DONE;
+		reschedule(s, t, false);
+	}
 	pthread_mutex_unlock(&s->m);
 	self = NULL;
 	return NULL;
 }
 
-int pm_sched_execute(struct pm_sched_run *run)
+struct pm_sched *pm_sched_new(unsigned nr)
 {
-	struct pm_sched *s = calloc(1, sizeof(*s));
-	unsigned n = run->ops->nr_threads;
+	struct pm_sched *s;
 
+	if (!nr || nr > PINMM_EXPLORE_MAX_THREADS)
+		return NULL;
+	s = calloc(1, sizeof(*s));
 	if (!s)
-		return -ENOMEM;
-	if (!run->max_steps)
-		run->max_steps = 100000;
+		return NULL;
 	pthread_mutex_init(&s->m, NULL);
 	pthread_cond_init(&s->cv, NULL);
-	s->run = run;
-	s->nr = n;
+	s->nr = nr;
 	s->current = -1;
+	for (unsigned i = 0; i < nr; i++) {
+		s->t[i] = (struct sched_thread){ .st = T_DONE, .id = i, .s = s };
+		if (pthread_create(&s->t[i].tid, NULL, thread_main, &s->t[i])) {
+			s->nr = i;
+			pm_sched_free(s);
+			return NULL;
+		}
+	}
+	return s;
+}
+
+void pm_sched_free(struct pm_sched *s)
+{
+	pthread_mutex_lock(&s->m);
+	s->quit = true;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->m);
+	for (unsigned i = 0; i < s->nr; i++)
+		pthread_join(s->t[i].tid, NULL);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->m);
+	free(s);
+}
+
+int pm_sched_execute(struct pm_sched *s, struct pm_sched_run *run)
+{
+	unsigned n = s->nr;
+
+	if (!run->max_steps)
+		run->max_steps = 100000;
+	pthread_mutex_lock(&s->m);
+	s->run = run;
+	s->current = -1;
+	s->preemptions = 0;
+	s->cap_dec = 0;
+	s->cap_trace = 0;
+	s->nr_objects = 0;
+	for (unsigned i = 0; i < n; i++) {
+		s->t[i].st = T_RUNNABLE;
+		s->t[i].blocked_on = NULL;
+	}
 	active = s;
 	pm_preempt_set_hook(sched_hook, s);
-	for (unsigned i = 0; i < n; i++) {
-		s->t[i] = (struct sched_thread){ .st = T_RUNNABLE, .id = i, .s = s };
-		pthread_create(&s->t[i].tid, NULL, thread_main, &s->t[i]);
-	}
+	s->gen++;
 	/* the first decision: who starts */
-	pthread_mutex_lock(&s->m);
 	reschedule(s, NULL, false);
 	/* wait for the end: everyone done (or free-running to the end) */
 	for (;;) {
@@ -278,14 +329,10 @@ int pm_sched_execute(struct pm_sched_run *run)
 		}
 		pthread_cond_wait(&s->cv, &s->m);
 	}
-	pthread_mutex_unlock(&s->m);
-	for (unsigned i = 0; i < n; i++)
-		pthread_join(s->t[i].tid, NULL);
 	pm_preempt_set_hook(NULL, NULL);
 	active = NULL;
-	pthread_cond_destroy(&s->cv);
-	pthread_mutex_destroy(&s->m);
-	free(s);
+	s->current = -1;
+	pthread_mutex_unlock(&s->m);
 	return 0;
 }
 

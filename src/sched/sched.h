@@ -44,8 +44,12 @@ struct pm_sched_run {
 	char why[128];
 };
 
-/* Run one execution of ops' threads on state under the scheduler. */
-int pm_sched_execute(struct pm_sched_run *run);
+struct pm_sched;
+/* A scheduler with nr worker threads, reused by every execution. */
+struct pm_sched *pm_sched_new(unsigned nr);
+void pm_sched_free(struct pm_sched *s);
+/* Run one execution of run->ops' threads on run->state. */
+int pm_sched_execute(struct pm_sched *s, struct pm_sched_run *run);
 void pm_sched_run_free(struct pm_sched_run *run);
 
 /* The default choice: keep running the current thread, else the lowest. */
