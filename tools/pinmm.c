@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pinmm/host.h>
 #include <pinmm/pinmm.h>
 #include <pinmm/scenario.h>
 
@@ -25,11 +26,12 @@ static const char usage_main[] =
 	"\n"
 	"  check [FILES|DIRS]   the guarantee matrix of scenarios (default: scenarios/)\n"
 	"  run FILE             run one scenario under one policy\n"
+	"  host FILE...         run scenarios on the running Linux kernel\n"
 	"\n"
 	"`pinmm VERB --help` describes a verb; man pinmm (docs/pinmm.1) all of it.\n";
 
 static const char usage_check[] =
-	"usage: pinmm check [--json|--tap] [-v] [-j N] [FILES|DIRS]\n"
+	"usage: pinmm check [--json|--tap] [-v] [-j N] [--[no-]host] [FILES|DIRS]\n"
 	"\n"
 	"Runs every scenario under strict, legacy, strict minus each switch of its\n"
 	"breaks-without line and each policy of its breaks-with lines, and prints\n"
@@ -39,6 +41,8 @@ static const char usage_check[] =
 	"  --tap        TAP version 13, one test point per cell\n"
 	"  -v, --verbose  every cell's reason, not only UNEXPECTED ones\n"
 	"  -j, --jobs N   cells run in parallel (default 2)\n"
+	"  --host, --no-host  the host column: the scenario on the running kernel\n"
+	"               (default: included as root on Linux, else skipped with why)\n"
 	"\n"
 	"Exit status: 0 as declared, 1 some cell UNEXPECTED, 2 bad input.\n";
 
@@ -86,9 +90,11 @@ static int cmd_check(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'J' }, { "tap", no_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' }, { "jobs", required_argument, NULL, 'j' },
+		{ "host", no_argument, NULL, 'H' }, { "no-host", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	struct pinmm_report_options ropt = { .colour = want_colour(stdout) };
+	int host = -1;	/* the host column: default, --host, --no-host */
 	const char *def[] = { "scenarios" };
 	struct pinmm_scenario **scns;
 	struct pinmm_matrix *m;
@@ -100,7 +106,9 @@ static int cmd_check(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "vj:h", opts, NULL)) != -1) {
 		if (format_option(o, &ropt))
 			continue;
-		if (o == 'v') {
+		if (o == 'H' || o == 'N') {
+			host = o == 'H';
+		} else if (o == 'v') {
 			ropt.verbose = true;
 		} else if (o == 'j') {
 			jobs = (unsigned)atoi(optarg);
@@ -146,6 +154,7 @@ static int cmd_check(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	free(scns);
+	pinmm_host_check_plan(m, host, 0);
 	pinmm_matrix_run(m, jobs, isatty(STDERR_FILENO) ? progress : NULL, NULL);
 	pinmm_report_matrix(stdout, m, &ropt);
 	ret = pinmm_matrix_as_declared(m) ? EXIT_DECLARED : EXIT_FAILED;
@@ -256,7 +265,11 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(verb, "run"))
 		return cmd_run(argc - 1, argv + 1);
-	if (!strcmp(verb, "explore") || !strcmp(verb, "replay") || !strcmp(verb, "host")) {
+	if (!strcmp(verb, "host"))
+		return pinmm_host_cmd(argc - 1, argv + 1);
+	if (!strcmp(verb, "bench"))
+		return pinmm_host_cmd_bench(argc - 1, argv + 1);
+	if (!strcmp(verb, "explore") || !strcmp(verb, "replay")) {
 		fprintf(stderr, "pinmm %s: not built yet (see the manual, docs/pinmm.1)\n", verb);
 		return EXIT_USAGE;
 	}

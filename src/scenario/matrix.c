@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <pinmm/host.h>
 #include <pinmm/scenario.h>
 
 /* An explore scenario's ablation runs this many times before it is called
@@ -203,6 +204,10 @@ static void judge(struct pinmm_cell *c, bool explore)
 
 static void run_cell(const struct pinmm_row *row, struct pinmm_cell *c)
 {
+	if (pinmm_host_cell(c)) {	/* the host column (host_matrix.c) */
+		pinmm_host_run_cell(row->scn, c);
+		return;
+	}
 	bool explore = pinmm_scenario_explore_bound(row->scn) > 0;
 	unsigned tries = explore && c->expect == PINMM_EXPECT_FAIL ? RACE_ATTEMPTS : 1;
 	struct pinmm_scn_options opt = { .policy = c->policy, .trace = NULL };

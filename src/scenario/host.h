@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * host.h - internals of the host backend (host*.c): the command protocol
+ * between the controller (the process running pinmm_host_run) and the
+ * worker processes that stand for the scenario's processes, and the sysfs
+ * save/restore that every exit path goes through.
+ *
+ * Every scenario process is a real process: `main` is a child of the
+ * controller, `fork` in a worker is a real fork (the new worker's socket
+ * travels to the controller with SCM_RIGHTS), so regions sit at the same
+ * addresses in parent and child, as fork gives. Workers are one process
+ * group; the controller kills the group at the end and on any signal.
+ */
+#ifndef PM_SCN_HOST_H
+#define PM_SCN_HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum hop {
+	H_MMAP, H_MUNMAP, H_MPROTECT, H_MADVISE, H_MREMAP, H_FORK, H_EXIT,
+	H_WRITE, H_READ, H_PAGEMAP, H_SMAPS_HUGE, H_REGISTER, H_VMSPLICE,
+	H_ODIRECT, H_KPAGEFLAGS,
+};
+
+#define H_MMAP_SHARED 1
+#define H_MMAP_POPULATE 2
+#define H_MMAP_FIXED 4
+#define H_MMAP_THP 8
+#define H_MMAP_NOTHP 16
+#define H_MREMAP_DONTUNMAP 1
+#define H_PATHLEN 200
+
+struct hcmd {
+	int op;
+	int flags;
+	uint64_t addr, len, len2, off, align;
+	int prot;		/* PROT_*, or the madvise advice */
+	uint8_t byte;
+	char path[H_PATHLEN];	/* a file in the run's temp dir */
+};
+
+#define H_DATA 512		/* u64 per reply: pagemap entries */
+
+struct hrep {
+	int err;		/* 0 or a positive errno */
+	uint64_t addr;
+	/* H_READ: first, uniform, diff, diff_at; H_FORK: pid */
+	uint64_t v[4];
+	uint32_t n;
+	uint64_t data[H_DATA];
+};
+
+/* host_worker.c: the command loop of a worker (never returns) */
+void pm_host_worker(int sock) __attribute__((noreturn));
+/* one message with an optional fd (SCM_RIGHTS); -errno, 0 on EOF for recv */
+ssize_t pm_host_send(int sock, const void *buf, size_t len, int fd);
+ssize_t pm_host_recv(int sock, void *buf, size_t len, int *fd);
+/* a fresh range of len with a PROT_NONE guard page each side, aligned:
+ * the address inside, or MAP_FAILED */
+void *pm_host_reserve(uint64_t len, uint64_t align);
+
+/* host_sys.c: sysfs settings, saved on first change, restored by
+ * pm_host_restore() (async-signal-safe; atexit and signal handlers) */
+enum hsys { HS_KSM_RUN, HS_KSM_PAGES, HS_KSM_SLEEP, HS_KSM_SMART, HS_THP_SCAN_SLEEP,
+	    HS_THP_ALLOC_SLEEP, HS_THP_ENABLED, HS_NR };
+int pm_host_sys_set(enum hsys s, const char *val);
+int pm_host_sys_read(const char *path, char *buf, size_t len);
+long pm_host_sys_long(const char *path);
+void pm_host_restore(void);
+/* cleanup state the signal handlers reach */
+void pm_host_guard_install(void);
+void pm_host_guard_pgid(pid_t pgid);
+void pm_host_guard_tmp(const char *dir);	/* removed (with files) at cleanup */
+void pm_host_guard_tmp_file(const char *path);
+void pm_host_cleanup(void);		/* restore, kill the group, remove files */
+extern volatile int pm_host_timed_out;
+/* an exclusive lock over every host run on this machine (sysfs is global) */
+int pm_host_lock(void);
+void pm_host_unlock(int fd);
+
+#endif
