@@ -44,6 +44,7 @@ struct pm_swap {
 	pm_mutex_t lock;
 	uint8_t **data;		/* slot contents, NULL when free */
 	int *count;		/* swap entries referring to each slot */
+	bool *writing;		/* allocated, contents not written yet */
 	size_t nr, cap;
 	size_t free_hint;	/* no free slot below it */
 };

@@ -93,6 +93,14 @@ static int collapse_huge_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t
 
 	pm_mutex_lock(&pmd->ptl);
 	pm_mutex_lock(&pte->ptl);
+	/* the entries may have changed while we allocated (swapped out,
+	 * migrating, unmapped): look again, now that they cannot */
+	if (pt_read(pmd, i) != pmd_val || scan_ptes(eng, pte, &present)) {
+		pm_mutex_unlock(&pte->ptl);
+		pm_mutex_unlock(&pmd->ptl);
+		folio_put(folio);
+		return -EAGAIN;
+	}
 	if (pm_policy(eng, PINMM_SW_KHUGEPAGED_CLEAR_THEN_CHECK)) {
 		pt_xchg(pmd, i, 0);			/* clear ... */
 		if (any_extra_refs(eng, pte)) {		/* ... then check */

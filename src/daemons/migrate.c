@@ -38,6 +38,7 @@ struct migrate_walk {
 	struct pinmm *eng;
 	struct pinmm_page *old, *new;	/* new: NULL while unmapping */
 	unsigned long unmapped, restored;
+	bool pinned;		/* a pin was seen: stop */
 };
 
 /* Step 2 for one mapping: present entry -> migration entry. */
@@ -57,12 +58,24 @@ static bool try_to_migrate_one(struct pinmm_page *folio, struct vm_area *vma,
 		if (page_anon_exclusive(folio))
 			saved |= PTE_SWP_EXCLUSIVE;
 		pt_xchg(pte, i, mk_swp_entry(SWP_MIGRATION, pte_pfn(e), saved));
-		page_remove_rmap(folio);
-		folio_put(folio);	/* the mapping's reference */
-		w->unmapped++;
+		/*
+		 * A page that may be pinned keeps its entry, checked right
+		 * after the clear (Linux: folio_try_share_anon_rmap_pte()).
+		 * Never a migration entry for it: fork would copy that entry
+		 * as shared, and the page would come back no longer exclusive.
+		 */
+		if (pm_policy(w->eng, PINMM_SW_MIGRATE_REFUSES_PINNED) &&
+		    folio_maybe_dma_pinned(w->eng, folio)) {
+			pt_write(pte, i, e);
+			w->pinned = true;
+		} else {
+			page_remove_rmap(folio);
+			folio_put(folio);	/* the mapping's reference */
+			w->unmapped++;
+		}
 	}
 	pm_mutex_unlock(&pte->ptl);
-	return true;
+	return !w->pinned;
 }
 
 /* Step 4 (or the undo of step 2): migration entry -> present entry. */
@@ -162,10 +175,10 @@ int migrate_folio_to(struct pinmm *eng, struct pinmm_page *folio, struct pinmm_p
 
 	expected = 1 + (page_test(folio, PG_pagecache) ? 1 : 0);
 	pm_preempt(PM_PT_REF_GET, folio, folio_ref_count(folio));
-	if (folio_ref_count(folio) != expected &&
-	    pm_policy(eng, PINMM_SW_MIGRATE_REFUSES_PINNED)) {
+	if (w.pinned || (folio_ref_count(folio) != expected &&
+			 pm_policy(eng, PINMM_SW_MIGRATE_REFUSES_PINNED))) {
 		/* someone holds it (a pin, a GUP reference): put it back */
-		err = folio_maybe_dma_pinned(eng, folio) ? -EBUSY : -EAGAIN;
+		err = w.pinned || folio_maybe_dma_pinned(eng, folio) ? -EBUSY : -EAGAIN;
 		w.new = folio;
 		rmap_walk_pinned(&rp, folio, remove_migration_pte, &w);
 		goto out_rmap;

@@ -141,7 +141,9 @@ long __get_user_pages(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
 		uint64_t addr = start + done * PINMM_PAGE_SIZE;
 		struct vm_area *vma = vma_lookup(mm, addr);
 		unsigned fault_flags;
-		int r, tries = 0;
+		unsigned tries = 0;
+		double since = 0;
+		int r;
 
 		if (!vma || check_vma_flags(vma, flags)) {
 			ret = -EFAULT;
@@ -157,7 +159,7 @@ long __get_user_pages(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
 					    fault_flags | FAULT_FLAG_REMOTE);
 			if (r)
 				break;
-			if (++tries > 1000) {
+			if (pm_retry_expired(&tries, &since)) {
 				r = -EAGAIN;
 				break;
 			}

@@ -76,10 +76,14 @@ static bool any_movable(struct pinmm_page **pages, unsigned long nr)
 /*
  * FOLL_LONGTERM: a pin held for an unbounded time must not sit in movable
  * memory, or it would block compaction and hot-unplug for good. Like Linux's
- * check_and_migrate_movable_pages(): give every page back, move the movable
+ * check_and_migrate_movable_pages(): give the pins back, move the movable
  * folios to the normal zone (a THP is split first: only small folios
- * migrate here), and let the caller take them again. The pages array is
- * scratch space here. 0, or -ENOMEM when the normal zone is full.
+ * migrate here), and let the caller take them again.
+ *
+ * The small folios are held with plain references taken *before* the pins
+ * go: in between, nothing else might keep them, and a reference taken on a
+ * folio already freed would bring a reused frame back to life.
+ * 0, or -ENOMEM when the normal zone is full.
  */
 static int longterm_migrate_movable(struct pinmm_mm *mm, uint64_t start,
 				    struct pinmm_page **pages, unsigned long nr)
@@ -87,27 +91,30 @@ static int longterm_migrate_movable(struct pinmm_mm *mm, uint64_t start,
 	struct pinmm *eng = mm->eng;
 	int err = 0;
 
+	/* pages[] becomes the list of what to move: a small folio we hold,
+	 * or NULL */
 	for (unsigned long i = 0; i < nr; i++) {
-		struct pinmm_page *folio = page_folio(pages[i]);
+		struct pinmm_page *page = pages[i], *folio = page_folio(page);
+		bool hold = pm_page_zone(folio) == PINMM_ZONE_MOVABLE && folio_order(folio) == 0;
 
-		pages[i] = NULL;
-		if (pm_page_zone(folio) != PINMM_ZONE_MOVABLE)
-			continue;
-		if (folio_order(folio) > 0) {
-			/* the next try finds small folios to move */
-			(void)pinmm_split_folio(mm, start + i * PINMM_PAGE_SIZE);
+		if (hold)
+			folio_get(folio);
+		pinmm_unpin_user_page(page, false);
+		pages[i] = hold ? folio : NULL;
+	}
+	for (unsigned long i = 0; i < nr; i++) {
+		if (pages[i]) {
+			if (!err && migrate_folio(eng, pages[i], 0) == -ENOMEM)
+				err = -ENOMEM;
+			folio_put(pages[i]);
 			continue;
 		}
-		folio_get(folio);	/* keep it while we move it */
-		pages[i] = folio;
-	}
-	/* our pins would make migration refuse: the caller dropped them */
-	for (unsigned long i = 0; i < nr; i++) {
-		if (!pages[i])
-			continue;
-		if (!err && migrate_folio(eng, pages[i], 0) == -ENOMEM)
-			err = -ENOMEM;
-		folio_put(pages[i]);
+		/* a movable THP: split it (by address: we hold nothing of it);
+		 * its pages move on the next try */
+		struct pinmm_mapping m;
+		if (!pinmm_follow_page(mm, start + i * PINMM_PAGE_SIZE, &m) && m.present &&
+		    m.order > 0 && pm_page_zone(page_folio(m.page)) == PINMM_ZONE_MOVABLE)
+			(void)pinmm_split_folio(mm, start + i * PINMM_PAGE_SIZE);
 	}
 	return err;
 }
@@ -137,7 +144,6 @@ static long gup_entry(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
 		if (!any_movable(pages, done))
 			break;
 		/* the pins must go before the folios can move */
-		pinmm_unpin_user_pages(pages, done, false);
 		int r = longterm_migrate_movable(mm, start, pages, done);
 		if (r < 0)
 			return r;

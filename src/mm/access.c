@@ -57,7 +57,8 @@ static int cpu_access(struct pinmm_mm *mm, uint64_t addr, void *buf,
 		return -EFAULT;
 	while (len) {
 		size_t chunk = MIN(len, PINMM_PAGE_SIZE - (addr & (PINMM_PAGE_SIZE - 1)));
-		int tries = 0;
+		unsigned tries = 0;
+		double since = 0;
 
 		while (!access_page_nofault(mm, addr, p, chunk, write)) {
 			struct vm_area *vma;
@@ -73,7 +74,7 @@ static int cpu_access(struct pinmm_mm *mm, uint64_t addr, void *buf,
 			if (err)
 				return err;
 			/* a fault that keeps losing races is a livelock bug */
-			if (++tries > 1000)
+			if (pm_retry_expired(&tries, &since))
 				return -EAGAIN;
 		}
 		addr += chunk;

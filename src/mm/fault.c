@@ -274,7 +274,9 @@ int handle_mm_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr,
 	if (is_migration_entry(e)) {
 		/* wait until the mover unlocks the folio, then retry */
 		struct pinmm_page *old = eng_pfn_page(mm->eng, pte_swp_offset(e));
-		while (page_test(old, PG_locked) && pt_read(pte, i) == e)
+		/* a splitting THP holds its head's lock, a migrating page its own */
+		while ((page_test(old, PG_locked) || page_test(page_folio(old), PG_locked)) &&
+		       pt_read(pte, i) == e)
 			pm_cpu_relax();
 		return 0;
 	}

@@ -151,6 +151,10 @@ static int copy_page_range(struct pinmm_mm *dst, struct pinmm_mm *src,
 			addr = next;
 			continue;
 		}
+		/* rmap walkers reach the child's tables through the anon_vma
+		 * already: write them under their lock (parent's, then child's;
+		 * walkers hold one at a time) */
+		pm_mutex_lock(&dpte->ptl);
 		for (; addr < next; addr += PINMM_PAGE_SIZE) {
 			unsigned i = pt_index(addr, PT_LEVEL_PTE);
 			pte_t e = pt_read(spte, i), ne;
@@ -175,12 +179,13 @@ static int copy_page_range(struct pinmm_mm *dst, struct pinmm_mm *src,
 				continue;
 			err = copy_present_pte(eng, dst_vma, spte, i, addr, e, &ne);
 			if (err) {
+				pm_mutex_unlock(&dpte->ptl);
 				pm_mutex_unlock(&spte->ptl);
 				return err;
 			}
-			/* the child is not visible to anyone yet */
 			pt_write(dpte, i, ne);
 		}
+		pm_mutex_unlock(&dpte->ptl);
 		pm_mutex_unlock(&spte->ptl);
 	}
 	return 0;
@@ -200,6 +205,9 @@ int pinmm_fork(struct pinmm_mm *mm, struct pinmm_mm **child_out)
 		return -ENOMEM;
 
 	pm_down_write(&mm->mmap_lock);
+	/* the child is on the engine's list already: daemons may walk it, so
+	 * its tree and tables are built under its own lock (dup_mmap()) */
+	pm_down_write(&child->mmap_lock);
 	if (atomic_load(&mm->dead)) {
 		err = -ESRCH;
 		goto out;
@@ -232,6 +240,7 @@ int pinmm_fork(struct pinmm_mm *mm, struct pinmm_mm **child_out)
 		pm_preempt(PM_PT_WP_SEQ, &mm->write_protect_seq, s);
 	}
 out:
+	pm_up_write(&child->mmap_lock);
 	pm_up_write(&mm->mmap_lock);
 	if (err) {
 		pinmm_mm_exit(child);

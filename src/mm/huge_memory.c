@@ -167,47 +167,117 @@ void zap_huge_pmd(struct pinmm *eng, struct pt_table *pmd, unsigned i)
 }
 
 /*
- * Split a large folio into small ones. Only mappings may reference it (and
- * the caller): a pin or a GUP reference keeps it whole (-EBUSY). The count
- * is frozen at zero while the descriptors change, so GUP-fast cannot take a
- * reference meanwhile (its get-unless-zero fails and it falls back).
- * mmap_lock of the mapping mm held for write; PMD mappings split first.
+ * Split a large folio into small ones (Linux's split_folio()): unmap every
+ * PTE of it into migration entries through the rmap, freeze the count at
+ * zero (refused, -EBUSY, if anything but the caller still holds it: a pin,
+ * a GUP or scan reference), rewrite the descriptors as small folios, and map
+ * each page again. While the entries are migration entries nobody can take
+ * a reference through the page tables, and faults on them wait for the
+ * pages' lock, which every page holds until it is mapped again.
+ * PMD mappings must be split already (entire_mapcount 0).
  */
-static int split_folio_frozen(struct pinmm *eng, struct pinmm_page *folio, int extra)
+struct split_walk {
+	struct pinmm *eng;
+	struct pinmm_page *folio;
+	bool remap;		/* false: unmap into migration entries */
+	bool pinned;		/* a pin was seen while unmapping: stop */
+};
+
+static bool split_one(struct pinmm_page *folio, struct vm_area *vma, uint64_t addr, void *arg)
 {
-	int maps = 0;
+	struct split_walk *w = arg;
+	uint64_t head_pfn = eng_page_pfn(w->eng, w->folio);
+
+	(void)folio;
+	for (unsigned long j = 0; j < HPAGE_NR; j++) {
+		uint64_t va = addr + j * PINMM_PAGE_SIZE;
+		struct pt_table *pte;
+		unsigned i = pt_index(va, PT_LEVEL_PTE);
+
+		if (va >= vma->end)
+			break;
+		pte = pte_table_lock(vma->mm, va);
+		if (!pte)
+			continue;
+		pte_t e = pt_read(pte, i);
+		struct pinmm_page *page = &w->folio[j];
+		if (!w->remap && pte_present(e) && pte_pfn(e) == head_pfn + j) {
+			pte_t saved = e & PTE_SWP_SAVED & ~PTE_SWP_EXCLUSIVE;
+
+			if (page_anon_exclusive(page))
+				saved |= PTE_SWP_EXCLUSIVE;
+			pt_xchg(pte, i, mk_swp_entry(SWP_MIGRATION, head_pfn + j, saved));
+			/* as migration: a page that may be pinned keeps its
+			 * entry (and the split is refused) */
+			if (folio_maybe_dma_pinned(w->eng, w->folio)) {
+				pt_write(pte, i, e);
+				pm_mutex_unlock(&pte->ptl);
+				w->pinned = true;
+				return false;
+			}
+			page_remove_rmap(page);
+			folio_put(w->folio);
+		} else if (w->remap && is_migration_entry(e) &&
+			   pte_swp_offset(e) == head_pfn + j) {
+			struct pinmm_page *to = page_folio(page);	/* itself once split */
+
+			folio_get(to);
+			page_dup_rmap(page);
+			if (e & PTE_SWP_EXCLUSIVE)
+				page_set(page, PG_anon_exclusive);
+			pt_write(pte, i, mk_pte(head_pfn + j, e & (PTE_SWP_SAVED & ~PTE_SWP_EXCLUSIVE)));
+		}
+		pm_mutex_unlock(&pte->ptl);
+	}
+	return true;
+}
+
+static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int extra)
+{
+	struct split_walk w = { .eng = eng, .folio = folio };
+	struct rmap_pin rp;
+	int err = 0;
 
 	if (atomic_load(&folio->entire_mapcount))
 		return -EBUSY;	/* still PMD-mapped somewhere else */
-	for (unsigned long j = 0; j < HPAGE_NR; j++)
-		maps += atomic_load(&folio[j].mapcount);
-	int expected = maps + extra;
-	if (!atomic_compare_exchange_strong(&folio->refcount, &expected, 0))
+	if (!rmap_pin_get(eng, folio, &rp))
 		return -EBUSY;
+	rmap_walk_pinned(&rp, folio, split_one, &w);
+	int expected = extra;
+	if (w.pinned || !atomic_compare_exchange_strong(&folio->refcount, &expected, 0)) {
+		/* someone holds it: put every page back where it was */
+		w.remap = true;
+		rmap_walk_pinned(&rp, folio, split_one, &w);
+		rmap_pin_put(&rp);
+		return -EBUSY;
+	}
 	for (unsigned long j = 0; j < HPAGE_NR; j++) {
 		struct pinmm_page *p = &folio[j];
 		uint32_t keep = atomic_load(&p->flags) &
 				((1u << PG_anon) | (1u << PG_anon_exclusive) | (1u << PG_dirty));
 
 		keep |= atomic_load(&folio->flags) & ((1u << PG_anon) | (1u << PG_dirty));
-		atomic_store(&p->flags, keep);
+		atomic_store(&p->flags, keep | (1u << PG_locked));
 		p->order = 0;
 		p->head_off = 0;
 		p->mapping = folio->mapping;
 		p->index = folio->index + j;
 		atomic_store(&p->entire_mapcount, 0);
 		atomic_store(&p->pincount, 0);
+		atomic_store(&p->mapcount, 0);
 	}
-	/* unfreeze: each page keeps its mappings' references, the caller's
-	 * extra ones stay on the first */
-	for (unsigned long j = HPAGE_NR; j-- > 0;)
-		atomic_store(&folio[j].refcount,
-			     atomic_load(&folio[j].mapcount) + (j == 0 ? extra : 0));
-	/* pages nobody maps or holds are free now */
-	for (unsigned long j = 1; j < HPAGE_NR; j++)
-		if (atomic_load(&folio[j].refcount) == 0)
+	/* the caller's references stay on the first page */
+	atomic_store(&folio->refcount, extra);
+	w.remap = true;
+	rmap_walk_pinned(&rp, folio, split_one, &w);
+	rmap_pin_put(&rp);
+	for (unsigned long j = 0; j < HPAGE_NR; j++) {
+		page_clear(&folio[j], PG_locked);
+		/* pages nobody maps or holds are free now */
+		if (j && atomic_load(&folio[j].refcount) == 0)
 			pm_free_folio(&folio[j]);
-	return 0;
+	}
+	return err;
 }
 
 int pinmm_split_folio(struct pinmm_mm *mm, uint64_t addr)
@@ -234,8 +304,10 @@ int pinmm_split_folio(struct pinmm_mm *mm, uint64_t addr)
 	split_huge_pmd_address(mm, addr);	/* PTE-map it here first */
 	if (folio_order(folio) == 0)
 		err = 0;	/* someone split it meanwhile */
-	else
-		err = split_folio_frozen(mm->eng, folio, 1);
+	else if (!folio_trylock(folio))
+		err = -EAGAIN;
+	else if ((err = split_folio_locked(mm->eng, folio, 1)))
+		folio_unlock(folio);	/* on success every page was unlocked */
 	pm_up_write(&mm->mmap_lock);
 	folio_put(folio);
 	return err;

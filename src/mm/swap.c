@@ -4,6 +4,9 @@
  * the swap entries (PTEs) that refer to it. There is no swap cache: a
  * swap-in reads the slot into a fresh page, and each process that faults
  * on a shared entry (after fork) gets its own copy, as COW would give it.
+ * A slot is "being written" from its allocation until reclaim has copied
+ * the unmapped page into it (swap_write); a swap-in waits that out (Linux
+ * finds the page in the swap cache instead).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,20 +40,24 @@ long swap_alloc(struct pinmm *eng)
 			size_t cap = sw->cap ? 2 * sw->cap : 64;
 			uint8_t **d = realloc(sw->data, cap * sizeof(*d));
 			int *c = d ? realloc(sw->count, cap * sizeof(*c)) : NULL;
+			bool *w = c ? realloc(sw->writing, cap * sizeof(*w)) : NULL;
 			if (d)
 				sw->data = d;
-			if (!c) {
+			if (c)
+				sw->count = c;
+			if (!w) {
 				pm_mutex_unlock(&sw->lock);
 				free(buf);
 				return -ENOMEM;
 			}
-			sw->count = c;
+			sw->writing = w;
 			sw->cap = cap;
 		}
 		slot = (long)sw->nr++;
 	}
 	sw->data[slot] = buf;
 	sw->count[slot] = 0;
+	sw->writing[slot] = true;
 	sw->free_hint = (size_t)slot + 1;
 	pm_mutex_unlock(&sw->lock);
 	return slot;
@@ -84,7 +91,17 @@ void swap_write(struct pinmm *eng, uint64_t slot, const void *frame)
 {
 	pm_mutex_lock(&eng->swap.lock);
 	frame_copy_from(eng->swap.data[slot], frame, PINMM_PAGE_SIZE);
+	eng->swap.writing[slot] = false;
 	pm_mutex_unlock(&eng->swap.lock);
+}
+
+/* Is the slot still waiting for its contents? */
+static bool swap_busy(struct pinmm *eng, uint64_t slot)
+{
+	pm_mutex_lock(&eng->swap.lock);
+	bool busy = eng->swap.writing[slot];
+	pm_mutex_unlock(&eng->swap.lock);
+	return busy;
 }
 
 void swap_read(struct pinmm *eng, uint64_t slot, void *frame)
@@ -100,6 +117,7 @@ void swap_destroy(struct pinmm *eng)
 		free(eng->swap.data[i]);
 	free(eng->swap.data);
 	free(eng->swap.count);
+	free(eng->swap.writing);
 	pm_mutex_destroy(&eng->swap.lock);
 }
 
@@ -123,6 +141,14 @@ int do_swap_page(struct pinmm_mm *mm, struct vm_area *vma, struct pt_table *pte,
 		pm_mutex_unlock(&pte->ptl);
 		folio_put(page);
 		return 0;	/* someone else swapped it in */
+	}
+	/* reclaim has not written it yet (or will put the page back): wait,
+	 * without the lock its restore needs */
+	if (swap_busy(eng, pte_swp_offset(entry))) {
+		pm_mutex_unlock(&pte->ptl);
+		folio_put(page);
+		pm_cpu_relax();
+		return 0;
 	}
 	/* read under the entry's lock: while the entry is there it holds its
 	 * slot, which another swap-in could otherwise free (and reuse) first */
