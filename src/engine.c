@@ -99,6 +99,7 @@ int pinmm_destroy(struct pinmm *eng)
 	pm_mutex_destroy(&eng->objects_lock);
 	pm_mutex_destroy(&eng->pin_records.lock);
 	free(eng->pin_records.gen);
+	free(eng->pin_records.kind);
 	swap_destroy(eng);
 	pm_mutex_destroy(&eng->kthread_lock);
 	pm_mem_destroy(&eng->mem);

@@ -94,6 +94,7 @@ struct pinmm {
 	struct {
 		pm_mutex_t lock;
 		uint32_t *gen;
+		uint8_t *kind;		/* enum pinmm_pin_kind of each record */
 		uint32_t nr, cap, free_hint;
 	} pin_records;
 

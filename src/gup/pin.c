@@ -267,8 +267,11 @@ void *pinmm_page_address(const struct pinmm_page *page)
 
 /* ------------------------------------------------------- handle layer --- */
 
-/* A new held record: its slot and (odd) generation, or -ENOMEM. */
-static int record_open(struct pinmm *eng, uint32_t *slot, uint32_t *gen)
+/* A new held record of a pin or a get: its slot and (odd) generation, or
+ * -ENOMEM. The kind is the engine's, so a forged handle cannot release a
+ * pin as a get. */
+static int record_open(struct pinmm *eng, enum pinmm_pin_kind kind, uint32_t *slot,
+		       uint32_t *gen)
 {
 	int err = 0;
 
@@ -281,31 +284,37 @@ static int record_open(struct pinmm *eng, uint32_t *slot, uint32_t *gen)
 			uint32_t cap = n ? 2 * n : 64;
 			uint32_t *g = pm_should_fail_alloc(eng, PINMM_ALLOC_VMA) ? NULL :
 				      realloc(eng->pin_records.gen, cap * sizeof(*g));
-			if (!g) {
+			if (g)
+				eng->pin_records.gen = g;
+			uint8_t *k = g ? realloc(eng->pin_records.kind, cap) : NULL;
+			if (!k) {
 				err = -ENOMEM;
 				goto out;
 			}
 			memset(g + n, 0, (cap - n) * sizeof(*g));
-			eng->pin_records.gen = g;
+			eng->pin_records.kind = k;
 			eng->pin_records.cap = cap;
 		}
 		eng->pin_records.nr = n + 1;
 	}
 	*slot = i;
 	*gen = ++eng->pin_records.gen[i];	/* now odd: held */
+	eng->pin_records.kind[i] = (uint8_t)kind;
 	eng->pin_records.free_hint = i + 1;
 out:
 	pm_mutex_unlock(&eng->pin_records.lock);
 	return err;
 }
 
-/* Close the record if it is the held one the handle names. */
-static bool record_close(struct pinmm *eng, uint32_t slot, uint32_t gen)
+/* Close the record if it is the held one (of that kind) the handle names. */
+static bool record_close(struct pinmm *eng, enum pinmm_pin_kind kind, uint32_t slot,
+			 uint32_t gen)
 {
 	bool ok;
 
 	pm_mutex_lock(&eng->pin_records.lock);
-	ok = slot < eng->pin_records.nr && (gen & 1) && eng->pin_records.gen[slot] == gen;
+	ok = slot < eng->pin_records.nr && (gen & 1) && eng->pin_records.gen[slot] == gen &&
+	     eng->pin_records.kind[slot] == (uint8_t)kind;
 	if (ok) {
 		eng->pin_records.gen[slot]++;	/* even: released */
 		if (slot < eng->pin_records.free_hint)
@@ -348,7 +357,7 @@ static int handle_take(struct pinmm_mm *mm, struct pinmm_pin *pin, uint64_t addr
 			return (int)r;
 		}
 	}
-	err = record_open(mm->eng, &pin->slot, &pin->gen);
+	err = record_open(mm->eng, kind, &pin->slot, &pin->gen);
 	if (err) {
 		release_pages(pages, nr, foll, false);
 		return err;
@@ -383,7 +392,7 @@ static int handle_release(struct pinmm_pin *pin, enum pinmm_pin_kind kind)
 		return -EINVAL;
 	/* the engine's record decides: exactly one release of a held pin
 	 * wins, whatever copies of the handle exist */
-	if (!record_close(pin->mm->eng, pin->slot, pin->gen))
+	if (!record_close(pin->mm->eng, kind, pin->slot, pin->gen))
 		return -EINVAL;
 	__atomic_store_n(&pin->magic, PIN_MAGIC_RELEASED, __ATOMIC_RELEASE);
 	release_pages(pin->pages, pin->nr_pages,
@@ -420,9 +429,9 @@ bool pinmm_pin_held(const struct pinmm_pin *pin)
 }
 
 static int dev_range(const struct pinmm_pin *pin, unsigned long page_idx,
-		     size_t off, size_t len)
+		     size_t off, const void *buf, size_t len)
 {
-	if (!pinmm_pin_held(pin) || page_idx >= pin->nr_pages ||
+	if ((!buf && len) || !pinmm_pin_held(pin) || page_idx >= pin->nr_pages ||
 	    off > PINMM_PAGE_SIZE || len > PINMM_PAGE_SIZE - off)
 		return -EINVAL;
 	return 0;
@@ -431,7 +440,7 @@ static int dev_range(const struct pinmm_pin *pin, unsigned long page_idx,
 int pinmm_dev_write(struct pinmm_pin *pin, unsigned long page_idx, size_t off,
 		    const void *buf, size_t len)
 {
-	int err = dev_range(pin, page_idx, off, len);
+	int err = dev_range(pin, page_idx, off, buf, len);
 
 	if (err)
 		return err;
@@ -444,7 +453,7 @@ int pinmm_dev_write(struct pinmm_pin *pin, unsigned long page_idx, size_t off,
 int pinmm_dev_fill(struct pinmm_pin *pin, unsigned long page_idx, size_t off,
 		   uint8_t byte, size_t len)
 {
-	int err = dev_range(pin, page_idx, off, len);
+	int err = dev_range(pin, page_idx, off, "", len);
 
 	if (err)
 		return err;
@@ -457,7 +466,7 @@ int pinmm_dev_fill(struct pinmm_pin *pin, unsigned long page_idx, size_t off,
 int pinmm_dev_read(const struct pinmm_pin *pin, unsigned long page_idx, size_t off,
 		   void *buf, size_t len)
 {
-	int err = dev_range(pin, page_idx, off, len);
+	int err = dev_range(pin, page_idx, off, buf, len);
 
 	if (err)
 		return err;
