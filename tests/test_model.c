@@ -66,9 +66,9 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #endif
 
-#define DEFAULT_STEPS (MODEL_SAN ? 1500ul : 4000ul)
+#define DEFAULT_STEPS (MODEL_SAN ? 1000ul : 4000ul)
 #define DEFAULT_SEEDS 3ul
-#define LEGACY_SEEDS 6ul
+#define LEGACY_SEEDS (MODEL_SAN ? 3ul : 6ul)
 #define LEGACY_STEPS 3000ul
 
 enum {
@@ -2044,7 +2044,7 @@ static void model_strict(void **state)
 				    rn->msg, rn->fail_desc, (unsigned long long)seed,
 				    rn->fail_step + 1);
 			double budget = (double)env_ul("PINMM_MODEL_SHRINK_SECONDS",
-						       MODEL_SAN ? 30 : 60);
+						       MODEL_SAN ? 10 : 60);
 			if (getenv("PINMM_MODEL_NO_SHRINK") == NULL)
 				shrink_and_print(pol, seed, rn->fail_step, rn->kind, budget);
 		}
@@ -2122,7 +2122,7 @@ static void model_legacy_finds_breaks(void **state)
 				      (unsigned long long)seed, rn->kind, rn->fail_step, rn->msg);
 			if (!shrunk) {
 				shrink_and_print(pol, seed, rn->fail_step, rn->kind,
-						 MODEL_SAN ? 20.0 : 30.0);
+						 MODEL_SAN ? 5.0 : 30.0);
 				shrunk = true;
 			}
 		}
@@ -2161,7 +2161,7 @@ static void model_ablation_each_switch(void **state)
 {
 	(void)state;
 	unsigned long steps = env_ul("PINMM_MODEL_ABLATION_STEPS", MODEL_SAN ? 1500 : 3000);
-	unsigned long seeds = env_ul("PINMM_MODEL_ABLATION_SEEDS", 4);
+	unsigned long seeds = env_ul("PINMM_MODEL_ABLATION_SEEDS", MODEL_SAN ? 3 : 4);
 	unsigned missed = 0;
 
 	for (int s = 0; s < PINMM_SW_NR; s++) {
@@ -2171,7 +2171,10 @@ static void model_ablation_each_switch(void **state)
 		struct kinds k = { 0 };
 		unsigned long found = 0, total = 0, first_at = 0;
 
-		for (uint64_t seed = 1; seed <= seeds; seed++) {
+		/* a race switch is only reported: one seed; under sanitizers
+		 * the others stop at their first catch */
+		unsigned long nseeds = race_only_switch((enum pinmm_switch)s) ? 1 : seeds;
+		for (uint64_t seed = 1; seed <= nseeds; seed++) {
 			struct run *rn = calloc(1, sizeof(*rn));
 			rn->pol = pol;
 			rn->seed = seed;
@@ -2185,6 +2188,8 @@ static void model_ablation_each_switch(void **state)
 				add_kind(&k, rn);
 			}
 			free(rn);
+			if (found && MODEL_SAN)
+				break;
 		}
 		print_message("  -%-28s %s", pinmm_switch_name((enum pinmm_switch)s),
 			      found ? "caught" : race_only_switch((enum pinmm_switch)s)
@@ -2192,7 +2197,7 @@ static void model_ablation_each_switch(void **state)
 						     : "NOT CAUGHT");
 		if (found)
 			print_message(" (%lu/%lu seeds, first after %lu steps):", found,
-				      seeds, first_at);
+				      nseeds, first_at);
 		for (unsigned j = 0; j < k.n; j++)
 			print_message(" %s=%lu", k.name[j], k.nr[j]);
 		print_message("\n");
