@@ -1707,6 +1707,23 @@ static void op_uprobe(struct world *w, const struct step *st)
 	unsigned long idx = (unsigned long)(off / PG);
 	DESC("file%u: uprobe_%s +%llu", f->id, install ? "register" : "unregister",
 	     (unsigned long long)off);
+	/* the pages the call would replace, as mapped before it */
+	struct pinmm_page *before[MAX_PROCS * MAX_VMAS];
+	int ntargets = 0;
+	for (int pi = 0; pi < MAX_PROCS; pi++) {
+		struct mproc *p = &w->p[pi];
+		for (int i = 0; p->live && i < p->nv; i++) {
+			struct mvma *v = &p->v[i];
+			struct pinmm_mapping m;
+			if (v->kind != VK_FPRIV || v->obj != f || idx < v->pgoff ||
+			    idx >= v->pgoff + v_npages(v))
+				continue;
+			memset(&m, 0, sizeof(m));
+			if (!pinmm_follow_page(p->mm, v->start + (idx - v->pgoff) * PG, &m) &&
+			    m.present)
+				before[ntargets++] = m.page;
+		}
+	}
 	int r = install ? pinmm_uprobe_register(f->file, off)
 			: pinmm_uprobe_unregister(f->file, off);
 	if (r == -EBUSY)
@@ -1716,39 +1733,18 @@ static void op_uprobe(struct world *w, const struct step *st)
 		return;
 	}
 	uint8_t byte = install ? 0xcc : obj_byte(f, idx, off % PG);
-	/* G3: uprobes never replace a page that may be pinned. Which pages
-	 * it replaced: the page cache page (private mappings that never wrote
-	 * it) or a private copy. A held FOLL_PIN on either is a violation. */
-	for (int k = 0; k < MAX_PINS && !w->failed; k++) {
-		struct mpin *pn = &w->pins[k];
-		if (!pn->held || !pn->is_pin || !w->p[pn->proc].live)
-			continue;
-		struct mproc *p = &w->p[pn->proc];
-		for (unsigned long j = 0; j < pn->n; j++) {
-			int vi = pn->tracked[j] ? find_v(p, pn->cur[j]) : -1;
-			if (vi < 0)
-				continue;
-			struct mvma *v = &p->v[vi];
-			unsigned long pg = (unsigned long)((pn->cur[j] - v->start) / PG);
-			if (v->obj != f || v->pgoff + pg != idx)
-				continue;
-			bool cache_page = v->kind == VK_FSH || (v->kind == VK_FPRIV && !v->slot[pg]);
-			bool own_copy = v->kind == VK_FPRIV && v->slot[pg];
-			bool cache_targeted = false;
-			for (int pj = 0; pj < MAX_PROCS; pj++)
-				for (int i = 0; w->p[pj].live && i < w->p[pj].nv; i++) {
-					struct mvma *t = &w->p[pj].v[i];
-					if (t->kind == VK_FPRIV && t->obj == f && idx >= t->pgoff &&
-					    idx < t->pgoff + v_npages(t) && !t->slot[idx - t->pgoff])
-						cache_targeted = true;
-				}
-			if (own_copy || (cache_page && cache_targeted))
-				fail_(w, "uprobe-pinned", "uprobe_%s of file%u +%llu replaced a page pinned by handle %d (mm%u 0x%llx, %s)",
-				      install ? "register" : "unregister", f->id,
-				      (unsigned long long)off, k, p->id,
-				      (unsigned long long)pn->cur[j], vk_name[v->kind]);
+	/* G3: uprobes never replace a page that may be pinned: no held
+	 * FOLL_PIN handle may hold a page that was mapped at a target before */
+	for (int t = 0; t < ntargets && !w->failed; t++)
+		for (int k = 0; k < MAX_PINS; k++) {
+			struct mpin *pn = &w->pins[k];
+			for (unsigned long j = 0; pn->held && pn->is_pin && j < pn->n; j++)
+				if (pn->pages[j] == before[t])
+					fail_(w, "uprobe-pinned", "uprobe_%s of file%u +%llu replaced a page pinned by handle %d (taken in mm%u at 0x%llx)",
+					      install ? "register" : "unregister", f->id,
+					      (unsigned long long)off, k, w->p[pn->proc].id,
+					      (unsigned long long)pn->cur[j]);
 		}
-	}
 	if (w->failed)
 		return;
 	for (int pi = 0; pi < MAX_PROCS; pi++) {
