@@ -2045,6 +2045,11 @@ static void model_strict(void **state)
 				shrink_and_print(pol, seed, rn->fail_step, rn->kind, budget);
 		}
 		free(rn);
+		/* long runs: a line per seed, so a run cut short still says
+		 * how far it got */
+		if (steps > DEFAULT_STEPS)
+			print_message("  progress: seed %llu done, %lu steps in %.0f s, %lu mismatches\n",
+				      (unsigned long long)seed, total, now_s() - t0, failures);
 	}
 	double dt = now_s() - t0;
 	print_message("  strict: %lu seeds from %llu, %lu steps (%.0f steps/s), %lu pin checks, "
