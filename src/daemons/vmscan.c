@@ -55,7 +55,9 @@ static bool try_to_unmap_one(struct pinmm_page *folio, struct vm_area *vma, uint
 		return true;
 	pte_t e = pt_read(pte, i);
 	if (pte_present(e) && !pte_special(e) && pte_pfn(e) == eng_page_pfn(eng, folio)) {
-		pte_t saved = (e & (PTE_YOUNG | PTE_DIRTY)) |
+		/* what the entry had, to put back if the page stays (a
+		 * swap-in maps a new page by the VMA's rules instead) */
+		pte_t saved = (e & PTE_SWP_SAVED & ~PTE_SWP_EXCLUSIVE) |
 			      (page_anon_exclusive(folio) ? PTE_SWP_EXCLUSIVE : 0);
 
 		pt_xchg(pte, i, mk_swp_entry(SWP_SWAP, w->slot, saved));	/* clear ... */
@@ -92,7 +94,8 @@ static bool restore_one(struct pinmm_page *folio, struct vm_area *vma, uint64_t 
 		page_dup_rmap(folio);
 		if (e & PTE_SWP_EXCLUSIVE)
 			page_set(folio, PG_anon_exclusive);
-		pt_write(pte, i, mk_pte(eng_page_pfn(w->eng, folio), e & (PTE_YOUNG | PTE_DIRTY)));
+		pt_write(pte, i, mk_pte(eng_page_pfn(w->eng, folio),
+					e & PTE_SWP_SAVED & ~PTE_SWP_EXCLUSIVE));
 		swap_free(w->eng, w->slot);
 	}
 	pm_mutex_unlock(&pte->ptl);

@@ -194,6 +194,8 @@ static bool split_one(struct pinmm_page *folio, struct vm_area *vma, uint64_t ad
 		struct pt_table *pte;
 		unsigned i = pt_index(va, PT_LEVEL_PTE);
 
+		if (va < vma->start)
+			continue;	/* that part of the THP was unmapped here */
 		if (va >= vma->end)
 			break;
 		pte = pte_table_lock(vma->mm, va);
@@ -269,7 +271,7 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 	/* the caller's references stay on the first page */
 	atomic_store(&folio->refcount, extra);
 	w.remap = true;
-	rmap_walk_pinned(&rp, folio, split_one, &w);
+	rmap_walk_pinned_nr(&rp, folio, HPAGE_NR, split_one, &w);
 	rmap_pin_put(&rp);
 	for (unsigned long j = 0; j < HPAGE_NR; j++) {
 		page_clear(&folio[j], PG_locked);

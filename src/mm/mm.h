@@ -153,6 +153,10 @@ struct rmap_pin {
 bool rmap_pin_get(struct pinmm *eng, struct pinmm_page *folio, struct rmap_pin *rp);
 void rmap_walk_pinned(struct rmap_pin *rp, struct pinmm_page *folio, rmap_one_fn fn,
 		      void *arg);
+/* ... over nr pages from folio (a folio split meanwhile is still walked
+ * as the large one it was) */
+void rmap_walk_pinned_nr(struct rmap_pin *rp, struct pinmm_page *folio, unsigned long nr,
+			 rmap_one_fn fn, void *arg);
 void rmap_pin_put(struct rmap_pin *rp);
 /* Lock / unlock a VMA's rmap (mremap moves entries under it). */
 void vma_rmap_lock(struct vm_area *vma);

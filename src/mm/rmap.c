@@ -109,14 +109,21 @@ void vma_rmap_unlock(struct vm_area *vma)
 }
 
 /* Where would page index idx of a folio sit in vma? 0 when outside. */
-static uint64_t vma_address(const struct vm_area *vma, uint64_t idx)
+/*
+ * Where the first page of a folio (linear index idx, nr pages) would sit
+ * in vma; 0 when none of its pages falls inside. For a large folio only
+ * partly inside (a THP after a partial munmap or mprotect) that address
+ * may lie below the VMA: callers look at each page and skip the ones
+ * outside [start, end).
+ */
+static uint64_t vma_address(const struct vm_area *vma, uint64_t idx, unsigned long nr)
 {
-	uint64_t addr;
+	uint64_t vma_pages = (vma->end - vma->start) >> PINMM_PAGE_SHIFT;
 
-	if (idx < vma->pgoff)
+	if (idx + nr <= vma->pgoff || idx >= vma->pgoff + vma_pages)
 		return 0;
-	addr = vma->start + ((idx - vma->pgoff) << PINMM_PAGE_SHIFT);
-	return addr >= vma->start && addr < vma->end ? addr : 0;
+	/* unsigned wrap-around gives the right address below start */
+	return vma->start + ((idx - vma->pgoff) << PINMM_PAGE_SHIFT);
 }
 
 static bool folio_mapped(struct pinmm_page *folio)
@@ -168,13 +175,19 @@ void rmap_pin_put(struct rmap_pin *rp)
 void rmap_walk_pinned(struct rmap_pin *rp, struct pinmm_page *folio, rmap_one_fn fn,
 		      void *arg)
 {
+	rmap_walk_pinned_nr(rp, folio, folio_nr_pages(folio), fn, arg);
+}
+
+void rmap_walk_pinned_nr(struct rmap_pin *rp, struct pinmm_page *folio, unsigned long nr,
+			 rmap_one_fn fn, void *arg)
+{
 	struct pm_list *pos;
 
 	if (rp->av) {
 		pm_mutex_lock(&rp->av->lock);
 		pm_list_for_each(pos, &rp->av->vmas) {
 			struct vm_area *vma = container_of(pos, struct vm_area, anon_link);
-			uint64_t addr = vma_address(vma, folio->index);
+			uint64_t addr = vma_address(vma, folio->index, nr);
 
 			if (addr && !fn(folio, vma, addr, arg))
 				break;
@@ -185,7 +198,7 @@ void rmap_walk_pinned(struct rmap_pin *rp, struct pinmm_page *folio, rmap_one_fn
 		pm_mutex_lock(&rp->file->lock);
 		pm_list_for_each(pos, &rp->file->i_mmap) {
 			struct vm_area *vma = container_of(pos, struct vm_area, file_link);
-			uint64_t addr = vma_address(vma, folio->index);
+			uint64_t addr = vma_address(vma, folio->index, nr);
 
 			if (addr && !fn(folio, vma, addr, arg))
 				break;
