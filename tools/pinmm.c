@@ -19,6 +19,8 @@
 #include <pinmm/pinmm.h>
 #include <pinmm/scenario.h>
 
+#include "pinmm-cli.h"
+
 enum { EXIT_DECLARED = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_SKIP = 4 };
 
 static const char usage_main[] =
@@ -27,6 +29,8 @@ static const char usage_main[] =
 	"  check [FILES|DIRS]   the guarantee matrix of scenarios (default: scenarios/)\n"
 	"  run FILE             run one scenario under one policy\n"
 	"  host FILE...         run scenarios on the running Linux kernel\n"
+	"  explore FILE         every interleaving of its threads (the explorer)\n"
+	"  replay FILE SCHED    one schedule of explore's, exactly\n"
 	"\n"
 	"`pinmm VERB --help` describes a verb; man pinmm (docs/pinmm.1) all of it.\n";
 
@@ -265,14 +269,14 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(verb, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(verb, "explore"))
+		return pinmm_cmd_explore(argc - 1, argv + 1);
+	if (!strcmp(verb, "replay"))
+		return pinmm_cmd_replay(argc - 1, argv + 1);
 	if (!strcmp(verb, "host"))
 		return pinmm_host_cmd(argc - 1, argv + 1);
 	if (!strcmp(verb, "bench"))
 		return pinmm_host_cmd_bench(argc - 1, argv + 1);
-	if (!strcmp(verb, "explore") || !strcmp(verb, "replay")) {
-		fprintf(stderr, "pinmm %s: not built yet (see the manual, docs/pinmm.1)\n", verb);
-		return EXIT_USAGE;
-	}
 	fprintf(stderr, "pinmm: unknown verb '%s'\n%s", verb, usage_main);
 	return EXIT_USAGE;
 }

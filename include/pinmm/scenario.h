@@ -155,6 +155,12 @@ struct pinmm_cell {
 	enum pinmm_cell_verdict verdict;
 	enum pinmm_na na;
 	char reason[PINMM_SCN_MSGLEN];	/* why n/a, or the first failure */
+	/* a scenario with threads and `explore bound=K`: the cell is a search
+	 * (docs/explorer.md) rather than one run */
+	bool explored, exhausted;	/* exhausted: every schedule within K ran */
+	unsigned long executions;
+	double seconds;
+	char schedule[PINMM_SCN_MSGLEN];	/* the counterexample's, for `pinmm replay` */
 };
 
 #define PINMM_MAX_CELLS (2 + 2 * 16)

@@ -213,12 +213,18 @@ static bool step(struct rt_ctx *ctx, const struct stmt *st)
 	return true;
 }
 
-static bool run_list(struct rt_ctx *ctx, const struct stmt_list *list)
+bool rt_run_range(struct rt_ctx *ctx, const struct stmt_list *list,
+		  unsigned from, unsigned to)
 {
-	for (unsigned i = 0; i < list->nr; i++)
+	for (unsigned i = from; i < to && i < list->nr; i++)
 		if (ctx->rt->stop || !step(ctx, list->v[i]))
 			return false;
 	return true;
+}
+
+static bool run_list(struct rt_ctx *ctx, const struct stmt_list *list)
+{
+	return rt_run_range(ctx, list, 0, list->nr);
 }
 
 /* ------------------------------------------------------------- end --- */
@@ -308,41 +314,63 @@ static void rt_free(struct rt *rt)
 	pthread_mutex_destroy(&rt->lock);
 }
 
+int rt_start(struct rt *rt, const struct pinmm_scenario *scn,
+	     const struct pinmm_scn_options *opt, struct pinmm_scn_result *res,
+	     const struct pinmm_config *engine)
+{
+	struct pinmm_config cfg;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	memset(rt, 0, sizeof(*rt));
+	rt->scn = scn;
+	rt->res = res;
+	rt->trace = opt->trace;
+	pthread_mutex_init(&rt->lock, NULL);
+	if (engine)
+		cfg = *engine;
+	else
+		pinmm_config_default(&cfg);
+	cfg.policy = opt->policy;
+	ret = rt_alloc(rt);
+	if (!ret)
+		ret = pinmm_create(&cfg, &rt->eng);
+	if (!ret) {
+		ret = pinmm_mm_create(rt->eng, &rt->procs[0].mm);
+		if (ret) {
+			pinmm_destroy(rt->eng);
+			rt->eng = NULL;
+		}
+	}
+	if (ret)
+		rt_free(rt);
+	return ret;
+}
+
+void rt_end(struct rt *rt, bool completed)
+{
+	if (rt->eng) {
+		finish(rt, !completed);
+		rt->res->outcome = rt->res->nr_failures ? PINMM_SCN_FAIL
+				 : rt->unsupported ? PINMM_SCN_UNSUPPORTED : PINMM_SCN_PASS;
+	}
+}
+
+void rt_release(struct rt *rt)
+{
+	rt_free(rt);
+}
+
 int pinmm_scenario_run(const struct pinmm_scenario *scn,
 		       const struct pinmm_scn_options *opt,
 		       struct pinmm_scn_result *res)
 {
-	struct pinmm_config cfg;
 	struct rt rt;
-	bool completed;
-	int ret;
+	int ret = rt_start(&rt, scn, opt, res, NULL);
 
-	memset(res, 0, sizeof(*res));
-	memset(&rt, 0, sizeof(rt));
-	rt.scn = scn;
-	rt.res = res;
-	rt.trace = opt->trace;
-	pthread_mutex_init(&rt.lock, NULL);
-	pinmm_config_default(&cfg);
-	cfg.policy = opt->policy;
-	ret = rt_alloc(&rt);
-	if (!ret)
-		ret = pinmm_create(&cfg, &rt.eng);
-	if (!ret) {
-		ret = pinmm_mm_create(rt.eng, &rt.procs[0].mm);
-		if (ret) {
-			pinmm_destroy(rt.eng);
-			rt.eng = NULL;
-		}
-	}
-	if (ret) {
-		rt_free(&rt);
+	if (ret)
 		return ret;
-	}
-	completed = run_list(&rt.main, &scn->body);
-	finish(&rt, !completed);
-	res->outcome = res->nr_failures ? PINMM_SCN_FAIL
-		     : rt.unsupported ? PINMM_SCN_UNSUPPORTED : PINMM_SCN_PASS;
+	rt_end(&rt, run_list(&rt.main, &scn->body));
 	rt_free(&rt);
 	return 0;
 }

@@ -84,6 +84,21 @@ struct pinmm_mm *rt_mm(struct rt *rt, int proc);
 uint64_t rt_addr(struct rt *rt, struct scn_addr a);
 const char *rt_errstr(int err);
 
+/* interp.c, for the explorer (scn_explore.c): a run in pieces. rt_start()
+ * creates the engine (engine: its configuration, NULL the default) and
+ * `main` (0 or -errno; nothing to release on error); rt_run_range() runs
+ * statements [from, to) of a list in a flow (false: the flow stopped);
+ * rt_end() is the end of the scenario (exits,
+ * held pins, invariants, leaks; the engine is destroyed) and sets the
+ * outcome; rt_release() frees the tables. */
+int rt_start(struct rt *rt, const struct pinmm_scenario *scn,
+	     const struct pinmm_scn_options *opt, struct pinmm_scn_result *res,
+	     const struct pinmm_config *engine);
+bool rt_run_range(struct rt_ctx *ctx, const struct stmt_list *list,
+		  unsigned from, unsigned to);
+void rt_end(struct rt *rt, bool completed);
+void rt_release(struct rt *rt);
+
 /* interp_ops.c: an action; 0 or a negative errno from the engine */
 int rt_action(struct rt_ctx *ctx, const struct stmt *st);
 /* interp_expect.c: an expectation, failures recorded with rt_fail() */

@@ -202,12 +202,18 @@ static void judge(struct pinmm_cell *c, bool explore)
 	}
 }
 
+/* matrix_explore.c: a scenario with threads and `explore` is searched by
+ * the explorer, cell by cell (true: explored and judged) */
+bool pm_matrix_explore_cell(const struct pinmm_scenario *scn, struct pinmm_cell *c);
+
 static void run_cell(const struct pinmm_row *row, struct pinmm_cell *c)
 {
 	if (pinmm_host_cell(c)) {	/* the host column (host_matrix.c) */
 		pinmm_host_run_cell(row->scn, c);
 		return;
 	}
+	if (pm_matrix_explore_cell(row->scn, c))
+		return;
 	bool explore = pinmm_scenario_explore_bound(row->scn) > 0;
 	unsigned tries = explore && c->expect == PINMM_EXPECT_FAIL ? RACE_ATTEMPTS : 1;
 	struct pinmm_scn_options opt = { .policy = c->policy, .trace = NULL };

@@ -40,6 +40,10 @@ const char *pm_cell_text(const struct pinmm_cell *c)
 		     : c->na == PINMM_NA_EXPLORER ? "n/a-explorer" : "n/a";
 	case PINMM_VERDICT_INFO:
 		return c->result.outcome == PINMM_SCN_PASS ? "(pass)" : "(fails)";
+	case PINMM_VERDICT_DETECTED:
+		return c->explored ? "detected (explore)" : "detected";
+	case PINMM_VERDICT_PASS:
+		return c->explored ? "pass (explore)" : "pass";
 	default:
 		return pinmm_verdict_str(c->verdict);
 	}
@@ -84,7 +88,7 @@ static void text_matrix(FILE *out, const struct pinmm_matrix *m,
 
 		w = n > w ? n : w;
 	}
-	fprintf(out, "%-*s  %-14s%-14s%s\n", w, "scenario", "strict", "legacy",
+	fprintf(out, "%-*s  %-20s%-20s%s\n", w, "scenario", "strict", "legacy",
 		"ablations (policy:result)");
 	for (size_t i = 0; i < m->nr_rows; i++) {
 		const struct pinmm_row *row = &m->rows[i];
@@ -97,7 +101,7 @@ static void text_matrix(FILE *out, const struct pinmm_matrix *m,
 
 			snprintf(pre, sizeof(pre), "%s%s", ablation ? c->label : "",
 				 ablation ? ":" : "");
-			cell(out, c, pre, ablation && k + 1 == row->nr_cells ? 0 : 14,
+			cell(out, c, pre, ablation && k + 1 == row->nr_cells ? 0 : 20,
 			     opt->colour);
 			if (ablation && k + 1 < row->nr_cells)
 				fputc(' ', out);
@@ -127,7 +131,9 @@ static void text_matrix(FILE *out, const struct pinmm_matrix *m,
 	if (s->na || s->info)
 		fprintf(out, "\nn/a: the engine has not built a mechanism the scenario uses; "
 			"n/a-switch: it cannot turn that switch off yet;\nn/a-explorer: "
-			"real threads did not hit the race; (pass)/(fails): legacy, nothing declared.\n");
+			"the explorer's budget ran out before its bound was exhausted; "
+			"(pass)/(fails): legacy, nothing declared;\n(explore): every "
+			"interleaving of the threads up to the scenario's preemption bound.\n");
 	fprintf(out, "\n%u scenarios, %u cells: %u pass, %u detected, %u UNEXPECTED, "
 		"%u n/a (%u not built, %u switch, %u explorer), %u informational\n",
 		s->rows, s->cells, s->pass, s->detected, s->unexpected, s->na,

@@ -52,6 +52,14 @@ static json_object *cell_json(const struct pinmm_cell *c)
 						       : NULL);
 	json_object_object_add(o, "attempts", json_object_new_int((int)c->attempts));
 	json_object_object_add(o, "reason", json_object_new_string(c->reason));
+	if (c->explored) {	/* a search by the explorer (matrix_explore.c) */
+		json_object_object_add(o, "explored", json_object_new_boolean(true));
+		json_object_object_add(o, "exhausted", json_object_new_boolean(c->exhausted));
+		json_object_object_add(o, "executions", json_object_new_uint64(c->executions));
+		json_object_object_add(o, "seconds", json_object_new_double(c->seconds));
+		if (c->result.outcome == PINMM_SCN_FAIL)
+			json_object_object_add(o, "schedule", json_object_new_string(c->schedule));
+	}
 	if (c->ran)
 		result_json(&c->result, o);
 	else

@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `pinmm explore` and `pinmm replay`: a scenario's threads under the
+ * deterministic explorer (include/pinmm/scenario_explore.h,
+ * docs/explorer.md). Part of the pinmm program (tools/pinmm.c dispatches).
+ *
+ * Exit status: 0 no counterexample (explore) / the expectations hold
+ * (replay), 1 a counterexample (explore) / the expectation fails as in the
+ * counterexample (replay), 2 bad input or usage, 4 the scenario needs a
+ * mechanism the engine has not built.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <pinmm/pinmm.h>
+#include <pinmm/scenario_explore.h>
+
+#include "pinmm-cli.h"
+
+enum { EXIT_OK = 0, EXIT_FOUND = 1, EXIT_BAD = 2, EXIT_UNSUPPORTED = 4 };
+
+const char pinmm_usage_explore[] =
+	"usage: pinmm explore FILE [--policy P] [--bound K] [--strategy dfs|pct]\n"
+	"                    [--seed S] [--depth D] [--budget SECONDS]\n"
+	"                    [--max-executions N] [--json] [--dot FILE]\n"
+	"\n"
+	"Runs the scenario's threads (the ones its first `run` starts) under the\n"
+	"deterministic explorer: every interleaving at the engine's preemption\n"
+	"points with at most K preemptions (dfs, by increasing bound), or random\n"
+	"priority schedules (pct). A counterexample is printed with its schedule\n"
+	"string, a replay command and the trace of the failing execution.\n"
+	"\n"
+	"  --policy P      strict, legacy, or either with ,+switch / ,-switch changes\n"
+	"                  (default: the scenario's policy line, else strict)\n"
+	"  --bound K       dfs: most preemptions per schedule (default: the\n"
+	"                  scenario's `explore bound=K`, else 2)\n"
+	"  --strategy S    dfs (default) or pct\n"
+	"  --seed S        pct: random seed (default 1)\n"
+	"  --depth D       pct: priority change points + 1 (default 3)\n"
+	"  --budget SEC    stop after SEC seconds (dfs: then not exhausted)\n"
+	"  --max-executions N  stop after N executions (pct default: 1000)\n"
+	"  --json          machine-readable, trace events included\n"
+	"  --dot FILE      the counterexample's trace as Graphviz DOT; FILE.svg too\n"
+	"                  when `dot` is installed\n"
+	"\n"
+	"Exit status: 0 no counterexample, 1 counterexample found, 2 bad input,\n"
+	"4 unsupported (a mechanism the engine has not built).\n";
+
+const char pinmm_usage_replay[] =
+	"usage: pinmm replay FILE SCHEDULE [--policy P] [--trace] [--json] [--dot FILE]\n"
+	"\n"
+	"Runs exactly one schedule (a string printed by `pinmm explore`; \"\" is\n"
+	"the default order) and judges it as explore does.\n"
+	"\n"
+	"  --policy P   as for explore\n"
+	"  --trace      every statement and its result, on stderr\n"
+	"\n"
+	"Exit status: 0 the expectations hold, 1 they fail (the counterexample\n"
+	"reproduced), 2 bad input (also: a schedule that does not fit), 4 unsupported.\n";
+
+int pinmm_cli_policy(const char *verb, const char *text, const struct pinmm_scenario *scn,
+		     struct pinmm_policy *pol, char *name, size_t len)
+{
+	char err[200];
+	enum pinmm_switch bad;
+
+	*pol = PINMM_POLICY_STRICT;
+	if (text) {
+		if (pinmm_policy_parse(text, pol, err, sizeof(err))) {
+			fprintf(stderr, "pinmm %s: --policy: %s\n", verb, err);
+			return -EINVAL;
+		}
+		if (!strncmp(text, "strict", 6) && pinmm_policy_validate(*pol, &bad)) {
+			fprintf(stderr, "pinmm %s: --policy: switch %s is not implemented by the "
+				"engine yet\n", verb, pinmm_switch_name(bad));
+			return -EINVAL;
+		}
+	} else {
+		pinmm_scenario_default_policy(scn, pol);
+	}
+	pinmm_policy_format(*pol, name, len);
+	return 0;
+}
+
+static void progress(unsigned long executions, double seconds, unsigned depth, void *arg)
+{
+	const struct pinmm_explore_cfg *cfg = arg;
+
+	fprintf(stderr, "\r\033[K%lu executions, %.1f s, %.0f/s, %s %u", executions, seconds,
+		seconds > 0 ? (double)executions / seconds : 0.0,
+		cfg->strategy == PINMM_EXPLORE_PCT ? "depth" : "bound", depth);
+	fflush(stderr);
+}
+
+static bool parse_ulong(const char *opt, const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || end == s || *end || v > max || *s == '-') {
+		fprintf(stderr, "pinmm: %s: expected a number up to %lu, got '%s'\n", opt, max, s);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+/* The counterexample's trace as DOT in path, and as SVG next to it when
+ * Graphviz is installed (not a dependency: without it, DOT only). */
+static int write_dot(const char *path, const struct pinmm_scn_explore_result *r)
+{
+	FILE *f = fopen(path, "w");
+	char svg[4096];
+	pid_t pid;
+	int status;
+
+	if (!f) {
+		fprintf(stderr, "pinmm: --dot %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	pinmm_explore_trace_dot(&r->ex, f);
+	if (fclose(f)) {
+		fprintf(stderr, "pinmm: --dot %s: %s\n", path, strerror(errno));
+		return -EIO;
+	}
+	snprintf(svg, sizeof(svg), "%.*s.svg",
+		 (int)(strlen(path) > 4 && !strcmp(path + strlen(path) - 4, ".dot")
+		       ? strlen(path) - 4 : strlen(path)), path);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", 1);
+
+		if (null >= 0) {
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		execlp("dot", "dot", "-Tsvg", path, "-o", svg, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0)
+		fprintf(stderr, "pinmm: trace written to %s and %s\n", path, svg);
+	else
+		fprintf(stderr, "pinmm: trace written to %s (no SVG: Graphviz `dot` not found)\n",
+			path);
+	return 0;
+}
+
+static int exit_of(const struct pinmm_scn_explore_result *r)
+{
+	if (r->ex.found && r->run.outcome == PINMM_SCN_UNSUPPORTED)
+		return EXIT_UNSUPPORTED;
+	return r->ex.found ? EXIT_FOUND : EXIT_OK;
+}
+
+enum { O_POLICY = 'p', O_BOUND = 'b', O_STRATEGY = 's', O_SEED = 'S', O_DEPTH = 'd',
+       O_BUDGET = 'B', O_MAX = 'm', O_JSON = 'J', O_DOT = 'D', O_TRACE = 't', O_HELP = 'h' };
+
+static const struct option explore_opts[] = {
+	{ "policy", required_argument, NULL, O_POLICY },
+	{ "bound", required_argument, NULL, O_BOUND },
+	{ "strategy", required_argument, NULL, O_STRATEGY },
+	{ "seed", required_argument, NULL, O_SEED },
+	{ "depth", required_argument, NULL, O_DEPTH },
+	{ "budget", required_argument, NULL, O_BUDGET },
+	{ "max-executions", required_argument, NULL, O_MAX },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "dot", required_argument, NULL, O_DOT },
+	{ "trace", no_argument, NULL, O_TRACE },
+	{ "help", no_argument, NULL, O_HELP },
+	{ 0 },
+};
+
+static int run_verb(int argc, char **argv, bool replay)
+{
+	const char *usage = replay ? pinmm_usage_replay : pinmm_usage_explore;
+	const char *verb = replay ? "replay" : "explore";
+	struct pinmm_report_options ropt = { .colour = isatty(STDOUT_FILENO) && !getenv("NO_COLOR") };
+	struct pinmm_scn_explore_options opt = { .cfg = { .strategy = PINMM_EXPLORE_DFS } };
+	struct pinmm_scn_explore_result res;
+	struct pinmm_scenario *scn;
+	const char *policy = NULL, *dot = NULL, *schedule = NULL;
+	char err[PINMM_SCN_ERRLEN], pname[256];
+	bool bound_given = false, seed_given = false;
+	unsigned long v;
+	int o, ret;
+
+	opt.cfg.seed = 1;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "p:h", explore_opts, NULL)) != -1) {
+		switch (o) {
+		case O_POLICY:
+			policy = optarg;
+			break;
+		case O_JSON:
+			ropt.format = PINMM_REPORT_JSON;
+			break;
+		case O_DOT:
+			dot = optarg;
+			break;
+		case O_HELP:
+			fputs(usage, stdout);
+			return EXIT_OK;
+		case O_TRACE:
+			if (!replay)
+				goto bad;
+			opt.trace = stderr;
+			break;
+		case O_BOUND:
+			if (replay || !parse_ulong("--bound", optarg, 16, &v))
+				goto bad;
+			opt.cfg.bound = (unsigned)v;
+			bound_given = true;
+			break;
+		case O_STRATEGY:
+			if (replay)
+				goto bad;
+			if (!strcmp(optarg, "dfs")) {
+				opt.cfg.strategy = PINMM_EXPLORE_DFS;
+			} else if (!strcmp(optarg, "pct")) {
+				opt.cfg.strategy = PINMM_EXPLORE_PCT;
+			} else {
+				fprintf(stderr, "pinmm explore: --strategy: expected dfs or pct, got '%s'\n",
+					optarg);
+				return EXIT_BAD;
+			}
+			break;
+		case O_SEED:
+			if (replay || !parse_ulong("--seed", optarg, (unsigned long)-1, &v))
+				goto bad;
+			opt.cfg.seed = v;
+			seed_given = true;
+			break;
+		case O_DEPTH:
+			if (replay || !parse_ulong("--depth", optarg, 16, &v) || !v)
+				goto bad;
+			opt.cfg.depth = (unsigned)v;
+			break;
+		case O_BUDGET: {
+			char *end;
+			double b = strtod(optarg, &end);
+
+			if (replay || end == optarg || *end || !(b > 0)) {
+				fprintf(stderr, "pinmm explore: --budget: expected seconds > 0, got '%s'\n",
+					optarg);
+				return EXIT_BAD;
+			}
+			opt.cfg.budget_seconds = b;
+			break;
+		}
+		case O_MAX:
+			if (replay || !parse_ulong("--max-executions", optarg, (unsigned long)-1, &v))
+				goto bad;
+			opt.cfg.max_executions = v;
+			break;
+		default:
+			goto bad;
+		}
+	}
+	if (optind + (replay ? 2 : 1) != argc)
+		goto bad;
+	(void)seed_given;
+	if (replay)
+		schedule = argv[optind + 1];
+	if (pinmm_scenario_load(argv[optind], &scn, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_BAD;
+	}
+	if (pinmm_cli_policy(verb, policy, scn, &opt.policy, pname, sizeof(pname))) {
+		pinmm_scenario_free(scn);
+		return EXIT_BAD;
+	}
+	if (!pinmm_scenario_explorable(scn)) {
+		fprintf(stderr, "pinmm %s: %s: no `thread` blocks and `run` to explore "
+			"(use pinmm run)\n", verb, pinmm_scenario_file(scn));
+		pinmm_scenario_free(scn);
+		return EXIT_BAD;
+	}
+	if (!bound_given)
+		opt.cfg.bound = pinmm_scenario_explore_bound(scn) ? pinmm_scenario_explore_bound(scn)
+								  : 2;
+	if (!replay && isatty(STDERR_FILENO)) {
+		opt.cfg.progress = progress;
+		opt.cfg.progress_arg = &opt.cfg;
+	}
+	ret = replay ? pinmm_scenario_replay(scn, &opt, schedule, &res)
+		     : pinmm_scenario_explore(scn, &opt, &res);
+	if (opt.cfg.progress)
+		fputs("\r\033[K", stderr);
+	if (ret) {
+		fprintf(stderr, "pinmm %s: %s\n", verb,
+			ret == -EINVAL && replay ? "the schedule is not a schedule string (STEP:THREAD,...)"
+			: ret == -EINVAL ? "more threads than the explorer runs (8)"
+			: ret == -EOPNOTSUPP ? "this pinmm was built without the explorer"
+			: strerror(-ret));
+		pinmm_scenario_free(scn);
+		return ret == -ENOMEM ? EXIT_FOUND : EXIT_BAD;
+	}
+	if (replay && res.ex.aborted && strstr(res.ex.message, "replay diverged")) {
+		fprintf(stderr, "pinmm replay: %s: the schedule does not fit this scenario "
+			"under %s\n", pinmm_scenario_file(scn), pname);
+		ret = EXIT_BAD;
+	} else {
+		if (ropt.format != PINMM_REPORT_TEXT)
+			ropt.colour = false;
+		pinmm_report_explore(stdout, scn, pname, &opt, &res, replay, &ropt);
+		ret = exit_of(&res);
+		if (dot && res.ex.trace_len)
+			write_dot(dot, &res);
+		else if (dot)
+			fprintf(stderr, "pinmm %s: no counterexample: no trace for --dot\n", verb);
+	}
+	pinmm_scn_explore_result_free(&res);
+	pinmm_scenario_free(scn);
+	return ret;
+bad:
+	fputs(usage, stderr);
+	return EXIT_BAD;
+}
+
+int pinmm_cmd_explore(int argc, char **argv)
+{
+	return run_verb(argc, argv, false);
+}
+
+int pinmm_cmd_replay(int argc, char **argv)
+{
+	return run_verb(argc, argv, true);
+}
