@@ -154,8 +154,8 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		struct pinmm_page *p = eng_pfn_page(eng, pfn);
 
 		if (page_test(p, PG_buddy)) {
-			free_seen += 1ul << p->order;
-			pfn += (1ul << p->order) - 1;
+			free_seen += 1ul << folio_order(p);
+			pfn += (1ul << folio_order(p)) - 1;
 			continue;
 		}
 		if (p == eng->zero_page || page_test(p, PG_tail))

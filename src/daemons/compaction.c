@@ -26,8 +26,8 @@ static unsigned long block_used(struct pinmm *eng, struct pm_zone *z, uint64_t s
 		struct pinmm_page *p = eng_pfn_page(eng, pfn);
 
 		if (page_test(p, PG_buddy)) {
-			free_frames += 1ul << p->order;
-			pfn += 1ul << p->order;
+			free_frames += 1ul << folio_order(p);
+			pfn += 1ul << folio_order(p);
 		} else {
 			pfn++;
 		}

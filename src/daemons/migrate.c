@@ -108,14 +108,14 @@ static bool remove_migration_pte(struct pinmm_page *folio, struct vm_area *vma,
 /* Carry the identity of old over to new (same rmap, same cache slot). */
 static void folio_migrate_mapping(struct pinmm_page *old, struct pinmm_page *new)
 {
-	new->mapping = old->mapping;
+	set_folio_mapping(new, folio_mapping(old));
 	new->index = old->index;
 	if (page_test(old, PG_anon))
 		page_set(new, PG_anon);
 	if (page_test(old, PG_dirty))
 		page_set(new, PG_dirty);
 	if (page_test(old, PG_pagecache)) {
-		struct pinmm_file *f = old->mapping;
+		struct pinmm_file *f = folio_mapping(old);
 
 		pm_mutex_lock(&f->lock);
 		if (f->cache[old->index] == old) {

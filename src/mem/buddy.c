@@ -16,7 +16,7 @@
 
 static void free_list_add(struct pm_zone *z, struct pinmm_page *p, unsigned order)
 {
-	p->order = (uint8_t)order;
+	set_page_order(p, order);
 	atomic_store(&p->flags, 1u << PG_buddy);
 	p->prev = NULL;
 	p->next = z->free_list[order];
@@ -162,13 +162,13 @@ struct pinmm_page *pm_alloc_folio(struct pinmm *eng, unsigned order,
 		struct pinmm_page *t = p + i;
 
 		atomic_store(&t->flags, i ? (1u << PG_tail) : (order ? 1u << PG_head : 0));
-		t->head_off = (uint16_t)i;
-		t->order = i ? 0 : (uint8_t)order;
+		set_page_head_off(t, (unsigned)i);
+		set_page_order(t, i ? 0 : order);
 		atomic_store(&t->mapcount, 0);
 		atomic_store(&t->refcount, 0);
 		atomic_store(&t->pincount, 0);
 		atomic_store(&t->entire_mapcount, 0);
-		t->mapping = NULL;
+		set_folio_mapping(t, NULL);
 		t->index = 0;
 		t->private = 0;
 	}
@@ -190,14 +190,14 @@ void pm_free_folio(struct pinmm_page *folio)
 	struct pinmm *eng = pm_page_engine(folio);
 	struct pm_mem *mem = &eng->mem;
 	struct pm_zone *z = &mem->zones[folio->zone];
-	unsigned order = folio->order;
+	unsigned order = folio_order(folio);
 	uint64_t pfn = pm_page_to_pfn(mem, folio);
 	unsigned long nr = 1ul << order;
 
 	for (unsigned long i = 0; i < nr; i++) {
 		atomic_store(&folio[i].flags, 0);
-		folio[i].head_off = 0;
-		folio[i].mapping = NULL;
+		set_page_head_off(&folio[i], 0);
+		set_folio_mapping(&folio[i], NULL);
 	}
 
 	pm_mutex_lock(&z->lock);
@@ -208,7 +208,7 @@ void pm_free_folio(struct pinmm_page *folio)
 		struct pinmm_page *b = &mem->pages[buddy_pfn];
 
 		if (buddy_pfn >= z->end_pfn || !page_test(b, PG_buddy) ||
-		    b->order != order)
+		    folio_order(b) != order)
 			break;
 		free_list_del(z, b, order);
 		pfn = MIN(pfn, buddy_pfn);

@@ -80,12 +80,39 @@ static inline void page_clear(struct pinmm_page *p, enum pm_page_flag f)
 
 static inline struct pinmm_page *page_folio(struct pinmm_page *p)
 {
-	return p - p->head_off;
+	/* GUP-fast may look at a page being freed or split: relaxed, and
+	 * checked by its reference and entry recheck */
+	return p - __atomic_load_n(&p->head_off, __ATOMIC_RELAXED);
 }
-static inline unsigned folio_order(const struct pinmm_page *f) { return f->order; }
+static inline void set_page_head_off(struct pinmm_page *p, unsigned off)
+{
+	__atomic_store_n(&p->head_off, (uint16_t)off, __ATOMIC_RELAXED);
+}
+/*
+ * order and mapping are read without locks by the scanners that walk every
+ * frame (compaction, reclaim) or a folio's rmap; they are set by whoever
+ * owns the frame (allocator, fault, split). Relaxed atomics: a stale value
+ * is checked again under the proper lock or reference, never trusted.
+ */
+static inline unsigned folio_order(const struct pinmm_page *f)
+{
+	return __atomic_load_n(&f->order, __ATOMIC_RELAXED);
+}
+static inline void set_page_order(struct pinmm_page *p, unsigned order)
+{
+	__atomic_store_n(&p->order, (uint8_t)order, __ATOMIC_RELAXED);
+}
+static inline void *folio_mapping(const struct pinmm_page *f)
+{
+	return __atomic_load_n(&f->mapping, __ATOMIC_RELAXED);
+}
+static inline void set_folio_mapping(struct pinmm_page *f, void *mapping)
+{
+	__atomic_store_n(&f->mapping, mapping, __ATOMIC_RELAXED);
+}
 static inline unsigned long folio_nr_pages(const struct pinmm_page *f)
 {
-	return 1ul << f->order;
+	return 1ul << folio_order(f);
 }
 
 static inline int folio_ref_count(const struct pinmm_page *f)

@@ -72,7 +72,7 @@ static struct pinmm_page *filemap_lookup_locked(struct pinmm_file *f, uint64_t i
 	if (!p) {
 		p = pm_alloc_folio(f->eng, 0, PM_GFP_MOVABLE | PM_GFP_ZERO);
 		if (p) {
-			p->mapping = f;
+			set_folio_mapping(p, f);
 			p->index = index;
 			page_set(p, PG_pagecache);
 			f->cache[index] = p;	/* the cache's reference */

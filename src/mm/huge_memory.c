@@ -27,7 +27,7 @@ bool vma_thp_suitable(const struct vm_area *vma, uint64_t haddr)
 void prep_anon_thp(struct pinmm_page *folio, struct vm_area *vma, uint64_t haddr)
 {
 	page_set(folio, PG_anon);
-	folio->mapping = (void *)((uintptr_t)vma->anon_vma | 1);
+	set_folio_mapping(folio, (void *)((uintptr_t)vma->anon_vma | 1));
 	folio->index = vma_page_index(vma, haddr);
 	for (unsigned long j = 0; j < HPAGE_NR; j++)
 		page_set(&folio[j], PG_anon_exclusive);
@@ -260,9 +260,9 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 
 		keep |= atomic_load(&folio->flags) & ((1u << PG_anon) | (1u << PG_dirty));
 		atomic_store(&p->flags, keep | (1u << PG_locked));
-		p->order = 0;
-		p->head_off = 0;
-		p->mapping = folio->mapping;
+		set_page_order(p, 0);
+		set_page_head_off(p, 0);
+		set_folio_mapping(p, folio_mapping(folio));
 		p->index = folio->index + j;
 		atomic_store(&p->entire_mapcount, 0);
 		atomic_store(&p->pincount, 0);

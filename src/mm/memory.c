@@ -14,7 +14,7 @@ void page_add_anon_rmap_new(struct pinmm_page *page, struct vm_area *vma,
 
 	page_set(folio, PG_anon);
 	/* the rmap: the family's anon_vma, tagged as Linux's PAGE_MAPPING_ANON */
-	folio->mapping = (void *)((uintptr_t)vma->anon_vma | 1);
+	set_folio_mapping(folio, (void *)((uintptr_t)vma->anon_vma | 1));
 	folio->index = vma_page_index(vma, addr);
 	atomic_store(&page->mapcount, 1);
 	pm_preempt(PM_PT_MAP_CHANGE, page, 1);

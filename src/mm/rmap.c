@@ -148,7 +148,7 @@ bool rmap_pin_get(struct pinmm *eng, struct pinmm_page *folio, struct rmap_pin *
 		/* the anon_vma outlives the page's last mapping only by a
 		 * grace period: look only while something maps the page */
 		pm_rcu_read_lock();
-		av = (struct anon_vma *)((uintptr_t)folio->mapping & ~(uintptr_t)1);
+		av = (struct anon_vma *)((uintptr_t)folio_mapping(folio) & ~(uintptr_t)1);
 		ok = av && folio_mapped(folio) && anon_vma_try_get(av);
 		pm_rcu_read_unlock();
 		rp->av = ok ? av : NULL;
@@ -157,7 +157,7 @@ bool rmap_pin_get(struct pinmm *eng, struct pinmm_page *folio, struct rmap_pin *
 	if (page_test(folio, PG_pagecache)) {
 		/* the cache's reference (ours is held by the caller's folio
 		 * reference only while it stays cached: take the file's) */
-		rp->file = folio->mapping;
+		rp->file = folio_mapping(folio);
 		pm_file_get(rp->file);
 		return true;
 	}

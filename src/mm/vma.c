@@ -43,9 +43,14 @@ struct vm_area *vma_dup(struct pinmm_mm *mm, const struct vm_area *src)
 
 	if (!v)
 		return NULL;
-	*v = *src;
-	v->mm = mm;
-	memset(&v->rb, 0, sizeof(v->rb));
+	/* field by field: src's list links belong to its anon_vma and file,
+	 * whose other VMAs may be unlinking next to it right now */
+	v->start = src->start;
+	v->end = src->end;
+	v->flags = src->flags;
+	v->pgoff = src->pgoff;
+	v->file = src->file;
+	v->anon_vma = src->anon_vma;
 	if (v->file)
 		pm_file_get(v->file);
 	if (v->anon_vma)
