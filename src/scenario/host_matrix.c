@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 
 /* messages are cut to the result's fixed sizes on purpose */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 /*
  * host_matrix.c - the host column of `pinmm check`: a cell labelled
  * "host" in every row, run by the matrix in a child process like any other
