@@ -24,6 +24,7 @@ enum thread_state { T_RUNNABLE, T_BLOCKED, T_DONE };
 
 struct sched_thread {
 	pthread_t tid;
+	pthread_cond_t cv;	/* signalled when it is this thread's turn */
 	enum thread_state st;
 	const void *blocked_on;
 	unsigned id;
@@ -32,7 +33,7 @@ struct sched_thread {
 
 struct pm_sched {
 	pthread_mutex_t m;
-	pthread_cond_t cv;
+	pthread_cond_t cv;	/* the controller's: the execution is over */
 	struct pm_sched_run *run;
 	unsigned long gen;	/* executions started; workers wait for the next */
 	bool quit;
@@ -68,6 +69,16 @@ static void abort_run(struct pm_sched *s, const char *why)
 		s->run->aborted = true;
 		snprintf(s->run->why, sizeof(s->run->why), "%s", why);
 	}
+}
+
+/* Set current and wake every thread and the controller (start of an
+ * execution, free-running after an abort, shutdown). s->m held. */
+static void wake_everyone(struct pm_sched *s, int current)
+{
+	s->current = current;
+	for (unsigned i = 0; i < s->nr; i++)
+		pthread_cond_signal(&s->t[i].cv);
+	pthread_cond_signal(&s->cv);
 }
 
 /*
@@ -125,16 +136,20 @@ static void reschedule(struct pm_sched *s, struct sched_thread *me, bool yieldin
 	if (run->aborted)
 		next = -2;	/* from now on everyone runs freely to the end */
 	if (next == -2) {
-		s->current = -2;
-		pthread_cond_broadcast(&s->cv);
+		wake_everyone(s, -2);
 		return;
 	}
+	/* hand over: only the chosen thread is woken, and nobody when the
+	 * running thread simply goes on */
 	s->current = next;
-	pthread_cond_broadcast(&s->cv);
+	if (next >= 0 && (!me || next != (int)me->id))
+		pthread_cond_signal(&s->t[next].cv);
+	if (next < 0)
+		pthread_cond_signal(&s->cv);	/* the controller: all done */
 	if (!me || me->st == T_DONE)
 		return;
 	while (s->current != (int)me->id && s->current != -2)
-		pthread_cond_wait(&s->cv, &s->m);
+		pthread_cond_wait(&me->cv, &s->m);
 }
 
 static struct pm_sched *active;
@@ -235,12 +250,12 @@ static void *thread_main(void *arg)
 	pthread_mutex_lock(&s->m);
 	for (;;) {
 		while (s->gen == seen && !s->quit)
-			pthread_cond_wait(&s->cv, &s->m);
+			pthread_cond_wait(&t->cv, &s->m);
 		if (s->quit)
 			break;
 		seen = s->gen;
 		while (s->current != (int)t->id && s->current != -2)
-			pthread_cond_wait(&s->cv, &s->m);
+			pthread_cond_wait(&t->cv, &s->m);
 		pthread_mutex_unlock(&s->m);
 
 		s->run->ops->thread(s->run->state, t->id);
@@ -269,6 +284,7 @@ struct pm_sched *pm_sched_new(unsigned nr)
 	s->current = -1;
 	for (unsigned i = 0; i < nr; i++) {
 		s->t[i] = (struct sched_thread){ .st = T_DONE, .id = i, .s = s };
+		pthread_cond_init(&s->t[i].cv, NULL);
 		if (pthread_create(&s->t[i].tid, NULL, thread_main, &s->t[i])) {
 			s->nr = i;
 			pm_sched_free(s);
@@ -282,10 +298,12 @@ void pm_sched_free(struct pm_sched *s)
 {
 	pthread_mutex_lock(&s->m);
 	s->quit = true;
-	pthread_cond_broadcast(&s->cv);
+	wake_everyone(s, -1);
 	pthread_mutex_unlock(&s->m);
-	for (unsigned i = 0; i < s->nr; i++)
+	for (unsigned i = 0; i < s->nr; i++) {
 		pthread_join(s->t[i].tid, NULL);
+		pthread_cond_destroy(&s->t[i].cv);
+	}
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->m);
 	free(s);
@@ -311,6 +329,8 @@ int pm_sched_execute(struct pm_sched *s, struct pm_sched_run *run)
 	active = s;
 	pm_preempt_set_hook(sched_hook, s);
 	s->gen++;
+	for (unsigned i = 0; i < n; i++)
+		pthread_cond_signal(&s->t[i].cv);	/* a new execution */
 	/* the first decision: who starts */
 	reschedule(s, NULL, false);
 	/* wait for the end: everyone done (or free-running to the end) */
@@ -323,10 +343,8 @@ int pm_sched_execute(struct pm_sched *s, struct pm_sched_run *run)
 			break;
 		if (s->current == -1 && !run->aborted)
 			abort_run(s, "deadlock: no thread can run");
-		if (run->aborted && s->current != -2) {
-			s->current = -2;
-			pthread_cond_broadcast(&s->cv);
-		}
+		if (run->aborted && s->current != -2)
+			wake_everyone(s, -2);
 		pthread_cond_wait(&s->cv, &s->m);
 	}
 	pm_preempt_set_hook(NULL, NULL);
