@@ -7,6 +7,7 @@
  *
  *   pinmm-soak [--seconds S] [--pinners N] [--writers N] [--forkers N]
  *              [--check-every S] [--interval-us U] [--no-daemons] [--seed N]
+ *              [--daemon-mask M]   (1 ksmd, 2 khugepaged, 4 kcompactd, 8 kswapd)
  */
 #include "soak.h"
 
@@ -14,7 +15,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: pinmm-soak [--seconds S] [--pinners N] [--writers N] [--forkers N]\n"
-		"                  [--check-every S] [--interval-us U] [--no-daemons] [--seed N]\n");
+		"                  [--check-every S] [--interval-us U] [--no-daemons] [--seed N]\n"
+		"                  [--daemon-mask M]  (1 ksmd, 2 khugepaged, 4 kcompactd, 8 kswapd)\n");
 }
 
 int main(int argc, char **argv)
@@ -51,6 +53,8 @@ int main(int argc, char **argv)
 			cfg.check_every = strtod(v, NULL);
 		else if (!strcmp(a, "--interval-us"))
 			cfg.daemon_interval_us = (unsigned)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--daemon-mask"))	/* 1 ksmd 2 khugepaged 4 kcompactd 8 kswapd */
+			cfg.daemon_mask = (unsigned)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--seed"))
 			cfg.seed = strtoull(v, NULL, 0);
 		else {
