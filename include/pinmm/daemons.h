@@ -44,7 +44,8 @@ int pinmm_mmap_file(struct pinmm_mm *mm, uint64_t addr, uint64_t len,
 /* ------------------------------------------------------------ THP --- */
 
 /* Split the PMD mapping at addr into 512 PTEs (same pages, same
- * addresses). 0, or -EINVAL when no PMD maps addr. */
+ * addresses). 0, -EINVAL when no PMD maps addr, -EFAULT when no VMA
+ * covers it. */
 int pinmm_split_pmd(struct pinmm_mm *mm, uint64_t addr);
 /* Split the folio at addr into small folios; -EBUSY while references
  * other than its mappings exist, -EINVAL when it is not a large folio. */
