@@ -161,6 +161,9 @@ int madvise_collapse(struct pinmm_mm *mm, uint64_t start, uint64_t end)
 		if (!vma || vma->file || (vma->flags & VM_SHARED) ||
 		    h + PINMM_PMD_SIZE > vma->end)
 			continue;
+		/* MADV_NOHUGEPAGE forbids it, as Linux answers EINVAL */
+		if (vma->flags & VM_NOHUGEPAGE)
+			return -EINVAL;
 		err = collapse_huge_page(mm, vma, h);
 		if (err == -EAGAIN)
 			busy = true;
