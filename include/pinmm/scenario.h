@@ -135,6 +135,7 @@ enum pinmm_na {
 	PINMM_NA_UNBUILT,	/* the run reached EOPNOTSUPP: mechanism not built */
 	PINMM_NA_NO_SWITCH,	/* the engine cannot turn that switch off yet */
 	PINMM_NA_EXPLORER,	/* a race real threads did not hit: needs the explorer */
+	PINMM_NA_HOST,		/* the host column: not run, or a step the kernel cannot express */
 };
 
 /* What a cell is declared to do. */
@@ -174,7 +175,7 @@ struct pinmm_row {
 struct pinmm_matrix_summary {
 	unsigned rows, cells;
 	unsigned pass, detected, unexpected, na, info;
-	unsigned na_unsupported, na_not_implemented, na_needs_explorer;
+	unsigned na_unsupported, na_not_implemented, na_needs_explorer, na_host;
 };
 
 struct pinmm_matrix {

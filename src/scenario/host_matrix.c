@@ -44,7 +44,7 @@ void pinmm_host_plan(struct pinmm_matrix *m, bool enabled, const char *why,
 		c->verdict = PINMM_VERDICT_NA;
 		if (!enabled) {
 			/* not run: na marks it as ruled out at plan time */
-			c->na = PINMM_NA_UNBUILT;
+			c->na = PINMM_NA_HOST;
 			snprintf(c->reason, sizeof(c->reason), "skipped: %s", why);
 		}
 	}
@@ -75,7 +75,7 @@ void pinmm_host_run_cell(const struct pinmm_scenario *scn, struct pinmm_cell *c)
 	c->result = hr.scn;
 	if (hr.outcome == PINMM_HOST_SKIP) {
 		c->verdict = PINMM_VERDICT_NA;
-		c->na = PINMM_NA_UNBUILT;
+		c->na = PINMM_NA_HOST;
 		snprintf(c->reason, sizeof(c->reason), "skipped: %s", hr.skip);
 		return;
 	}

@@ -374,6 +374,7 @@ static void summarise(struct pinmm_matrix *m)
 				s->na_unsupported += c->na == PINMM_NA_UNBUILT;
 				s->na_not_implemented += c->na == PINMM_NA_NO_SWITCH;
 				s->na_needs_explorer += c->na == PINMM_NA_EXPLORER;
+				s->na_host += c->na == PINMM_NA_HOST;
 				break;
 			}
 		}

@@ -133,11 +133,14 @@ static void text_matrix(FILE *out, const struct pinmm_matrix *m,
 			"n/a-switch: it cannot turn that switch off yet;\nn/a-explorer: "
 			"the explorer's budget ran out before its bound was exhausted; "
 			"(pass)/(fails): legacy, nothing declared;\n(explore): every "
-			"interleaving of the threads up to the scenario's preemption bound.\n");
+			"interleaving of the threads up to the scenario's preemption bound;\n"
+			"host:skipped: the host column was not run, or the kernel cannot "
+			"express a step (pinmm check -v says which).\n");
 	fprintf(out, "\n%u scenarios, %u cells: %u pass, %u detected, %u UNEXPECTED, "
-		"%u n/a (%u not built, %u switch, %u explorer), %u informational\n",
+		"%u n/a (%u not built, %u switch, %u explorer, %u host skipped), %u informational\n",
 		s->rows, s->cells, s->pass, s->detected, s->unexpected, s->na,
-		s->na_unsupported, s->na_not_implemented, s->na_needs_explorer, s->info);
+		s->na_unsupported, s->na_not_implemented, s->na_needs_explorer, s->na_host,
+		s->info);
 	if (opt->colour)
 		fputs(pinmm_matrix_as_declared(m) ? C_GREEN : C_RED, out);
 	fputs(pinmm_matrix_as_declared(m) ? "as declared" : "NOT as declared", out);

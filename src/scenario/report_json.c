@@ -35,7 +35,7 @@ static json_object *result_json(const struct pinmm_scn_result *r,
 static const char *const na_str[] = {
 	[PINMM_NA_NONE] = NULL, [PINMM_NA_UNBUILT] = "not-built",
 	[PINMM_NA_NO_SWITCH] = "switch-not-implemented",
-	[PINMM_NA_EXPLORER] = "needs-explorer",
+	[PINMM_NA_EXPLORER] = "needs-explorer", [PINMM_NA_HOST] = "host-skipped",
 };
 
 static json_object *cell_json(const struct pinmm_cell *c)
@@ -99,6 +99,7 @@ int pm_json_matrix(FILE *out, const struct pinmm_matrix *m)
 			       json_object_new_int((int)s->na_not_implemented));
 	json_object_object_add(sum, "na_needs_explorer",
 			       json_object_new_int((int)s->na_needs_explorer));
+	json_object_object_add(sum, "na_host_skipped", json_object_new_int((int)s->na_host));
 	json_object_object_add(sum, "informational", json_object_new_int((int)s->info));
 	json_object_object_add(root, "summary", sum);
 	for (size_t i = 0; i < m->nr_rows; i++) {
