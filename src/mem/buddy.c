@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include "../engine.h"
@@ -62,6 +63,53 @@ static int desc_block_map(struct pm_mem *mem, struct pinmm *eng)
 	return 0;
 }
 
+/*
+ * The memory of the last engine destroyed, kept for the next one of the
+ * same size: an explorer creates an engine per execution, and mapping and
+ * first-touching a fresh arena was a third of each. The frames need no
+ * clearing (a folio is zeroed when allocated with PM_GFP_ZERO, as the
+ * kernel's pages are); the descriptors are cleared.
+ */
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pm_mem spare;
+
+static bool take_spare(struct pm_mem *mem, struct pinmm *eng)
+{
+	bool ok = false;
+
+	pthread_mutex_lock(&spare_lock);
+	if (spare.arena && spare.nr_frames == mem->nr_frames) {
+		mem->arena = spare.arena;
+		mem->desc_map = spare.desc_map;
+		mem->desc_map_bytes = spare.desc_map_bytes;
+		mem->pages = spare.pages;
+		memset(&spare, 0, sizeof(spare));
+		ok = true;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	if (ok) {
+		memset(mem->pages, 0, mem->nr_frames * sizeof(*mem->pages));
+		*(struct pinmm **)((uint8_t *)mem->pages - 64) = eng;
+	}
+	return ok;
+}
+
+/* Keep mem as the spare, or unmap it when there is one already. */
+static void put_spare(struct pm_mem *mem)
+{
+	struct pm_mem old = { 0 };
+
+	pthread_mutex_lock(&spare_lock);
+	if (spare.arena)
+		old = spare;
+	spare = *mem;
+	pthread_mutex_unlock(&spare_lock);
+	if (old.desc_map)
+		munmap(old.desc_map, old.desc_map_bytes);
+	if (old.arena)
+		munmap(old.arena, old.arena_bytes);
+}
+
 int pm_mem_init(struct pm_mem *mem, struct pinmm *eng, size_t normal_frames,
 		size_t movable_frames)
 {
@@ -73,17 +121,19 @@ int pm_mem_init(struct pm_mem *mem, struct pinmm *eng, size_t normal_frames,
 		return -EINVAL;
 	mem->nr_frames = normal_frames + movable_frames;
 	mem->arena_bytes = mem->nr_frames << PINMM_PAGE_SHIFT;
-	/* reserve the whole arena once; the kernel backs it on first touch */
-	mem->arena = mmap(NULL, mem->arena_bytes, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (mem->arena == MAP_FAILED) {
-		mem->arena = NULL;
-		return -ENOMEM;
-	}
-	if (desc_block_map(mem, eng)) {
-		munmap(mem->arena, mem->arena_bytes);
-		mem->arena = NULL;
-		return -ENOMEM;
+	if (!take_spare(mem, eng)) {
+		/* reserve the whole arena once; the kernel backs it on first touch */
+		mem->arena = mmap(NULL, mem->arena_bytes, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (mem->arena == MAP_FAILED) {
+			mem->arena = NULL;
+			return -ENOMEM;
+		}
+		if (desc_block_map(mem, eng)) {
+			munmap(mem->arena, mem->arena_bytes);
+			mem->arena = NULL;
+			return -ENOMEM;
+		}
 	}
 	mem->zones[PINMM_ZONE_NORMAL].start_pfn = 0;
 	mem->zones[PINMM_ZONE_NORMAL].end_pfn = normal_frames;
@@ -106,10 +156,8 @@ void pm_mem_destroy(struct pm_mem *mem)
 {
 	for (int zi = 0; zi < PINMM_ZONE_NR; zi++)
 		pm_mutex_destroy(&mem->zones[zi].lock);
-	if (mem->desc_map)
-		munmap(mem->desc_map, mem->desc_map_bytes);
-	if (mem->arena)
-		munmap(mem->arena, mem->arena_bytes);
+	if (mem->arena && mem->desc_map)
+		put_spare(mem);
 	memset(mem, 0, sizeof(*mem));
 }
 
