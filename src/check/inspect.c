@@ -20,15 +20,11 @@ int follow_page_locked(struct pinmm_mm *mm, uint64_t addr, struct pinmm_mapping 
 		ret = -EFAULT;
 		goto out;
 	}
-	uint64_t sub = 0;
-	unsigned i = pt_index(addr, PT_LEVEL_PTE);
+	uint64_t sub;
+	unsigned i;
 
-	pte = pte_table_lock(mm, addr);
-	if (!pte && (pte = pmd_leaf_lock(mm, addr))) {
-		i = pt_index(addr, PT_LEVEL_PMD);
-		sub = (addr & (PINMM_PMD_SIZE - 1)) >> PINMM_PAGE_SHIFT;
-		out->huge = true;
-	}
+	pte = entry_lock(mm, addr, &i, &sub);
+	out->huge = pte && pte->level == PT_LEVEL_PMD;
 	if (pte) {
 		pte_t e = pt_read(pte, i);
 

@@ -77,24 +77,18 @@ static int follow_page_pte(struct pinmm_mm *mm, struct vm_area *vma,
 			   struct pinmm_page **page_out, unsigned *fault_flags)
 {
 	struct pinmm *eng = mm->eng;
-	struct pt_table *pte = pte_table_lock(mm, addr);
-	unsigned i = pt_index(addr, PT_LEVEL_PTE);
 	bool write = flags & PINMM_FOLL_WRITE;
+	unsigned i;
+	uint64_t sub;	/* page within a THP (follow_huge_pmd's case) */
+	struct pt_table *pte;
 	int ret = 0;
-
-	uint64_t sub = 0;	/* page within a THP */
 
 	*fault_flags = write ? FAULT_FLAG_WRITE : 0;
 	if (write && !(vma->flags & VM_WRITE))
 		*fault_flags |= FAULT_FLAG_FORCE | FAULT_FLAG_UNSHARE;
-	if (!pte) {
-		/* follow_huge_pmd(): a PMD leaf, the same rules one level up */
-		pte = pmd_leaf_lock(mm, addr);
-		if (!pte)
-			return 0;
-		i = pt_index(addr, PT_LEVEL_PMD);
-		sub = (addr & (PINMM_PMD_SIZE - 1)) >> PINMM_PAGE_SHIFT;
-	}
+	pte = entry_lock(mm, addr, &i, &sub);
+	if (!pte)
+		return 0;
 	pte_t e = pt_read(pte, i);
 	if (pte_huge(e))
 		e = mk_pte(pte_pfn(e) + sub, e & (PTE_FLAGS_MASK & ~PTE_HUGE));

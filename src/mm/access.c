@@ -15,19 +15,13 @@
 static int access_page_nofault(struct pinmm_mm *mm, uint64_t addr, void *buf,
 			       size_t len, bool write)
 {
-	struct pt_table *pte = pte_table_lock(mm, addr);
-	unsigned i = pt_index(addr, PT_LEVEL_PTE);
-	uint64_t sub = 0;	/* page within a THP */
+	unsigned i;
+	uint64_t sub;	/* page within a THP */
+	struct pt_table *pte = entry_lock(mm, addr, &i, &sub);
 	int done = 0;
 
-	if (!pte) {
-		/* a PMD leaf: the same, one level up */
-		pte = pmd_leaf_lock(mm, addr);
-		if (!pte)
-			return 0;
-		i = pt_index(addr, PT_LEVEL_PMD);
-		sub = (addr & (PINMM_PMD_SIZE - 1)) >> PINMM_PAGE_SHIFT;
-	}
+	if (!pte)
+		return 0;
 	pte_t e = pt_read(pte, i);
 	if (pte_present(e) && !pte_protnone(e) && (!write || pte_write(e))) {
 		uint8_t *frame = pm_pfn_to_virt(&mm->eng->mem, pte_pfn(e) + sub);

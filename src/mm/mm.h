@@ -183,6 +183,10 @@ struct pt_table *pte_table_lookup(struct pinmm_mm *mm, uint64_t addr,
 struct pt_table *pmd_table_alloc(struct pinmm_mm *mm, uint64_t addr);
 /* When a PMD leaf (THP) maps addr: its PMD table, locked; else NULL. */
 struct pt_table *pmd_leaf_lock(struct pinmm_mm *mm, uint64_t addr);
+/* Lock whatever maps addr: its PTE table, or for a THP the PMD table that
+ * holds the leaf. *i: the entry; *sub: the 4 KiB page within the leaf (0
+ * for a PTE). NULL when neither exists. */
+struct pt_table *entry_lock(struct pinmm_mm *mm, uint64_t addr, unsigned *i, uint64_t *sub);
 /* Lock the PTE table for addr: walks under RCU, locks, rechecks that the
  * PMD still points at it. NULL when no table. */
 struct pt_table *pte_table_lock(struct pinmm_mm *mm, uint64_t addr);

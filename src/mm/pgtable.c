@@ -241,6 +241,20 @@ struct pt_table *pmd_leaf_lock(struct pinmm_mm *mm, uint64_t addr)
 	return pmd;
 }
 
+struct pt_table *entry_lock(struct pinmm_mm *mm, uint64_t addr, unsigned *i, uint64_t *sub)
+{
+	struct pt_table *t = pte_table_lock(mm, addr);
+
+	*i = pt_index(addr, PT_LEVEL_PTE);
+	*sub = 0;
+	if (!t && (t = pmd_leaf_lock(mm, addr))) {
+		/* a THP: the same entry for the whole 2 MiB, one level up */
+		*i = pt_index(addr, PT_LEVEL_PMD);
+		*sub = (addr & (PINMM_PMD_SIZE - 1)) >> PINMM_PAGE_SHIFT;
+	}
+	return t;
+}
+
 /* true when some VMA overlaps [start, end) */
 static bool range_has_vma(struct pinmm_mm *mm, uint64_t start, uint64_t end)
 {
