@@ -71,7 +71,9 @@ struct pinmm_violation_report {
  * refcount equals what explains it (mappings, pins, gets, page cache, swap
  * cache), mapcounts equal what the page tables say, pincount >= 0, free
  * frames are exactly the buddy allocator's, a writable private anon entry
- * maps an anon-exclusive page. Returns 0 if all holds, else -EUCLEAN with the report filled.
+ * maps an anon-exclusive page, the rmap (anon_vma or file, and the page's
+ * index) leads to every mapping the page tables hold, and every swap slot
+ * in use is referred to by exactly its count of swap entries. Returns 0 if all holds, else -EUCLEAN with the report filled.
  * Outstanding pins and gets are taken from the engine's own books.
  */
 int pinmm_check_invariants(struct pinmm *eng,

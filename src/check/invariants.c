@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * G5 at a quiescent point: recount every reference from the page tables,
- * the page caches and the GUP books, and compare with the folios' counts.
+ * the page caches and the GUP books, and compare with the folios' counts;
+ * and check that the rmap finds every mapping the page tables hold.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -31,6 +32,32 @@ static void violation(struct recount *rc, const char *fmt, ...)
 	}
 }
 
+/*
+ * The rmap finds this mapping: the folio points at the VMA's anon_vma (or,
+ * for a page-cache page, its file), and its linear index puts this page at
+ * exactly this address. KSM pages gather many families and are left out.
+ */
+static void check_rmap(struct recount *rc, struct pinmm_mm *mm, struct vm_area *v,
+		       uint64_t a, struct pinmm_page *page)
+{
+	struct pinmm_page *folio = page_folio(page);
+	uint64_t idx = folio->index + (uint64_t)(page - folio);
+	void *want;
+
+	if (page_test(folio, PG_ksm))
+		return;
+	if (page_test(folio, PG_anon))
+		want = (void *)((uintptr_t)v->anon_vma | 1);
+	else if (page_test(folio, PG_pagecache))
+		want = v->file;
+	else
+		want = NULL;
+	if (!want || folio_mapping(folio) != want ||
+	    v->start + ((idx - v->pgoff) << PINMM_PAGE_SHIFT) != a)
+		violation(rc, "mm %u %#lx: the rmap would not find this mapping", mm->id,
+			  (unsigned long)a);
+}
+
 static void count_mm(struct pinmm *eng, struct pinmm_mm *mm, struct recount *rc)
 {
 	for (struct vm_area *v = RB_MIN(vma_tree, &mm->vmas); v; v = vma_next(mm, v)) {
@@ -54,6 +81,7 @@ static void count_mm(struct pinmm *eng, struct pinmm_mm *mm, struct recount *rc)
 					    pm_policy(eng, PINMM_SW_ANON_EXCLUSIVE))
 						violation(rc, "mm %u %#lx: writable THP not exclusive",
 							  mm->id, (unsigned long)a);
+					check_rmap(rc, mm, v, ALIGN_DOWN(a, PINMM_PMD_SIZE), head);
 					pm_mutex_unlock(&pmd->ptl);
 				}
 				a = ALIGN_DOWN(a, PINMM_PMD_SIZE) + PINMM_PMD_SIZE - PINMM_PAGE_SIZE;
@@ -86,6 +114,7 @@ static void count_mm(struct pinmm *eng, struct pinmm_mm *mm, struct recount *rc)
 				violation(rc, "mm %u %#lx: maps free pfn %#lx", mm->id,
 					  (unsigned long)a, (unsigned long)pte_pfn(e));
 			rc->maps[pte_pfn(e)]++;
+			check_rmap(rc, mm, v, a, page);
 			/* a writable private anon entry must map an exclusive page */
 			if (pte_write(e) && vma_is_anon_private(v) &&
 			    pm_policy(eng, PINMM_SW_ANON_EXCLUSIVE) &&
