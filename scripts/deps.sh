@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config liburcu-dev libbsd-dev libcmocka-dev
-      liburing-dev libjson-c-dev clang libclang-rt-14-dev)
+      liburing-dev libjson-c-dev clang libclang-rt-14-dev gnuplot-nox)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -2,6 +2,8 @@
 # Host backend tests (ctest label `host`, plain build only).
 #   host-test.sh PINMM conformance   core scenarios pass on the running kernel
 #   host-test.sh PINMM signal        SIGTERM mid-run restores KSM/THP sysfs
+#   host-test.sh PINMM bench         `pinmm bench --quick`: every row measured
+#                                    on both sides, KSM knobs restored, SVG
 # Exit 4 (ctest SKIP_RETURN_CODE) when not root or io_uring is unavailable.
 set -uo pipefail
 pinmm=$1
@@ -62,8 +64,36 @@ signal)
 	fi
 	echo "PASS: SIGTERM mid-run restored every setting and removed the temp files"
 	;;
+bench)
+	# a smoke test: small sizes, so the goals say little (exit 0 or 1)
+	knobs=(/sys/kernel/mm/ksm/run /sys/kernel/mm/ksm/pages_to_scan
+	       /sys/kernel/mm/ksm/sleep_millisecs /sys/kernel/mm/ksm/smart_scan)
+	before=$(cat "${knobs[@]}" 2>/dev/null)
+	tmp=$(mktemp -d)
+	plot=()
+	command -v gnuplot >/dev/null && plot=(--plot "$tmp/bench.svg")
+	"$pinmm" bench --quick --reps 3 --json "${plot[@]}" >"$tmp/out.json"
+	rc=$?
+	after=$(cat "${knobs[@]}" 2>/dev/null)
+	out=$(cat "$tmp/out.json")
+	svg=$(head -c 300 "$tmp/bench.svg" 2>/dev/null)
+	rm -rf "$tmp"
+	[ "$before" = "$after" ] || { echo "FAIL: KSM sysfs not restored"; exit 1; }
+	[ $rc -eq 4 ] && { echo "SKIP: host side skipped"; echo "$out" | grep host_skipped; exit 4; }
+	[ $rc -le 1 ] || { echo "FAIL: pinmm bench exited $rc"; exit 1; }
+	for row in pin-4 pin-64 pin-1024 fault-write fork fork-pinned fork-ratio ksm-merge; do
+		grep -Eq "\"name\": ?\"$row\"" <<<"$out" || { echo "FAIL: no row $row"; exit 1; }
+	done
+	# a host figure may be missing only for KSM, and only when KSM is absent
+	bad=$(awk -v ksm="$([ -w /sys/kernel/mm/ksm/run ] && echo 1 || echo 0)" '
+		/"name":/ { name = $0; sub(/.*"name": ?"/, "", name); sub(/".*/, "", name) }
+		/"host_skipped":/ && (name != "ksm-merge" || ksm == 1) { print name ": " $0 }' <<<"$out")
+	[ -z "$bad" ] || { echo "FAIL: host side skipped:"; echo "$bad"; exit 1; }
+	[ ${#plot[@]} -eq 0 ] || grep -q '<svg' <<<"$svg" || { echo "FAIL: no SVG"; exit 1; }
+	echo "PASS: pinmm bench --quick measured both sides (exit $rc) and restored KSM"
+	;;
 *)
-	echo "usage: host-test.sh PINMM conformance|signal" >&2
+	echo "usage: host-test.sh PINMM conformance|signal|bench" >&2
 	exit 2
 	;;
 esac

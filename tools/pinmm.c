@@ -29,6 +29,7 @@ static const char usage_main[] =
 	"  check [FILES|DIRS]   the guarantee matrix of scenarios (default: scenarios/)\n"
 	"  run FILE             run one scenario under one policy\n"
 	"  host FILE...         run scenarios on the running Linux kernel\n"
+	"  bench                the engine and the running kernel side by side\n"
 	"  explore FILE         every interleaving of its threads (the explorer)\n"
 	"  replay FILE SCHED    one schedule of explore's, exactly\n"
 	"\n"

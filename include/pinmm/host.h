@@ -96,12 +96,15 @@ const char *pinmm_host_cell_text(const struct pinmm_cell *c);
 struct pinmm_host_bench_options {
 	int reps;		/* repetitions per figure (median), default 5 */
 	bool json;
-	const char *plot;	/* write gnuplot SVG here (needs gnuplot); NULL: none */
+	const char *plot;	/* an SVG bar chart of the per-page costs, engine
+				 * vs host, via gnuplot; NULL: none */
 	bool quick;		/* smaller sizes (tests) */
 };
 
-/* `pinmm bench`: engine and kernel side by side, ratios, goals. 0 when
- * every goal is met, 1 otherwise, -errno on error. */
+/* `pinmm bench`: engine and kernel side by side, ratios, goals
+ * (src/scenario/host_bench.c, docs/performance.md). 0 when every goal is
+ * met, 1 when one is missed, 4 when none is missed but one could not be
+ * assessed (host side skipped: not root, no io_uring), -errno on error. */
 int pinmm_host_bench(const struct pinmm_host_bench_options *opt, FILE *out);
 
 /* -------------------------------------------------------------- CLI --- */

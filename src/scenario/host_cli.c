@@ -127,10 +127,11 @@ static const char usage_bench[] =
 	"\n"
 	"  --json         machine-readable output\n"
 	"  --reps N       repetitions per figure, the median is shown (default 5)\n"
-	"  --plot FILE    an SVG bar chart of the ratios (gnuplot)\n"
-	"  --quick        smaller sizes (a smoke test)\n"
+	"  --plot FILE    an SVG bar chart of the per-page costs, engine vs host (gnuplot)\n"
+	"  --quick        smaller sizes (a smoke test; its goals say little)\n"
 	"\n"
-	"Exit status: 0 every goal met, 1 a goal missed, 2 usage or error.\n";
+	"Exit status: 0 every goal met, 1 a goal missed, 2 usage or error,\n"
+	"4 none missed but some could not be assessed (host side skipped).\n";
 
 int pinmm_host_cmd_bench(int argc, char **argv)
 {
