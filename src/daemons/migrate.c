@@ -218,16 +218,11 @@ static struct pinmm_page *follow_folio(struct pinmm_mm *mm, uint64_t addr, int *
 int pinmm_migrate(struct pinmm_mm *mm, uint64_t addr)
 {
 	struct pinmm_page *folio;
-	int err;
+	int err = mm_read_lock_vma(mm, addr);
 
-	if (!mm)
-		return -EINVAL;
-	if (atomic_load(&mm->dead))
-		return -ESRCH;
-	pm_down_read(&mm->mmap_lock);
-	folio = vma_lookup(mm, addr) ? follow_folio(mm, addr, &err) : NULL;
-	if (!vma_lookup(mm, addr))
-		err = -EFAULT;
+	if (err)
+		return err;
+	folio = follow_folio(mm, addr, &err);
 	pm_up_read(&mm->mmap_lock);
 	if (!folio)
 		return err;
@@ -243,17 +238,10 @@ int pinmm_numa_hint(struct pinmm_mm *mm, uint64_t addr)
 	struct pt_table *pte;
 	struct pinmm_page *folio;
 	unsigned i = pt_index(addr, PT_LEVEL_PTE);
-	int err;
+	int err = mm_read_lock_vma(mm, addr);
 
-	if (!mm)
-		return -EINVAL;
-	if (atomic_load(&mm->dead))
-		return -ESRCH;
-	pm_down_read(&mm->mmap_lock);
-	if (!vma_lookup(mm, addr)) {
-		pm_up_read(&mm->mmap_lock);
-		return -EFAULT;
-	}
+	if (err)
+		return err;
 	folio = follow_folio(mm, addr, &err);
 	if (folio) {
 		/* change_prot_numa(): the next access takes a hinting fault */

@@ -108,14 +108,11 @@ int split_huge_pmd_address(struct pinmm_mm *mm, uint64_t addr)
 
 int pinmm_split_pmd(struct pinmm_mm *mm, uint64_t addr)
 {
-	int err;
+	int err = mm_read_lock_vma(mm, addr);
 
-	if (!mm)
-		return -EINVAL;
-	if (atomic_load(&mm->dead))
-		return -ESRCH;
-	pm_down_read(&mm->mmap_lock);
-	err = vma_lookup(mm, addr) ? split_huge_pmd_address(mm, addr) : -EFAULT;
+	if (err)
+		return err;
+	err = split_huge_pmd_address(mm, addr);
 	pm_up_read(&mm->mmap_lock);
 	return err;
 }

@@ -93,3 +93,17 @@ unsigned pinmm_mm_id(const struct pinmm_mm *mm)
 {
 	return mm ? mm->id : 0;
 }
+
+int mm_read_lock_vma(struct pinmm_mm *mm, uint64_t addr)
+{
+	if (!mm)
+		return -EINVAL;
+	if (atomic_load(&mm->dead))
+		return -ESRCH;
+	pm_down_read(&mm->mmap_lock);
+	if (!vma_lookup(mm, addr)) {
+		pm_up_read(&mm->mmap_lock);
+		return -EFAULT;
+	}
+	return 0;
+}

@@ -261,6 +261,10 @@ bool folio_maybe_dma_pinned(struct pinmm *eng, struct pinmm_page *folio);
 
 /* mm.c */
 void mm_free(struct pinmm_mm *mm);
+/* The common entry of calls on one address: 0 with mmap_lock held for
+ * read when a VMA covers addr; else -EINVAL (no mm), -ESRCH (exited) or
+ * -EFAULT (no VMA), lock not held. */
+int mm_read_lock_vma(struct pinmm_mm *mm, uint64_t addr);
 struct pinmm_mm *mm_alloc(struct pinmm *eng);
 
 static inline struct pinmm_page *eng_pfn_page(struct pinmm *eng, uint64_t pfn)
