@@ -21,119 +21,18 @@
  * PINMM_STRESS_ROUNDS / PINMM_STRESS_SECONDS override them; sanitizer builds
  * use less.
  */
-#include "helpers.h"
+#include "stress.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define SAN_THREAD 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SAN_THREAD 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define SAN_ADDRESS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SAN_ADDRESS 1
-#endif
-#endif
-#ifndef SAN_THREAD
-#define SAN_THREAD 0
-#endif
-#ifndef SAN_ADDRESS
-#define SAN_ADDRESS 0
-#endif
-
 /* TSan costs 5-15x and serialises a lot, ASan about 2x */
 #define DEFAULT_ROUNDS (SAN_THREAD ? 2000ul : SAN_ADDRESS ? 8000ul : 20000ul)
 #define DEFAULT_SECONDS (SAN_THREAD ? 8.0 : 4.0)
 
-static unsigned long cfg_rounds(void)
-{
-	const char *s = getenv("PINMM_STRESS_ROUNDS");
-	unsigned long v = s ? strtoul(s, NULL, 0) : 0;
-	return v ? v : DEFAULT_ROUNDS;
-}
-
-static double cfg_seconds(void)
-{
-	const char *s = getenv("PINMM_STRESS_SECONDS");
-	double v = s ? strtod(s, NULL) : 0;
-	return v > 0 ? v : DEFAULT_SECONDS;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t xs(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
-
-/* ------------------------------------------------------ failure record --- */
-
-enum { KEEP_MSGS = 6 };
-
-struct failures {
-	atomic_ulong nr;
-	pthread_mutex_t lock;
-	unsigned kept;
-	char msg[KEEP_MSGS][256];	/* the first messages, distinct ones */
-};
-
-static void record(struct failures *f, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void record(struct failures *f, const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-
-	atomic_fetch_add(&f->nr, 1);
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	pthread_mutex_lock(&f->lock);
-	bool seen = false;
-	/* distinct up to the first digit (thread and round numbers differ) */
-	size_t cmp = strcspn(buf, "0123456789");
-	for (unsigned i = 0; i < f->kept; i++)
-		if (strncmp(f->msg[i], buf, cmp) == 0)
-			seen = true;
-	if (!seen && f->kept < KEEP_MSGS)
-		memcpy(f->msg[f->kept++], buf, sizeof(buf));
-	pthread_mutex_unlock(&f->lock);
-}
-
-static void init_failures(struct failures *f)
-{
-	atomic_init(&f->nr, 0);
-	pthread_mutex_init(&f->lock, NULL);
-	f->kept = 0;
-}
-
-static void assert_no_failures(struct failures *f)
-{
-	if (atomic_load(&f->nr)) {
-		print_error("%lu failure(s) in worker threads; first of each kind:\n",
-			    atomic_load(&f->nr));
-		for (unsigned i = 0; i < f->kept; i++)
-			print_error("  %s\n", f->msg[i]);
-	}
-	assert_int_equal(atomic_load(&f->nr), 0);
-	pthread_mutex_destroy(&f->lock);
-}
+static unsigned long cfg_rounds(void) { return stress_rounds(DEFAULT_ROUNDS); }
+static double cfg_seconds(void) { return stress_seconds(DEFAULT_SECONDS); }
 
 /* ===================================================== the main stress === */
 
