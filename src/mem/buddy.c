@@ -182,6 +182,26 @@ static struct pinmm_page *zone_alloc(struct pm_mem *mem, struct pm_zone *z,
 			free_list_add(z, p + (1ul << o), o);
 		}
 		z->nr_free -= 1ul << order;
+		/*
+		 * Set the descriptors up under the zone lock: whoever freed the
+		 * frame last set it down under the same lock, so their writes and
+		 * ours are ordered (the refcount stays 0 until the caller
+		 * publishes it).
+		 */
+		for (unsigned long i = 0; i < (1ul << order); i++) {
+			struct pinmm_page *t = p + i;
+
+			atomic_store(&t->flags, i ? (1u << PG_tail) : (order ? 1u << PG_head : 0));
+			set_page_head_off(t, (unsigned)i);
+			set_page_order(t, i ? 0 : order);
+			atomic_store(&t->mapcount, 0);
+			atomic_store(&t->refcount, 0);
+			atomic_store(&t->pincount, 0);
+			atomic_store(&t->entire_mapcount, 0);
+			set_folio_mapping(t, NULL);
+			t->index = 0;
+			t->private = 0;
+		}
 	}
 	pm_mutex_unlock(&z->lock);
 	(void)mem;
@@ -206,20 +226,6 @@ struct pinmm_page *pm_alloc_folio(struct pinmm *eng, unsigned order,
 		return NULL;
 
 	unsigned long nr = 1ul << order;
-	for (unsigned long i = 0; i < nr; i++) {
-		struct pinmm_page *t = p + i;
-
-		atomic_store(&t->flags, i ? (1u << PG_tail) : (order ? 1u << PG_head : 0));
-		set_page_head_off(t, (unsigned)i);
-		set_page_order(t, i ? 0 : order);
-		atomic_store(&t->mapcount, 0);
-		atomic_store(&t->refcount, 0);
-		atomic_store(&t->pincount, 0);
-		atomic_store(&t->entire_mapcount, 0);
-		set_folio_mapping(t, NULL);
-		t->index = 0;
-		t->private = 0;
-	}
 	if (gfp & PM_GFP_ZERO)
 		memset(pm_pfn_to_virt(mem, pm_page_to_pfn(mem, p)), 0,
 		       nr << PINMM_PAGE_SHIFT);
@@ -242,13 +248,13 @@ void pm_free_folio(struct pinmm_page *folio)
 	uint64_t pfn = pm_page_to_pfn(mem, folio);
 	unsigned long nr = 1ul << order;
 
+	pm_mutex_lock(&z->lock);
+	/* set down under the zone lock, as zone_alloc() sets up */
 	for (unsigned long i = 0; i < nr; i++) {
 		atomic_store(&folio[i].flags, 0);
 		set_page_head_off(&folio[i], 0);
 		set_folio_mapping(&folio[i], NULL);
 	}
-
-	pm_mutex_lock(&z->lock);
 	z->nr_free += nr;
 	while (order < PM_MAX_ORDER) {
 		uint64_t off = pfn - z->start_pfn;
