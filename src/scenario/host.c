@@ -42,6 +42,7 @@
 
 #include "ast.h"
 #include "host.h"
+#include "observe.h"
 
 #define PG 4096ul
 #define PM_PRESENT (1ull << 63)
@@ -71,11 +72,6 @@ struct hproc {
 	bool started, exited;
 };
 
-struct hlast {
-	bool valid, uniform;
-	uint8_t first, diff;
-	uint64_t len, diff_at;
-};
 
 struct host {
 	const struct pinmm_scenario *scn;
@@ -88,7 +84,7 @@ struct host {
 	char tmp[H_PATHLEN - 40];
 	char devpath[H_PATHLEN];
 	int devfd;
-	struct hlast *read, *dev_read;	/* per flow: main, then each thread */
+	struct rt_last *read, *dev_read;	/* per flow: main, then each thread */
 	bool *pending;
 	bool stop, skipped;
 	uint8_t fresh;
@@ -303,7 +299,7 @@ static int dev_write(struct host *h, struct hpin *p, uint64_t off, uint8_t byte,
 	return 0;
 }
 
-static void last_add(struct hlast *l, const uint8_t *b, size_t n)
+static void last_add(struct rt_last *l, const uint8_t *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++, l->len++) {
 		if (l->len == 0)
@@ -318,7 +314,7 @@ static void last_add(struct hlast *l, const uint8_t *b, size_t n)
 
 /* the device reads [off, off+len) of the pin */
 static int dev_read(struct host *h, struct hpin *p, uint64_t off, uint64_t len,
-		    struct hlast *l)
+		    struct rt_last *l)
 {
 	static uint8_t buf[1 << 16];
 	struct io_uring_sqe *sqe;
@@ -709,7 +705,7 @@ static int do_compact(void)
 	return ret;
 }
 
-static struct hlast *flow_last(struct host *h, int flow, bool dev)
+static struct rt_last *flow_last(struct host *h, int flow, bool dev)
 {
 	return dev ? &h->dev_read[flow] : &h->read[flow];
 }
@@ -747,13 +743,13 @@ static int action(struct host *h, int flow, const struct stmt *st)
 				   .len = st->cpu.len, .byte = st->cpu.byte };
 		return call(h, st->proc, &c, -1, NULL);
 	case ST_READ: {
-		struct hlast *l = flow_last(h, flow, false);
+		struct rt_last *l = flow_last(h, flow, false);
 
 		c = (struct hcmd){ .op = H_READ, .addr = addr_of(h, st->cpu.a), .len = st->cpu.len };
 		memset(l, 0, sizeof(*l));
 		ret = call(h, st->proc, &c, -1, NULL);
 		if (!ret)
-			*l = (struct hlast){ .valid = true, .uniform = h->rep.v[1],
+			*l = (struct rt_last){ .valid = true, .uniform = h->rep.v[1],
 					     .first = (uint8_t)h->rep.v[0], .diff = (uint8_t)h->rep.v[2],
 					     .diff_at = h->rep.v[3], .len = st->cpu.len };
 		return ret;
@@ -806,35 +802,6 @@ static int action(struct host *h, int flow, const struct stmt *st)
 
 /* --------------------------------------------------- expectations --- */
 
-enum obs { OBS_FALSE, OBS_TRUE, OBS_ERROR, OBS_SKIP };
-
-struct observation {
-	enum obs v;
-	char what[200];
-};
-
-__attribute__((format(printf, 3, 4)))
-static enum obs saw(struct observation *o, enum obs v, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(o->what, sizeof(o->what), fmt, ap);
-	va_end(ap);
-	return o->v = v;
-}
-
-static void bytes(struct observation *o, const struct hlast *l, long want)
-{
-	if (!l->valid)
-		saw(o, OBS_ERROR, "nothing was read before");
-	else if (!l->uniform)
-		saw(o, OBS_FALSE, "0x%02x, then 0x%02x at +%llu", l->first, l->diff,
-		    (unsigned long long)l->diff_at);
-	else
-		saw(o, l->first == want ? OBS_TRUE : OBS_FALSE, "0x%02x", l->first);
-}
-
 static struct hpin *held_pin(struct host *h, const struct stmt *st, struct observation *o)
 {
 	struct hpin *p = &h->pins[st->expect.pin];
@@ -871,7 +838,7 @@ static void coherent(struct host *h, const struct stmt *st, struct hpin *p,
 		return;
 	}
 	for (unsigned long i = 0; i < p->pages; i++) {
-		struct hlast l;
+		struct rt_last l;
 		struct hcmd c = { .op = H_READ, .addr = at + i * PG, .len = 1 };
 		uint8_t orig, b1, b2;
 		int ret = dev_read(h, p, i * PG, 1, &l);
@@ -953,7 +920,7 @@ static void mapped(struct host *h, const struct stmt *st, struct hpin *p,
 static void observe(struct host *h, int flow, const struct stmt *st, struct observation *o)
 {
 	struct hcmd c = { 0 };
-	struct hlast l;
+	struct rt_last l;
 	struct hpin *p;
 	uint64_t pm[2];
 	int ret;
@@ -971,7 +938,7 @@ static void observe(struct host *h, int flow, const struct stmt *st, struct obse
 			saw(o, OBS_ERROR, "the load failed: %s", errname(ret));
 			break;
 		}
-		l = (struct hlast){ .valid = true, .uniform = h->rep.v[1], .first = (uint8_t)h->rep.v[0],
+		l = (struct rt_last){ .valid = true, .uniform = h->rep.v[1], .first = (uint8_t)h->rep.v[0],
 				    .diff = (uint8_t)h->rep.v[2], .diff_at = h->rep.v[3] };
 		bytes(o, &l, st->expect.value);
 		break;

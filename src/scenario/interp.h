@@ -20,6 +20,7 @@
 #include <pinmm/pinmm.h>
 
 #include "ast.h"
+#include "observe.h"
 
 struct rt_region {
 	uint64_t addr, len;
@@ -41,11 +42,6 @@ struct rt_proc {
 };
 
 /* The value a `read` / `dev-read` left for a following `expect read ==`. */
-struct rt_last {
-	bool valid, uniform;
-	uint8_t first, diff;	/* diff: the first byte unlike first ... */
-	uint64_t len, diff_at;	/* ... at this offset */
-};
 
 /* One flow of statements: main or a scenario thread. */
 struct rt_ctx {

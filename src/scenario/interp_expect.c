@@ -13,35 +13,6 @@
 
 #include "interp.h"
 
-enum obs { OBS_FALSE, OBS_TRUE, OBS_ERROR };
-
-struct observation {
-	enum obs v;
-	char what[200];		/* what was seen */
-};
-
-__attribute__((format(printf, 3, 4)))
-static enum obs saw(struct observation *o, enum obs v, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(o->what, sizeof(o->what), fmt, ap);
-	va_end(ap);
-	return o->v = v;
-}
-
-static void bytes(struct observation *o, const struct rt_last *l, long want)
-{
-	if (!l->valid)
-		saw(o, OBS_ERROR, "nothing was read before");
-	else if (!l->uniform)
-		saw(o, OBS_FALSE, "0x%02x, then 0x%02x at +%llu", l->first, l->diff,
-		    (unsigned long long)l->diff_at);
-	else
-		saw(o, l->first == want ? OBS_TRUE : OBS_FALSE, "0x%02x", l->first);
-}
-
 /* The pin a statement names, held (or ever taken, for pincount/zone). */
 static struct rt_pin *held_pin(struct rt *rt, const struct stmt *st,
 			       struct observation *o, bool need_held)
