@@ -215,6 +215,13 @@ static struct pinmm_page *follow_folio(struct pinmm_mm *mm, uint64_t addr, int *
 	return folio;
 }
 
+/* Move a folio to another frame of the same kind of zone. */
+static int migrate_within_zone(struct pinmm *eng, struct pinmm_page *folio)
+{
+	return migrate_folio(eng, folio,
+			     pm_page_zone(folio) == PINMM_ZONE_MOVABLE ? PM_GFP_MOVABLE : 0);
+}
+
 int pinmm_migrate(struct pinmm_mm *mm, uint64_t addr)
 {
 	struct pinmm_page *folio;
@@ -226,9 +233,7 @@ int pinmm_migrate(struct pinmm_mm *mm, uint64_t addr)
 	pm_up_read(&mm->mmap_lock);
 	if (!folio)
 		return err;
-	/* to a frame of the same kind of zone */
-	err = migrate_folio(mm->eng, folio,
-			    pm_page_zone(folio) == PINMM_ZONE_MOVABLE ? PM_GFP_MOVABLE : 0);
+	err = migrate_within_zone(mm->eng, folio);
 	folio_put(folio);
 	return err;
 }
@@ -256,8 +261,7 @@ int pinmm_numa_hint(struct pinmm_mm *mm, uint64_t addr)
 	if (!folio)
 		return err;
 	/* do_numa_page(): try to move it "nearer"; a pinned folio stays */
-	err = migrate_folio(mm->eng, folio,
-			    pm_page_zone(folio) == PINMM_ZONE_MOVABLE ? PM_GFP_MOVABLE : 0);
+	err = migrate_within_zone(mm->eng, folio);
 	folio_put(folio);
 	pm_down_read(&mm->mmap_lock);
 	pte = pte_table_lock(mm, addr);
