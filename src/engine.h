@@ -30,6 +30,10 @@ static inline void pm_list_add(struct pm_list *n, struct pm_list *h)
 	h->next->prev = n;
 	h->next = n;
 }
+static inline void pm_list_add_tail(struct pm_list *n, struct pm_list *h)
+{
+	pm_list_add(n, h->prev);
+}
 static inline void pm_list_del(struct pm_list *n)
 {
 	n->prev->next = n->next;

@@ -112,6 +112,8 @@ static inline struct vm_area *vma_next(struct pinmm_mm *mm, struct vm_area *v)
 	return RB_NEXT(vma_tree, &mm->vmas, v);
 }
 void vma_insert(struct pinmm_mm *mm, struct vm_area *vma);
+/* ... with vma_rmap_lock() held on a VMA of the same anon_vma and file */
+void vma_insert_rmap_locked(struct pinmm_mm *mm, struct vm_area *vma);
 void vma_remove(struct pinmm_mm *mm, struct vm_area *vma);
 /* Split so that a VMA boundary falls at addr (inside vma). -ENOMEM. */
 int vma_split(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr);
@@ -137,6 +139,8 @@ void anon_vma_put(struct anon_vma *av);
 /* Link / unlink a VMA into its anon_vma and file (it must be in neither). */
 void vma_link_rmap(struct vm_area *vma);
 void vma_unlink_rmap(struct vm_area *vma);
+/* The same with vma_rmap_lock() held (by a VMA sharing its rmap) */
+void vma_link_rmap_locked(struct vm_area *vma);
 /* Call fn for every (vma, address) where the folio's page i may be mapped
  * (fn checks the entry itself); stops when fn returns false. Holds the
  * anon_vma / file lock across the walk. Returns false if the walk could

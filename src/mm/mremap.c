@@ -99,8 +99,11 @@ int pinmm_mremap(struct pinmm_mm *mm, uint64_t old_addr, uint64_t old_len,
 		    range_free(mm, vma->end, old_addr + new_len) &&
 		    (!vma->file || ((vma->end - vma->start + new_len - old_len) >>
 				     PINMM_PAGE_SHIFT) + vma->pgoff <= vma->file->nr_pages)) {
-			/* grow in place: the tree key (start) is unchanged */
+			/* grow in place: the tree key (start) is unchanged;
+			 * rmap walkers read the bounds under this lock */
+			vma_rmap_lock(vma);
 			vma->end = old_addr + new_len;
+			vma_rmap_unlock(vma);
 			*out_addr = old_addr;
 			goto out;
 		}
@@ -140,18 +143,20 @@ int pinmm_mremap(struct pinmm_mm *mm, uint64_t old_addr, uint64_t old_len,
 	for (uint64_t a = ALIGN_DOWN(old_addr, PINMM_PMD_SIZE); a < old_addr + old_len;
 	     a += PINMM_PMD_SIZE)
 		split_huge_pmd_address(mm, MAX(a, old_addr));
-	/* rmap walkers must not look between the old and the new place */
+	/* rmap walkers must not look between the old and the new place: the
+	 * entries and the VMA that finds them move under one lock */
 	vma_rmap_lock(vma);
 	err = move_page_tables(mm, old_addr, new_addr, MIN(old_len, new_len));
 	if (err)	/* put back what moved */
 		move_page_tables(mm, new_addr, old_addr, MIN(old_len, new_len));
+	else
+		vma_insert_rmap_locked(mm, nv);
 	vma_rmap_unlock(vma);
 	if (err) {
 		free_pgtables(mm, new_addr, new_addr + new_len);
 		vma_free(nv);
 		goto out;
 	}
-	vma_insert(mm, nv);
 	if (!(flags & PINMM_MREMAP_DONTUNMAP))
 		err = do_munmap(mm, old_addr, old_len);
 	*out_addr = new_addr;

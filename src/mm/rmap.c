@@ -64,18 +64,31 @@ static bool anon_vma_try_get(struct anon_vma *av)
 	return true;
 }
 
+/*
+ * New VMAs go to the tail, and walkers go from the head: a fork's child
+ * VMA is linked before its entries are copied, and the copying races with
+ * any walk (it holds page-table locks, not this one). Visiting the parent
+ * first makes that race harmless: an entry copied before the walker
+ * changed the parent's is found when it reaches the child; one copied
+ * after is a copy of what the walker left (a migration or swap entry).
+ * Child first, a walker could find the child's entry still empty, then
+ * change only the parent's — a split or migration would leave the child
+ * mapping a page it no longer owns (Linux kept this order in its anon_vma
+ * lists for the same reason).
+ */
+void vma_link_rmap_locked(struct vm_area *vma)
+{
+	if (vma->anon_vma)
+		pm_list_add_tail(&vma->anon_link, &vma->anon_vma->vmas);
+	if (vma->file)
+		pm_list_add_tail(&vma->file_link, &vma->file->i_mmap);
+}
+
 void vma_link_rmap(struct vm_area *vma)
 {
-	if (vma->anon_vma) {
-		pm_mutex_lock(&vma->anon_vma->lock);
-		pm_list_add(&vma->anon_link, &vma->anon_vma->vmas);
-		pm_mutex_unlock(&vma->anon_vma->lock);
-	}
-	if (vma->file) {
-		pm_mutex_lock(&vma->file->lock);
-		pm_list_add(&vma->file_link, &vma->file->i_mmap);
-		pm_mutex_unlock(&vma->file->lock);
-	}
+	vma_rmap_lock(vma);
+	vma_link_rmap_locked(vma);
+	vma_rmap_unlock(vma);
 }
 
 void vma_unlink_rmap(struct vm_area *vma)

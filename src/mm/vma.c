@@ -75,11 +75,18 @@ struct vm_area *find_vma(struct pinmm_mm *mm, uint64_t addr)
 	return best;
 }
 
-void vma_insert(struct pinmm_mm *mm, struct vm_area *vma)
+void vma_insert_rmap_locked(struct pinmm_mm *mm, struct vm_area *vma)
 {
 	RB_INSERT(vma_tree, &mm->vmas, vma);
 	mm->nr_vmas++;
-	vma_link_rmap(vma);
+	vma_link_rmap_locked(vma);
+}
+
+void vma_insert(struct pinmm_mm *mm, struct vm_area *vma)
+{
+	vma_rmap_lock(vma);
+	vma_insert_rmap_locked(mm, vma);
+	vma_rmap_unlock(vma);
 }
 
 void vma_remove(struct pinmm_mm *mm, struct vm_area *vma)
@@ -103,11 +110,19 @@ int vma_split(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr)
 	tail = vma_dup(mm, vma);
 	if (!tail)
 		return -ENOMEM;
-	/* the key of vma does not change (its start), so no re-insert */
 	tail->start = addr;
 	tail->pgoff = vma->pgoff + ((addr - vma->start) >> PINMM_PAGE_SHIFT);
+	/*
+	 * An rmap walker must see the old VMA whole or both halves, never
+	 * the shortened one alone: it would miss the entries of the tail (a
+	 * migration would leave its entries there behind). Linux holds the
+	 * rmap locks across the change too (vma_prepare()). The key of vma
+	 * (its start) does not change: no re-insert.
+	 */
+	vma_rmap_lock(vma);
 	vma->end = addr;
-	vma_insert(mm, tail);
+	vma_insert_rmap_locked(mm, tail);
+	vma_rmap_unlock(vma);
 	return 0;
 }
 
