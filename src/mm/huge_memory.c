@@ -264,6 +264,10 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 		atomic_store(&p->entire_mapcount, 0);
 		atomic_store(&p->pincount, 0);
 		atomic_store(&p->mapcount, 0);
+		/* each new small folio is ours until it is unlocked: its
+		 * mappings come back one by one, and a mapping whose mm exits
+		 * meanwhile must not free the page under us */
+		atomic_store(&p->refcount, 1);
 	}
 	/* the caller's references stay on the first page */
 	atomic_store(&folio->refcount, extra);
@@ -272,9 +276,8 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 	rmap_pin_put(&rp);
 	for (unsigned long j = 0; j < HPAGE_NR; j++) {
 		page_clear(&folio[j], PG_locked);
-		/* pages nobody maps or holds are free now */
-		if (j && atomic_load(&folio[j].refcount) == 0)
-			pm_free_folio(&folio[j]);
+		if (j)
+			folio_put(&folio[j]);	/* frees what nobody maps now */
 	}
 	return err;
 }
