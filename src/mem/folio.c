@@ -1,15 +1,51 @@
 /* SPDX-License-Identifier: MIT */
 /* Folio lifetime: the last reference frees it. */
-#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "../engine.h"
 #include "mem.h"
 
+#ifdef PINMM_DEBUG_VM
+void pm_bad_page(const struct pinmm_page *page, const char *cond, const char *file,
+		 int line)
+{
+	struct pinmm_page *p = (struct pinmm_page *)page;
+	struct pinmm *eng = pm_page_engine(p);
+
+	fprintf(stderr,
+		"pinmm: bad page state at %s:%d: %s\n"
+		"  pfn 0x%" PRIx64 " flags 0x%x order %u head_off %u refcount %d "
+		"mapcount %d pincount %d entire_mapcount %d\n",
+		file, line, cond, pm_page_to_pfn(&eng->mem, p),
+		(unsigned)atomic_load(&p->flags), p->order, p->head_off,
+		(int)atomic_load(&p->refcount), (int)atomic_load(&p->mapcount),
+		(int)atomic_load(&p->pincount), (int)atomic_load(&p->entire_mapcount));
+	abort();
+}
+
+#endif
+
+/* Nothing may still map a folio that is being freed. */
+static inline bool folio_still_mapped(struct pinmm_page *folio)
+{
+	if (atomic_load(&folio->entire_mapcount))
+		return true;
+	for (unsigned long i = 0; i < folio_nr_pages(folio); i++)
+		if (atomic_load(&folio[i].mapcount))
+			return true;
+	return false;
+}
+
 static void free_folio(struct pinmm_page *folio)
 {
 	/* the zero page is never freed: nobody counts references on it */
-	assert(!page_test(folio, PG_zero));
+	VM_BUG_ON_PAGE(page_test(folio, PG_zero), folio);
+	/* a lock holder holds a reference too */
+	VM_BUG_ON_PAGE(page_test(folio, PG_locked), folio);
+	VM_BUG_ON_PAGE(page_test(folio, PG_buddy), folio);
+	VM_BUG_ON_PAGE(folio_still_mapped(folio), folio);
 	pm_free_folio(folio);
 }
 
@@ -17,10 +53,10 @@ void folio_put_refs(struct pinmm_page *folio, int refs)
 {
 	int old = atomic_fetch_sub(&folio->refcount, refs);
 
+	VM_BUG_ON_PAGE(old < refs, folio);
 	pm_preempt(PM_PT_REF_PUT, folio, old - refs);
 	if (old == refs)
 		free_folio(folio);
-	assert(old > refs || old == refs);
 }
 
 void folio_put(struct pinmm_page *folio)

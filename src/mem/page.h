@@ -29,6 +29,7 @@
 #include <pinmm/mm.h>
 
 #include "../base/compiler.h"
+#include "../base/debug_vm.h"
 #include "../base/preempt.h"
 
 enum pm_page_flag {
@@ -123,6 +124,10 @@ static inline int folio_ref_count(const struct pinmm_page *f)
 static inline void folio_get(struct pinmm_page *f)
 {
 	int old = atomic_fetch_add(&f->refcount, 1);
+
+	/* a plain get is for a folio the caller knows alive (mapped under a
+	 * lock it holds, or already referenced): never a free frame */
+	VM_BUG_ON_PAGE(old <= 0, f);
 	pm_preempt(PM_PT_REF_GET, f, old + 1);
 }
 
