@@ -44,7 +44,9 @@
  * use less. To narrow a failure down: PINMM_DAEMON_MASK (bit d: start
  * daemon d of enum pinmm_daemon; default all) and PINMM_DISTURB_MASK (1
  * THP split, 2 THP warm-up loads, 4 MADV_PAGEOUT, 8 migrate / NUMA hint,
- * 16 fork; CPU stores, loads and anchor checks always run).
+ * 16 fork; CPU stores, loads and anchor checks always run), and
+ * PINMM_STRESS_POLICY (the policy of daemons_legacy_consistent, e.g.
+ * "strict,-reclaim_skips_pinned": which switch a failure needs).
  */
 #include "stress.h"
 
@@ -854,6 +856,12 @@ static void daemons_strict_fork(void **state)
  * historical use-after-free the recheck closed), and drops them later on
  * whatever folio the frame belongs to then. Those two stay on here.
  */
+static const char *legacy_policy(void)
+{
+	const char *p = getenv("PINMM_STRESS_POLICY");
+	return p && *p ? p : "legacy,+gup_fast_recheck,+gup_fast_pmd_recheck";
+}
+
 static void daemons_legacy_consistent(void **state)
 {
 	(void)state;
@@ -861,7 +869,7 @@ static void daemons_legacy_consistent(void **state)
 	sh->fork_every = 16;
 	sh->child_ops = 8;
 	sh->pinner_fork_every = 16;
-	run(sh, policy_from_text("legacy,+gup_fast_recheck,+gup_fast_pmd_recheck"),
+	run(sh, policy_from_text(legacy_policy()),
 	    (struct daemon_intervals){ .us = { [PINMM_KSMD] = 10,
 					       [PINMM_KHUGEPAGED] = 100,
 					       [PINMM_KCOMPACTD] = 50,
