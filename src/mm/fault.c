@@ -256,15 +256,11 @@ int handle_mm_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr,
 			return err;
 		err = 0;	/* fall back to small pages */
 	}
-	pte = pte_table_alloc(mm, addr);
-	if (!pte) {
-		/* a THP may have been installed meanwhile: retry then */
-		pmd = pmd_leaf_lock(mm, addr);
-		if (!pmd)
-			return -ENOMEM;
-		pm_mutex_unlock(&pmd->ptl);
-		return 0;
-	}
+	bool huge;
+	pte = pte_table_alloc(mm, addr, &huge);
+	if (!pte)	/* a THP was in the way (it may be split or gone by now):
+			 * the caller retries; else no memory for a table */
+		return huge ? 0 : -ENOMEM;
 	e = pt_read(pte, i);
 	if (pte_none(e)) {
 		if (vma->file)

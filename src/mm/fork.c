@@ -143,7 +143,7 @@ static int copy_page_range(struct pinmm_mm *dst, struct pinmm_mm *src,
 			addr = next;
 			continue;
 		}
-		dpte = pte_table_alloc(dst, addr);
+		dpte = pte_table_alloc(dst, addr, NULL);
 		if (!dpte)
 			return -ENOMEM;
 		spte = pte_table_lock(src, addr);

@@ -176,9 +176,9 @@ struct pinmm_page *filemap_get_page(struct pinmm *eng, struct pinmm_file *s,
 				  uint64_t index);
 
 /* --- pgtable.c: walks --- */
-/* The PTE table covering addr, allocating missing levels; NULL on -ENOMEM
- * (or when a PMD leaf maps addr: *huge is then set). */
-struct pt_table *pte_table_alloc(struct pinmm_mm *mm, uint64_t addr);
+/* The PTE table covering addr, allocating missing levels; NULL on -ENOMEM,
+ * or when a PMD leaf maps addr (*huge is then set; huge may be NULL). */
+struct pt_table *pte_table_alloc(struct pinmm_mm *mm, uint64_t addr, bool *huge);
 /* Walk without allocating; returns the PTE table or NULL. *pmd_tbl/idx
  * tell where the PMD entry lives (for rechecks). */
 struct pt_table *pte_table_lookup(struct pinmm_mm *mm, uint64_t addr,

@@ -25,7 +25,7 @@ static int move_page_tables(struct pinmm_mm *mm, uint64_t old_addr,
 		if (pte_none(e))
 			continue;
 		/* allocate the destination first: nothing moves on -ENOMEM */
-		struct pt_table *dst = pte_table_alloc(mm, new_addr + off);
+		struct pt_table *dst = pte_table_alloc(mm, new_addr + off, NULL);
 		if (!dst)
 			return -ENOMEM;
 		src = pte_table_lock(mm, old_addr + off);

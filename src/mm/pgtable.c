@@ -119,16 +119,19 @@ void pt_free_rcu(struct pt_table *t)
 	pm_call_rcu(&t->rcu, pt_free_cb);
 }
 
-/* The next level's table under entry i of t, installing one if empty. */
+/* The next level's table under entry i of t, installing one if empty;
+ * NULL with *huge set when a leaf (a PMD-mapped THP) is in the way. */
 static struct pt_table *pt_next_alloc(struct pinmm *eng, struct pt_table *t,
-				      unsigned i)
+				      unsigned i, bool *huge)
 {
 	pte_t e = pt_read(t, i);
 
 	if (pte_is_table(e))
 		return pte_table(e);
-	if (!pte_none(e))
-		return NULL;	/* a leaf (PMD-mapped THP) */
+	if (!pte_none(e)) {
+		*huge = true;
+		return NULL;
+	}
 	struct pt_table *n = pt_alloc(eng, t->level - 1);
 	if (!n)
 		return NULL;
@@ -139,15 +142,21 @@ static struct pt_table *pt_next_alloc(struct pinmm *eng, struct pt_table *t,
 		return n;
 	}
 	pt_free_now(n);	/* never visible */
-	return pte_is_table(expected) ? pte_table(expected) : NULL;
+	if (pte_is_table(expected))
+		return pte_table(expected);
+	*huge = true;	/* a THP fault got there first */
+	return NULL;
 }
 
-struct pt_table *pte_table_alloc(struct pinmm_mm *mm, uint64_t addr)
+struct pt_table *pte_table_alloc(struct pinmm_mm *mm, uint64_t addr, bool *huge)
 {
 	struct pt_table *t = atomic_load(&mm->pgd);
+	bool leaf = false;
 
 	for (int level = PT_LEVEL_PGD; t && level > PT_LEVEL_PTE; level--)
-		t = pt_next_alloc(mm->eng, t, pt_index(addr, level));
+		t = pt_next_alloc(mm->eng, t, pt_index(addr, level), &leaf);
+	if (huge)
+		*huge = leaf;
 	return t;
 }
 
@@ -195,9 +204,10 @@ struct pt_table *pte_table_lock(struct pinmm_mm *mm, uint64_t addr)
 struct pt_table *pmd_table_alloc(struct pinmm_mm *mm, uint64_t addr)
 {
 	struct pt_table *t = atomic_load(&mm->pgd);
+	bool leaf = false;	/* none above the PMD level */
 
 	for (int level = PT_LEVEL_PGD; t && level > PT_LEVEL_PMD; level--)
-		t = pt_next_alloc(mm->eng, t, pt_index(addr, level));
+		t = pt_next_alloc(mm->eng, t, pt_index(addr, level), &leaf);
 	return t;
 }
 
