@@ -249,9 +249,16 @@ static void *soak_writer(void *arg)
 				}
 			break;
 		}
-		if (e)
-			soak_break(s, "writer %u: operation %llu failed: %d", wk->idx,
-				   (unsigned long long)((r >> 24) % 8), e);
+		if (e) {
+			struct pinmm_stats st;
+
+			pinmm_get_stats(s->eng, &st);
+			soak_break(s, "writer %u: operation %llu failed: %d (free frames: "
+				   "normal %zu, movable %zu; %zu mms)", wk->idx,
+				   (unsigned long long)((r >> 24) % 8), e,
+				   st.frames_free[PINMM_ZONE_NORMAL],
+				   st.frames_free[PINMM_ZONE_MOVABLE], st.nr_mms);
+		}
 		atomic_fetch_add(&s->ops, 1);
 	}
 	return NULL;
