@@ -136,11 +136,10 @@ static inline uint64_t vma_page_index(const struct vm_area *v, uint64_t addr)
 struct anon_vma *anon_vma_alloc(struct pinmm *eng);
 void anon_vma_get(struct anon_vma *av);
 void anon_vma_put(struct anon_vma *av);
-/* Link / unlink a VMA into its anon_vma and file (it must be in neither). */
-void vma_link_rmap(struct vm_area *vma);
-void vma_unlink_rmap(struct vm_area *vma);
-/* The same with vma_rmap_lock() held (by a VMA sharing its rmap) */
+/* Link a VMA into its anon_vma and file (it must be in neither), with
+ * vma_rmap_lock() held (by a VMA sharing its rmap); unlink it (locks). */
 void vma_link_rmap_locked(struct vm_area *vma);
+void vma_unlink_rmap(struct vm_area *vma);
 /* Call fn for every (vma, address) where the folio's page i may be mapped
  * (fn checks the entry itself); stops when fn returns false. Holds the
  * anon_vma / file lock across the walk. Returns false if the walk could

@@ -84,13 +84,6 @@ void vma_link_rmap_locked(struct vm_area *vma)
 		pm_list_add_tail(&vma->file_link, &vma->file->i_mmap);
 }
 
-void vma_link_rmap(struct vm_area *vma)
-{
-	vma_rmap_lock(vma);
-	vma_link_rmap_locked(vma);
-	vma_rmap_unlock(vma);
-}
-
 void vma_unlink_rmap(struct vm_area *vma)
 {
 	if (vma->anon_vma) {
