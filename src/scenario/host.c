@@ -265,13 +265,39 @@ static void stop_all(struct host *h)
 
 /* ---------------------------------------------------------- device --- */
 
+/*
+ * One fixed-buffer transfer of n bytes between the device file and the
+ * pin's buffer at off: READ_FIXED fills the buffer (a device write),
+ * WRITE_FIXED drains it (a device read). 0, or the error.
+ */
+static int ring_transfer(struct host *h, struct hpin *p, uint64_t off, unsigned n,
+			 bool into_buffer)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&p->ring);
+	struct io_uring_cqe *cqe;
+	void *at = (void *)(p->reg_addr + off);
+	int ret;
+
+	if (into_buffer)
+		io_uring_prep_read_fixed(sqe, h->devfd, at, n, 0, 0);
+	else
+		io_uring_prep_write_fixed(sqe, h->devfd, at, n, 0, 0);
+	io_uring_submit(&p->ring);
+	ret = io_uring_wait_cqe(&p->ring, &cqe);
+	if (ret)
+		return ret;
+	ret = cqe->res;
+	io_uring_cqe_seen(&p->ring, cqe);
+	if (ret != (int)n)
+		return ret < 0 ? ret : -EIO;
+	return 0;
+}
+
 /* the device writes len bytes of byte at offset off of the pin's buffer */
 static int dev_write(struct host *h, struct hpin *p, uint64_t off, uint8_t byte,
 		     uint64_t len)
 {
 	static uint8_t buf[1 << 16];
-	struct io_uring_sqe *sqe;
-	struct io_uring_cqe *cqe;
 	int ret;
 
 	if (p->kind != HP_RING)
@@ -284,17 +310,9 @@ static int dev_write(struct host *h, struct hpin *p, uint64_t off, uint8_t byte,
 		memset(buf, byte, n);
 		if (pwrite(h->devfd, buf, n, 0) != (ssize_t)n)
 			return -EIO;
-		sqe = io_uring_get_sqe(&p->ring);
-		io_uring_prep_read_fixed(sqe, h->devfd, (void *)(p->reg_addr + off + done),
-					 (unsigned)n, 0, 0);
-		io_uring_submit(&p->ring);
-		ret = io_uring_wait_cqe(&p->ring, &cqe);
+		ret = ring_transfer(h, p, off + done, (unsigned)n, true);
 		if (ret)
 			return ret;
-		ret = cqe->res;
-		io_uring_cqe_seen(&p->ring, cqe);
-		if (ret != (int)n)
-			return ret < 0 ? ret : -EIO;
 	}
 	return 0;
 }
@@ -317,8 +335,6 @@ static int dev_read(struct host *h, struct hpin *p, uint64_t off, uint64_t len,
 		    struct rt_last *l)
 {
 	static uint8_t buf[1 << 16];
-	struct io_uring_sqe *sqe;
-	struct io_uring_cqe *cqe;
 	int ret;
 
 	memset(l, 0, sizeof(*l));
@@ -357,18 +373,9 @@ static int dev_read(struct host *h, struct hpin *p, uint64_t off, uint64_t len,
 		uint64_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
 
 		if (p->kind == HP_RING) {
-			sqe = io_uring_get_sqe(&p->ring);
-			io_uring_prep_write_fixed(sqe, h->devfd,
-						  (void *)(p->reg_addr + off + done),
-						  (unsigned)n, 0, 0);
-			io_uring_submit(&p->ring);
-			ret = io_uring_wait_cqe(&p->ring, &cqe);
+			ret = ring_transfer(h, p, off + done, (unsigned)n, false);
 			if (ret)
 				return ret;
-			ret = cqe->res;
-			io_uring_cqe_seen(&p->ring, cqe);
-			if (ret != (int)n)
-				return ret < 0 ? ret : -EIO;
 			if (pread(h->devfd, buf, n, 0) != (ssize_t)n)
 				return -EIO;
 		} else if (pread(p->fd, buf, n, (off_t)(off + done)) != (ssize_t)n) {
