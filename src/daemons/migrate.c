@@ -53,25 +53,19 @@ static bool try_to_migrate_one(struct pinmm_page *folio, struct vm_area *vma,
 		return true;
 	pte_t e = pt_read(pte, i);
 	if (pte_present(e) && !pte_special(e) && pte_pfn(e) == eng_page_pfn(w->eng, folio)) {
-		pte_t saved = e & PTE_SWP_SAVED & ~PTE_SWP_EXCLUSIVE;
-
-		if (page_anon_exclusive(folio))
-			saved |= PTE_SWP_EXCLUSIVE;
-		pt_xchg(pte, i, mk_swp_entry(SWP_MIGRATION, pte_pfn(e), saved));
 		/*
 		 * A page that may be pinned keeps its entry, checked right
 		 * after the clear (Linux: folio_try_share_anon_rmap_pte()).
 		 * Never a migration entry for it: fork would copy that entry
 		 * as shared, and the page would come back no longer exclusive.
 		 */
-		if (pm_policy(w->eng, PINMM_SW_MIGRATE_REFUSES_PINNED) &&
-		    folio_maybe_dma_pinned(w->eng, folio)) {
-			pt_write(pte, i, e);
-			w->pinned = true;
-		} else {
+		if (try_to_unmap_pte(w->eng, pte, i, e, SWP_MIGRATION, pte_pfn(e), folio, folio,
+				     pm_policy(w->eng, PINMM_SW_MIGRATE_REFUSES_PINNED))) {
 			page_remove_rmap(folio);
 			folio_put(folio);	/* the mapping's reference */
 			w->unmapped++;
+		} else {
+			w->pinned = true;
 		}
 	}
 	pm_mutex_unlock(&pte->ptl);
@@ -91,14 +85,7 @@ static bool remove_migration_pte(struct pinmm_page *folio, struct vm_area *vma,
 		return true;
 	pte_t e = pt_read(pte, i);
 	if (is_migration_entry(e) && pte_swp_offset(e) == eng_page_pfn(w->eng, w->old)) {
-		struct pinmm_page *page = w->new;
-
-		folio_get(page);
-		page_dup_rmap(page);
-		if (e & PTE_SWP_EXCLUSIVE)
-			page_set(page, PG_anon_exclusive);
-		pt_write(pte, i, mk_pte(eng_page_pfn(w->eng, page),
-					e & (PTE_SWP_SAVED & ~PTE_SWP_EXCLUSIVE)));
+		restore_pte(w->eng, pte, i, e, w->new, w->new);
 		w->restored++;
 	}
 	pm_mutex_unlock(&pte->ptl);

@@ -55,23 +55,18 @@ static bool try_to_unmap_one(struct pinmm_page *folio, struct vm_area *vma, uint
 		return true;
 	pte_t e = pt_read(pte, i);
 	if (pte_present(e) && !pte_special(e) && pte_pfn(e) == eng_page_pfn(eng, folio)) {
-		/* what the entry had, to put back if the page stays (a
-		 * swap-in maps a new page by the VMA's rules instead) */
-		pte_t saved = (e & PTE_SWP_SAVED & ~PTE_SWP_EXCLUSIVE) |
-			      (page_anon_exclusive(folio) ? PTE_SWP_EXCLUSIVE : 0);
-
-		pt_xchg(pte, i, mk_swp_entry(SWP_SWAP, w->slot, saved));	/* clear ... */
-		if (pm_policy(eng, PINMM_SW_RECLAIM_SKIPS_PINNED) &&
-		    folio_maybe_dma_pinned(eng, folio)) {			/* ... check */
-			pt_write(pte, i, e);
-			w->abort = true;
-		} else {
+		/* the saved bits serve a restore (a swap-in maps a new page by
+		 * the VMA's rules instead) */
+		if (try_to_unmap_pte(eng, pte, i, e, SWP_SWAP, w->slot, folio, folio,
+				     pm_policy(eng, PINMM_SW_RECLAIM_SKIPS_PINNED))) {
 			if (e & PTE_DIRTY)
 				page_set(folio, PG_dirty);
 			swap_dup(eng, w->slot);
 			page_remove_rmap(folio);
 			folio_put(folio);
 			w->unmapped++;
+		} else {
+			w->abort = true;
 		}
 	}
 	pm_mutex_unlock(&pte->ptl);
@@ -90,12 +85,7 @@ static bool restore_one(struct pinmm_page *folio, struct vm_area *vma, uint64_t 
 		return true;
 	pte_t e = pt_read(pte, i);
 	if (pte_is_swp(e) && pte_swp_type(e) == SWP_SWAP && pte_swp_offset(e) == w->slot) {
-		folio_get(folio);
-		page_dup_rmap(folio);
-		if (e & PTE_SWP_EXCLUSIVE)
-			page_set(folio, PG_anon_exclusive);
-		pt_write(pte, i, mk_pte(eng_page_pfn(w->eng, folio),
-					e & PTE_SWP_SAVED & ~PTE_SWP_EXCLUSIVE));
+		restore_pte(w->eng, pte, i, e, folio, folio);
 		swap_free(w->eng, w->slot);
 	}
 	pm_mutex_unlock(&pte->ptl);

@@ -201,15 +201,10 @@ static bool split_one(struct pinmm_page *folio, struct vm_area *vma, uint64_t ad
 		pte_t e = pt_read(pte, i);
 		struct pinmm_page *page = &w->folio[j];
 		if (!w->remap && pte_present(e) && pte_pfn(e) == head_pfn + j) {
-			pte_t saved = e & PTE_SWP_SAVED & ~PTE_SWP_EXCLUSIVE;
-
-			if (page_anon_exclusive(page))
-				saved |= PTE_SWP_EXCLUSIVE;
-			pt_xchg(pte, i, mk_swp_entry(SWP_MIGRATION, head_pfn + j, saved));
 			/* as migration: a page that may be pinned keeps its
 			 * entry (and the split is refused) */
-			if (folio_maybe_dma_pinned(w->eng, w->folio)) {
-				pt_write(pte, i, e);
+			if (!try_to_unmap_pte(w->eng, pte, i, e, SWP_MIGRATION, head_pfn + j,
+					      page, w->folio, true)) {
 				pm_mutex_unlock(&pte->ptl);
 				w->pinned = true;
 				return false;
@@ -218,13 +213,8 @@ static bool split_one(struct pinmm_page *folio, struct vm_area *vma, uint64_t ad
 			folio_put(w->folio);
 		} else if (w->remap && is_migration_entry(e) &&
 			   pte_swp_offset(e) == head_pfn + j) {
-			struct pinmm_page *to = page_folio(page);	/* itself once split */
-
-			folio_get(to);
-			page_dup_rmap(page);
-			if (e & PTE_SWP_EXCLUSIVE)
-				page_set(page, PG_anon_exclusive);
-			pt_write(pte, i, mk_pte(head_pfn + j, e & (PTE_SWP_SAVED & ~PTE_SWP_EXCLUSIVE)));
+			/* page_folio(): the page itself once split */
+			restore_pte(w->eng, pte, i, e, page, page_folio(page));
 		}
 		pm_mutex_unlock(&pte->ptl);
 	}
@@ -235,7 +225,6 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 {
 	struct split_walk w = { .eng = eng, .folio = folio };
 	struct rmap_pin rp;
-	int err = 0;
 
 	if (atomic_load(&folio->entire_mapcount))
 		return -EBUSY;	/* still PMD-mapped somewhere else */
@@ -279,7 +268,7 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 		if (j)
 			folio_put(&folio[j]);	/* frees what nobody maps now */
 	}
-	return err;
+	return 0;
 }
 
 int pinmm_split_folio(struct pinmm_mm *mm, uint64_t addr)

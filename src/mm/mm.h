@@ -161,6 +161,22 @@ void rmap_walk_pinned(struct rmap_pin *rp, struct pinmm_page *folio, rmap_one_fn
 void rmap_walk_pinned_nr(struct rmap_pin *rp, struct pinmm_page *folio, unsigned long nr,
 			 rmap_one_fn fn, void *arg);
 void rmap_pin_put(struct rmap_pin *rp);
+/*
+ * The clear-then-check step of a mover (reclaim, migration, folio split)
+ * for one present entry e mapping page of folio, ptl held: replace it by
+ * the swap or migration entry (type, offset), keeping the bits a restore
+ * needs and whether the page was exclusive (the clear); then, when
+ * check_pins, read the pin count (the check) and give a folio that may be
+ * pinned its entry back: false. true: the entry is gone; the caller drops
+ * the mapping's count and reference.
+ */
+bool try_to_unmap_pte(struct pinmm *eng, struct pt_table *pte, unsigned i, pte_t e,
+		      enum pte_swp_type type, uint64_t offset, struct pinmm_page *page,
+		      struct pinmm_page *folio, bool check_pins);
+/* The way back: entry i (swp, left by try_to_unmap_pte) maps page again,
+ * with a reference on folio and the bits it kept. ptl held. */
+void restore_pte(struct pinmm *eng, struct pt_table *pte, unsigned i, pte_t swp,
+		 struct pinmm_page *page, struct pinmm_page *folio);
 /* Lock / unlock a VMA's rmap (mremap moves entries under it). */
 void vma_rmap_lock(struct vm_area *vma);
 void vma_rmap_unlock(struct vm_area *vma);

@@ -223,3 +223,29 @@ bool rmap_walk(struct pinmm *eng, struct pinmm_page *folio, rmap_one_fn fn, void
 	rmap_pin_put(&rp);
 	return true;
 }
+
+bool try_to_unmap_pte(struct pinmm *eng, struct pt_table *pte, unsigned i, pte_t e,
+		      enum pte_swp_type type, uint64_t offset, struct pinmm_page *page,
+		      struct pinmm_page *folio, bool check_pins)
+{
+	/* what the entry had, to put back if the page stays */
+	pte_t saved = (e & PTE_SWP_SAVED & ~PTE_SWP_EXCLUSIVE) |
+		      (page_anon_exclusive(page) ? PTE_SWP_EXCLUSIVE : 0);
+
+	pt_xchg(pte, i, mk_swp_entry(type, offset, saved));	/* clear ... */
+	if (check_pins && folio_maybe_dma_pinned(eng, folio)) {	/* ... check */
+		pt_write(pte, i, e);
+		return false;
+	}
+	return true;
+}
+
+void restore_pte(struct pinmm *eng, struct pt_table *pte, unsigned i, pte_t swp,
+		 struct pinmm_page *page, struct pinmm_page *folio)
+{
+	folio_get(folio);
+	page_dup_rmap(page);
+	if (swp & PTE_SWP_EXCLUSIVE)
+		page_set(page, PG_anon_exclusive);
+	pt_write(pte, i, mk_pte(eng_page_pfn(eng, page), swp & PTE_SWP_SAVED & ~PTE_SWP_EXCLUSIVE));
+}
