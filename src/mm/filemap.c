@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Files and their page cache: the unnamed file behind shared anonymous
- * memory, and the in-memory files of file mappings. Each cached page holds
- * one reference of the file's; mappings add their own.
+ * memory, and the in-memory files of file mappings. The file holds one
+ * reference on each cached page; the file itself is held by its creator
+ * and by each mapping, and by rmap walkers for the length of a walk.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ struct pinmm_file *pm_file_alloc(struct pinmm *eng, uint64_t nr_pages)
 		return NULL;
 	}
 	f->eng = eng;
+	f->dom = eng->rcu_dom;
 	f->nr_pages = nr_pages;
 	atomic_store(&f->refcount, 1);
 	pm_mutex_init(&f->lock);
@@ -43,6 +45,36 @@ void pm_file_get(struct pinmm_file *f)
 	atomic_fetch_add(&f->refcount, 1);
 }
 
+/*
+ * A reference only while the file is still alive. A walker that reached
+ * the file through a cached page's mapping (it holds the page, not the
+ * file) calls this under RCU: the last put may have run already, and only
+ * the grace period keeps the object readable.
+ */
+bool pm_file_try_get(struct pinmm_file *f)
+{
+	long old = atomic_load(&f->refcount);
+
+	do {
+		if (old <= 0)
+			return false;
+	} while (!atomic_compare_exchange_weak(&f->refcount, &old, old + 1));
+	return true;
+}
+
+static void file_free_cb(struct rcu_head *head)
+{
+	struct pinmm_file *f = container_of(head, struct pinmm_file, rcu);
+	struct pm_rcu_domain *dom;
+
+	pm_rcu_callback_begin(head);
+	dom = f->dom;
+	pm_mutex_destroy(&f->lock);
+	free(f->cache);
+	free(f);
+	pm_rcu_domain_put(dom);
+}
+
 void pm_file_put(struct pinmm_file *f)
 {
 	struct pinmm *eng = f->eng;
@@ -52,6 +84,9 @@ void pm_file_put(struct pinmm_file *f)
 	pm_mutex_lock(&eng->objects_lock);
 	pm_list_del(&f->link);
 	pm_mutex_unlock(&eng->objects_lock);
+	/* truncate: each page leaves the cache (PG_pagecache cleared) before
+	 * the object is queued for freeing, so a walker that still sees the
+	 * flag inside its read section holds off the grace period */
 	for (uint64_t i = 0; i < f->nr_pages; i++) {
 		struct pinmm_page *p = f->cache[i];
 		if (p) {
@@ -59,9 +94,8 @@ void pm_file_put(struct pinmm_file *f)
 			folio_put(p);
 		}
 	}
-	pm_mutex_destroy(&f->lock);
-	free(f->cache);
-	free(f);
+	pm_rcu_domain_get(f->dom);
+	pm_call_rcu(&f->rcu, file_free_cb);
 }
 
 /* The cached page at index, created (zeroed) on first use; file->lock held. */

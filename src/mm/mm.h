@@ -43,6 +43,10 @@ struct pinmm_file {
 	struct pinmm_page **cache;	/* one reference each */
 	struct pm_list i_mmap;	/* vma->file_link */
 	struct pm_list link;	/* engine->files */
+	/* freed with RCU: an rmap walker holding only a page of the cache
+	 * reads the page's mapping and may try to take a reference */
+	struct rcu_head rcu;
+	struct pm_rcu_domain *dom;
 };
 
 /*
@@ -185,6 +189,7 @@ void vma_rmap_unlock(struct vm_area *vma);
 struct pinmm_file *pm_file_alloc(struct pinmm *eng, uint64_t nr_pages);
 void pm_file_get(struct pinmm_file *f);
 void pm_file_put(struct pinmm_file *f);
+bool pm_file_try_get(struct pinmm_file *f);
 /* The cached page at index (allocated on first use), with a new reference
  * for the caller; NULL on -ENOMEM. */
 struct pinmm_page *filemap_get_page(struct pinmm *eng, struct pinmm_file *s,

@@ -161,11 +161,20 @@ bool rmap_pin_get(struct pinmm *eng, struct pinmm_page *folio, struct rmap_pin *
 		return ok;
 	}
 	if (page_test(folio, PG_pagecache)) {
-		/* the cache's reference (ours is held by the caller's folio
-		 * reference only while it stays cached: take the file's) */
-		rp->file = folio_mapping(folio);
-		pm_file_get(rp->file);
-		return true;
+		struct pinmm_file *f;
+		bool ok;
+
+		/* The caller's folio reference keeps the page, not its file:
+		 * the last munmap of shared anonymous memory (or the last put
+		 * of a file) may free the file at any moment. Take a reference
+		 * only while the page is still cached and the file's count is
+		 * not zero; RCU keeps the object readable meanwhile. */
+		pm_rcu_read_lock();
+		f = folio_mapping(folio);
+		ok = f && page_test(folio, PG_pagecache) && pm_file_try_get(f);
+		pm_rcu_read_unlock();
+		rp->file = ok ? f : NULL;
+		return ok;
 	}
 	return false;
 }
