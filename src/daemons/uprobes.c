@@ -28,7 +28,25 @@ struct uprobe_target {
 	uint64_t addr;
 };
 
-/* The private mappings of the file page at index; file->lock held. */
+/* Does vma map page index of f privately? Then the address, else 0. */
+static uint64_t uprobe_vma_address(const struct vm_area *vma, const struct pinmm_file *f,
+				   uint64_t index)
+{
+	uint64_t addr;
+
+	if (vma->file != f || (vma->flags & VM_SHARED) || index < vma->pgoff)
+		return 0;
+	addr = vma->start + ((index - vma->pgoff) << PINMM_PAGE_SHIFT);
+	return addr < vma->end ? addr : 0;
+}
+
+/*
+ * The (mm, address) of each private mapping of the file page at index;
+ * file->lock held. Only these two are kept: the VMA may be unmapped as
+ * soon as the lock is dropped, so it is looked up again under the mm's
+ * own lock (Linux's build_map_info() and register_for_each_vma() do the
+ * same). mm structs live until the engine goes, so the pointer stays good.
+ */
 static size_t collect_targets(struct pinmm_file *f, uint64_t index,
 			      struct uprobe_target **out)
 {
@@ -38,12 +56,9 @@ static size_t collect_targets(struct pinmm_file *f, uint64_t index,
 
 	pm_list_for_each(pos, &f->i_mmap) {
 		struct vm_area *vma = container_of(pos, struct vm_area, file_link);
-		uint64_t addr;
+		uint64_t addr = uprobe_vma_address(vma, f, index);
 
-		if ((vma->flags & VM_SHARED) || index < vma->pgoff)
-			continue;
-		addr = vma->start + ((index - vma->pgoff) << PINMM_PAGE_SHIFT);
-		if (addr >= vma->end || atomic_load(&vma->mm->dead))
+		if (!addr || atomic_load(&vma->mm->dead))
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 8;
@@ -52,10 +67,27 @@ static size_t collect_targets(struct pinmm_file *f, uint64_t index,
 				break;
 			t = nt;
 		}
-		t[n++] = (struct uprobe_target){ vma->mm, vma, addr };
+		t[n++] = (struct uprobe_target){ vma->mm, NULL, addr };
 	}
 	*out = t;
 	return n;
+}
+
+/* With t->mm's mmap_lock held: is the page still mapped there, by which
+ * VMA? A munmap, mremap or exit between the collection and the lock makes
+ * the target go away (or the address map something else). */
+static bool uprobe_revalidate(struct uprobe_target *t, struct pinmm_file *f, uint64_t index)
+{
+	struct vm_area *vma;
+
+	t->vma = NULL;
+	if (atomic_load(&t->mm->dead))
+		return false;
+	vma = vma_lookup(t->mm, t->addr);
+	if (!vma || uprobe_vma_address(vma, f, index) != t->addr)
+		return false;
+	t->vma = vma;
+	return true;
 }
 
 static bool first_of_mm(const struct uprobe_target *t, size_t k)
@@ -144,15 +176,19 @@ static int uprobe_write_opcode(struct pinmm_file *f, uint64_t off, bool install)
 		if (first_of_mm(t, k))
 			pm_down_read(&t[k].mm->mmap_lock);
 	for (size_t k = 0; k < n && !err; k++) {
+		if (!uprobe_revalidate(&t[k], f, off >> PINMM_PAGE_SHIFT))
+			continue;
 		pages[k] = uprobe_get_page(&t[k], &err);
 		/* all or nothing: a page that may be pinned stops it here */
 		if (!err && pm_policy(eng, PINMM_SW_UPROBE_CHECKS_PINS) &&
 		    folio_maybe_dma_pinned(eng, page_folio(pages[k])))
 			err = -EBUSY;
 	}
-	for (size_t k = 0; k < n && !err; k++)
-		err = replace_page(eng, &t[k], pages[k], off & (PINMM_PAGE_SIZE - 1),
-				   install ? UPROBE_SWBP : orig);
+	for (size_t k = 0; k < n && !err; k++) {
+		if (t[k].vma)
+			err = replace_page(eng, &t[k], pages[k], off & (PINMM_PAGE_SIZE - 1),
+					   install ? UPROBE_SWBP : orig);
+	}
 	for (size_t k = 0; k < n; k++) {
 		if (pages[k])
 			folio_put(page_folio(pages[k]));
