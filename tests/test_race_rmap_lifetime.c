@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rmap walkers against the end of what they walk, staged with the explore
+ * build's preemption-point hook. Each walker holds a page (or an mm) but
+ * not the mapping object it reaches through it; the object's last user
+ * goes at the worst moment:
+ *
+ * - Compaction holds a page of shared anonymous memory while the last
+ *   munmap drops the file behind it. Between the file's count reaching
+ *   zero and the truncation clearing the page's PG_pagecache, migration
+ *   met a still-cached page and took a reference on the dying file,
+ *   reviving it: the file was torn down twice (double free or corruption
+ *   in Release builds, a refcount of -1 under DEBUG_VM).
+ * - uprobe register collects (mm, address) under the file's lock and
+ *   then works under each mm's mmap_lock. It used to keep the VMA it saw
+ *   under the file lock and fault through it after a munmap or exit had
+ *   freed it (ASan: heap-use-after-free in the fault path).
+ *
+ * The hook runs the intruding operation inside the walker's thread at the
+ * staged point, where that thread holds no lock the intruder needs.
+ */
+#include "helpers.h"
+
+#include "base/preempt.h"
+#include "daemons/daemons.h"
+#include "mm/mm.h"
+
+static __thread bool in_hook;
+
+/* ---------------------------------------- compaction vs the last unmap --- */
+
+struct compact_stage {
+	struct pinmm *eng;
+	struct pinmm_page *first;	/* the cache page truncated first */
+	struct pinmm_page *isolated;	/* compaction's page, referenced */
+	struct pinmm_page *target;	/* the frame it would move to */
+	bool fired;
+	int migrate_err;
+};
+
+/* In munmap: the truncation has put the first cached page (the file's
+ * count is zero already) while the second is still cached. */
+static void compact_hook(enum pm_point pt, const void *obj, uint64_t val, void *arg)
+{
+	struct compact_stage *st = arg;
+
+	if (in_hook || st->fired || pt != PM_PT_REF_PUT || obj != st->first || val != 0)
+		return;
+	st->fired = true;
+	in_hook = true;
+	st->migrate_err = migrate_folio_to(st->eng, st->isolated, st->target);
+	in_hook = false;
+}
+
+static void compaction_vs_last_unmap_of_shared_anon(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_shared(mm, 2);
+	struct compact_stage st = { .eng = eng };
+
+	fill(mm, a, 0x3c, 2 * PG);
+	st.first = eng_pfn_page(eng, pfn_at(mm, a));
+	st.isolated = eng_pfn_page(eng, pfn_at(mm, a + PG));
+	assert_true(page_test(st.isolated, PG_pagecache));
+	assert_true(folio_try_get(st.isolated));	/* compaction's isolation */
+	st.target = pm_alloc_folio(eng, 0, PM_GFP_MOVABLE);
+	assert_non_null(st.target);
+
+	pm_preempt_set_hook(compact_hook, &st);
+	int r = pinmm_munmap(mm, a, 2 * PG);
+	pm_preempt_set_hook(NULL, NULL);
+	assert_true(st.fired);
+	assert_int_equal(r, 0);
+	/* the file was dying: migration gives the page up and moves nothing */
+	assert_int_equal(st.migrate_err, -EAGAIN);
+	assert_false(page_test(st.isolated, PG_pagecache));
+	assert_int_equal(folio_ref_count(st.isolated), 1);	/* ours alone */
+	folio_put(st.isolated);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+/* ------------------------------------------ uprobes vs munmap and exit --- */
+
+#define PROT_RX (PINMM_PROT_READ | PINMM_PROT_EXEC)
+
+struct uprobe_stage {
+	struct pinmm_file *file;
+	struct pinmm_mm *victim;	/* whose mapping goes */
+	uint64_t addr;
+	bool exit;			/* exit the mm rather than munmap */
+	int unlocks;
+	bool fired;
+	int err;
+};
+
+/* In uprobe register: the file lock's second release (the first is the
+ * read of the original byte) ends the collection of targets. */
+static void uprobe_hook(enum pm_point pt, const void *obj, uint64_t val, void *arg)
+{
+	struct uprobe_stage *st = arg;
+
+	(void)val;
+	if (in_hook || st->fired || pt != PM_PT_UNLOCK || obj != &st->file->lock ||
+	    ++st->unlocks != 2)
+		return;
+	st->fired = true;
+	in_hook = true;
+	if (st->exit)
+		pinmm_mm_exit(st->victim);
+	else
+		st->err = pinmm_munmap(st->victim, st->addr, 2 * PG);
+	in_hook = false;
+}
+
+static void uprobe_vs_mapping_gone(bool exit)
+{
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng), *other = make_mm(eng);
+	struct pinmm_file *f;
+	uint64_t a, b;
+
+	assert_int_equal(pinmm_file_create(eng, 2 * PG, 0x90, &f), 0);
+	assert_int_equal(pinmm_mmap_file(mm, 0, 2 * PG, PROT_RX, PINMM_MAP_PRIVATE, f, 0, &a), 0);
+	assert_int_equal(pinmm_mmap_file(other, 0, 2 * PG, PROT_RX, PINMM_MAP_PRIVATE, f, 0, &b), 0);
+	assert_int_equal(load8(other, b + PG), 0x90);
+	struct uprobe_stage st = { .file = f, .victim = mm, .addr = a, .exit = exit };
+
+	pm_preempt_set_hook(uprobe_hook, &st);
+	int r = pinmm_uprobe_register(f, PG + 0x10);
+	pm_preempt_set_hook(NULL, NULL);
+	assert_true(st.fired);
+	assert_int_equal(st.err, 0);
+	/* the mapping that went is skipped; the other one is probed */
+	assert_int_equal(r, 0);
+	assert_int_equal(load8(other, b + PG + 0x10), 0xcc);
+	if (!exit)
+		assert_int_equal(load_err(mm, a + PG + 0x10), -EFAULT);
+	assert_invariants(eng);
+	assert_int_equal(pinmm_uprobe_unregister(f, PG + 0x10), 0);
+	assert_int_equal(load8(other, b + PG + 0x10), 0x90);
+	pinmm_file_put(f);
+	pinmm_mm_exit(other);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+static void uprobe_register_vs_munmap(void **state)
+{
+	(void)state;
+	uprobe_vs_mapping_gone(false);
+}
+
+static void uprobe_register_vs_exit(void **state)
+{
+	(void)state;
+	uprobe_vs_mapping_gone(true);
+}
+
+int main(void)
+{
+	tests_filter_from_env();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(compaction_vs_last_unmap_of_shared_anon),
+		cmocka_unit_test(uprobe_register_vs_munmap),
+		cmocka_unit_test(uprobe_register_vs_exit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
