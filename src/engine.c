@@ -11,8 +11,10 @@
 
 void pinmm_config_default(struct pinmm_config *cfg)
 {
-	cfg->normal_frames = 4096;	/* 16 MiB */
-	cfg->movable_frames = 28672;	/* 112 MiB */
+	/* as a kernel booted without movablecore: no movable zone, user
+	 * pages come from the normal zone */
+	cfg->normal_frames = 32768;	/* 128 MiB */
+	cfg->movable_frames = 0;
 	cfg->policy = PINMM_POLICY_STRICT;
 }
 

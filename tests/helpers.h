@@ -116,6 +116,29 @@ static inline struct pinmm *make_engine(struct pinmm_policy p)
 	return eng;
 }
 
+/*
+ * A machine booted with movablecore: 16 MiB normal, 112 MiB movable zone,
+ * user pages from the movable zone first (the default engine has no
+ * movable zone). For the tests of longterm pins leaving movable memory.
+ */
+static inline void config_movablecore(struct pinmm_config *cfg)
+{
+	cfg->normal_frames = 4096;
+	cfg->movable_frames = 28672;
+}
+
+static inline struct pinmm *make_movablecore_engine(struct pinmm_policy p)
+{
+	struct pinmm_config cfg;
+	struct pinmm *eng = NULL;
+
+	pinmm_config_default(&cfg);
+	config_movablecore(&cfg);
+	cfg.policy = p;
+	assert_int_equal(pinmm_create(&cfg, &eng), 0);
+	return eng;
+}
+
 /* strict, with zone sizes of its own (frames, multiples of 512) */
 static inline struct pinmm *make_small_engine(size_t normal, size_t movable)
 {

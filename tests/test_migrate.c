@@ -171,7 +171,7 @@ static void numa_hint_off_detected(void **s)
 
 static void longterm_case(struct pinmm_policy p, bool detected)
 {
-	struct pinmm *eng = make_engine(p);
+	struct pinmm *eng = make_movablecore_engine(p);
 	struct pinmm_mm *mm = make_mm(eng);
 	uint64_t a = map_rw_populated(mm, 4);
 	struct pinmm_page *pages[4];

@@ -1845,6 +1845,7 @@ static void run_once(struct run *rn)
 
 	assert_non_null(w);
 	pinmm_config_default(&cfg);
+	config_movablecore(&cfg);	/* longterm pins have something to move */
 	cfg.policy = rn->pol;
 	assert_int_equal(pinmm_create(&cfg, &w->eng), 0);
 	w->verbose = rn->verbose;
@@ -2273,7 +2274,7 @@ static void model_regression_reclaim_keeps_prot_none(void **state)
 static void model_regression_longterm_pin_two_pages_of_thp(void **state)
 {
 	(void)state;
-	struct pinmm *eng = make_strict_engine();
+	struct pinmm *eng = make_movablecore_engine(PINMM_POLICY_STRICT);
 	struct pinmm_mm *mm = make_mm(eng);
 	uint64_t a = map_anon(mm, 1024 * PG, PROT_RW,
 			      PINMM_MAP_PRIVATE | PINMM_MAP_ALIGN_2M |

@@ -82,7 +82,7 @@ static void pin_subpage_then_split_pmd_and_folio(void **s)
 static void longterm_pin_of_thp_leaves_movable(void **s)
 {
 	(void)s;
-	struct pinmm *eng = make_strict_engine();
+	struct pinmm *eng = make_movablecore_engine(PINMM_POLICY_STRICT);
 	struct pinmm_mm *mm = make_mm(eng);
 	uint64_t a = map_thp(mm, 1);
 	struct pinmm_page *pages[3];

@@ -44,7 +44,8 @@ struct pinmm_config {
 	struct pinmm_policy policy;
 };
 
-/* Sensible defaults: 16 MiB normal + 112 MiB movable, strict. */
+/* Defaults: 128 MiB of normal zone and no movable zone (a kernel booted
+ * without movablecore: user pages come from the normal zone), strict. */
 void pinmm_config_default(struct pinmm_config *cfg);
 
 /* -EINVAL on a bad config (no frames, not a multiple of 512 frames per

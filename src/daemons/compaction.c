@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Compaction: empty the emptiest 2 MiB blocks of the movable zone by
- * migrating their pages elsewhere, so that a THP can be allocated there.
+ * Compaction: empty the emptiest 2 MiB blocks of each zone by migrating
+ * their pages elsewhere in the same zone, so that a THP can be allocated
+ * there. Like Linux, every zone that holds user pages is compacted: on an
+ * engine without a movable zone (a kernel booted without movablecore)
+ * user pages live in the normal zone.
  * Pages that may be pinned are skipped silently (migrate_refuses_pinned:
  * migration itself refuses them).
  */
@@ -38,11 +41,11 @@ static unsigned long block_used(struct pinmm *eng, struct pm_zone *z, uint64_t s
 
 /* A frame outside [start, start + BLOCK); frames from inside are kept
  * aside (on *aside) so the allocator does not hand them out again. */
-static struct pinmm_page *alloc_outside(struct pinmm *eng, uint64_t start,
+static struct pinmm_page *alloc_outside(struct pinmm *eng, unsigned gfp, uint64_t start,
 					struct pinmm_page ***aside, size_t *nr_aside)
 {
 	for (;;) {
-		struct pinmm_page *p = pm_alloc_folio(eng, 0, PM_GFP_MOVABLE);
+		struct pinmm_page *p = pm_alloc_folio(eng, 0, gfp);
 		uint64_t pfn;
 
 		if (!p)
@@ -60,7 +63,7 @@ static struct pinmm_page *alloc_outside(struct pinmm *eng, uint64_t start,
 	}
 }
 
-static long compact_block(struct pinmm *eng, uint64_t start)
+static long compact_block(struct pinmm *eng, unsigned gfp, uint64_t start)
 {
 	struct pinmm_page **aside = NULL;
 	size_t nr_aside = 0;
@@ -73,7 +76,7 @@ static long compact_block(struct pinmm *eng, uint64_t start)
 		if (page_test(p, PG_buddy) || page_test(p, PG_tail) || folio_order(p) ||
 		    !folio_try_get(p))
 			continue;
-		new = alloc_outside(eng, start, &aside, &nr_aside);
+		new = alloc_outside(eng, gfp, start, &aside, &nr_aside);
 		if (new && migrate_folio_to(eng, p, new) == 0)
 			moved++;
 		folio_put(p);
@@ -86,14 +89,12 @@ static long compact_block(struct pinmm *eng, uint64_t start)
 	return moved;
 }
 
-long pinmm_compact(struct pinmm *eng)
+static long compact_zone(struct pinmm *eng, enum pinmm_zone zi)
 {
-	struct pm_zone *z;
+	struct pm_zone *z = &eng->mem.zones[zi];
+	unsigned gfp = zi == PINMM_ZONE_MOVABLE ? PM_GFP_MOVABLE : 0;
 	long moved = 0;
 
-	if (!eng)
-		return -EINVAL;
-	z = &eng->mem.zones[PINMM_ZONE_MOVABLE];
 	/* the emptiest partly used blocks first: the cheapest to free */
 	for (int round = 0; round < 4; round++) {
 		uint64_t best = UINT64_MAX;
@@ -109,10 +110,17 @@ long pinmm_compact(struct pinmm *eng)
 		}
 		if (best == UINT64_MAX || pm_zone_nr_free(z) < best_used + BLOCK)
 			break;
-		long n = compact_block(eng, best);
+		long n = compact_block(eng, gfp, best);
 		moved += n;
 		if (!n)
 			break;	/* everything left there is pinned or busy */
 	}
 	return moved;
+}
+
+long pinmm_compact(struct pinmm *eng)
+{
+	if (!eng)
+		return -EINVAL;
+	return compact_zone(eng, PINMM_ZONE_NORMAL) + compact_zone(eng, PINMM_ZONE_MOVABLE);
 }

@@ -170,12 +170,16 @@ struct pinmm_scenario {
 	struct scn_policies breaks_with, holds_with;
 	unsigned explore_bound;
 	char *host_skip;
+	uint64_t movablecore;	/* bytes of movable zone; 0: none (the default) */
 
 	struct scn_names names[NS_NR];
 	unsigned *pin_max_pages;	/* per pin name: largest pages= used */
 	struct scn_thread *threads;	/* NS_THREAD's entries */
 	struct stmt_list body;
 };
+
+/* `movablecore SIZE`: the largest movable zone a scenario may ask for */
+#define PINMM_SCN_MAX_MOVABLECORE (1ull << 30)
 
 /* parser.c helpers shared with the statement parser */
 void pm_stmt_free(struct stmt *st);

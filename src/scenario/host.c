@@ -1221,6 +1221,13 @@ int pinmm_host_run(const struct pinmm_scenario *scn, const struct pinmm_host_opt
 		snprintf(res->skip, sizeof(res->skip), "host skip: %s", scn->host_skip);
 		return 0;
 	}
+	if (scn->movablecore) {
+		/* a boot parameter: the running kernel has what it booted with */
+		res->outcome = PINMM_HOST_SKIP;
+		snprintf(res->skip, sizeof(res->skip),
+			 "movablecore is a boot parameter: the running kernel cannot be given a movable zone");
+		return 0;
+	}
 	if (pinmm_host_available(why, sizeof(why))) {
 		res->outcome = PINMM_HOST_SKIP;
 		snprintf(res->skip, sizeof(res->skip), "%s", why);

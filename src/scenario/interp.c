@@ -314,6 +314,12 @@ static void rt_free(struct rt *rt)
 	pthread_mutex_destroy(&rt->lock);
 }
 
+void scn_engine_config(const struct pinmm_scenario *scn, struct pinmm_config *cfg)
+{
+	pinmm_config_default(cfg);
+	cfg->movable_frames = scn->movablecore >> PINMM_PAGE_SHIFT;
+}
+
 int rt_start(struct rt *rt, const struct pinmm_scenario *scn,
 	     const struct pinmm_scn_options *opt, struct pinmm_scn_result *res,
 	     const struct pinmm_config *engine)
@@ -330,7 +336,7 @@ int rt_start(struct rt *rt, const struct pinmm_scenario *scn,
 	if (engine)
 		cfg = *engine;
 	else
-		pinmm_config_default(&cfg);
+		scn_engine_config(scn, &cfg);
 	cfg.policy = opt->policy;
 	ret = rt_alloc(rt);
 	if (!ret)

@@ -80,6 +80,10 @@ struct pinmm_mm *rt_mm(struct rt *rt, int proc);
 uint64_t rt_addr(struct rt *rt, struct scn_addr a);
 const char *rt_errstr(int err);
 
+/* The engine a scenario boots: the default one, with the movable zone its
+ * `movablecore` line asks for (none without it). */
+void scn_engine_config(const struct pinmm_scenario *scn, struct pinmm_config *cfg);
+
 /* interp.c, for the explorer (scn_explore.c): a run in pieces. rt_start()
  * creates the engine (engine: its configuration, NULL the default) and
  * `main` (0 or -errno; nothing to release on error); rt_run_range() runs

@@ -63,7 +63,8 @@ static bool p_header(struct parser *p)
 	if (!(p_is_word(p, "scenario") || p_is_word(p, "policy") ||
 	      p_is_word(p, "breaks-without") || p_is_word(p, "breaks-with") ||
 	      p_is_word(p, "holds-with") ||
-	      p_is_word(p, "explore") || p_is_word(p, "host")))
+	      p_is_word(p, "explore") || p_is_word(p, "host") ||
+	      p_is_word(p, "movablecore")))
 		return false;
 	if (p->thread >= 0)
 		p_fail(p, &kw, "expected a statement, got header line '%.*s' inside a thread",
@@ -133,6 +134,17 @@ static bool p_header(struct parser *p)
 				       (unsigned long long)b);
 			scn->explore_bound = (unsigned)b;
 		}
+	} else if (tok_is(&kw, "movablecore")) {
+		/* a boot parameter: one line, a whole number of 2 MiB blocks */
+		if (scn->movablecore)
+			p_fail(p, &kw, "expected one movablecore line, got a second");
+		at = p->tok;
+		uint64_t size = p_number(p, "a movable zone size");
+		if (!size || size % (2ull << 20) || size > PINMM_SCN_MAX_MOVABLECORE)
+			p_fail(p, &at, "expected a movable zone size in 2M..%lluM, a multiple of 2M, got %llu",
+			       (unsigned long long)(PINMM_SCN_MAX_MOVABLECORE >> 20),
+			       (unsigned long long)size);
+		scn->movablecore = size;
 	} else {	/* host skip "why" */
 		p_want_word(p, "skip");
 		free(scn->host_skip);

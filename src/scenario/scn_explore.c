@@ -72,24 +72,23 @@ static uint64_t stmt_bytes(const struct stmt *st)
 	return 0;
 }
 
+/* The scenario's engine, shrunk to what its statements can use: engine
+ * set-up and teardown are part of every execution. */
 static void engine_config(const struct pinmm_scenario *scn, struct pinmm_config *cfg)
 {
 	uint64_t bytes = 0;
-	size_t frames, normal, movable;
+	size_t frames, normal;
 
 	for (unsigned i = 0; i < scn->body.nr; i++)
 		bytes += stmt_bytes(scn->body.v[i]);
 	for (unsigned t = 0; t < scn->names[NS_THREAD].nr; t++)
 		for (unsigned i = 0; i < scn->threads[t].body.nr; i++)
 			bytes += stmt_bytes(scn->threads[t].body.v[i]);
-	pinmm_config_default(cfg);
+	scn_engine_config(scn, cfg);
 	frames = (size_t)(bytes / PINMM_PAGE_SIZE);
-	normal = (frames + 512 + 511) & ~(size_t)511;
-	movable = (4 * frames + 1024 + 511) & ~(size_t)511;
+	normal = (5 * frames + 1536 + 511) & ~(size_t)511;
 	if (normal < cfg->normal_frames)
 		cfg->normal_frames = normal;
-	if (movable < cfg->movable_frames)
-		cfg->movable_frames = movable;
 }
 
 struct scn_ctx {
