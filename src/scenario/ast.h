@@ -168,7 +168,8 @@ struct pinmm_scenario {
 	struct pinmm_policy policy;
 	uint32_t breaks_without;
 	struct scn_policies breaks_with, holds_with;
-	unsigned explore_bound;
+	unsigned explore_bound;	/* 0: threads run for real (explore off) */
+	bool explore_set;	/* an explore line was given */
 	char *host_skip;
 	uint64_t movablecore;	/* bytes of movable zone; 0: none (the default) */
 

@@ -123,7 +123,15 @@ static bool p_header(struct parser *p)
 	} else if (tok_is(&kw, "explore")) {
 		struct token key;
 
+		if (scn->explore_set)
+			p_fail(p, &kw, "expected one explore line, got a second");
+		scn->explore_set = true;
 		scn->explore_bound = 2;
+		if (p_is_word(p, "off")) {
+			/* its threads run for real, one lucky interleaving */
+			p_advance(p);
+			scn->explore_bound = 0;
+		}
 		while (!p_at_end(p)) {
 			if (!p_option(p, &key) || !tok_is(&key, "bound"))
 				p_expected(p, &key, "bound=K");
@@ -232,6 +240,10 @@ static void p_file(struct parser *p)
 			}
 		}
 	}
+	/* threads are checked under the explorer unless the file says
+	 * otherwise: a race that fails in some interleavings is a failure */
+	if (!scn->explore_set && scn->names[NS_THREAD].nr)
+		scn->explore_bound = 2;
 	if (pending) {
 		/* the last declared thread names where */
 		unsigned t = scn->names[NS_THREAD].nr - 1;
