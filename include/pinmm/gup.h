@@ -104,8 +104,11 @@ int pinmm_unpin(struct pinmm_pin *pin);
 int pinmm_put(struct pinmm_pin *pin);
 bool pinmm_pin_held(const struct pinmm_pin *pin);
 
-/* Device (DMA) access through a held handle: bytes of page `page_idx` at
- * offset off. -EINVAL: bad handle/range; -EPERM: write through a R/O pin. */
+/* Device (DMA) access through a held handle: len bytes from offset off of
+ * the pin's page `page_idx`, running on across its following pages up to
+ * the pin's end (one DMA over its pages). A zero len does nothing.
+ * -EINVAL: bad handle/range; -EPERM: write through a R/O pin or into the
+ * zero page. */
 int pinmm_dev_write(struct pinmm_pin *pin, unsigned long page_idx,
 		    size_t off, const void *buf, size_t len);
 int pinmm_dev_fill(struct pinmm_pin *pin, unsigned long page_idx,

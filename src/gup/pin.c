@@ -428,12 +428,60 @@ bool pinmm_pin_held(const struct pinmm_pin *pin)
 	return held;
 }
 
+/*
+ * A DMA starts at byte off of the pin's page page_idx and may run on
+ * across the following pages up to the pin's end (a scatter-gather list
+ * of the pinned pages, as a device sees them).
+ */
 static int dev_range(const struct pinmm_pin *pin, unsigned long page_idx,
 		     size_t off, const void *buf, size_t len)
 {
-	if ((!buf && len) || !pinmm_pin_held(pin) || page_idx >= pin->nr_pages ||
-	    off > PINMM_PAGE_SIZE || len > PINMM_PAGE_SIZE - off)
+	if ((!buf && len) || !pinmm_pin_held(pin) || page_idx >= pin->nr_pages)
 		return -EINVAL;
+	uint64_t room = (uint64_t)(pin->nr_pages - page_idx) << PINMM_PAGE_SHIFT;
+	if (off > room || len > room - off)
+		return -EINVAL;
+	return 0;
+}
+
+enum dev_op { DEV_READ, DEV_WRITE, DEV_FILL };
+
+/* One DMA over the pin's pages, page by page. */
+static void dev_transfer(const struct pinmm_pin *pin, unsigned long page_idx, size_t off,
+			 uint8_t *buf, uint8_t byte, size_t len, enum dev_op op)
+{
+	page_idx += off >> PINMM_PAGE_SHIFT;
+	off &= PINMM_PAGE_SIZE - 1;
+	while (len) {
+		size_t n = MIN(len, PINMM_PAGE_SIZE - off);
+		uint8_t *frame = (uint8_t *)pinmm_page_address(pin->pages[page_idx]) + off;
+
+		if (op == DEV_READ)
+			frame_copy_from(buf, frame, n);
+		else if (op == DEV_WRITE)
+			frame_copy_to(frame, buf, n);
+		else
+			frame_fill(frame, byte, n);
+		if (buf)
+			buf += n;
+		len -= n;
+		off = 0;
+		page_idx++;
+	}
+}
+
+/* A device write needs a R/W pin, and none of its pages may be the zero page. */
+static int dev_writable(const struct pinmm_pin *pin, unsigned long page_idx, size_t off,
+			size_t len)
+{
+	if (!(pin->gup_flags & PINMM_FOLL_WRITE))
+		return -EPERM;
+	if (!len)
+		return 0;
+	for (uint64_t i = page_idx + (off >> PINMM_PAGE_SHIFT);
+	     i <= page_idx + ((off + len - 1) >> PINMM_PAGE_SHIFT); i++)
+		if (is_zero_page(pin->pages[i]))
+			return -EPERM;
 	return 0;
 }
 
@@ -442,12 +490,11 @@ int pinmm_dev_write(struct pinmm_pin *pin, unsigned long page_idx, size_t off,
 {
 	int err = dev_range(pin, page_idx, off, buf, len);
 
-	if (err)
-		return err;
-	if (!(pin->gup_flags & PINMM_FOLL_WRITE) || is_zero_page(pin->pages[page_idx]))
-		return -EPERM;
-	frame_copy_to((uint8_t *)pinmm_page_address(pin->pages[page_idx]) + off, buf, len);
-	return 0;
+	if (!err)
+		err = dev_writable(pin, page_idx, off, len);
+	if (!err)
+		dev_transfer(pin, page_idx, off, (uint8_t *)buf, 0, len, DEV_WRITE);
+	return err;
 }
 
 int pinmm_dev_fill(struct pinmm_pin *pin, unsigned long page_idx, size_t off,
@@ -455,12 +502,11 @@ int pinmm_dev_fill(struct pinmm_pin *pin, unsigned long page_idx, size_t off,
 {
 	int err = dev_range(pin, page_idx, off, "", len);
 
-	if (err)
-		return err;
-	if (!(pin->gup_flags & PINMM_FOLL_WRITE) || is_zero_page(pin->pages[page_idx]))
-		return -EPERM;
-	frame_fill((uint8_t *)pinmm_page_address(pin->pages[page_idx]) + off, byte, len);
-	return 0;
+	if (!err)
+		err = dev_writable(pin, page_idx, off, len);
+	if (!err)
+		dev_transfer(pin, page_idx, off, NULL, byte, len, DEV_FILL);
+	return err;
 }
 
 int pinmm_dev_read(const struct pinmm_pin *pin, unsigned long page_idx, size_t off,
@@ -468,8 +514,7 @@ int pinmm_dev_read(const struct pinmm_pin *pin, unsigned long page_idx, size_t o
 {
 	int err = dev_range(pin, page_idx, off, buf, len);
 
-	if (err)
-		return err;
-	frame_copy_from(buf, (uint8_t *)pinmm_page_address(pin->pages[page_idx]) + off, len);
-	return 0;
+	if (!err)
+		dev_transfer(pin, page_idx, off, buf, 0, len, DEV_READ);
+	return err;
 }

@@ -250,15 +250,8 @@ static int dev_write(struct rt *rt, const struct stmt *st)
 {
 	struct rt_pin *p = &rt->pins[st->dev.pin];
 
-	for (uint64_t done = 0; done < st->dev.len; done += PINMM_PAGE_SIZE) {
-		uint64_t n = st->dev.len - done;
-		int ret = pinmm_dev_fill(&p->h, st->dev.page, st->dev.off + done,
-					 st->dev.byte,
-					 n < PINMM_PAGE_SIZE ? n : PINMM_PAGE_SIZE);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	/* one DMA, across the pin's pages as far as it runs */
+	return pinmm_dev_fill(&p->h, st->dev.page, st->dev.off, st->dev.byte, st->dev.len);
 }
 
 /* ------------------------------------------------------------ all --- */
