@@ -316,6 +316,36 @@ static void file_shared_and_private_mappings(void **s)
 	finish_engine(eng);
 }
 
+/*
+ * A longterm pin of a movable page that cannot migrate (a short-term pin
+ * keeps it in place) fails with ENOMEM, as mm/gup.c reports any failed
+ * migration of check_and_migrate_movable_pages(); the page stays where it
+ * was, pinned once.
+ */
+static void longterm_enomem_when_page_cannot_move(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_movablecore_engine(PINMM_POLICY_STRICT);
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_rw_populated(mm, 1);
+	struct pinmm_page *pages[1], *lt_pages[1];
+	struct pinmm_pin pin, lt;
+
+	zero_pin(&pin);
+	zero_pin(&lt);
+	fill(mm, a, 0x61, PG);
+	pin_ok(mm, &pin, a, 1, PINMM_FOLL_WRITE, false, pages);
+	assert_int_equal(finfo(pages[0]).zone, PINMM_ZONE_MOVABLE);
+	assert_int_equal(pinmm_pin(mm, &lt, a, 1, PINMM_FOLL_WRITE | PINMM_FOLL_LONGTERM,
+				   false, lt_pages), -ENOMEM);
+	assert_int_equal(finfo(pages[0]).pincount, 1);
+	assert_int_equal(pfn_at(mm, a), pinmm_page_pfn(pages[0]));
+	unpin_ok(&pin);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -331,6 +361,7 @@ int main(void)
 		cmocka_unit_test(longterm_pin_leaves_movable),
 		cmocka_unit_test(longterm_off_detected),
 		cmocka_unit_test(longterm_enomem_when_normal_full),
+		cmocka_unit_test(longterm_enomem_when_page_cannot_move),
 		cmocka_unit_test(compaction_skips_pinned),
 		cmocka_unit_test(compaction_off_detected),
 		cmocka_unit_test(file_shared_and_private_mappings),

@@ -41,10 +41,11 @@ extern "C" {
  * Take nr_pages references from start (page aligned) in mm.
  * Returns how many pages were taken (>= 1; fewer than asked only when a
  * later page failed), or -EFAULT (no VMA / hole / access forbidden),
- * -ENOMEM (including no room outside the movable zone for a FOLL_LONGTERM
- * pin), -EBUSY (FOLL_LONGTERM: a movable page another pin keeps in
- * place cannot be moved), -ESRCH (the mm has exited), -EINVAL (bad
- * flags, unaligned start, nr_pages == 0).
+ * -ENOMEM (including, for a FOLL_LONGTERM pin, no room outside the
+ * movable zone, or a movable page that could not be migrated because
+ * another reference keeps it in place: Linux reports any migration
+ * failure so), -ESRCH (the mm has exited), -EINVAL (bad flags, unaligned
+ * start, nr_pages == 0).
  */
 long pinmm_get_user_pages(struct pinmm_mm *mm, uint64_t start,
 			  unsigned long nr_pages, unsigned gup_flags,

@@ -83,7 +83,8 @@ static bool any_movable(struct pinmm_page **pages, unsigned long nr)
  * The small folios are held with plain references taken *before* the pins
  * go: in between, nothing else might keep them, and a reference taken on a
  * folio already freed would bring a reused frame back to life.
- * 0, or -ENOMEM when the normal zone is full.
+ * 0, or -ENOMEM when a folio could not be moved (the normal zone is
+ * full, or another reference keeps it in place).
  */
 static int longterm_migrate_movable(struct pinmm_mm *mm, uint64_t start,
 				    struct pinmm_page **pages, unsigned long nr)
@@ -104,7 +105,10 @@ static int longterm_migrate_movable(struct pinmm_mm *mm, uint64_t start,
 	}
 	for (unsigned long i = 0; i < nr; i++) {
 		if (pages[i]) {
-			if (!err && migrate_folio(eng, pages[i], 0) == -ENOMEM)
+			/* any failure, as mm/gup.c reports a failed
+			 * migrate_pages(): another reference held it, or no
+			 * frame was free */
+			if (!err && migrate_folio(eng, pages[i], 0))
 				err = -ENOMEM;
 			folio_put(pages[i]);
 			continue;
@@ -148,7 +152,7 @@ static long gup_entry(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
 		if (r < 0)
 			return r;
 		if (tries == 8)
-			return -EBUSY;	/* someone else keeps it in place */
+			return -ENOMEM;	/* someone else keeps it in place */
 	}
 	return done ? (long)done : err;
 }
