@@ -768,6 +768,54 @@ static bool ro_longterm_pin_of_zero_page(struct pinmm *eng)
 }
 HOLDS(g2_ro_longterm_zero_page_strict, ro_longterm_pin_of_zero_page)
 
+/*
+ * A R/O longterm pin of a MAP_PRIVATE file mapping takes the private copy
+ * first (84209e87c696, 6.2): the process's later write reuses the pinned
+ * page, the device sees it, and the file is untouched.
+ */
+static bool ro_longterm_pin_of_private_file(struct pinmm *eng, bool fast)
+{
+	bool held = true;
+	struct pinmm_mm *mm = make_mm(eng);
+	struct pinmm_file *f;
+	struct pinmm_page *pages[1];
+	struct pinmm_pin pin;
+	uint64_t a;
+	uint8_t b;
+
+	zero_pin(&pin);
+	assert_int_equal(pinmm_file_create(eng, PG, 0x41, &f), 0);
+	assert_int_equal(pinmm_mmap_file(mm, 0, PG, PROT_RW, PINMM_MAP_PRIVATE, f, 0, &a), 0);
+	assert_int_equal(load8(mm, a), 0x41);
+	pin_ok(mm, &pin, a, 1, PINMM_FOLL_LONGTERM, fast, pages);
+	OBS(finfo(pages[0]).anon);
+	OBS(follow(mm, a).anon_exclusive);
+	store8(mm, a + 8, 0x42);
+	OBS(pfn_at(mm, a) == pinmm_page_pfn(pages[0]));
+	OBS(dev_read8(&pin, 0, 8) == 0x42);
+	OBS(is_coherent(&pin, mm, a));
+	assert_int_equal(pinmm_file_read(f, 8, &b, 1), 0);
+	assert_int_equal(b, 0x41);
+	unpin_ok(&pin);
+	pinmm_file_put(f);
+	pinmm_mm_exit(mm);
+	return held;
+}
+static bool ro_longterm_pin_of_private_file_slow(struct pinmm *eng)
+{
+	return ro_longterm_pin_of_private_file(eng, false);
+}
+static bool ro_longterm_pin_of_private_file_fast(struct pinmm *eng)
+{
+	return ro_longterm_pin_of_private_file(eng, true);
+}
+HOLDS(g2_ro_longterm_private_file_strict, ro_longterm_pin_of_private_file_slow)
+HOLDS(g2_ro_longterm_private_file_fast_strict, ro_longterm_pin_of_private_file_fast)
+BREAKS_WITHOUT(g2_ro_longterm_private_file_no_cow_unshare, ro_longterm_pin_of_private_file_slow,
+	       PINMM_SW_RO_LONGTERM_COW_UNSHARE)
+BREAKS_WITHOUT(g2_ro_longterm_private_file_fast_no_cow_unshare,
+	       ro_longterm_pin_of_private_file_fast, PINMM_SW_RO_LONGTERM_COW_UNSHARE)
+
 /* ======================================================= pin_accounting === */
 
 /* (d) a pin must be told apart from other references: folio_maybe_dma_pinned
@@ -1124,6 +1172,10 @@ int main(void)
 		cmocka_unit_test(e_mprotect_same_page),
 		/* G2 */
 		cmocka_unit_test(g2_ro_longterm_unshare_strict),
+		cmocka_unit_test(g2_ro_longterm_private_file_strict),
+		cmocka_unit_test(g2_ro_longterm_private_file_fast_strict),
+		cmocka_unit_test(g2_ro_longterm_private_file_no_cow_unshare),
+		cmocka_unit_test(g2_ro_longterm_private_file_fast_no_cow_unshare),
 		cmocka_unit_test(g2_ro_longterm_unshare_no_anon_exclusive),
 		cmocka_unit_test(g2_ro_longterm_unshare_fast_strict),
 		cmocka_unit_test(g2_ro_longterm_unshare_fast_no_anon_exclusive),

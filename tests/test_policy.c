@@ -30,6 +30,7 @@ static const char *const names[PINMM_SW_NR] = {
 	"longterm_unmovable",
 	"reclaim_skips_pinned",
 	"uprobe_checks_pins",
+	"ro_longterm_cow_unshare",
 };
 
 #define ALL ((1u << PINMM_SW_NR) - 1)
@@ -322,22 +323,27 @@ static void test_format_nearer_base(void **state)
 	format_is(parse_ok("legacy,+uprobe_checks_pins,+pin_accounting"),
 		  "legacy,+pin_accounting,+uprobe_checks_pins");
 
-	/* 5 on, 7 off: legacy is nearer */
+	/* 5 on, 8 off: legacy is nearer */
 	format_is((struct pinmm_policy){ .on = 0x1f },
 		  "legacy,+pin_accounting,+anon_exclusive,+fork_copy_pinned,"
 		  "+gup_fast_recheck,+fork_gup_fast_seq");
-	/* 7 on, 5 off: strict is nearer */
+	/* 8 on, 5 off: strict is nearer */
 	format_is((struct pinmm_policy){ .on = ALL & ~0x1fu },
 		  "strict,-pin_accounting,-anon_exclusive,-fork_copy_pinned,"
 		  "-gup_fast_recheck,-fork_gup_fast_seq");
-	/* a tie (6 and 6) goes to strict */
+	/* 6 on, 7 off: legacy by one (13 switches: no tie; a tie would go
+	 * to strict) */
 	format_is((struct pinmm_policy){ .on = 0x3f },
-		  "strict,-ksm_clear_then_check,-khugepaged_clear_then_check,"
-		  "-migrate_refuses_pinned,-longterm_unmovable,"
-		  "-reclaim_skips_pinned,-uprobe_checks_pins");
+		  "legacy,+pin_accounting,+anon_exclusive,+fork_copy_pinned,"
+		  "+gup_fast_recheck,+fork_gup_fast_seq,+gup_fast_pmd_recheck");
+	/* 7 on, 6 off: strict by one */
+	format_is((struct pinmm_policy){ .on = 0x7f },
+		  "strict,-khugepaged_clear_then_check,-migrate_refuses_pinned,"
+		  "-longterm_unmovable,-reclaim_skips_pinned,-uprobe_checks_pins,"
+		  "-ro_longterm_cow_unshare");
 }
 
-/* Every one of the 4096 policies: format, parse back, same policy; the text
+/* Every one of the 8192 policies: format, parse back, same policy; the text
  * never has more changes than the other base would need. */
 static void test_format_round_trip_all(void **state)
 {

@@ -35,20 +35,32 @@ void gup_put_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned flags)
 	folio_put(folio);
 }
 
-bool gup_must_unshare(struct pinmm *eng, unsigned flags, struct pinmm_page *page,
-		      bool zero_page)
+bool gup_must_unshare(struct pinmm *eng, const struct vm_area *vma, unsigned flags,
+		      struct pinmm_page *page, bool zero_page)
 {
 	/* only R/O pins promise coherence; writes unshare by faulting anyway */
 	if ((flags & (PINMM_FOLL_PIN | PINMM_FOLL_WRITE)) != PINMM_FOLL_PIN)
 		return false;
+	if (!zero_page && !page_test(page_folio(page), PG_anon)) {
+		/*
+		 * A page-cache page in a COW (private) mapping: a later CPU
+		 * write would COW away from it, so a R/O longterm pin takes
+		 * the private copy first (Linux 6.2, 84209e87c696 "reliable
+		 * R/O long-term pinning in COW mappings"). Short-term pins
+		 * promise only a snapshot; shared mappings write the page
+		 * itself.
+		 */
+		if (!(flags & PINMM_FOLL_LONGTERM) ||
+		    !pm_policy(eng, PINMM_SW_RO_LONGTERM_COW_UNSHARE))
+			return false;
+		return !vma || !(vma->flags & VM_SHARED);
+	}
 	if (!pm_policy(eng, PINMM_SW_ANON_EXCLUSIVE))
 		return false;	/* legacy had no way to ask */
 	if (zero_page)
 		/* a R/O longterm pin of the zero page gets a real page, so
 		 * that later CPU writes land in what the device sees */
 		return flags & PINMM_FOLL_LONGTERM;
-	if (!page_test(page_folio(page), PG_anon))
-		return false;
 	return !page_anon_exclusive(page);
 }
 
@@ -102,7 +114,7 @@ static int follow_page_pte(struct pinmm_mm *mm, struct vm_area *vma,
 			goto out;
 	}
 	struct pinmm_page *page = eng_pfn_page(eng, pte_pfn(e));
-	if (gup_must_unshare(eng, flags, page, pte_special(e))) {
+	if (gup_must_unshare(eng, vma, flags, page, pte_special(e))) {
 		*fault_flags = FAULT_FLAG_UNSHARE;
 		goto out;
 	}

@@ -17,9 +17,10 @@ bool try_grab_folio(struct pinmm *eng, struct pinmm_page *folio,
 /* Undo one try_grab_folio(). */
 void gup_put_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned flags);
 
-/* Must a R/O FOLL_PIN of this page unshare it first (make it exclusive)? */
-bool gup_must_unshare(struct pinmm *eng, unsigned flags, struct pinmm_page *page,
-		      bool zero_page);
+/* Must a R/O FOLL_PIN of this page unshare it first (make it exclusive)?
+ * vma is NULL on GUP-fast, which then leaves the question to the slow path. */
+bool gup_must_unshare(struct pinmm *eng, const struct vm_area *vma, unsigned flags,
+		      struct pinmm_page *page, bool zero_page);
 
 /* Slow path: under mmap_lock, faulting. Returns pages taken or -errno. */
 long __get_user_pages(struct pinmm_mm *mm, uint64_t start, unsigned long nr,

@@ -60,8 +60,9 @@ static bool gup_fast_pte(struct pinmm *eng, struct pt_table *pmd, unsigned pmd_i
 		goto undo;
 	if (pm_policy(eng, PINMM_SW_GUP_FAST_RECHECK) && pt_read(pte, i) != e)
 		goto undo;
-	/* a R/O pin of a shared anon page must unshare: slow path */
-	if (gup_must_unshare(eng, flags, page, false))
+	/* a R/O pin of a shared anon page, or a R/O longterm pin of a file
+	 * page (the VMA decides), must unshare: slow path */
+	if (gup_must_unshare(eng, NULL, flags, page, false))
 		goto undo;
 	*page_out = page;
 	return true;

@@ -203,8 +203,11 @@ static int do_wp_page(struct pinmm_mm *mm, struct vm_area *vma,
 		return wp_page_copy(mm, vma, pte, addr, old, flags);
 	page = eng_pfn_page(eng, pte_pfn(old));
 	if (!page_test(page_folio(page), PG_anon)) {
-		if (!(vma->flags & VM_SHARED))	/* private file page: COW */
-			return unshare ? 0 : wp_page_copy(mm, vma, pte, addr, old, flags);
+		/* private file page: COW; an unshare (R/O longterm pin) takes
+		 * the copy now and keeps it read-only */
+		if (!(vma->flags & VM_SHARED))
+			return unshare && !pm_policy(eng, PINMM_SW_RO_LONGTERM_COW_UNSHARE)
+				       ? 0 : wp_page_copy(mm, vma, pte, addr, old, flags);
 		/* a shared mapping writes the page-cache page itself */
 		if (!unshare)
 			pt_set_bits(pte, i, PTE_WRITE | PTE_DIRTY);
