@@ -1093,11 +1093,53 @@ static void dev_access_spans_pages(void **state)
 	finish_engine(eng);
 }
 
+/* access_remote_vm with FOLL_FORCE: a debugger's store past the protection
+ * of private mappings (COW), never into a shared one it cannot write. */
+static void access_remote_force(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_rw_populated(mm, 2), s = map_shared(mm, 1);
+	uint8_t buf[8] = "abcdefg", got[8];
+
+	fill(mm, a, 0x11, 2 * PG);
+	struct pinmm_mm *child = fork_mm(mm);
+	assert_int_equal(pinmm_mprotect(mm, a, PG, PROT_R), 0);
+	assert_int_equal(pinmm_mprotect(mm, a + PG, PG, PINMM_PROT_NONE), 0);
+	/* without FOLL_FORCE the protection holds */
+	assert_int_equal(pinmm_access_remote(mm, a, buf, 4, PINMM_FOLL_WRITE), -EFAULT);
+	/* across both pages: read-only, then PROT_NONE */
+	assert_int_equal(pinmm_access_remote(mm, a + PG - 4, buf, 8,
+					     PINMM_FOLL_WRITE | PINMM_FOLL_FORCE), 8);
+	assert_int_equal(pinmm_access_remote(mm, a + PG - 4, got, 8, PINMM_FOLL_FORCE), 8);
+	assert_memory_equal(got, buf, 8);
+	assert_int_equal(store_err(mm, a, 0x99), -EACCES);	/* still read-only */
+	assert_int_equal(load8(mm, a + PG - 4), 'a');
+	assert_int_equal(load8(child, a + PG - 4), 0x11);	/* COW: the child's own */
+	assert_int_equal(load8(child, a + PG), 0x11);
+	/* a shared mapping without write permission: refused */
+	assert_int_equal(pinmm_mprotect(mm, s, PG, PROT_R), 0);
+	assert_int_equal(pinmm_access_remote(mm, s, buf, 1, PINMM_FOLL_WRITE | PINMM_FOLL_FORCE),
+			 -EFAULT);
+	/* bad arguments; a hole after the first page stops the copy there */
+	assert_int_equal(pinmm_access_remote(NULL, a, buf, 1, 0), -EINVAL);
+	assert_int_equal(pinmm_access_remote(mm, a, NULL, 1, 0), -EINVAL);
+	assert_int_equal(pinmm_access_remote(mm, a, buf, 1, PINMM_FOLL_LONGTERM), -EINVAL);
+	assert_int_equal(pinmm_munmap(mm, a + PG, PG), 0);
+	assert_int_equal(pinmm_access_remote(mm, a + PG - 4, got, 8, PINMM_FOLL_FORCE), 4);
+	assert_invariants(eng);
+	pinmm_mm_exit(child);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(dev_access_spans_pages),
+		cmocka_unit_test(access_remote_force),
 		cmocka_unit_test(pin_slow_rw),
 		cmocka_unit_test(pin_fast_rw),
 		cmocka_unit_test(pin_slow_rw_longterm),

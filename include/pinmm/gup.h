@@ -68,6 +68,19 @@ void pinmm_unpin_user_pages(struct pinmm_page **pages, unsigned long nr,
 /* Drop one FOLL_GET reference. */
 void pinmm_put_page(struct pinmm_page *page);
 
+/*
+ * access_remote_vm(): copy len bytes at addr of mm to (PINMM_FOLL_WRITE)
+ * or from buf, page by page through FOLL_GET references, as /proc/PID/mem
+ * and ptrace do. With PINMM_FOLL_FORCE a write may go into a read-only or
+ * PROT_NONE private mapping (the page gets its own COW copy, which stays
+ * unwritable by the process); never into a shared mapping without write
+ * permission. Returns the bytes copied (fewer when a later page failed),
+ * or -errno when the first page fails (-EFAULT: no mapping or not
+ * allowed), -EINVAL for bad arguments.
+ */
+long pinmm_access_remote(struct pinmm_mm *mm, uint64_t addr, void *buf, size_t len,
+			 unsigned gup_flags);
+
 /* The page's frame number and its 4 KiB of memory (the device's view). */
 uint64_t pinmm_page_pfn(const struct pinmm_page *page);
 void *pinmm_page_address(const struct pinmm_page *page);

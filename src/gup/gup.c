@@ -104,7 +104,11 @@ static int follow_page_pte(struct pinmm_mm *mm, struct vm_area *vma,
 	pte_t e = pt_read(pte, i);
 	if (pte_huge(e))
 		e = mk_pte(pte_pfn(e) + sub, e & (PTE_FLAGS_MASK & ~PTE_HUGE));
-	if (!pte_present(e) || pte_protnone(e))
+	/* a PROT_NONE mark in an accessible VMA is a NUMA hint: fault it
+	 * away. In a PROT_NONE VMA it is the protection itself, which only
+	 * FOLL_FORCE gets past (check_vma_flags): follow the page as is
+	 * (Linux's gup_can_follow_protnone()). */
+	if (!pte_present(e) || (pte_protnone(e) && (vma->flags & VM_ACCESS_MASK)))
 		goto out;
 	if (write && !pte_write(e)) {
 		/* a FOLL_FORCE write may use an exclusive R/O page as is */

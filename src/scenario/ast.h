@@ -99,6 +99,7 @@ struct stmt {
 			struct scn_addr a;
 			uint8_t byte;
 			uint64_t len;
+			bool force;		/* write ... force: FOLL_FORCE, as /proc/PID/mem */
 		} cpu;
 		struct {			/* pin, get */
 			int pin;

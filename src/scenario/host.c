@@ -747,7 +747,8 @@ static int action(struct host *h, int flow, const struct stmt *st)
 		return do_exit(h, st);
 	case ST_WRITE:
 		c = (struct hcmd){ .op = H_WRITE, .addr = addr_of(h, st->cpu.a),
-				   .len = st->cpu.len, .byte = st->cpu.byte };
+				   .len = st->cpu.len, .byte = st->cpu.byte,
+				   .flags = st->cpu.force ? H_WRITE_FORCE : 0 };
 		return call(h, st->proc, &c, -1, NULL);
 	case ST_READ: {
 		struct rt_last *l = flow_last(h, flow, false);

@@ -32,6 +32,9 @@ enum hop {
 #define H_MREMAP_DONTUNMAP 1
 #define H_PATHLEN 200
 
+/* hcmd.flags of H_WRITE: a FOLL_FORCE store through /proc/self/mem */
+#define H_WRITE_FORCE 1
+
 struct hcmd {
 	int op;
 	int flags;

@@ -133,6 +133,32 @@ static int cpu_write(uint64_t addr_, uint8_t byte_, uint64_t len_)
 	return 0;
 }
 
+/* What a debugger's write does: /proc/self/mem takes the kernel's
+ * FOLL_FORCE path, past the mapping's protection (COW for private ones). */
+static int force_write(uint64_t addr, uint8_t byte, uint64_t len)
+{
+	uint8_t buf[512];
+	int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0)
+		return errno;
+	memset(buf, byte, sizeof(buf));
+	for (uint64_t done = 0; done < len && !err;) {
+		size_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		ssize_t w = pwrite(fd, buf, n, (off_t)(addr + done));
+
+		if (w < 0)
+			err = errno == EIO ? EFAULT : errno;	/* no page: EIO */
+		else if (w == 0)
+			err = EFAULT;
+		else
+			done += (uint64_t)w;
+	}
+	close(fd);
+	return err;
+}
+
 static int cpu_read(uint64_t addr_, uint64_t len_, struct hrep *r_)
 {
 	volatile uint64_t addr = addr_, len = len_;
@@ -406,7 +432,10 @@ void pm_host_worker(int sock)
 		case H_EXIT:
 			pm_host_send(sock, r, sizeof(*r), -1);
 			_exit(0);
-		case H_WRITE: err = cpu_write(c.addr, c.byte, c.len); break;
+		case H_WRITE:
+			err = c.flags & H_WRITE_FORCE ? force_write(c.addr, c.byte, c.len)
+						      : cpu_write(c.addr, c.byte, c.len);
+			break;
 		case H_READ: err = cpu_read(c.addr, c.len, r); break;
 		case H_PAGEMAP: err = do_pagemap(&c, r); break;
 		case H_SMAPS_HUGE: err = do_smaps_huge(&c, r); break;

@@ -246,6 +246,24 @@ static int do_pin(struct rt *rt, struct pinmm_mm *mm, const struct stmt *st)
 	return ret;
 }
 
+/* A FOLL_FORCE store, as a debugger's write to /proc/PID/mem. */
+static int force_write(struct pinmm_mm *mm, uint64_t addr, uint8_t byte, uint64_t len)
+{
+	uint8_t buf[512];
+
+	memset(buf, byte, sizeof(buf));
+	for (uint64_t done = 0; done < len;) {
+		size_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		long r = pinmm_access_remote(mm, addr + done, buf, n,
+					     PINMM_FOLL_WRITE | PINMM_FOLL_FORCE);
+
+		if (r < 0)
+			return (int)r;
+		done += (uint64_t)r;
+	}
+	return 0;
+}
+
 static int dev_write(struct rt *rt, const struct stmt *st)
 {
 	struct rt_pin *p = &rt->pins[st->dev.pin];
@@ -294,6 +312,8 @@ int rt_action(struct rt_ctx *ctx, const struct stmt *st)
 	case ST_EXIT:
 		return do_exit(rt, st);
 	case ST_WRITE:
+		if (st->cpu.force)
+			return force_write(mm, rt_addr(rt, st->cpu.a), st->cpu.byte, st->cpu.len);
 		return pinmm_store_fill(mm, rt_addr(rt, st->cpu.a), st->cpu.byte,
 					st->cpu.len);
 	case ST_READ:

@@ -207,8 +207,13 @@ static void parse_write(struct parser *p, struct stmt *st)
 	st->cpu.byte = p_byte(p);
 	st->cpu.len = 1;
 	while (!p_at_end(p)) {
+		if (p_is_word(p, "force") && !st->cpu.force) {
+			st->cpu.force = true;
+			p_advance(p);
+			continue;
+		}
 		if (!p_option(p, &key) || !tok_is(&key, "len"))
-			bad_option(p, &key, "len=N");
+			bad_option(p, &key, "len=N or force");
 		st->cpu.len = p_len(p, "a length");
 	}
 }
