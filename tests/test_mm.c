@@ -5,6 +5,8 @@
  */
 #include "helpers.h"
 
+#include "mm/mm.h"
+
 /* ================================================================ mmap === */
 
 static void mmap_private_anon_basic(void **state)
@@ -1424,10 +1426,40 @@ static void mmap_hint_used_when_free(void **state)
 	finish_engine(eng);
 }
 
+/* mprotect and madvise merge the VMAs they split once the pieces are alike
+ * again (Linux's vma_merge); pieces of different mappings never merge. */
+static void vma_merge_after_flag_changes(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_rw_populated(mm, 8), b;
+
+	unsigned long nr = mm->nr_vmas;
+	assert_int_equal(pinmm_mprotect(mm, a + PG, 2 * PG, PROT_R), 0);
+	assert_int_equal(mm->nr_vmas, nr + 2);
+	assert_int_equal(pinmm_mprotect(mm, a + PG, 2 * PG, PROT_RW), 0);
+	assert_int_equal(mm->nr_vmas, nr);
+	assert_int_equal(pinmm_madvise(mm, a + 4 * PG, 4 * PG, PINMM_MADV_DONTFORK), 0);
+	assert_int_equal(mm->nr_vmas, nr + 1);
+	assert_int_equal(pinmm_madvise(mm, a + 4 * PG, 4 * PG, PINMM_MADV_DOFORK), 0);
+	assert_int_equal(mm->nr_vmas, nr);
+	/* another mapping right after it: its own anon_vma, never merged */
+	assert_int_equal(pinmm_mmap(mm, a + 8 * PG, PG, PROT_RW, PINMM_MAP_PRIVATE | PINMM_MAP_FIXED,
+				    &b), 0);
+	assert_int_equal(pinmm_mprotect(mm, a, 9 * PG, PROT_RW), 0);
+	assert_int_equal(mm->nr_vmas, nr + 1);
+	assert_bytes(mm, a, 0, 8 * PG);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(vma_merge_after_flag_changes),
 		cmocka_unit_test(config_and_create),
 		cmocka_unit_test(policy_text),
 		cmocka_unit_test(mmap_private_anon_basic),

@@ -16,6 +16,7 @@ static int madvise_vma_flags(struct pinmm_mm *mm, uint64_t start, uint64_t end,
 	for (struct vm_area *v = find_vma(mm, start); v && v->start < end;
 	     v = vma_next(mm, v))
 		v->flags = (v->flags & ~clear) | set;
+	vma_merge_range(mm, start, end);
 	return 0;
 }
 

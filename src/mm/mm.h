@@ -123,6 +123,9 @@ void vma_remove(struct pinmm_mm *mm, struct vm_area *vma);
 int vma_split(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr);
 /* Make [start,end) boundaries VMA boundaries; -ENOMEM. */
 int vma_split_range(struct pinmm_mm *mm, uint64_t start, uint64_t end);
+/* After flags changed in [start,end): merge the VMAs from the one before
+ * start to the one after end that are alike again (vma_merge). */
+void vma_merge_range(struct pinmm_mm *mm, uint64_t start, uint64_t end);
 struct vm_area *vma_dup(struct pinmm_mm *mm, const struct vm_area *src);
 /* Find a free, aligned range of len bytes, top-down; 0 when none. */
 uint64_t get_unmapped_area(struct pinmm_mm *mm, uint64_t len, uint64_t align);

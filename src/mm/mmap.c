@@ -246,6 +246,7 @@ int pinmm_mprotect(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned pr
 		v->flags = (v->flags & ~VM_ACCESS_MASK) | vm;
 		change_protection(mm, v->start, v->end, v->flags);
 	}
+	vma_merge_range(mm, addr, end);
 out:
 	pm_up_write(&mm->mmap_lock);
 	return err;

@@ -126,6 +126,42 @@ int vma_split(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr)
 	return 0;
 }
 
+/* Can next be folded into prev? The same flags, file and anon_vma, and
+ * pages that continue prev's (as Linux's is_mergeable_vma() and the
+ * pgoff check of vma_merge). */
+static bool vma_mergeable(const struct vm_area *prev, const struct vm_area *next)
+{
+	return prev->end == next->start && prev->flags == next->flags &&
+	       prev->file == next->file && prev->anon_vma == next->anon_vma &&
+	       next->pgoff == prev->pgoff + ((prev->end - prev->start) >> PINMM_PAGE_SHIFT);
+}
+
+void vma_merge_range(struct pinmm_mm *mm, uint64_t start, uint64_t end)
+{
+	struct vm_area *v = find_vma(mm, start ? start - 1 : 0);
+
+	while (v && v->start <= end) {
+		struct vm_area *next = vma_next(mm, v);
+
+		if (!next || next->start > end || !vma_mergeable(v, next)) {
+			v = next;
+			continue;
+		}
+		/* rmap walkers see the two VMAs or the merged one, never a
+		 * range mapped by neither (as vma_split) */
+		vma_rmap_lock(v);
+		v->end = next->end;
+		if (next->anon_vma)
+			pm_list_del(&next->anon_link);
+		if (next->file)
+			pm_list_del(&next->file_link);
+		RB_REMOVE(vma_tree, &mm->vmas, next);
+		mm->nr_vmas--;
+		vma_rmap_unlock(v);
+		vma_free(next);
+	}
+}
+
 int vma_split_range(struct pinmm_mm *mm, uint64_t start, uint64_t end)
 {
 	struct vm_area *v = vma_lookup(mm, start);
