@@ -47,6 +47,9 @@ int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out)
 	pm_mutex_init(&eng->kthread_lock);
 	pm_list_init(&eng->mms);
 	pm_list_init(&eng->files);
+	eng->khugepaged = (struct pinmm_khugepaged_tunables){
+		.max_ptes_none = 511, .max_ptes_shared = 256, .max_ptes_swap = 64,
+	};
 
 	/* the shared zero page: first frame of the normal zone, never freed */
 	eng->zero_page = pm_alloc_folio(eng, 0, PM_GFP_ZERO | PM_GFP_NOINJECT);

@@ -85,6 +85,9 @@ struct pinmm {
 	struct pm_rcu_domain *rcu_dom;	/* outlives the engine while callbacks pend */
 	_Atomic long nr_mms;
 
+	/* khugepaged's sysfs knobs (MADV_COLLAPSE ignores them, as Linux) */
+	struct pinmm_khugepaged_tunables khugepaged;
+
 	struct {
 		_Atomic unsigned long gup_fast_fallbacks;
 		_Atomic unsigned long cow_copies, cow_reuses, fork_early_copies;

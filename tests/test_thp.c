@@ -254,10 +254,158 @@ static void collapse_refuses_pinned(void **s)
 	finish_engine(eng);
 }
 
+/* PTE-map a PMD-mapped THP the way cow.c does: mprotect one page away and
+ * back (the VMA splits, and merges again). */
+static void pte_map_thp(struct pinmm_mm *mm, uint64_t a)
+{
+	assert_int_equal(pinmm_mprotect(mm, a + PG, PG, PROT_R), 0);
+	assert_int_equal(pinmm_mprotect(mm, a + PG, PG, PROT_RW), 0);
+	assert_false(follow(mm, a).huge);
+	assert_int_equal(finfo_at(mm, a).order, PINMM_HPAGE_ORDER);
+}
+
+/* cow.c "Basic COW after fork() when collapsing before fork()": a
+ * PTE-mapped THP collapses again into a new THP with the same bytes. */
+static void collapse_pte_mapped_thp(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_thp(mm, 1);
+
+	for (unsigned i = 0; i < HPN; i++)
+		store8(mm, a + i * PG, (uint8_t)(3 + i));
+	pte_map_thp(mm, a);
+	assert_int_equal(pinmm_madvise(mm, a, HP, PINMM_MADV_COLLAPSE), 0);
+	assert_true(follow(mm, a).huge);
+	for (unsigned i = 0; i < HPN; i += 11)
+		assert_int_equal(load8(mm, a + i * PG), (uint8_t)(3 + i));
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+/* cow.c "... when collapsing after fork() (fully shared / lower shared)":
+ * the parent's collapse copies the pages it shares with the child; COW
+ * then holds both ways. With DONTFORK on the upper half only the lower
+ * half is shared. */
+static void collapse_after_fork(bool lower_only)
+{
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng), *child;
+	uint64_t a = map_thp(mm, 1);
+
+	fill(mm, a, 0x11, HP);
+	pte_map_thp(mm, a);
+	if (lower_only)
+		assert_int_equal(pinmm_madvise(mm, a + HP / 2, HP / 2, PINMM_MADV_DONTFORK), 0);
+	child = fork_mm(mm);
+	if (lower_only)
+		assert_int_equal(pinmm_madvise(mm, a + HP / 2, HP / 2, PINMM_MADV_DOFORK), 0);
+	assert_int_equal(pinmm_madvise(mm, a, HP, PINMM_MADV_COLLAPSE), 0);
+	assert_true(follow(mm, a).huge);
+	assert_false(follow(child, a).huge);
+	assert_invariants(eng);
+	fill(mm, a, 0x22, HP);
+	assert_bytes(child, a, 0x11, lower_only ? HP / 2 : HP);
+	fill(child, a, 0x33, PG);
+	assert_bytes(mm, a, 0x22, HP);
+	assert_invariants(eng);
+	pinmm_mm_exit(child);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+static void collapse_after_fork_fully_shared(void **s)
+{
+	(void)s;
+	collapse_after_fork(false);
+}
+
+static void collapse_after_fork_lower_shared(void **s)
+{
+	(void)s;
+	collapse_after_fork(true);
+}
+
+/* A page COW-shared with a child, which holds a GUP reference to it (a
+ * FOLL_GET does not unshare): its count is more than its two mappings, so
+ * the parent's collapse refuses (EAGAIN), as is_refcount_suitable() in
+ * Linux; once the reference goes the collapse copies it. */
+static void collapse_refuses_shared_page_referenced_by_child(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng), *child;
+	uint64_t a = map_small_then_hugepage(mm, 5);
+	struct pinmm_page *pages[1];
+	struct pinmm_pin ref;
+
+	zero_pin(&ref);
+	child = fork_mm(mm);
+	assert_int_equal(pinmm_get(child, &ref, a + 3 * PG, 1, 0, false, pages), 0);
+	assert_int_equal(pfn_at(mm, a + 3 * PG), pinmm_page_pfn(pages[0]));	/* shared */
+	assert_int_equal(pinmm_madvise(mm, a, HP, PINMM_MADV_COLLAPSE), -EAGAIN);
+	assert_false(follow(mm, a).huge);
+	assert_int_equal(pinmm_put(&ref), 0);
+	assert_int_equal(pinmm_madvise(mm, a, HP, PINMM_MADV_COLLAPSE), 0);
+	assert_true(follow(mm, a).huge);
+	assert_int_equal(load8(child, a + 3 * PG), 8);
+	assert_int_equal(load8(mm, a + 3 * PG), 8);
+	assert_invariants(eng);
+	pinmm_mm_exit(child);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+/* khugepaged's max_ptes_shared and max_ptes_none (defaults 256 and 511);
+ * MADV_COLLAPSE ignores both. */
+static void khugepaged_limits(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng), *child;
+	uint64_t a = map_small_then_hugepage(mm, 5);
+	struct pinmm_khugepaged_tunables t;
+
+	assert_int_equal(pinmm_khugepaged_get_tunables(eng, &t), 0);
+	assert_int_equal(t.max_ptes_none, 511);
+	assert_int_equal(t.max_ptes_shared, 256);
+	assert_int_equal(t.max_ptes_swap, 64);
+	t.max_ptes_none = 512;
+	assert_int_equal(pinmm_khugepaged_set_tunables(eng, &t), -EINVAL);
+	assert_int_equal(pinmm_khugepaged_set_tunables(NULL, &t), -EINVAL);
+	/* all 512 pages shared with a child: more than 256 */
+	child = fork_mm(mm);
+	assert_int_equal(pinmm_khugepaged_scan(eng, 1), 0);
+	assert_false(follow(mm, a).huge);
+	pinmm_mm_exit(child);
+	/* one page left, 511 empty: within 511, not within 510 */
+	assert_int_equal(pinmm_madvise(mm, a + PG, HP - PG, PINMM_MADV_DONTNEED), 0);
+	t = (struct pinmm_khugepaged_tunables){ .max_ptes_none = 510, .max_ptes_shared = 256,
+						.max_ptes_swap = 64 };
+	assert_int_equal(pinmm_khugepaged_set_tunables(eng, &t), 0);
+	assert_int_equal(pinmm_khugepaged_scan(eng, 1), 0);
+	t.max_ptes_none = 511;
+	assert_int_equal(pinmm_khugepaged_set_tunables(eng, &t), 0);
+	assert_int_equal(pinmm_khugepaged_scan(eng, 1), 1);
+	assert_true(follow(mm, a).huge);
+	assert_int_equal(load8(mm, a), 5);
+	assert_int_equal(load8(mm, a + PG), 0);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(thp_fault_maps_pmd),
+		cmocka_unit_test(collapse_pte_mapped_thp),
+		cmocka_unit_test(collapse_after_fork_fully_shared),
+		cmocka_unit_test(collapse_after_fork_lower_shared),
+		cmocka_unit_test(collapse_refuses_shared_page_referenced_by_child),
+		cmocka_unit_test(khugepaged_limits),
 		cmocka_unit_test(pin_subpage_then_split_pmd_and_folio),
 		cmocka_unit_test(longterm_pin_of_thp_leaves_movable),
 		cmocka_unit_test(thp_pin_keeps_whole_folio),

@@ -59,6 +59,19 @@ long pinmm_ksm_scan(struct pinmm *eng, unsigned passes);
 /* khugepaged: collapse aligned 2 MiB ranges of MADV_HUGEPAGE VMAs;
  * returns how many ranges were collapsed. */
 long pinmm_khugepaged_scan(struct pinmm *eng, unsigned passes);
+
+/*
+ * khugepaged's limits per 2 MiB range, as Linux's
+ * /sys/kernel/mm/transparent_hugepage/khugepaged/max_ptes_*: how many
+ * entries may be empty (or the zero page), map a page other processes map
+ * too, or be swapped out (swapped in by the collapse). Defaults 511, 256,
+ * 64. MADV_COLLAPSE ignores them. Each at most 511: else -EINVAL.
+ */
+struct pinmm_khugepaged_tunables {
+	unsigned max_ptes_none, max_ptes_shared, max_ptes_swap;
+};
+int pinmm_khugepaged_get_tunables(const struct pinmm *eng, struct pinmm_khugepaged_tunables *t);
+int pinmm_khugepaged_set_tunables(struct pinmm *eng, const struct pinmm_khugepaged_tunables *t);
 /* Migrate the folio mapped at addr to a new frame (same zone kind).
  * -EBUSY when it may be pinned (migrate_refuses_pinned), -EFAULT. */
 int pinmm_migrate(struct pinmm_mm *mm, uint64_t addr);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * khugepaged and MADV_COLLAPSE: replace an aligned 2 MiB range of small
- * anonymous pages by one THP.
+ * anonymous pages (or of a PTE-mapped THP) by a new THP, copying each page;
+ * pages other processes map too keep their other mappings (the collapse
+ * breaks their COW for this mm), swapped pages are swapped in first.
  *
  * The protocol that keeps collapse off pinned pages
  * (khugepaged_clear_then_check): clear the PMD entry first — the PTEs stay
@@ -23,52 +25,111 @@
 
 #define HPAGE_NR (1ul << PINMM_HPAGE_ORDER)
 
-/* Which small pages may be collapsed? 0 ok, -EINVAL not collapsible,
- * -EAGAIN try later. pte lock held. */
-static int scan_ptes(struct pinmm *eng, struct pt_table *pte, unsigned *present)
+/* Who collapses: khugepaged obeys its max_ptes_* knobs, MADV_COLLAPSE
+ * does not (Linux's collapse_control.is_khugepaged). */
+struct collapse_control {
+	bool is_khugepaged;
+	struct pinmm_khugepaged_tunables limits;
+};
+
+/*
+ * Can the range mapped by this PTE table be collapsed? As Linux's
+ * hpage_collapse_scan_pmd(): empty entries and the zero page become zeroes
+ * of the new THP; pages other processes map too (COW-shared after fork)
+ * are copied, the others keep theirs; pages of a large folio (a PTE-mapped
+ * THP) are copied like small ones; khugepaged refuses a range with more of
+ * each than its knobs allow. 0 ok, -EINVAL not collapsible, -EAGAIN try
+ * later; *swapped counts swap entries (the caller swaps them in first).
+ * pte lock held.
+ */
+static int scan_ptes(struct pinmm *eng, struct pt_table *pte, const struct collapse_control *cc,
+		     unsigned *swapped)
 {
-	*present = 0;
+	unsigned none_or_zero = 0, shared = 0, present = 0;
+
+	*swapped = 0;
 	/* plain loads, no preemption points: reading entries under their lock
 	 * commutes with everything GUP-fast does (it only reads them too) */
 	for (unsigned j = 0; j < PT_ENTRIES; j++) {
 		pte_t e = atomic_load(&pte->ent[j]);
-		struct pinmm_page *page;
+		struct pinmm_page *page, *folio;
 
-		if (pte_none(e) || (pte_present(e) && pte_special(e)))
-			continue;	/* empty or the zero page: zero-filled */
+		if (pte_none(e) || (pte_present(e) && pte_special(e))) {
+			if (cc->is_khugepaged && ++none_or_zero > cc->limits.max_ptes_none)
+				return -EINVAL;
+			continue;
+		}
+		if (pte_is_swp(e) && pte_swp_type(e) == SWP_SWAP) {
+			if (cc->is_khugepaged && *swapped + 1 > cc->limits.max_ptes_swap)
+				return -EINVAL;
+			(*swapped)++;
+			continue;
+		}
 		if (!pte_present(e))
-			return -EAGAIN;	/* swapped or migrating */
+			return -EAGAIN;	/* migrating */
 		page = eng_pfn_page(eng, pte_pfn(e));
-		if (page_folio(page) != page || folio_order(page) || !page_test(page, PG_anon) ||
-		    page_test(page, PG_ksm) || page_mapcount(page) != 1)
-			return -EINVAL;	/* large, KSM or shared: left alone */
-		(*present)++;
+		folio = page_folio(page);
+		if (!page_test(folio, PG_anon) || page_test(folio, PG_ksm))
+			return -EINVAL;	/* KSM: left alone */
+		if (page_mapcount(page) > 1 && cc->is_khugepaged &&
+		    ++shared > cc->limits.max_ptes_shared)
+			return -EINVAL;
+		present++;
 	}
-	return *present ? 0 : -EINVAL;
+	return present || *swapped ? 0 : -EINVAL;
 }
 
-/* Does any small page hold a reference beyond its mapping's? */
+/* References of a folio beyond its mappings' (a pin, a GUP reference, a
+ * mover's): is_refcount_suitable() in Linux. */
+static int folio_extra_refs(struct pinmm_page *folio)
+{
+	int maps = atomic_load(&folio->entire_mapcount);
+
+	for (unsigned long i = 0; i < folio_nr_pages(folio); i++)
+		maps += atomic_load(&folio[i].mapcount);
+	return folio_ref_count(folio) - maps;
+}
+
+/* Does any page mapped here belong to a folio that may be pinned? */
 static bool any_extra_refs(struct pinmm *eng, struct pt_table *pte)
 {
 	for (unsigned j = 0; j < PT_ENTRIES; j++) {
 		pte_t e = atomic_load(&pte->ent[j]);
 
 		if (pte_present(e) && !pte_special(e) &&
-		    folio_ref_count(eng_pfn_page(eng, pte_pfn(e))) != 1)
+		    folio_extra_refs(page_folio(eng_pfn_page(eng, pte_pfn(e)))) > 0)
 			return true;
 	}
 	return false;
 }
 
+/* __collapse_huge_page_swapin(): fault the swapped pages back in. */
+static int collapse_swapin(struct pinmm_mm *mm, struct vm_area *vma, uint64_t haddr,
+			   struct pt_table *pte)
+{
+	for (unsigned j = 0; j < PT_ENTRIES; j++) {
+		pte_t e = atomic_load(&pte->ent[j]);
+
+		if (pte_is_swp(e) && pte_swp_type(e) == SWP_SWAP) {
+			int err = handle_mm_fault(mm, vma, haddr + j * PINMM_PAGE_SIZE, 0);
+
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
 /* Collapse [haddr, haddr + 2 MiB) of vma. mmap_lock held for write.
  * 0 collapsed, 1 already a THP, -EINVAL / -EAGAIN / -ENOMEM. */
-static int collapse_huge_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t haddr)
+static int collapse_huge_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t haddr,
+			      const struct collapse_control *cc)
 {
 	struct pinmm *eng = mm->eng;
 	unsigned i = pt_index(haddr, PT_LEVEL_PMD);
 	struct pt_table *pmd = pmd_table_alloc(mm, haddr), *pte;
 	struct pinmm_page *folio;
-	unsigned present;
+	unsigned swapped;
 	int err;
 
 	if (!pmd)
@@ -80,8 +141,10 @@ static int collapse_huge_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t
 		return -EINVAL;
 	pte = pte_table(pmd_val);
 	pm_mutex_lock(&pte->ptl);
-	err = scan_ptes(eng, pte, &present);
+	err = scan_ptes(eng, pte, cc, &swapped);
 	pm_mutex_unlock(&pte->ptl);
+	if (!err && swapped)
+		err = collapse_swapin(mm, vma, haddr, pte);
 	if (err)
 		return err;
 	/* the memory comes first: after the protocol nothing may fail */
@@ -95,7 +158,7 @@ static int collapse_huge_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t
 	pm_mutex_lock(&pte->ptl);
 	/* the entries may have changed while we allocated (swapped out,
 	 * migrating, unmapped): look again, now that they cannot */
-	if (pt_read(pmd, i) != pmd_val || scan_ptes(eng, pte, &present)) {
+	if (pt_read(pmd, i) != pmd_val || scan_ptes(eng, pte, cc, &swapped) || swapped) {
 		pm_mutex_unlock(&pte->ptl);
 		pm_mutex_unlock(&pmd->ptl);
 		folio_put(folio);
@@ -150,6 +213,7 @@ static int collapse_huge_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t
 /* MADV_COLLAPSE over [start, end): mmap_lock held for write. */
 int madvise_collapse(struct pinmm_mm *mm, uint64_t start, uint64_t end)
 {
+	const struct collapse_control cc = { .is_khugepaged = false };
 	int ret = -EINVAL;
 	bool busy = false;
 
@@ -164,7 +228,7 @@ int madvise_collapse(struct pinmm_mm *mm, uint64_t start, uint64_t end)
 		/* MADV_NOHUGEPAGE forbids it, as Linux answers EINVAL */
 		if (vma->flags & VM_NOHUGEPAGE)
 			return -EINVAL;
-		err = collapse_huge_page(mm, vma, h);
+		err = collapse_huge_page(mm, vma, h, &cc);
 		if (err == -EAGAIN)
 			busy = true;
 		else if (err == -ENOMEM)
@@ -178,10 +242,12 @@ int madvise_collapse(struct pinmm_mm *mm, uint64_t start, uint64_t end)
 
 long pinmm_khugepaged_scan(struct pinmm *eng, unsigned passes)
 {
+	struct collapse_control cc = { .is_khugepaged = true };
 	long collapsed = 0;
 
 	if (!eng)
 		return -EINVAL;
+	cc.limits = eng->khugepaged;
 	for (unsigned p = 0; p < passes; p++) {
 		size_t nr;
 		struct pinmm_mm **mms = pm_snapshot_mms(eng, &nr);
@@ -196,11 +262,28 @@ long pinmm_khugepaged_scan(struct pinmm *eng, unsigned passes)
 				for (uint64_t h = ALIGN_UP(v->start, PINMM_PMD_SIZE);
 				     vma_thp_suitable(v, h); h += PINMM_PMD_SIZE)
 					/* khugepaged skips what it cannot collapse */
-					collapsed += collapse_huge_page(mm, v, h) == 0;
+					collapsed += collapse_huge_page(mm, v, h, &cc) == 0;
 			}
 			pm_up_write(&mm->mmap_lock);
 		}
 		free(mms);
 	}
 	return collapsed;
+}
+
+int pinmm_khugepaged_get_tunables(const struct pinmm *eng, struct pinmm_khugepaged_tunables *t)
+{
+	if (!eng || !t)
+		return -EINVAL;
+	*t = eng->khugepaged;
+	return 0;
+}
+
+int pinmm_khugepaged_set_tunables(struct pinmm *eng, const struct pinmm_khugepaged_tunables *t)
+{
+	if (!eng || !t || t->max_ptes_none >= HPAGE_NR || t->max_ptes_shared >= HPAGE_NR ||
+	    t->max_ptes_swap >= HPAGE_NR)
+		return -EINVAL;
+	eng->khugepaged = *t;
+	return 0;
 }
