@@ -47,6 +47,7 @@ int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out)
 	pm_mutex_init(&eng->kthread_lock);
 	pm_list_init(&eng->mms);
 	pm_list_init(&eng->files);
+	pm_mutex_init(&eng->ksm.lock);
 	eng->khugepaged = (struct pinmm_khugepaged_tunables){
 		.max_ptes_none = 511, .max_ptes_shared = 256, .max_ptes_swap = 64,
 	};
@@ -106,6 +107,7 @@ int pinmm_destroy(struct pinmm *eng)
 	free(eng->pin_records.gen);
 	free(eng->pin_records.kind);
 	swap_destroy(eng);
+	ksm_state_destroy(eng);
 	pm_mutex_destroy(&eng->kthread_lock);
 	pm_mem_destroy(&eng->mem);
 	free(eng);

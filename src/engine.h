@@ -64,6 +64,8 @@ struct pm_kthread {
 	_Atomic unsigned long passes;
 };
 
+struct ksm_checksum;
+
 struct pinmm {
 	struct pinmm_config cfg;
 	struct pinmm_policy policy;
@@ -84,6 +86,15 @@ struct pinmm {
 	_Atomic long nr_page_tables;
 	struct pm_rcu_domain *rcu_dom;	/* outlives the engine while callbacks pend */
 	_Atomic long nr_mms;
+
+	/* ksmd's memory between passes: each scanned page's checksum (a page
+	 * enters the unstable tree once it held for a pass); one pass at a
+	 * time (ksm_thread_mutex) */
+	struct {
+		pm_mutex_t lock;
+		struct ksm_checksum *checksums;	/* sorted by (mm id, address) */
+		size_t nr_checksums;
+	} ksm;
 
 	/* khugepaged's sysfs knobs (MADV_COLLAPSE ignores them, as Linux) */
 	struct pinmm_khugepaged_tunables khugepaged;
@@ -125,6 +136,8 @@ static inline bool pm_policy(const struct pinmm *eng, enum pinmm_switch s)
 struct pinmm_mm **pm_snapshot_mms(struct pinmm *eng, size_t *nr);
 
 void pm_kthreads_stop_all(struct pinmm *eng);
+/* ksm.c: frees ksmd's state at engine teardown */
+void ksm_state_destroy(struct pinmm *eng);
 
 /* Injection point: true when this allocation must fail. */
 bool pm_should_fail_alloc(struct pinmm *eng, enum pinmm_alloc_kind kind);

@@ -51,8 +51,9 @@ static void ksm_race_case(struct pinmm_policy p, bool detected)
 
 	fill(mm, a, 0x77, 2 * PG);
 	assert_int_equal(pinmm_madvise(mm, a, 2 * PG, PINMM_MADV_MERGEABLE), 0);
-	/* which one becomes the KSM page depends on the scan's order: stage
-	 * the race on whichever is write-protected second */
+	/* the second pass merges: the page met second (a + PG) becomes the
+	 * KSM page, then the one met first (a, in the unstable tree) is
+	 * write-protected and merged into it: stage the race there */
 	if (detected) {
 		st.at = PM_PT_KSM_CHECKED;
 	} else {
@@ -60,14 +61,11 @@ static void ksm_race_case(struct pinmm_policy p, bool detected)
 		st.zero_only = true;
 	}
 	st.skip = 1;
-	uint64_t pfn0 = pfn_at(mm, a), pfn1 = pfn_at(mm, a + PG);
-	/* the second write-protect is of the page with the higher descriptor
-	 * (the scan sorts a group by descriptor) */
-	st.addr = pfn0 > pfn1 ? a : a + PG;
-	uint64_t victim_pfn = pfn0 > pfn1 ? pfn0 : pfn1;
+	st.addr = a;
+	uint64_t victim_pfn = pfn_at(mm, a);
 
 	pm_preempt_set_hook(hook, &st);
-	long merged = pinmm_ksm_scan(eng, 1);
+	long merged = pinmm_ksm_scan(eng, 2);
 	pm_preempt_set_hook(NULL, NULL);
 	assert_true(st.fired);
 

@@ -83,7 +83,7 @@ static void thread(void *state, unsigned tid)
 		pinmm_fork(w->mm, &w->child);
 		break;
 	case RACE_KSM:
-		pinmm_ksm_scan(w->eng, 1);
+		pinmm_ksm_scan(w->eng, 2);	/* the first pass only takes checksums */
 		break;
 	case RACE_COLLAPSE:
 		pinmm_madvise(w->mm, w->b, 2ul << 20, PINMM_MADV_COLLAPSE);

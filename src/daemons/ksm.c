@@ -3,6 +3,15 @@
  * KSM: merge identical anonymous pages of MADV_MERGEABLE ranges into one
  * write-protected KSM page; a write breaks it again by COW.
  *
+ * The algorithm is ksmd's (mm/ksm.c), one pass a full scan: pages are met
+ * in mm order (oldest first) and address order; a page first tries the
+ * stable tree (the KSM pages); else, once its checksum held since the
+ * previous pass, the unstable tree of this pass: not found, it is inserted;
+ * found, the page met now becomes the KSM page and the tree's page (met
+ * earlier) is merged into it. The unstable tree is rebuilt every pass. So
+ * a pinned page met first sits in the unstable tree and every twin fails to
+ * merge with it, pass after pass, while the pin is held — as on Linux.
+ *
  * Each page enters a merge through write_protect_page(), the protocol that
  * keeps KSM off pinned pages (ksm_clear_then_check):
  *   clear the entry (an SC exchange: GUP-fast's recheck now fails), then
@@ -26,6 +35,13 @@ struct ksm_item {
 	struct pinmm_mm *mm;
 	uint64_t addr;
 	struct pinmm_page *page;	/* referenced while listed */
+	int scan_refs;			/* items listing this page: our references */
+};
+
+/* A page's checksum from the previous pass (rmap_item->oldchecksum). */
+struct ksm_checksum {
+	unsigned mm_id;
+	uint64_t addr, hash;
 };
 
 static uint64_t page_hash(struct pinmm *eng, struct pinmm_page *page)
@@ -145,87 +161,177 @@ static int collect_mm(struct pinmm *eng, struct pinmm_mm *mm, struct ksm_item **
 				*items = n;
 				*cap = ncap;
 			}
-			(*items)[(*nr)++] = (struct ksm_item){ page_hash(eng, page), mm, a, page };
+			(*items)[(*nr)++] = (struct ksm_item){ page_hash(eng, page), mm, a, page, 0 };
 		}
 	}
 	return 0;
 }
 
-static int item_cmp(const void *x, const void *y)
+static int page_ptr_cmp(const void *x, const void *y)
 {
-	const struct ksm_item *a = x, *b = y;
+	const struct pinmm_page *a = *(struct pinmm_page *const *)x;
+	const struct pinmm_page *b = *(struct pinmm_page *const *)y;
 
-	if (a->hash != b->hash)
-		return a->hash < b->hash ? -1 : 1;
-	/* KSM pages first in a group: they are the merge targets */
-	bool ka = page_test(a->page, PG_ksm), kb = page_test(b->page, PG_ksm);
-	if (ka != kb)
-		return ka ? -1 : 1;
-	return a->page < b->page ? -1 : a->page > b->page;
+	return a < b ? -1 : a > b;
 }
 
-/* How many references the scan holds on page (one per item listing it). */
-static int scan_refs(const struct ksm_item *g, size_t n, const struct pinmm_page *page)
+/* How many references the scan holds on each item's page (one per item
+ * listing it: a page shared after fork is listed once per mapping). */
+static int count_scan_refs(struct ksm_item *items, size_t nr)
 {
-	int refs = 0;
+	struct pinmm_page **v = malloc((nr ? nr : 1) * sizeof(*v));
 
-	for (size_t j = 0; j < n; j++)
-		refs += g[j].page == page;
-	return refs;
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < nr; i++)
+		v[i] = items[i].page;
+	qsort(v, nr, sizeof(*v), page_ptr_cmp);
+	for (size_t i = 0; i < nr; i++) {
+		struct pinmm_page **lo = bsearch(&items[i].page, v, nr, sizeof(*v), page_ptr_cmp);
+		while (lo > v && lo[-1] == items[i].page)
+			lo--;
+		int n = 0;
+		while (lo + n < v + nr && lo[n] == items[i].page)
+			n++;
+		items[i].scan_refs = n;
+	}
+	free(v);
+	return 0;
 }
 
-/* Can g[k] serve as the group's KSM page? Write-protects it if needed. */
-static bool make_kpage(struct pinmm *eng, struct ksm_item *g, size_t n, size_t k)
+static bool item_write_protect(struct pinmm *eng, struct ksm_item *it)
 {
-	struct pinmm_page *kpage = g[k].page;
 	bool ok;
 
-	if (page_test(kpage, PG_ksm))
-		return true;
-	pm_down_read(&g[k].mm->mmap_lock);
-	ok = !atomic_load(&g[k].mm->dead) &&
-	     write_protect_page(eng, g[k].mm, g[k].addr, kpage, scan_refs(g, n, kpage));
-	pm_up_read(&g[k].mm->mmap_lock);
-	if (ok)
-		page_set(kpage, PG_ksm);
+	pm_down_read(&it->mm->mmap_lock);
+	ok = !atomic_load(&it->mm->dead) &&
+	     write_protect_page(eng, it->mm, it->addr, it->page, it->scan_refs);
+	pm_up_read(&it->mm->mmap_lock);
 	return ok;
 }
 
-/* Merge the items of one group of equal hashes into one KSM page: the
- * first that can be write-protected (a pinned one cannot). */
-static void merge_group(struct pinmm *eng, struct ksm_item *g, size_t n)
+/* try_to_merge_with_ksm_page(): write-protect it->page, then map kpage
+ * in its place if the bytes are still the same. */
+static bool merge_into(struct pinmm *eng, struct ksm_item *it, struct pinmm_page *kpage)
 {
-	size_t k = 0;
+	bool ok = false;
 
-	while (k < n && !make_kpage(eng, g, n, k))
-		k++;
-	if (k == n)
-		return;
-	struct pinmm_page *kpage = g[k].page;
-	for (size_t j = 0; j < n; j++) {
-		struct ksm_item *it = &g[j];
+	pm_down_read(&it->mm->mmap_lock);
+	if (!atomic_load(&it->mm->dead) &&
+	    write_protect_page(eng, it->mm, it->addr, it->page, it->scan_refs) &&
+	    pages_identical(eng, it->page, kpage))	/* unchanged since? */
+		ok = replace_page(eng, it->mm, it->addr, it->page, kpage);
+	pm_up_read(&it->mm->mmap_lock);
+	return ok;
+}
 
-		if (it->page == kpage || !pages_identical(eng, it->page, kpage))
+/* An identical page among the first n of a list of candidates, or -1. */
+static long find_identical(struct pinmm *eng, struct pinmm_page *page, uint64_t hash,
+			   const struct ksm_item *tree, const size_t *idx, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (tree[idx[k]].hash == hash && tree[idx[k]].page != page &&
+		    pages_identical(eng, tree[idx[k]].page, page))
+			return (long)k;
+	return -1;
+}
+
+static int mm_id_cmp(const void *x, const void *y)
+{
+	unsigned a = (*(struct pinmm_mm *const *)x)->id, b = (*(struct pinmm_mm *const *)y)->id;
+
+	return a < b ? -1 : a > b;
+}
+
+static int checksum_cmp(const void *x, const void *y)
+{
+	const struct ksm_checksum *a = x, *b = y;
+
+	if (a->mm_id != b->mm_id)
+		return a->mm_id < b->mm_id ? -1 : 1;
+	return a->addr < b->addr ? -1 : a->addr > b->addr;
+}
+
+/* Did the page at (mm, addr) have this checksum in the previous pass? */
+static bool checksum_held(const struct pinmm *eng, const struct ksm_item *it)
+{
+	struct ksm_checksum key = { it->mm->id, it->addr, 0 };
+	const struct ksm_checksum *old = bsearch(&key, eng->ksm.checksums, eng->ksm.nr_checksums,
+						 sizeof(key), checksum_cmp);
+
+	return old && old->hash == it->hash;
+}
+
+/* cmp_and_merge_page() over the pass's items, in scan order. stable[] and
+ * unstable[] hold item indexes: the KSM pages met, and this pass's tree. */
+static void ksm_merge_pass(struct pinmm *eng, struct ksm_item *items, size_t nr,
+			   size_t *stable, size_t *unstable)
+{
+	size_t nr_stable = 0, nr_unstable = 0;
+
+	for (size_t i = 0; i < nr; i++)
+		if (page_test(items[i].page, PG_ksm))
+			stable[nr_stable++] = i;
+	for (size_t i = 0; i < nr; i++) {
+		struct ksm_item *it = &items[i];
+		long k;
+
+		if (page_test(it->page, PG_ksm))
+			continue;	/* merged already */
+		k = find_identical(eng, it->page, it->hash, items, stable, nr_stable);
+		if (k >= 0 && merge_into(eng, it, items[stable[k]].page))
 			continue;
-		pm_down_read(&it->mm->mmap_lock);
-		if (!atomic_load(&it->mm->dead) &&
-		    write_protect_page(eng, it->mm, it->addr, it->page,
-				       scan_refs(g, n, it->page)) &&
-		    pages_identical(eng, it->page, kpage))	/* unchanged since? */
-			replace_page(eng, it->mm, it->addr, it->page, kpage);
-		pm_up_read(&it->mm->mmap_lock);
+		if (!checksum_held(eng, it))
+			continue;	/* changed (or new) since the last pass */
+		k = find_identical(eng, it->page, it->hash, items, unstable, nr_unstable);
+		if (k < 0) {
+			unstable[nr_unstable++] = i;
+			continue;
+		}
+		/* try_to_merge_two_pages(): this page becomes the KSM page,
+		 * then the tree's page is merged into it */
+		struct ksm_item *tree = &items[unstable[k]];
+		if (!item_write_protect(eng, it))
+			continue;	/* may be pinned: the tree entry stays */
+		page_set(it->page, PG_ksm);
+		if (!merge_into(eng, tree, it->page)) {
+			/* break_cow(): the page stays this mapping's own */
+			page_clear(it->page, PG_ksm);
+			continue;
+		}
+		unstable[k] = unstable[--nr_unstable];
+		stable[nr_stable++] = i;
 	}
+}
+
+/* Keep this pass's checksums for the next one. */
+static int ksm_save_checksums(struct pinmm *eng, const struct ksm_item *items, size_t nr)
+{
+	struct ksm_checksum *c = malloc((nr ? nr : 1) * sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	for (size_t i = 0; i < nr; i++)
+		c[i] = (struct ksm_checksum){ items[i].mm->id, items[i].addr, items[i].hash };
+	qsort(c, nr, sizeof(*c), checksum_cmp);
+	free(eng->ksm.checksums);
+	eng->ksm.checksums = c;
+	eng->ksm.nr_checksums = nr;
+	return 0;
 }
 
 static int ksm_pass(struct pinmm *eng)
 {
 	struct ksm_item *items = NULL;
-	size_t nr = 0, cap = 0;
+	size_t nr = 0, cap = 0, *stable = NULL, *unstable = NULL;
 	int err = 0;
 
 	size_t nr_mms;
 	struct pinmm_mm **mms = pm_snapshot_mms(eng, &nr_mms);
 
+	/* ksmd's mm list: the order the mms joined, oldest first */
+	if (mms)
+		qsort(mms, nr_mms, sizeof(*mms), mm_id_cmp);
 	for (size_t m = 0; m < nr_mms && !err; m++) {
 		pm_down_read(&mms[m]->mmap_lock);
 		if (!atomic_load(&mms[m]->dead))
@@ -234,19 +340,33 @@ static int ksm_pass(struct pinmm *eng)
 	}
 	free(mms);
 
+	if (!err)
+		err = count_scan_refs(items, nr);
 	if (!err && nr) {
-		qsort(items, nr, sizeof(*items), item_cmp);
-		for (size_t i = 0, j; i < nr; i = j) {
-			for (j = i + 1; j < nr && items[j].hash == items[i].hash; j++)
-				;
-			if (j - i > 1)
-				merge_group(eng, &items[i], j - i);
-		}
+		stable = malloc(nr * sizeof(*stable));
+		unstable = malloc(nr * sizeof(*unstable));
+		if (!stable || !unstable)
+			err = -ENOMEM;
+	}
+	if (!err) {
+		pm_mutex_lock(&eng->ksm.lock);
+		if (nr)
+			ksm_merge_pass(eng, items, nr, stable, unstable);
+		err = ksm_save_checksums(eng, items, nr);
+		pm_mutex_unlock(&eng->ksm.lock);
 	}
 	for (size_t i = 0; i < nr; i++)
 		folio_put(items[i].page);
+	free(stable);
+	free(unstable);
 	free(items);
 	return err;
+}
+
+void ksm_state_destroy(struct pinmm *eng)
+{
+	free(eng->ksm.checksums);
+	pm_mutex_destroy(&eng->ksm.lock);
 }
 
 long pinmm_ksm_scan(struct pinmm *eng, unsigned passes)
