@@ -216,7 +216,7 @@ static int run_verb(int argc, char **argv, bool replay)
 			opt.trace = stderr;
 			break;
 		case O_BOUND:
-			if (replay || !parse_ulong("--bound", optarg, 16, &v))
+			if (replay || !parse_ulong("--bound", optarg, PINMM_EXPLORE_MAX_BOUND, &v))
 				goto bad;
 			opt.cfg.bound = (unsigned)v;
 			bound_given = true;
@@ -297,11 +297,14 @@ static int run_verb(int argc, char **argv, bool replay)
 	if (opt.cfg.progress)
 		fputs("\r\033[K", stderr);
 	if (ret) {
-		fprintf(stderr, "pinmm %s: %s\n", verb,
-			ret == -EINVAL && replay ? "the schedule is not a schedule string (STEP:THREAD,...)"
-			: ret == -EINVAL ? "more threads than the explorer runs (8)"
-			: ret == -EOPNOTSUPP ? "this pinmm was built without the explorer"
-			: strerror(-ret));
+		if (ret == -EINVAL && !replay)
+			fprintf(stderr, "pinmm %s: more threads than the explorer runs (%d)\n",
+				verb, PINMM_EXPLORE_MAX_THREADS);
+		else
+			fprintf(stderr, "pinmm %s: %s\n", verb,
+				ret == -EINVAL ? "the schedule is not a schedule string (STEP:THREAD,...)"
+				: ret == -EOPNOTSUPP ? "this pinmm was built without the explorer"
+				: strerror(-ret));
 		pinmm_scenario_free(scn);
 		return ret == -ENOMEM ? EXIT_FOUND : EXIT_BAD;
 	}

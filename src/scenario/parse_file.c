@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pinmm/explore.h>
+
 #include "parser.h"
 
 /* -------------------------------------------------------------- header --- */
@@ -128,9 +130,9 @@ static bool p_header(struct parser *p)
 				p_expected(p, &key, "bound=K");
 			at = p->tok;
 			uint64_t b = p_number(p, "a preemption bound");
-			if (b < 1 || b > 100)
-				p_fail(p, &at, "expected a preemption bound in 1..100, got %llu",
-				       (unsigned long long)b);
+			if (b < 1 || b > PINMM_EXPLORE_MAX_BOUND)
+				p_fail(p, &at, "expected a preemption bound in 1..%d, got %llu",
+				       PINMM_EXPLORE_MAX_BOUND, (unsigned long long)b);
 			scn->explore_bound = (unsigned)b;
 		}
 	} else {	/* host skip "why" */
@@ -205,6 +207,11 @@ static void p_file(struct parser *p)
 		if (p_header(p))
 			continue;
 		if (p_is_word(p, "thread")) {
+			/* the explorer runs at most this many together, and a
+			 * scenario means the same with or without `explore` */
+			if (pending == PINMM_EXPLORE_MAX_THREADS)
+				p_fail(p, &p->tok, "expected 'run' after at most %d threads, got thread number %d",
+				       PINMM_EXPLORE_MAX_THREADS, PINMM_EXPLORE_MAX_THREADS + 1);
 			p_thread(p, &scn->body);
 			pending++;
 		} else if (p_is_word(p, "end")) {
