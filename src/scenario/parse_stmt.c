@@ -16,6 +16,10 @@
  * may ask for anything); the engine refuses what its memory cannot hold. */
 #define MAX_PIN_PAGES 65536ul
 #define MAX_LEN (1ull << 30)
+/* ksm-scan / khugepaged passes: a pass over an idle engine still costs
+ * microseconds, so passes=1G ran for most of an hour without a word; a
+ * scenario needs a handful (docs/scenario.md) */
+#define MAX_PASSES 1000ul
 
 typedef void (*parse_fn)(struct parser *p, struct stmt *st);
 
@@ -324,14 +328,18 @@ static void parse_dev_read(struct parser *p, struct stmt *st)
 
 static void parse_pass(struct parser *p, struct stmt *st)
 {
-	const char *opt = st->kind == ST_RECLAIM ? "pages" : "passes";
-	struct token key;
+	bool reclaim = st->kind == ST_RECLAIM;
+	struct token key, at;
 
-	st->pass.n = st->kind == ST_RECLAIM ? 0 : 1;	/* reclaim: all */
+	st->pass.n = reclaim ? 0 : 1;	/* reclaim: all */
 	while (!p_at_end(p)) {
-		if (!p_option(p, &key) || !tok_is(&key, opt))
-			bad_option(p, &key, st->kind == ST_RECLAIM ? "pages=N" : "passes=N");
+		if (!p_option(p, &key) || !tok_is(&key, reclaim ? "pages" : "passes"))
+			bad_option(p, &key, reclaim ? "pages=N" : "passes=N");
+		at = p->tok;
 		st->pass.n = (unsigned long)p_len(p, "a count");
+		if (!reclaim && st->pass.n > MAX_PASSES)
+			p_fail(p, &at, "expected a number of passes of at most %lu, got %lu",
+			       MAX_PASSES, st->pass.n);
 	}
 }
 
