@@ -244,11 +244,12 @@ static unsigned long p_pages(struct parser *p)
 /* pin PIN ADDR [pages=N] rw|ro [longterm] [fast] [force]; get likewise */
 static void parse_pin(struct parser *p, struct stmt *st)
 {
-	struct token key;
+	struct token key, name = p->tok;
 	bool access = false;
 	unsigned *max;
 
 	st->pin.pin = p_define(p, NS_PIN, true);
+	p_pin_used(p, st->pin.pin, &name, true);
 	st->pin.a = p_addr(p);
 	st->pin.pages = 1;
 	while (!p_at_end(p)) {
@@ -288,7 +289,7 @@ static void parse_get(struct parser *p, struct stmt *st)
 
 static void parse_release(struct parser *p, struct stmt *st)
 {
-	st->dev.pin = p_use(p, NS_PIN);
+	st->dev.pin = p_use_pin(p, true);
 }
 
 /* [page=I] [off=O] [len=N] */
@@ -313,14 +314,14 @@ static void dev_options(struct parser *p, struct stmt *st, bool allow_len)
 
 static void parse_dev_write(struct parser *p, struct stmt *st)
 {
-	st->dev.pin = p_use(p, NS_PIN);
+	st->dev.pin = p_use_pin(p, false);
 	st->dev.byte = p_byte(p);
 	dev_options(p, st, true);
 }
 
 static void parse_dev_read(struct parser *p, struct stmt *st)
 {
-	st->dev.pin = p_use(p, NS_PIN);
+	st->dev.pin = p_use_pin(p, false);
 	dev_options(p, st, true);
 }
 
