@@ -13,7 +13,7 @@
  * by a newer pin, forged slots and generations, pins across holes for every
  * variant, every call on an exited mm (-ESRCH), every call after munmap,
  * lengths and addresses that overflow, NULL pointers, device access out of
- * range, migrate/split/uprobe/file misuse.
+ * range, migrate/split/uprobe/file misuse, engine sizes that overflow.
  */
 #include "helpers.h"
 
@@ -587,6 +587,36 @@ static void file_and_uprobe_misuse(void **state)
 	teardown(&w);
 }
 
+/* ======================================================= engine set-up */
+
+/* Zone sizes whose sum, byte count or descriptor array wraps: -EINVAL, and
+ * nothing is created (the wrapped sum made a small arena with zones past
+ * its end, and the set-up wrote there). */
+static void create_overflowing_sizes(void **state)
+{
+	(void)state;
+	const size_t top = SIZE_MAX & ~(size_t)511;	/* a multiple of 512 */
+	const size_t sizes[][2] = {
+		{ 1024, top }, { top, 1024 }, { top, 0 }, { 512, top - 511 },
+		{ (SIZE_MAX >> PINMM_PAGE_SHIFT) + 1 - 511, 0 },
+		{ ((SIZE_MAX / 64) & ~(size_t)511) + 512, 0 },
+		{ (size_t)1 << 40, (size_t)1 << 40 },
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+		struct pinmm_config cfg;
+		struct pinmm *eng = NULL;
+
+		pinmm_config_default(&cfg);
+		cfg.normal_frames = sizes[i][0] & ~(size_t)511;
+		cfg.movable_frames = sizes[i][1] & ~(size_t)511;
+		if (!cfg.normal_frames)
+			cfg.normal_frames = 512;
+		assert_int_equal(pinmm_create(&cfg, &eng), -EINVAL);
+		assert_null(eng);
+	}
+}
+
 int main(void)
 {
 	tests_filter_from_env();
@@ -603,6 +633,7 @@ int main(void)
 		cmocka_unit_test(null_pointers_mm),
 		cmocka_unit_test(migrate_split_misuse),
 		cmocka_unit_test(file_and_uprobe_misuse),
+		cmocka_unit_test(create_overflowing_sizes),
 		/* last: under UBSan the NULL copy aborts the executable */
 		cmocka_unit_test(device_access_null_buffer),
 	};

@@ -48,10 +48,11 @@ struct pinmm_config {
 void pinmm_config_default(struct pinmm_config *cfg);
 
 /* -EINVAL on a bad config (no frames, not a multiple of 512 frames per
- * zone, unknown policy bits), -ENOMEM. A switch the engine does not
- * implement yet (pinmm_switch_implemented()) guards a mechanism that does
- * not exist, so its bit has nothing to act on; front ends refuse to ablate
- * such a switch by name rather than ignore it. */
+ * zone, more than 64 GiB of frames in all, sizes that wrap, unknown policy
+ * bits), -ENOMEM. A switch the engine does not implement yet
+ * (pinmm_switch_implemented()) guards a mechanism that does not exist, so
+ * its bit has nothing to act on; front ends refuse to ablate such a switch
+ * by name rather than ignore it. */
 int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out);
 /* Tears down every remaining mm; frames still pinned are leaked and
  * reported by the return value: 0, or -EBUSY when something was leaked. */
