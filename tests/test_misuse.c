@@ -617,6 +617,17 @@ static void create_overflowing_sizes(void **state)
 	}
 }
 
+/* ========================================== NULL where a getter answers */
+
+/* An unknown or NULL switch name is a negative errno, as everywhere else. */
+static void switch_lookup_unknown(void **state)
+{
+	(void)state;
+	assert_int_equal(pinmm_switch_lookup("no_such_switch", 14), -EINVAL);
+	assert_int_equal(pinmm_switch_lookup(NULL, 3), -EINVAL);
+	assert_int_equal(pinmm_switch_lookup("", 0), -EINVAL);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
@@ -634,6 +645,7 @@ int main(void)
 		cmocka_unit_test(migrate_split_misuse),
 		cmocka_unit_test(file_and_uprobe_misuse),
 		cmocka_unit_test(create_overflowing_sizes),
+		cmocka_unit_test(switch_lookup_unknown),
 		/* last: under UBSan the NULL copy aborts the executable */
 		cmocka_unit_test(device_access_null_buffer),
 	};
