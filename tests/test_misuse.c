@@ -13,7 +13,8 @@
  * by a newer pin, forged slots and generations, pins across holes for every
  * variant, every call on an exited mm (-ESRCH), every call after munmap,
  * lengths and addresses that overflow, NULL pointers, device access out of
- * range, migrate/split/uprobe/file misuse, engine sizes that overflow.
+ * range or of 0 bytes, migrate/split/uprobe/file misuse, engine sizes that
+ * overflow.
  */
 #include "helpers.h"
 
@@ -628,6 +629,41 @@ static void switch_lookup_unknown(void **state)
 	assert_int_equal(pinmm_switch_lookup("", 0), -EINVAL);
 }
 
+/*
+ * Device access of 0 bytes through a held handle: 0 and nothing copied,
+ * with or without a buffer, as pinmm_load()/pinmm_store() answer; the
+ * handle and the range are still checked. memcpy() with a NULL pointer is
+ * undefined even for 0 bytes (UBSan aborts here without the fix).
+ */
+static void device_access_zero_length(void **state)
+{
+	(void)state;
+	struct world w;
+	struct pinmm_page *pp[1];
+	struct pinmm_pin pin, never;
+	uint8_t b = 0x77;
+
+	setup(&w);
+	zero_pin(&pin);
+	zero_pin(&never);
+	pin_ok(w.mm, &pin, w.a, 1, PINMM_FOLL_WRITE, false, pp);
+	assert_int_equal(pinmm_dev_read(&pin, 0, 0, NULL, 0), 0);
+	assert_int_equal(pinmm_dev_write(&pin, 0, 0, NULL, 0), 0);
+	assert_int_equal(pinmm_dev_read(&pin, 0, PG, NULL, 0), 0);
+	assert_int_equal(pinmm_dev_write(&pin, 0, PG, &b, 0), 0);
+	assert_int_equal(pinmm_dev_fill(&pin, 0, 7, 0x99, 0), 0);
+	assert_int_equal(b, 0x77);
+	/* still checked: the page index, the offset, the handle */
+	assert_int_equal(pinmm_dev_read(&pin, 1, 0, NULL, 0), -EINVAL);
+	assert_int_equal(pinmm_dev_write(&pin, 0, PG + 1, NULL, 0), -EINVAL);
+	assert_int_equal(pinmm_dev_read(NULL, 0, 0, NULL, 0), -EINVAL);
+	assert_int_equal(pinmm_dev_write(&never, 0, 0, NULL, 0), -EINVAL);
+	unpin_ok(&pin);
+	assert_int_equal(pinmm_dev_read(&pin, 0, 0, NULL, 0), -EINVAL);
+	assert_unchanged(&w);
+	teardown(&w);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
@@ -646,7 +682,8 @@ int main(void)
 		cmocka_unit_test(file_and_uprobe_misuse),
 		cmocka_unit_test(create_overflowing_sizes),
 		cmocka_unit_test(switch_lookup_unknown),
-		/* last: under UBSan the NULL copy aborts the executable */
+		/* last: under UBSan a NULL copy aborts the executable */
+		cmocka_unit_test(device_access_zero_length),
 		cmocka_unit_test(device_access_null_buffer),
 	};
 	return cmocka_run_group_tests_name("misuse", tests, NULL, NULL);

@@ -105,7 +105,10 @@ int pinmm_put(struct pinmm_pin *pin);
 bool pinmm_pin_held(const struct pinmm_pin *pin);
 
 /* Device (DMA) access through a held handle: bytes of page `page_idx` at
- * offset off. -EINVAL: bad handle/range; -EPERM: write through a R/O pin. */
+ * offset off. -EINVAL: bad handle/range, or a NULL buf with len > 0;
+ * -EPERM: write through a R/O pin. len 0 copies nothing and answers 0 once
+ * the handle and range are checked (buf may be NULL), as pinmm_load()
+ * and pinmm_store() do. */
 int pinmm_dev_write(struct pinmm_pin *pin, unsigned long page_idx,
 		    size_t off, const void *buf, size_t len);
 int pinmm_dev_fill(struct pinmm_pin *pin, unsigned long page_idx,

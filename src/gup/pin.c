@@ -446,7 +446,8 @@ int pinmm_dev_write(struct pinmm_pin *pin, unsigned long page_idx, size_t off,
 		return err;
 	if (!(pin->gup_flags & PINMM_FOLL_WRITE) || is_zero_page(pin->pages[page_idx]))
 		return -EPERM;
-	frame_copy_to((uint8_t *)pinmm_page_address(pin->pages[page_idx]) + off, buf, len);
+	if (len)	/* buf may be NULL then, and memcpy() must not see it */
+		frame_copy_to((uint8_t *)pinmm_page_address(pin->pages[page_idx]) + off, buf, len);
 	return 0;
 }
 
@@ -470,6 +471,7 @@ int pinmm_dev_read(const struct pinmm_pin *pin, unsigned long page_idx, size_t o
 
 	if (err)
 		return err;
-	frame_copy_from(buf, (uint8_t *)pinmm_page_address(pin->pages[page_idx]) + off, len);
+	if (len)
+		frame_copy_from(buf, (uint8_t *)pinmm_page_address(pin->pages[page_idx]) + off, len);
 	return 0;
 }
