@@ -14,7 +14,7 @@
  * variant, every call on an exited mm (-ESRCH), every call after munmap,
  * lengths and addresses that overflow, NULL pointers, device access out of
  * range or of 0 bytes, migrate/split/uprobe/file misuse, engine sizes that
- * overflow.
+ * overflow, and NULL given to the getters and void calls (one test each).
  */
 #include "helpers.h"
 
@@ -620,6 +620,97 @@ static void create_overflowing_sizes(void **state)
 
 /* ========================================== NULL where a getter answers */
 
+static void null_config_default(void **state)
+{
+	(void)state;
+	pinmm_config_default(NULL);	/* nothing to fill: no crash */
+}
+
+static void null_get_policy(void **state)
+{
+	(void)state;
+	assert_int_equal(pinmm_get_policy(NULL).on, 0);
+}
+
+static void null_unpin_user_pages(void **state)
+{
+	(void)state;
+	struct world w;
+	struct pinmm_page *pp[2] = { NULL, NULL };
+
+	setup(&w);
+	pinmm_unpin_user_pages(NULL, 4, true);
+	pinmm_unpin_user_pages(pp, 2, false);	/* NULL entries are skipped */
+	assert_unchanged(&w);
+	teardown(&w);
+}
+
+static void null_page_pfn_and_address(void **state)
+{
+	(void)state;
+	assert_true(pinmm_page_pfn(NULL) == PINMM_PFN_NONE);
+	assert_null(pinmm_page_address(NULL));
+}
+
+/* What a getter answers for a NULL object: every byte of *out zero. */
+static void assert_zeroed(const void *out, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(((const uint8_t *)out)[i], 0);
+}
+
+static void null_folio_info(void **state)
+{
+	(void)state;
+	struct world w;
+	struct pinmm_folio_info fi;
+
+	setup(&w);
+	memset(&fi, 0x5a, sizeof(fi));
+	pinmm_folio_info(NULL, &fi);
+	assert_zeroed(&fi, sizeof(fi));
+	pinmm_folio_info(follow(w.mm, w.a).page, NULL);	/* nothing to fill */
+	assert_unchanged(&w);
+	teardown(&w);
+}
+
+static void null_get_stats(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_stats st;
+
+	memset(&st, 0x5a, sizeof(st));
+	pinmm_get_stats(NULL, &st);
+	assert_zeroed(&st, sizeof(st));
+	pinmm_get_stats(eng, NULL);
+	finish_engine(eng);
+}
+
+static void null_check_invariants(void **state)
+{
+	(void)state;
+	struct pinmm_violation_report rep;
+
+	assert_int_equal(pinmm_check_invariants(NULL, &rep), -EINVAL);
+	assert_int_equal(rep.nr, 0);
+	assert_int_equal(pinmm_check_invariants(NULL, NULL), -EINVAL);
+}
+
+static void null_fail_alloc_nth(void **state)
+{
+	(void)state;
+	assert_int_equal(pinmm_fail_alloc_nth(NULL, 1, true), 0);
+}
+
+/* pinmm_store() refuses a NULL mm whatever the length: so does the fill */
+static void null_store_fill(void **state)
+{
+	(void)state;
+	assert_int_equal(pinmm_store_fill(NULL, PINMM_USER_MIN, 0x11, 0), -EINVAL);
+	assert_int_equal(pinmm_store_fill(NULL, PINMM_USER_MIN, 0x11, 1), -EINVAL);
+}
+
 /* An unknown or NULL switch name is a negative errno, as everywhere else. */
 static void switch_lookup_unknown(void **state)
 {
@@ -681,6 +772,15 @@ int main(void)
 		cmocka_unit_test(migrate_split_misuse),
 		cmocka_unit_test(file_and_uprobe_misuse),
 		cmocka_unit_test(create_overflowing_sizes),
+		cmocka_unit_test(null_config_default),
+		cmocka_unit_test(null_get_policy),
+		cmocka_unit_test(null_unpin_user_pages),
+		cmocka_unit_test(null_page_pfn_and_address),
+		cmocka_unit_test(null_folio_info),
+		cmocka_unit_test(null_get_stats),
+		cmocka_unit_test(null_check_invariants),
+		cmocka_unit_test(null_fail_alloc_nth),
+		cmocka_unit_test(null_store_fill),
 		cmocka_unit_test(switch_lookup_unknown),
 		/* last: under UBSan a NULL copy aborts the executable */
 		cmocka_unit_test(device_access_zero_length),

@@ -62,12 +62,15 @@ long pinmm_pin_user_pages_fast(struct pinmm_mm *mm, uint64_t start,
 /* Drop one FOLL_PIN pin; dirty marks the folio dirty first (the device
  * wrote). -EINVAL when the folio holds no pin (nothing changes). */
 int pinmm_unpin_user_page(struct pinmm_page *page, bool dirty);
+/* Each of pages[0..nr); NULL entries, and a NULL array, are skipped. */
 void pinmm_unpin_user_pages(struct pinmm_page **pages, unsigned long nr,
 			    bool dirty);
-/* Drop one FOLL_GET reference. */
+/* Drop one FOLL_GET reference (NULL: nothing). */
 void pinmm_put_page(struct pinmm_page *page);
 
-/* The page's frame number and its 4 KiB of memory (the device's view). */
+/* The page's frame number and its 4 KiB of memory (the device's view);
+ * PINMM_PFN_NONE and NULL for a NULL page (frame 0 is the zero page). */
+#define PINMM_PFN_NONE UINT64_MAX
 uint64_t pinmm_page_pfn(const struct pinmm_page *page);
 void *pinmm_page_address(const struct pinmm_page *page);
 
