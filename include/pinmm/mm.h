@@ -14,6 +14,13 @@
  *
  * Every call is thread-safe. A thread that calls into the engine is
  * registered with RCU on its first call and unregistered when it exits.
+ *
+ * fork(2): a process must not fork while another of its threads may be
+ * inside the engine (daemon threads started with pinmm_daemon_start(),
+ * the explorer, the caller's own threads): the child would inherit engine
+ * locks held by threads it does not have, and deadlock on them. Stop the
+ * daemons first (pinmm_daemon_stop()), or fork before starting them; the
+ * child may then use the engines it inherited, or create its own.
  */
 #ifndef PINMM_MM_H
 #define PINMM_MM_H
