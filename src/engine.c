@@ -11,6 +11,8 @@
 
 void pinmm_config_default(struct pinmm_config *cfg)
 {
+	if (!cfg)
+		return;
 	/* as a kernel booted without movablecore: no movable zone, user
 	 * pages come from the normal zone */
 	cfg->normal_frames = 32768;	/* 128 MiB */
@@ -116,13 +118,18 @@ int pinmm_destroy(struct pinmm *eng)
 
 struct pinmm_policy pinmm_get_policy(const struct pinmm *eng)
 {
-	return eng->policy;
+	return eng ? eng->policy : (struct pinmm_policy){ 0 };
 }
 
 void pinmm_get_stats(struct pinmm *eng, struct pinmm_stats *out)
 {
-	memset(out, 0, sizeof(*out));
 	size_t used = 0;
+
+	if (!out)
+		return;
+	memset(out, 0, sizeof(*out));
+	if (!eng)
+		return;
 	for (int z = 0; z < PINMM_ZONE_NR; z++) {
 		struct pm_zone *zone = &eng->mem.zones[z];
 
@@ -177,8 +184,11 @@ bool pm_should_fail_alloc(struct pinmm *eng, enum pinmm_alloc_kind kind)
 
 unsigned long pinmm_fail_alloc_nth(struct pinmm *eng, unsigned long nth, bool sticky)
 {
-	unsigned long calls = atomic_exchange(&eng->alloc_calls, 0);
+	unsigned long calls;
 
+	if (!eng)
+		return 0;
+	calls = atomic_exchange(&eng->alloc_calls, 0);
 	eng->fail_sticky = sticky;
 	atomic_store(&eng->fail_at, nth);
 	return calls;

@@ -60,13 +60,13 @@ const char *pinmm_switch_name(enum pinmm_switch s)
 int pinmm_switch_lookup(const char *name, size_t len)
 {
 	if (!name)
-		return -1;
+		return -EINVAL;
 	for (int i = 0; i < PINMM_SW_NR; i++) {
 		if (strlen(switches[i].name) == len &&
 		    memcmp(switches[i].name, name, len) == 0)
 			return i;
 	}
-	return -1;
+	return -EINVAL;
 }
 
 bool pinmm_switch_implemented(enum pinmm_switch s)

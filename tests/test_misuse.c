@@ -13,7 +13,8 @@
  * by a newer pin, forged slots and generations, pins across holes for every
  * variant, every call on an exited mm (-ESRCH), every call after munmap,
  * lengths and addresses that overflow, NULL pointers, device access out of
- * range, migrate/split/uprobe/file misuse.
+ * range or of 0 bytes, migrate/split/uprobe/file misuse, engine sizes that
+ * overflow, and NULL given to the getters and void calls (one test each).
  */
 #include "helpers.h"
 
@@ -589,6 +590,173 @@ static void file_and_uprobe_misuse(void **state)
 	teardown(&w);
 }
 
+/* ======================================================= engine set-up */
+
+/* Zone sizes whose sum, byte count or descriptor array wraps: -EINVAL, and
+ * nothing is created (the wrapped sum made a small arena with zones past
+ * its end, and the set-up wrote there). */
+static void create_overflowing_sizes(void **state)
+{
+	(void)state;
+	const size_t top = SIZE_MAX & ~(size_t)511;	/* a multiple of 512 */
+	const size_t sizes[][2] = {
+		{ 1024, top }, { top, 1024 }, { top, 0 }, { 512, top - 511 },
+		{ (SIZE_MAX >> PINMM_PAGE_SHIFT) + 1 - 511, 0 },
+		{ ((SIZE_MAX / 64) & ~(size_t)511) + 512, 0 },
+		{ (size_t)1 << 40, (size_t)1 << 40 },
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+		struct pinmm_config cfg;
+		struct pinmm *eng = NULL;
+
+		pinmm_config_default(&cfg);
+		cfg.normal_frames = sizes[i][0] & ~(size_t)511;
+		cfg.movable_frames = sizes[i][1] & ~(size_t)511;
+		if (!cfg.normal_frames)
+			cfg.normal_frames = 512;
+		assert_int_equal(pinmm_create(&cfg, &eng), -EINVAL);
+		assert_null(eng);
+	}
+}
+
+/* ========================================== NULL where a getter answers */
+
+static void null_config_default(void **state)
+{
+	(void)state;
+	pinmm_config_default(NULL);	/* nothing to fill: no crash */
+}
+
+static void null_get_policy(void **state)
+{
+	(void)state;
+	assert_int_equal(pinmm_get_policy(NULL).on, 0);
+}
+
+static void null_unpin_user_pages(void **state)
+{
+	(void)state;
+	struct world w;
+	struct pinmm_page *pp[2] = { NULL, NULL };
+
+	setup(&w);
+	pinmm_unpin_user_pages(NULL, 4, true);
+	pinmm_unpin_user_pages(pp, 2, false);	/* NULL entries are skipped */
+	assert_unchanged(&w);
+	teardown(&w);
+}
+
+static void null_page_pfn_and_address(void **state)
+{
+	(void)state;
+	assert_true(pinmm_page_pfn(NULL) == PINMM_PFN_NONE);
+	assert_null(pinmm_page_address(NULL));
+}
+
+/* What a getter answers for a NULL object: every byte of *out zero. */
+static void assert_zeroed(const void *out, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(((const uint8_t *)out)[i], 0);
+}
+
+static void null_folio_info(void **state)
+{
+	(void)state;
+	struct world w;
+	struct pinmm_folio_info fi;
+
+	setup(&w);
+	memset(&fi, 0x5a, sizeof(fi));
+	pinmm_folio_info(NULL, &fi);
+	assert_zeroed(&fi, sizeof(fi));
+	pinmm_folio_info(follow(w.mm, w.a).page, NULL);	/* nothing to fill */
+	assert_unchanged(&w);
+	teardown(&w);
+}
+
+static void null_get_stats(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_stats st;
+
+	memset(&st, 0x5a, sizeof(st));
+	pinmm_get_stats(NULL, &st);
+	assert_zeroed(&st, sizeof(st));
+	pinmm_get_stats(eng, NULL);
+	finish_engine(eng);
+}
+
+static void null_check_invariants(void **state)
+{
+	(void)state;
+	struct pinmm_violation_report rep;
+
+	assert_int_equal(pinmm_check_invariants(NULL, &rep), -EINVAL);
+	assert_int_equal(rep.nr, 0);
+	assert_int_equal(pinmm_check_invariants(NULL, NULL), -EINVAL);
+}
+
+static void null_fail_alloc_nth(void **state)
+{
+	(void)state;
+	assert_int_equal(pinmm_fail_alloc_nth(NULL, 1, true), 0);
+}
+
+/* pinmm_store() refuses a NULL mm whatever the length: so does the fill */
+static void null_store_fill(void **state)
+{
+	(void)state;
+	assert_int_equal(pinmm_store_fill(NULL, PINMM_USER_MIN, 0x11, 0), -EINVAL);
+	assert_int_equal(pinmm_store_fill(NULL, PINMM_USER_MIN, 0x11, 1), -EINVAL);
+}
+
+/* An unknown or NULL switch name is a negative errno, as everywhere else. */
+static void switch_lookup_unknown(void **state)
+{
+	(void)state;
+	assert_int_equal(pinmm_switch_lookup("no_such_switch", 14), -EINVAL);
+	assert_int_equal(pinmm_switch_lookup(NULL, 3), -EINVAL);
+	assert_int_equal(pinmm_switch_lookup("", 0), -EINVAL);
+}
+
+/*
+ * Device access of 0 bytes through a held handle: 0 and nothing copied,
+ * with or without a buffer, as pinmm_load()/pinmm_store() answer; the
+ * handle and the range are still checked. memcpy() with a NULL pointer is
+ * undefined even for 0 bytes (UBSan aborts here without the fix).
+ */
+static void device_access_zero_length(void **state)
+{
+	(void)state;
+	struct world w;
+	struct pinmm_page *pp[1];
+	struct pinmm_pin pin, never;
+	uint8_t b = 0x77;
+
+	setup(&w);
+	zero_pin(&pin);
+	zero_pin(&never);
+	pin_ok(w.mm, &pin, w.a, 1, PINMM_FOLL_WRITE, false, pp);
+	assert_int_equal(pinmm_dev_read(&pin, 0, 0, NULL, 0), 0);
+	assert_int_equal(pinmm_dev_write(&pin, 0, 0, NULL, 0), 0);
+	assert_int_equal(pinmm_dev_read(&pin, 0, PG, NULL, 0), 0);
+	assert_int_equal(pinmm_dev_write(&pin, 0, PG, &b, 0), 0);
+	assert_int_equal(pinmm_dev_fill(&pin, 0, 7, 0x99, 0), 0);
+	assert_int_equal(b, 0x77);
+	/* still checked: the page index, the offset, the handle */
+	assert_int_equal(pinmm_dev_read(&pin, 1, 0, NULL, 0), -EINVAL);
+	assert_int_equal(pinmm_dev_write(&pin, 0, PG + 1, NULL, 0), -EINVAL);
+	assert_int_equal(pinmm_dev_read(NULL, 0, 0, NULL, 0), -EINVAL);
+	assert_int_equal(pinmm_dev_write(&never, 0, 0, NULL, 0), -EINVAL);
+	unpin_ok(&pin);
+	assert_int_equal(pinmm_dev_read(&pin, 0, 0, NULL, 0), -EINVAL);
+	assert_unchanged(&w);
+	teardown(&w);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
@@ -605,7 +773,19 @@ int main(void)
 		cmocka_unit_test(null_pointers_mm),
 		cmocka_unit_test(migrate_split_misuse),
 		cmocka_unit_test(file_and_uprobe_misuse),
-		/* last: under UBSan the NULL copy aborts the executable */
+		cmocka_unit_test(create_overflowing_sizes),
+		cmocka_unit_test(null_config_default),
+		cmocka_unit_test(null_get_policy),
+		cmocka_unit_test(null_unpin_user_pages),
+		cmocka_unit_test(null_page_pfn_and_address),
+		cmocka_unit_test(null_folio_info),
+		cmocka_unit_test(null_get_stats),
+		cmocka_unit_test(null_check_invariants),
+		cmocka_unit_test(null_fail_alloc_nth),
+		cmocka_unit_test(null_store_fill),
+		cmocka_unit_test(switch_lookup_unknown),
+		/* last: under UBSan a NULL copy aborts the executable */
+		cmocka_unit_test(device_access_zero_length),
 		cmocka_unit_test(device_access_null_buffer),
 	};
 	return cmocka_run_group_tests_name("misuse", tests, NULL, NULL);

@@ -1237,7 +1237,7 @@ static void policy_text(void **state)
 		assert_int_equal(pinmm_switch_lookup(n, strlen(n)), s);
 	}
 	assert_null(pinmm_switch_name(PINMM_SW_NR));
-	assert_int_equal(pinmm_switch_lookup("nope", 4), -1);
+	assert_int_equal(pinmm_switch_lookup("nope", 4), -EINVAL);
 
 	struct pinmm_policy q = policy_strict_without(PINMM_SW_FORK_COPY_PINNED);
 	int n = pinmm_policy_format(q, buf, sizeof(buf));

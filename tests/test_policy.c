@@ -59,15 +59,15 @@ static void test_switch_lookup(void **state)
 	assert_int_equal(pinmm_switch_lookup("anon_exclusive,+x", 14),
 			 PINMM_SW_ANON_EXCLUSIVE);
 	/* prefixes and extensions are not names */
-	assert_int_equal(pinmm_switch_lookup("pin_accounting", 13), -1);
-	assert_int_equal(pinmm_switch_lookup("pin_accounting_", 15), -1);
-	assert_int_equal(pinmm_switch_lookup("gup_fast", 8), -1);
+	assert_int_equal(pinmm_switch_lookup("pin_accounting", 13), -EINVAL);
+	assert_int_equal(pinmm_switch_lookup("pin_accounting_", 15), -EINVAL);
+	assert_int_equal(pinmm_switch_lookup("gup_fast", 8), -EINVAL);
 	/* case matters */
-	assert_int_equal(pinmm_switch_lookup("PIN_ACCOUNTING", 14), -1);
+	assert_int_equal(pinmm_switch_lookup("PIN_ACCOUNTING", 14), -EINVAL);
 	/* nothing */
-	assert_int_equal(pinmm_switch_lookup("", 0), -1);
-	assert_int_equal(pinmm_switch_lookup(NULL, 0), -1);
-	assert_int_equal(pinmm_switch_lookup("strict", 6), -1);
+	assert_int_equal(pinmm_switch_lookup("", 0), -EINVAL);
+	assert_int_equal(pinmm_switch_lookup(NULL, 0), -EINVAL);
+	assert_int_equal(pinmm_switch_lookup("strict", 6), -EINVAL);
 }
 
 static void test_switch_implemented(void **state)

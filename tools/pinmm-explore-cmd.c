@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <pinmm/pinmm.h>
 #include <pinmm/scenario_explore.h>
 
+#include "cli.h"
 #include "pinmm-cli.h"
 
 enum { EXIT_OK = 0, EXIT_FOUND = 1, EXIT_BAD = 2, EXIT_UNSUPPORTED = 4 };
@@ -96,21 +98,6 @@ static void progress(unsigned long executions, double seconds, unsigned depth, v
 		seconds > 0 ? (double)executions / seconds : 0.0,
 		cfg->strategy == PINMM_EXPLORE_PCT ? "depth" : "bound", depth);
 	fflush(stderr);
-}
-
-static bool parse_ulong(const char *opt, const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || end == s || *end || v > max || *s == '-') {
-		fprintf(stderr, "pinmm: %s: expected a number up to %lu, got '%s'\n", opt, max, s);
-		return false;
-	}
-	*out = v;
-	return true;
 }
 
 /* The counterexample's trace as DOT in path, and as SVG next to it when
@@ -216,8 +203,10 @@ static int run_verb(int argc, char **argv, bool replay)
 			opt.trace = stderr;
 			break;
 		case O_BOUND:
-			if (replay || !parse_ulong("--bound", optarg, 16, &v))
+			if (replay)
 				goto bad;
+			if (pm_cli_ulong(verb, "--bound", optarg, 0, PINMM_EXPLORE_MAX_BOUND, &v))
+				return EXIT_BAD;
 			opt.cfg.bound = (unsigned)v;
 			bound_given = true;
 			break;
@@ -235,31 +224,31 @@ static int run_verb(int argc, char **argv, bool replay)
 			}
 			break;
 		case O_SEED:
-			if (replay || !parse_ulong("--seed", optarg, (unsigned long)-1, &v))
+			if (replay)
 				goto bad;
+			if (pm_cli_ulong(verb, "--seed", optarg, 0, ULONG_MAX, &v))
+				return EXIT_BAD;
 			opt.cfg.seed = v;
 			seed_given = true;
 			break;
 		case O_DEPTH:
-			if (replay || !parse_ulong("--depth", optarg, 16, &v) || !v)
+			if (replay)
 				goto bad;
+			if (pm_cli_ulong(verb, "--depth", optarg, 1, 16, &v))
+				return EXIT_BAD;
 			opt.cfg.depth = (unsigned)v;
 			break;
-		case O_BUDGET: {
-			char *end;
-			double b = strtod(optarg, &end);
-
-			if (replay || end == optarg || *end || !(b > 0)) {
-				fprintf(stderr, "pinmm explore: --budget: expected seconds > 0, got '%s'\n",
-					optarg);
-				return EXIT_BAD;
-			}
-			opt.cfg.budget_seconds = b;
-			break;
-		}
-		case O_MAX:
-			if (replay || !parse_ulong("--max-executions", optarg, (unsigned long)-1, &v))
+		case O_BUDGET:
+			if (replay)
 				goto bad;
+			if (pm_cli_seconds(verb, "--budget", optarg, &opt.cfg.budget_seconds))
+				return EXIT_BAD;
+			break;
+		case O_MAX:
+			if (replay)
+				goto bad;
+			if (pm_cli_ulong(verb, "--max-executions", optarg, 0, ULONG_MAX, &v))
+				return EXIT_BAD;
 			opt.cfg.max_executions = v;
 			break;
 		default:
@@ -297,11 +286,14 @@ static int run_verb(int argc, char **argv, bool replay)
 	if (opt.cfg.progress)
 		fputs("\r\033[K", stderr);
 	if (ret) {
-		fprintf(stderr, "pinmm %s: %s\n", verb,
-			ret == -EINVAL && replay ? "the schedule is not a schedule string (STEP:THREAD,...)"
-			: ret == -EINVAL ? "more threads than the explorer runs (8)"
-			: ret == -EOPNOTSUPP ? "this pinmm was built without the explorer"
-			: strerror(-ret));
+		if (ret == -EINVAL && !replay)
+			fprintf(stderr, "pinmm %s: more threads than the explorer runs (%d)\n",
+				verb, PINMM_EXPLORE_MAX_THREADS);
+		else
+			fprintf(stderr, "pinmm %s: %s\n", verb,
+				ret == -EINVAL ? "the schedule is not a schedule string (STEP:THREAD,...)"
+				: ret == -EOPNOTSUPP ? "this pinmm was built without the explorer"
+				: strerror(-ret));
 		pinmm_scenario_free(scn);
 		return ret == -ENOMEM ? EXIT_FOUND : EXIT_BAD;
 	}

@@ -19,6 +19,7 @@
 #include <pinmm/pinmm.h>
 #include <pinmm/scenario.h>
 
+#include "cli.h"
 #include "pinmm-cli.h"
 
 enum { EXIT_DECLARED = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_SKIP = 4 };
@@ -116,11 +117,11 @@ static int cmd_check(int argc, char **argv)
 		} else if (o == 'v') {
 			ropt.verbose = true;
 		} else if (o == 'j') {
-			jobs = (unsigned)atoi(optarg);
-			if (jobs < 1 || jobs > 16) {
-				fprintf(stderr, "pinmm check: --jobs: expected 1..16, got '%s'\n", optarg);
+			unsigned long n;
+
+			if (pm_cli_ulong("check", "-j/--jobs", optarg, 1, 16, &n))
 				return EXIT_USAGE;
-			}
+			jobs = (unsigned)n;
 		} else if (o == 'h') {
 			fputs(usage_check, stdout);
 			return EXIT_DECLARED;

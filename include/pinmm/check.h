@@ -45,6 +45,7 @@ struct pinmm_folio_info {
 	bool anon, ksm, dirty, swapcache, zero;
 	bool maybe_dma_pinned;	/* what folio_maybe_dma_pinned() answers */
 };
+/* NULL page: *out zeroed; NULL out: nothing. */
 void pinmm_folio_info(const struct pinmm_page *page,
 		      struct pinmm_folio_info *out);
 
@@ -57,6 +58,7 @@ struct pinmm_stats {
 	size_t gup_fast_fallbacks;	/* GUP-fast attempts that fell back */
 	size_t cow_copies, cow_reuses, fork_early_copies;
 };
+/* NULL eng: *out zeroed; NULL out: nothing. */
 void pinmm_get_stats(struct pinmm *eng, struct pinmm_stats *out);
 
 /* ------------------------------------------------------- invariants --- */
@@ -73,8 +75,10 @@ struct pinmm_violation_report {
  * frames are exactly the buddy allocator's, a writable private anon entry
  * maps an anon-exclusive page, the rmap (anon_vma or file, and the page's
  * index) leads to every mapping the page tables hold, and every swap slot
- * in use is referred to by exactly its count of swap entries. Returns 0 if all holds, else -EUCLEAN with the report filled.
- * Outstanding pins and gets are taken from the engine's own books.
+ * in use is referred to by exactly its count of swap entries. Returns 0 if
+ * all holds, else -EUCLEAN with the report filled (rep may be NULL);
+ * -EINVAL for a NULL eng, -ENOMEM. Outstanding pins and gets are taken
+ * from the engine's own books.
  */
 int pinmm_check_invariants(struct pinmm *eng,
 			   struct pinmm_violation_report *rep);
@@ -93,12 +97,14 @@ enum pinmm_coherence {
  * new byte, the CPU loads it at addr; the CPU stores a new byte, the device
  * reads it. The bytes it touches are restored. mm is where to look (the
  * pin's own mm unless it moved with mremap: pass the address to check).
- * *bad_page is the first failing page index.
+ * *bad_page is the first failing page index (bad_page may be NULL). A NULL
+ * or released pin is PINMM_NOT_MAPPED; a NULL mm, PINMM_CPU_FAULT.
  */
 enum pinmm_coherence pinmm_check_coherent(struct pinmm_pin *pin,
 					  struct pinmm_mm *mm, uint64_t addr,
 					  unsigned long *bad_page);
-/* The entry at addr (+ i pages) maps the pin's page i, for every i. */
+/* The entry at addr (+ i pages) maps the pin's page i, for every i (false
+ * for a NULL or released pin, or a NULL mm). */
 bool pinmm_check_mapped(const struct pinmm_pin *pin, struct pinmm_mm *mm,
 			uint64_t addr);
 const char *pinmm_coherence_str(enum pinmm_coherence c);
@@ -111,7 +117,7 @@ enum pinmm_alloc_kind {
 };
 /* Make the nth allocation from now (1-based) fail, and every one after it
  * if sticky; 0 turns injection off. Returns how many allocations happened
- * since the last call (to size sweeps). */
+ * since the last call (to size sweeps); 0 for a NULL eng. */
 unsigned long pinmm_fail_alloc_nth(struct pinmm *eng, unsigned long nth,
 				   bool sticky);
 

@@ -31,7 +31,12 @@
 extern "C" {
 #endif
 
+/* The explorer's limits, checked here and by every front end that feeds
+ * it (the scenario parser refuses `explore bound=` and `run`s beyond them):
+ * threads per execution, and preemptions per schedule for DFS (the number
+ * of schedules grows exponentially with the bound). */
 #define PINMM_EXPLORE_MAX_THREADS 8
+#define PINMM_EXPLORE_MAX_BOUND 16
 
 /* What one execution runs. setup() builds fresh state (an engine, its
  * mms...) for each execution; thread(state, i) is thread i's work;
@@ -49,7 +54,7 @@ enum pinmm_explore_strategy { PINMM_EXPLORE_DFS, PINMM_EXPLORE_PCT };
 
 struct pinmm_explore_cfg {
 	enum pinmm_explore_strategy strategy;
-	unsigned bound;		/* DFS: most preemptions per schedule */
+	unsigned bound;		/* DFS: most preemptions per schedule (<= MAX_BOUND) */
 	uint64_t seed;		/* PCT */
 	unsigned depth;		/* PCT: priority change points + 1 */
 	double budget_seconds;	/* 0: none */
@@ -84,7 +89,9 @@ struct pinmm_explore_result {
 	size_t trace_len;
 };
 
-/* Search. 0 (see result), -EINVAL (bad ops/cfg), -ENOMEM. */
+/* Search. 0 (see result), -EINVAL (bad ops/cfg: no threads or more than
+ * PINMM_EXPLORE_MAX_THREADS, a bound above PINMM_EXPLORE_MAX_BOUND),
+ * -ENOMEM. */
 int pinmm_explore(const struct pinmm_explore_ops *ops, void *ctx,
 		  const struct pinmm_explore_cfg *cfg,
 		  struct pinmm_explore_result *result);

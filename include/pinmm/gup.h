@@ -63,9 +63,10 @@ long pinmm_pin_user_pages_fast(struct pinmm_mm *mm, uint64_t start,
 /* Drop one FOLL_PIN pin; dirty marks the folio dirty first (the device
  * wrote). -EINVAL when the folio holds no pin (nothing changes). */
 int pinmm_unpin_user_page(struct pinmm_page *page, bool dirty);
+/* Each of pages[0..nr); NULL entries, and a NULL array, are skipped. */
 void pinmm_unpin_user_pages(struct pinmm_page **pages, unsigned long nr,
 			    bool dirty);
-/* Drop one FOLL_GET reference. */
+/* Drop one FOLL_GET reference (NULL: nothing). */
 void pinmm_put_page(struct pinmm_page *page);
 
 /*
@@ -81,7 +82,9 @@ void pinmm_put_page(struct pinmm_page *page);
 long pinmm_access_remote(struct pinmm_mm *mm, uint64_t addr, void *buf, size_t len,
 			 unsigned gup_flags);
 
-/* The page's frame number and its 4 KiB of memory (the device's view). */
+/* The page's frame number and its 4 KiB of memory (the device's view);
+ * PINMM_PFN_NONE and NULL for a NULL page (frame 0 is the zero page). */
+#define PINMM_PFN_NONE UINT64_MAX
 uint64_t pinmm_page_pfn(const struct pinmm_page *page);
 void *pinmm_page_address(const struct pinmm_page *page);
 
@@ -120,9 +123,10 @@ bool pinmm_pin_held(const struct pinmm_pin *pin);
 
 /* Device (DMA) access through a held handle: len bytes from offset off of
  * the pin's page `page_idx`, running on across its following pages up to
- * the pin's end (one DMA over its pages). A zero len does nothing.
- * -EINVAL: bad handle/range; -EPERM: write through a R/O pin or into the
- * zero page. */
+ * the pin's end (one DMA over its pages). -EINVAL: bad handle/range, or a
+ * NULL buf with len > 0; -EPERM: write through a R/O pin or into the zero
+ * page. len 0 copies nothing and answers 0 once the handle and range are
+ * checked (buf may be NULL), as pinmm_load() and pinmm_store() do. */
 int pinmm_dev_write(struct pinmm_pin *pin, unsigned long page_idx,
 		    size_t off, const void *buf, size_t len);
 int pinmm_dev_fill(struct pinmm_pin *pin, unsigned long page_idx,

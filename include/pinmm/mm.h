@@ -4,10 +4,23 @@
  *
  * Conventions (as in the kernel): functions return 0 or a negative errno;
  * counts are returned as long (>= 0) or a negative errno. Addresses and
- * lengths are bytes; a page is PINMM_PAGE_SIZE bytes.
+ * lengths are bytes; a page is PINMM_PAGE_SIZE bytes. A copy of 0 bytes
+ * (CPU, device or file access) is a no-op answering 0 once the other
+ * arguments are checked, and its buffer may then be NULL; a range of 0
+ * bytes (mmap, munmap, ...) is -EINVAL, as in Linux. A NULL engine, mm,
+ * file, handle, page or output pointer is answered -EINVAL; a function
+ * that returns no errno says what it does with NULL (getters answer NULL,
+ * 0 or a zeroed result; void calls do nothing).
  *
  * Every call is thread-safe. A thread that calls into the engine is
  * registered with RCU on its first call and unregistered when it exits.
+ *
+ * fork(2): a process must not fork while another of its threads may be
+ * inside the engine (daemon threads started with pinmm_daemon_start(),
+ * the explorer, the caller's own threads): the child would inherit engine
+ * locks held by threads it does not have, and deadlock on them. Stop the
+ * daemons first (pinmm_daemon_stop()), or fork before starting them; the
+ * child may then use the engines it inherited, or create its own.
  */
 #ifndef PINMM_MM_H
 #define PINMM_MM_H
@@ -45,29 +58,33 @@ struct pinmm_config {
 };
 
 /* Defaults: 128 MiB of normal zone and no movable zone (a kernel booted
- * without movablecore: user pages come from the normal zone), strict. */
+ * without movablecore: user pages come from the normal zone), strict.
+ * NULL: nothing. */
 void pinmm_config_default(struct pinmm_config *cfg);
 
 /* -EINVAL on a bad config (no frames, not a multiple of 512 frames per
- * zone, unknown policy bits), -ENOMEM. A switch the engine does not
- * implement yet (pinmm_switch_implemented()) guards a mechanism that does
- * not exist, so its bit has nothing to act on; front ends refuse to ablate
- * such a switch by name rather than ignore it. */
+ * zone, more than 64 GiB of frames in all, sizes that wrap, unknown policy
+ * bits), -ENOMEM. A switch the engine does not implement yet
+ * (pinmm_switch_implemented()) guards a mechanism that does not exist, so
+ * its bit has nothing to act on; front ends refuse to ablate such a switch
+ * by name rather than ignore it. */
 int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out);
 /* Tears down every remaining mm; frames still pinned are leaked and
  * reported by the return value: 0, or -EBUSY when something was leaked. */
 int pinmm_destroy(struct pinmm *eng);
 
+/* NULL eng: a policy with no switch on. */
 struct pinmm_policy pinmm_get_policy(const struct pinmm *eng);
 
 /* ---------------------------------------------------------------- mm --- */
 
 int pinmm_mm_create(struct pinmm *eng, struct pinmm_mm **out);
+/* NULL for a NULL mm. */
 struct pinmm *pinmm_mm_engine(const struct pinmm_mm *mm);
 /* exit(): unmaps everything and frees the mm. Pinned pages stay alive until
- * unpinned; pins taken in this mm stay valid handles. */
+ * unpinned; pins taken in this mm stay valid handles. NULL: nothing. */
 void pinmm_mm_exit(struct pinmm_mm *mm);
-/* A process id-like number, unique per engine, for traces. */
+/* A process id-like number, unique per engine, for traces (0 for NULL). */
 unsigned pinmm_mm_id(const struct pinmm_mm *mm);
 
 /* Protection bits (as PROT_*). */

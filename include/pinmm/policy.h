@@ -50,7 +50,7 @@ static inline bool pinmm_policy_has(struct pinmm_policy p, enum pinmm_switch s)
 /* "pin_accounting", ... ; NULL when out of range. */
 const char *pinmm_switch_name(enum pinmm_switch s);
 
-/* Switch by name; -1 when unknown. */
+/* Switch by name (len bytes of name); -EINVAL when unknown or NULL. */
 int pinmm_switch_lookup(const char *name, size_t len);
 
 /* Whether the engine implements the switch yet (an unimplemented switch may

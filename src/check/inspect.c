@@ -67,10 +67,16 @@ int pinmm_follow_page(struct pinmm_mm *mm, uint64_t addr, struct pinmm_mapping *
 void pinmm_folio_info(const struct pinmm_page *page, struct pinmm_folio_info *out)
 {
 	struct pinmm_page *p = (struct pinmm_page *)page;
-	struct pinmm_page *folio = page_folio(p);
-	struct pinmm *eng = pm_page_engine(p);
+	struct pinmm_page *folio;
+	struct pinmm *eng;
 
+	if (!out)
+		return;
 	memset(out, 0, sizeof(*out));
+	if (!page)
+		return;
+	folio = page_folio(p);
+	eng = pm_page_engine(p);
 	out->refcount = folio_ref_count(folio);
 	out->mapcount = page_mapcount(p);
 	out->pincount = atomic_load(&folio->pincount);

@@ -130,12 +130,15 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 	struct pinmm_violation_report local;
 	struct recount rc;
 	struct pm_list *pos;
-	uint64_t n = eng->mem.nr_frames;
+	uint64_t n;
 	long extra_refs = 0, pins = 0;
 
 	if (!rep)
 		rep = &local;
 	memset(rep, 0, sizeof(*rep));
+	if (!eng)
+		return -EINVAL;
+	n = eng->mem.nr_frames;
 	rc.rep = rep;
 	rc.maps = calloc(n, sizeof(*rc.maps));
 	rc.entire = calloc(n, sizeof(*rc.entire));

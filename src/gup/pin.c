@@ -230,7 +230,7 @@ void pinmm_unpin_user_pages(struct pinmm_page **pages, unsigned long nr, bool di
 	struct pinmm *eng = NULL;
 	long released = 0;
 
-	for (unsigned long i = 0; i < nr; i++) {
+	for (unsigned long i = 0; pages && i < nr; i++) {
 		if (!pages[i] || is_zero_page(pages[i]))
 			continue;
 		/* one engine per batch, as one mm's pages are */
@@ -260,12 +260,18 @@ void pinmm_put_page(struct pinmm_page *page)
 
 uint64_t pinmm_page_pfn(const struct pinmm_page *page)
 {
+	if (!page)
+		return PINMM_PFN_NONE;
 	return pm_page_to_pfn(&pm_page_engine(page)->mem, page);
 }
 
 void *pinmm_page_address(const struct pinmm_page *page)
 {
-	const struct pm_mem *mem = &pm_page_engine(page)->mem;
+	const struct pm_mem *mem;
+
+	if (!page)
+		return NULL;
+	mem = &pm_page_engine(page)->mem;
 	return pm_pfn_to_virt(mem, pm_page_to_pfn(mem, page));
 }
 

@@ -114,13 +114,19 @@ int pm_mem_init(struct pm_mem *mem, struct pinmm *eng, size_t normal_frames,
 		size_t movable_frames)
 {
 	const size_t block = 1ul << PM_MAX_ORDER;
+	size_t nr, arena, desc;
 
 	memset(mem, 0, sizeof(*mem));
+	/* sizes come from the caller: none may wrap (a wrapped sum made a
+	 * small arena with zones past its end) */
 	if (!normal_frames || normal_frames % block || movable_frames % block ||
-	    normal_frames + movable_frames > PM_MAX_FRAMES)
+	    __builtin_add_overflow(normal_frames, movable_frames, &nr) ||
+	    nr > PM_MAX_FRAMES ||
+	    __builtin_mul_overflow(nr, (size_t)PINMM_PAGE_SIZE, &arena) ||
+	    __builtin_mul_overflow(nr, sizeof(struct pinmm_page), &desc))
 		return -EINVAL;
-	mem->nr_frames = normal_frames + movable_frames;
-	mem->arena_bytes = mem->nr_frames << PINMM_PAGE_SHIFT;
+	mem->nr_frames = nr;
+	mem->arena_bytes = arena;
 	if (!take_spare(mem, eng)) {
 		/* reserve the whole arena once; the kernel backs it on first touch */
 		mem->arena = mmap(NULL, mem->arena_bytes, PROT_READ | PROT_WRITE,

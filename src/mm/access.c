@@ -96,6 +96,8 @@ int pinmm_store_fill(struct pinmm_mm *mm, uint64_t addr, uint8_t byte, size_t le
 {
 	uint8_t chunk[256];
 
+	if (!mm)	/* answered even for len 0, as pinmm_store() does */
+		return -EINVAL;
 	memset(chunk, byte, sizeof(chunk));
 	while (len) {
 		size_t n = MIN(len, sizeof(chunk));

@@ -13,7 +13,12 @@
 
 #include <pinmm/host.h>
 
+#include "cli.h"
+
 enum { EXIT_PASS = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_SKIP = 4 };
+
+/* --timeout: a day is more than any scenario needs (the alarm is per run) */
+#define HOST_MAX_TIMEOUT 86400ul
 
 static const char usage_host[] =
 	"usage: pinmm host [--json] [--trace] [--timeout S] FILE...\n"
@@ -25,7 +30,7 @@ static const char usage_host[] =
 	"\n"
 	"  --json        one JSON object per scenario\n"
 	"  --trace       every statement and its result, on stderr\n"
-	"  --timeout S   per scenario (default 30)\n"
+	"  --timeout S   per scenario, 1..86400 (default 30)\n"
 	"\n"
 	"Exit status: 0 every scenario passed, 1 one failed, 2 bad input,\n"
 	"4 none failed and at least one was skipped (or the backend is unavailable).\n";
@@ -40,6 +45,7 @@ int pinmm_host_cmd(int argc, char **argv)
 	struct pinmm_host_options hopt = { .timeout = 30 };
 	bool json = false, failed = false, skipped = false;
 	char err[PINMM_SCN_ERRLEN], why[200];
+	unsigned long timeout;
 	int o;
 
 	while ((o = getopt_long(argc, argv, "th", opts, NULL)) != -1) {
@@ -48,7 +54,9 @@ int pinmm_host_cmd(int argc, char **argv)
 		} else if (o == 't') {
 			hopt.trace = stderr;
 		} else if (o == 'T') {
-			hopt.timeout = (unsigned)atoi(optarg);
+			if (pm_cli_ulong("host", "--timeout", optarg, 1, HOST_MAX_TIMEOUT, &timeout))
+				return EXIT_USAGE;
+			hopt.timeout = (unsigned)timeout;
 		} else if (o == 'h') {
 			fputs(usage_host, stdout);
 			return EXIT_PASS;
@@ -141,17 +149,16 @@ int pinmm_host_cmd_bench(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	struct pinmm_host_bench_options bopt = { .reps = 5 };
+	unsigned long reps;
 	int o, ret;
 
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (o == 'J') {
 			bopt.json = true;
 		} else if (o == 'r') {
-			bopt.reps = atoi(optarg);
-			if (bopt.reps < 1 || bopt.reps > 99) {
-				fprintf(stderr, "pinmm bench: --reps: expected 1..99\n");
+			if (pm_cli_ulong("bench", "--reps", optarg, 1, 99, &reps))
 				return EXIT_USAGE;
-			}
+			bopt.reps = (int)reps;
 		} else if (o == 'p') {
 			bopt.plot = optarg;
 		} else if (o == 'q') {

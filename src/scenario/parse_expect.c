@@ -99,7 +99,7 @@ void pm_parse_expect(struct parser *p, struct stmt *st)
 		st->expect.len = 1;
 		if (p->tok.kind != T_EQEQ) {
 			st->expect.has_addr = true;
-			st->expect.pin = p_use(p, NS_PIN);
+			st->expect.pin = p_use_pin(p, false);
 			expect_options(p, st, OPT_PAGE | OPT_OFF | OPT_LEN);
 		}
 		p_eqeq(p);
@@ -107,14 +107,14 @@ void pm_parse_expect(struct parser *p, struct stmt *st)
 		break;
 	case EX_COHERENT:
 	case EX_MAPPED:
-		st->expect.pin = p_use(p, NS_PIN);
+		st->expect.pin = p_use_pin(p, false);
 		break;
 	case EX_SAME_PAGE:
 		st->expect.a = p_addr(p);
 		st->expect.b = p_addr(p);
 		break;
 	case EX_PINNED:		/* pinned PIN [page=I] == N */
-		st->expect.pin = p_use(p, NS_PIN);
+		st->expect.pin = p_use_pin(p, false);
 		expect_options(p, st, OPT_PAGE);
 		p_eqeq(p);
 		st->expect.value = (long)p_number(p, "a pin count") & 0x7fffffff;
@@ -133,7 +133,7 @@ void pm_parse_expect(struct parser *p, struct stmt *st)
 			       st->expect.value);
 		break;
 	case EX_ZONE:		/* zone PIN [page=I] == normal|movable */
-		st->expect.pin = p_use(p, NS_PIN);
+		st->expect.pin = p_use_pin(p, false);
 		expect_options(p, st, OPT_PAGE);
 		p_eqeq(p);
 		if (p_is_word(p, "normal"))

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pinmm/explore.h>
+
 #include "parser.h"
 
 /* -------------------------------------------------------------- header --- */
@@ -137,9 +139,9 @@ static bool p_header(struct parser *p)
 				p_expected(p, &key, "bound=K");
 			at = p->tok;
 			uint64_t b = p_number(p, "a preemption bound");
-			if (b < 1 || b > 100)
-				p_fail(p, &at, "expected a preemption bound in 1..100, got %llu",
-				       (unsigned long long)b);
+			if (b < 1 || b > PINMM_EXPLORE_MAX_BOUND)
+				p_fail(p, &at, "expected a preemption bound in 1..%d, got %llu",
+				       PINMM_EXPLORE_MAX_BOUND, (unsigned long long)b);
 			scn->explore_bound = (unsigned)b;
 		}
 	} else if (tok_is(&kw, "movablecore")) {
@@ -160,6 +162,74 @@ static bool p_header(struct parser *p)
 	}
 	p_want_end(p);
 	return true;
+}
+
+/* ------------------------------------------------------ shared pins --- */
+
+/*
+ * The threads one `run` starts share the interpreter's handle of a pin
+ * name: two of them taking or releasing it, or one doing so while another
+ * reads through it, race on that handle (frames leaked or a pin released
+ * twice, depending on the schedule). Threads of different runs never
+ * overlap, and main waits in `run`.
+ */
+static _Noreturn void pin_clash(struct parser *p, const struct token *at,
+				const struct pin_use *u, bool owner)
+{
+	p_fail(p, at, "expected a pin no other thread of this run %s, got '%.*s' (%s in thread '%s' at %u:%u)",
+	       owner ? "takes or releases" : "uses", (int)at->len, at->s,
+	       owner ? "taken or released" : "used",
+	       p->scn->names[NS_THREAD].v[u->thread], u->line, u->col);
+}
+
+void p_pin_used(struct parser *p, int pin, const struct token *at, bool owns)
+{
+	struct pin_use cur = { .thread = p->thread, .line = at->line, .col = at->col };
+	const struct pin_use none = { .thread = -1 };
+	struct pin_users *u;
+
+	if (p->thread < 0)
+		return;
+	if ((unsigned)pin >= p->nr_pin_users) {
+		unsigned n = p->scn->names[NS_PIN].nr;
+		struct pin_users *v = realloc(p->pin_users, n * sizeof(*v));
+
+		if (!v)
+			p_fail(p, at, "out of memory");
+		for (unsigned i = p->nr_pin_users; i < n; i++)
+			v[i] = (struct pin_users){ .run = p->run, .owner = none,
+						   .user = none, .other = none };
+		p->pin_users = v;
+		p->nr_pin_users = n;
+	}
+	u = &p->pin_users[pin];
+	if (u->run != p->run)
+		*u = (struct pin_users){ .run = p->run, .owner = none, .user = none,
+					 .other = none };
+	if (u->owner.thread >= 0 && u->owner.thread != cur.thread)
+		pin_clash(p, at, &u->owner, true);
+	if (owns) {
+		/* other differs from user: one of them is not this thread */
+		if (u->user.thread >= 0 && u->user.thread != cur.thread)
+			pin_clash(p, at, &u->user, false);
+		if (u->other.thread >= 0)
+			pin_clash(p, at, &u->other, false);
+		if (u->owner.thread < 0)
+			u->owner = cur;
+	}
+	if (u->user.thread < 0)
+		u->user = cur;
+	else if (u->user.thread != cur.thread && u->other.thread < 0)
+		u->other = cur;
+}
+
+int p_use_pin(struct parser *p, bool owns)
+{
+	struct token at = p->tok;
+	int pin = p_use(p, NS_PIN);
+
+	p_pin_used(p, pin, &at, owns);
+	return pin;
 }
 
 /* ------------------------------------------------------------- blocks --- */
@@ -225,6 +295,11 @@ static void p_file(struct parser *p)
 		if (p_header(p))
 			continue;
 		if (p_is_word(p, "thread")) {
+			/* the explorer runs at most this many together, and a
+			 * scenario means the same with or without `explore` */
+			if (pending == PINMM_EXPLORE_MAX_THREADS)
+				p_fail(p, &p->tok, "expected 'run' after at most %d threads, got thread number %d",
+				       PINMM_EXPLORE_MAX_THREADS, PINMM_EXPLORE_MAX_THREADS + 1);
 			p_thread(p, &scn->body);
 			pending++;
 		} else if (p_is_word(p, "end")) {
@@ -237,6 +312,7 @@ static void p_file(struct parser *p)
 					p_fail(p, &(struct token){ .line = st->line, .col = st->col },
 					       "expected a thread before 'run', got none to run");
 				pending = 0;
+				p->run++;
 			}
 		}
 	}
@@ -281,6 +357,7 @@ int pinmm_scenario_parse(const char *name, const char *text, size_t len,
 		p_file(p);
 	else
 		ret = -EINVAL;
+	free(p->pin_users);
 	free(p);
 	if (ret) {
 		pinmm_scenario_free(scn);

@@ -16,6 +16,10 @@
  * may ask for anything); the engine refuses what its memory cannot hold. */
 #define MAX_PIN_PAGES 65536ul
 #define MAX_LEN (1ull << 30)
+/* ksm-scan / khugepaged passes: a pass over an idle engine still costs
+ * microseconds, so passes=1G ran for most of an hour without a word; a
+ * scenario needs a handful (docs/scenario.md) */
+#define MAX_PASSES 1000ul
 
 typedef void (*parse_fn)(struct parser *p, struct stmt *st);
 
@@ -245,11 +249,12 @@ static unsigned long p_pages(struct parser *p)
 /* pin PIN ADDR [pages=N] rw|ro [longterm] [fast] [force]; get likewise */
 static void parse_pin(struct parser *p, struct stmt *st)
 {
-	struct token key;
+	struct token key, name = p->tok;
 	bool access = false;
 	unsigned *max;
 
 	st->pin.pin = p_define(p, NS_PIN, true);
+	p_pin_used(p, st->pin.pin, &name, true);
 	st->pin.a = p_addr(p);
 	st->pin.pages = 1;
 	while (!p_at_end(p)) {
@@ -289,7 +294,7 @@ static void parse_get(struct parser *p, struct stmt *st)
 
 static void parse_release(struct parser *p, struct stmt *st)
 {
-	st->dev.pin = p_use(p, NS_PIN);
+	st->dev.pin = p_use_pin(p, true);
 }
 
 /* [page=I] [off=O] [len=N] */
@@ -314,14 +319,14 @@ static void dev_options(struct parser *p, struct stmt *st, bool allow_len)
 
 static void parse_dev_write(struct parser *p, struct stmt *st)
 {
-	st->dev.pin = p_use(p, NS_PIN);
+	st->dev.pin = p_use_pin(p, false);
 	st->dev.byte = p_byte(p);
 	dev_options(p, st, true);
 }
 
 static void parse_dev_read(struct parser *p, struct stmt *st)
 {
-	st->dev.pin = p_use(p, NS_PIN);
+	st->dev.pin = p_use_pin(p, false);
 	dev_options(p, st, true);
 }
 
@@ -329,14 +334,18 @@ static void parse_dev_read(struct parser *p, struct stmt *st)
 
 static void parse_pass(struct parser *p, struct stmt *st)
 {
-	const char *opt = st->kind == ST_RECLAIM ? "pages" : "passes";
-	struct token key;
+	bool reclaim = st->kind == ST_RECLAIM;
+	struct token key, at;
 
-	st->pass.n = st->kind == ST_RECLAIM ? 0 : 1;	/* reclaim: all */
+	st->pass.n = reclaim ? 0 : 1;	/* reclaim: all */
 	while (!p_at_end(p)) {
-		if (!p_option(p, &key) || !tok_is(&key, opt))
-			bad_option(p, &key, st->kind == ST_RECLAIM ? "pages=N" : "passes=N");
+		if (!p_option(p, &key) || !tok_is(&key, reclaim ? "pages" : "passes"))
+			bad_option(p, &key, reclaim ? "pages=N" : "passes=N");
+		at = p->tok;
 		st->pass.n = (unsigned long)p_len(p, "a count");
+		if (!reclaim && st->pass.n > MAX_PASSES)
+			p_fail(p, &at, "expected a number of passes of at most %lu, got %lu",
+			       MAX_PASSES, st->pass.n);
 	}
 }
 

@@ -14,12 +14,30 @@
 #include "ast.h"
 #include "lexer.h"
 
+/* Where a thread of the threads declared for one `run` names a pin. */
+struct pin_use {
+	int thread;			/* -1: none */
+	unsigned line, col;
+};
+
+/* Per pin name, within one `run`'s threads: the first thread that takes or
+ * releases it, the first that names it at all, and the first other thread
+ * that names it (enough to find any two threads that clash). */
+struct pin_users {
+	unsigned run;			/* the `run` these are for */
+	struct pin_use owner, user, other;
+};
+
 struct parser {
 	struct lexer lx;
 	struct token tok;		/* the current token */
 	struct pinmm_scenario *scn;
 	int thread;			/* inside `thread ... end`, else -1 */
 	int proc;			/* default process of a statement */
+	unsigned run;			/* `run`s so far: threads before the next
+					 * one run together */
+	struct pin_users *pin_users;	/* per pin name, nr_pin_users of them */
+	unsigned nr_pin_users;
 	jmp_buf fail;
 };
 
@@ -48,6 +66,12 @@ struct scn_addr p_addr(struct parser *p);
 int p_use(struct parser *p, enum scn_ns ns);
 /* A name being defined: must be new unless redefinable. */
 int p_define(struct parser *p, enum scn_ns ns, bool redefinable);
+/* parse_file.c: a pin name used where the current token is (owns: taken
+ * or released, else only read through); threads that run together may not
+ * share a pin that one of them takes or releases. p_use_pin() is p_use()
+ * of NS_PIN with that check. */
+void p_pin_used(struct parser *p, int pin, const struct token *at, bool owns);
+int p_use_pin(struct parser *p, bool owns);
 
 /* An option `KEY[=VALUE]`: the key word is the current token; true when an
  * `=` follows (then the current token is the value). */

@@ -363,7 +363,7 @@ int pinmm_explore(const struct pinmm_explore_ops *ops, void *ctx,
 	double start = now_seconds();
 	int err;
 
-	if (!ops_ok(ops) || !cfg || !res || cfg->bound > 16)
+	if (!ops_ok(ops) || !cfg || !res || cfg->bound > PINMM_EXPLORE_MAX_BOUND)
 		return -EINVAL;
 	memset(res, 0, sizeof(*res));
 	sched = pm_sched_new(ops->nr_threads);
