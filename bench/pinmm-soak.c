@@ -49,6 +49,8 @@ int main(int argc, char **argv)
 			cfg.writers = (unsigned)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--forkers"))
 			cfg.forkers = (unsigned)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--mixers"))
+			cfg.mixers = (unsigned)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--check-every"))
 			cfg.check_every = strtod(v, NULL);
 		else if (!strcmp(a, "--interval-us"))
@@ -63,7 +65,7 @@ int main(int argc, char **argv)
 		}
 		i++;
 	}
-	if (cfg.pinners + cfg.writers + cfg.forkers > SOAK_MAX_THREADS) {
+	if (cfg.pinners + cfg.writers + cfg.forkers + cfg.mixers > SOAK_MAX_THREADS) {
 		fprintf(stderr, "pinmm-soak: at most %d worker threads\n", SOAK_MAX_THREADS);
 		return 2;
 	}

@@ -14,6 +14,8 @@
  *  - forkers: fork the mm, write into the child's copies (the parent must not
  *    see it), pin R/O in the child, exit it; migrate / NUMA-hint / split
  *    PMDs of random addresses;
+ *  - mixers: every public operation at random on regions of their own
+ *    (bench/soak_mixer.h), pins of every kind held across them;
  *  - every daemon thread (ksmd, khugepaged, kcompactd, kswapd).
  * Every check_every seconds the workers pause at the top of their loop, the
  * daemons stop, pinmm_check_invariants() runs, and everything resumes. At
@@ -39,12 +41,18 @@
 
 #define SOAK_PG PINMM_PAGE_SIZE
 enum { SOAK_MAX_THREADS = 16, SOAK_PIN_PAGES = 4, SOAK_WRITER_PAGES = 64,
-       SOAK_KEEP = 8 };
+       SOAK_KEEP = 8, SOAK_MIX_FILE_PAGES = 8, SOAK_MIX_OPS = 19 };
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
 
 struct soak_cfg {
 	double seconds;
 	double check_every;	/* quiescent invariant checks, seconds */
-	unsigned pinners, writers, forkers;
+	unsigned pinners, writers, forkers, mixers;
 	unsigned daemon_interval_us;
 	bool daemons;
 	unsigned daemon_mask;	/* which daemons (bit = enum pinmm_daemon) */
@@ -59,6 +67,7 @@ static inline void soak_cfg_default(struct soak_cfg *c)
 	c->pinners = 2;
 	c->writers = 2;
 	c->forkers = 1;
+	c->mixers = 2;
 	c->daemon_interval_us = 2000;
 	c->daemons = true;
 	c->daemon_mask = (1u << PINMM_DAEMON_NR) - 1;
@@ -69,6 +78,7 @@ struct soak_result {
 	unsigned long ops, pins, stores, loads, forks, passes_checked,
 		invariant_checks, breaks;
 	bool leak;
+	unsigned mix_ops_done;	/* kinds of mixer operation that succeeded at least once */
 	double seconds;
 	unsigned kept;
 	char first[SOAK_KEEP][200];
@@ -79,9 +89,11 @@ struct soak {
 	struct pinmm *eng;
 	struct pinmm_mm *mm;
 	uint64_t pin_base, writer_base;
+	struct pinmm_file *mix_file;	/* the mixers' text and shared file */
 	atomic_bool stop, pause;
 	atomic_uint paused, running;
 	atomic_ulong ops, pins, stores, loads, forks, breaks;
+	atomic_ulong mix_done[SOAK_MIX_OPS];	/* successes per mixer operation */
 	pthread_mutex_t lock;
 	struct soak_result *res;
 };
@@ -157,7 +169,7 @@ static void *soak_pinner(void *arg)
 		bool fast = (r >> 20) % 4 != 0;
 		int e = pinmm_pin(s->mm, &pin, a, n, flags, fast, pages);
 
-		if (e == -EBUSY && (flags & PINMM_FOLL_LONGTERM))
+		if (e == -ENOMEM && (flags & PINMM_FOLL_LONGTERM))
 			continue;	/* a daemon held a page in place meanwhile */
 		if (e) {
 			soak_break(s, "pinner %u: pin of its own pages: %d", wk->idx, e);
@@ -328,6 +340,8 @@ static void *soak_forker(void *arg)
 	return NULL;
 }
 
+#include "soak_mixer.h"
+
 static inline void soak_daemons(struct soak *s, bool on)
 {
 	if (!s->cfg->daemons)
@@ -369,7 +383,13 @@ static inline int soak_run(const struct soak_cfg *cfg, struct soak_result *res)
 	s.res = res;
 	pthread_mutex_init(&s.lock, NULL);
 	pinmm_config_default(&pc);
+	/* a machine booted with movablecore: longterm pins migrate first */
+	pc.normal_frames = 4096;
+	pc.movable_frames = 28672;
 	if (pinmm_create(&pc, &s.eng) || pinmm_mm_create(s.eng, &s.mm))
+		return -1;
+	if (cfg->mixers &&
+	    pinmm_file_create(s.eng, SOAK_MIX_FILE_PAGES * SOAK_PG, 0x90, &s.mix_file))
 		return -1;
 	/* pinners' pages: populated, in one plain mapping */
 	if (cfg->pinners &&
@@ -389,9 +409,9 @@ static inline int soak_run(const struct soak_cfg *cfg, struct soak_result *res)
 	}
 	(void)out;
 	soak_daemons(&s, true);
-	unsigned counts[3] = { cfg->pinners, cfg->writers, cfg->forkers };
-	void *(*fns[3])(void *) = { soak_pinner, soak_writer, soak_forker };
-	for (int kind = 0; kind < 3; kind++)
+	unsigned counts[4] = { cfg->pinners, cfg->writers, cfg->forkers, cfg->mixers };
+	void *(*fns[4])(void *) = { soak_pinner, soak_writer, soak_forker, soak_mixer };
+	for (int kind = 0; kind < 4; kind++)
 		for (unsigned i = 0; i < counts[kind] && nth < SOAK_MAX_THREADS; i++) {
 			wk[nth] = (struct soak_worker){ &s, i, cfg->seed * 1000003u + nth };
 			if (pthread_create(&th[nth], NULL, fns[kind], &wk[nth]))
@@ -423,6 +443,7 @@ static inline int soak_run(const struct soak_cfg *cfg, struct soak_result *res)
 	res->seconds = soak_now() - t0;
 	soak_check(&s);
 	pinmm_mm_exit(s.mm);
+	pinmm_file_put(s.mix_file);
 	soak_check(&s);
 	struct pinmm_stats st;
 	pinmm_get_stats(s.eng, &st);
@@ -441,6 +462,8 @@ static inline int soak_run(const struct soak_cfg *cfg, struct soak_result *res)
 	res->loads = atomic_load(&s.loads);
 	res->forks = atomic_load(&s.forks);
 	res->breaks = atomic_load(&s.breaks);
+	for (int i = 0; i < SOAK_MIX_OPS; i++)
+		res->mix_ops_done += atomic_load(&s.mix_done[i]) > 0;
 	pthread_mutex_destroy(&s.lock);
 	return res->breaks || res->leak ? 1 : 0;
 }

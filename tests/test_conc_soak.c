@@ -65,12 +65,40 @@ static void soak_without_daemons(void **state)
 	assert_false(res.leak);
 }
 
+/*
+ * The random-operation test: mixers alone, every public operation at
+ * random with pins held across them, every daemon thread; each kind of
+ * operation must have succeeded at least once.
+ */
+static void soak_mixers(void **state)
+{
+	(void)state;
+	struct soak_cfg cfg;
+	struct soak_result res;
+
+	soak_cfg_default(&cfg);
+	cfg.seconds = cfg_seconds(3.0);
+	cfg.check_every = cfg.seconds / 4;
+	cfg.pinners = cfg.writers = cfg.forkers = 0;
+	cfg.mixers = 4;
+	cfg.seed = 11;
+	int r = soak_run(&cfg, &res);
+	report(&res);
+	print_message("    mixer operations that succeeded: %u of %d kinds\n", res.mix_ops_done,
+		      SOAK_MIX_OPS);
+	assert_true(r >= 0);
+	assert_int_equal(res.breaks, 0);
+	assert_false(res.leak);
+	assert_int_equal(res.mix_ops_done, SOAK_MIX_OPS);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(soak_everything),
 		cmocka_unit_test(soak_without_daemons),
+		cmocka_unit_test(soak_mixers),
 	};
 	return cmocka_run_group_tests_name("conc_soak", tests, NULL, NULL);
 }
