@@ -256,6 +256,9 @@ static int checksum_cmp(const void *x, const void *y)
 static bool checksum_held(const struct pinmm *eng, const struct ksm_item *it)
 {
 	struct ksm_checksum key = { it->mm->id, it->addr, 0 };
+
+	if (!eng->ksm.nr_checksums)
+		return false;	/* the first pass: nothing seen yet */
 	const struct ksm_checksum *old = bsearch(&key, eng->ksm.checksums, eng->ksm.nr_checksums,
 						 sizeof(key), checksum_cmp);
 
