@@ -477,6 +477,7 @@ def kh(b):
     return b, []
 
 
+# alloc_hpage() of khugepaged.c is `mmap ... thp` + a write: a THP on fault
 def kh_setup(n=1):
     return ["mmap buf anon private %s nothp" % sz(n * M2)]
 
@@ -508,14 +509,14 @@ KH_CASES = [
     ("collapse_single_pte_entry_compound",
      "Collapse PTE table with single PTE mapping compound page", "single-pte-compound",
      "a THP reduced to one PTE-mapped subpage collapses again",
-     lambda k: kh(kh_setup() + ["madvise buf 2M hugepage", "write buf 0x5a len=2M",
+     lambda k: kh(["mmap buf anon private 2M thp", "write buf 0x5a len=2M",
                                 "expect huge buf", "madvise buf 2M nohugepage",
                                 "madvise buf+4K 2M-4K dontneed", "expect not huge buf",
                                 "madvise buf 2M hugepage", "madvise buf 2M collapse",
                                 "expect huge buf", "expect read buf len=4K == 0x5a"]), None),
     ("collapse_full_of_compound", "Collapse PTE table full of compound pages",
      "full-of-compound", "a PTE-mapped THP (PMD split by a VMA split) collapses again",
-     lambda k: kh(kh_setup() + ["madvise buf 2M hugepage", "write buf 0x5a len=2M",
+     lambda k: kh(["mmap buf anon private 2M thp", "write buf 0x5a len=2M",
                                 "expect huge buf", "madvise buf 4K nohugepage",
                                 "madvise buf 2M nohugepage", "expect not huge buf",
                                 "madvise buf 2M hugepage", "madvise buf 2M collapse",
@@ -542,7 +543,7 @@ KH_CASES = [
      "fork-compound",
      "the child splits the PMD of a THP shared with the parent, writes a page and collapses; "
      "the parent keeps its THP and its data",
-     lambda k: kh(kh_setup() + ["madvise buf 2M hugepage", "write buf 0x5a len=2M",
+     lambda k: kh(["mmap buf anon private 2M thp", "write buf 0x5a len=2M",
                                 "expect huge buf", "fork child",
                                 "in child: expect huge buf",
                                 "in child: madvise buf 4K nohugepage",
@@ -560,7 +561,7 @@ KH_CASES = [
      "max-ptes-shared",
      "MADV_COLLAPSE ignores max_ptes_shared: the child COWs 255 pages of a shared THP and "
      "collapses; the parent keeps its THP",
-     lambda k: kh(kh_setup() + ["madvise buf 2M hugepage", "write buf 0x5a len=2M",
+     lambda k: kh(["mmap buf anon private 2M thp", "write buf 0x5a len=2M",
                                 "expect huge buf", "fork child",
                                 "in child: expect huge buf",
                                 "in child: write buf 0x5b len=1020K",
