@@ -50,6 +50,7 @@ int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out)
 	pm_list_init(&eng->mms);
 	pm_list_init(&eng->files);
 	pm_mutex_init(&eng->ksm.lock);
+	atomic_store(&eng->thp_use_zero_page, true);
 	eng->khugepaged = (struct pinmm_khugepaged_tunables){
 		.max_ptes_none = 511, .max_ptes_shared = 256, .max_ptes_swap = 64,
 	};
@@ -94,6 +95,7 @@ int pinmm_destroy(struct pinmm *eng)
 		mm_free(mm);
 	}
 	pm_mutex_unlock(&eng->objects_lock);
+	put_huge_zero_folio(eng);
 	/* RCU callbacks still pending touch only the domain, not the engine */
 	pm_rcu_domain_put(eng->rcu_dom);
 
@@ -137,7 +139,8 @@ void pinmm_get_stats(struct pinmm *eng, struct pinmm_stats *out)
 		out->frames_free[z] = pm_zone_nr_free(zone);
 		used += out->frames_total[z] - out->frames_free[z];
 	}
-	out->frames_used = used - 1;	/* not the zero page */
+	/* not the zero pages: the small one and, once made, the huge one */
+	out->frames_used = used - 1 - (atomic_load(&eng->huge_zero) ? HPAGE_PMD_NR : 0);
 	out->nr_mms = (size_t)atomic_load(&eng->nr_mms);
 	out->page_tables = (size_t)atomic_load(&eng->nr_page_tables);
 	out->gup_fast_fallbacks = atomic_load(&eng->stats.gup_fast_fallbacks);

@@ -71,6 +71,10 @@ struct pinmm {
 	struct pinmm_policy policy;
 	struct pm_mem mem;
 	struct pinmm_page *zero_page;
+	/* the huge zero page: allocated on first use (NULL until then), kept
+	 * until the engine goes; thp_use_zero_page is Linux's use_zero_page */
+	struct pinmm_page *_Atomic huge_zero;
+	atomic_bool thp_use_zero_page;
 	struct pm_swap swap;
 	pm_mutex_t kthread_lock;
 	struct pm_kthread kthreads[PINMM_DAEMON_NR];

@@ -397,10 +397,105 @@ static void khugepaged_limits(void **s)
 	finish_engine(eng);
 }
 
+/*
+ * The huge zero page (use_zero_page, on by default as in Linux): a read
+ * fault of an untouched THP range maps it read-only with a PMD; a write
+ * replaces it by a new zeroed THP of the process's own; fork shares it; a
+ * partial unmap splits it into small zero pages; with the knob off a read
+ * allocates the THP at once.
+ */
+static void huge_zero_page(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng), *child;
+	uint64_t a = map_thp(mm, 2), b = a + HP;
+
+	assert_int_equal(load8(mm, a + 5 * PG), 0);
+	struct pinmm_mapping m = follow(mm, a + 5 * PG);
+	assert_true(m.huge && m.zero_page && !m.writable);
+	assert_int_equal(finfo_at(mm, a).order, PINMM_HPAGE_ORDER);
+	uint64_t zpfn = m.pfn;
+	size_t used = frames_used(eng);
+	child = fork_mm(mm);
+	assert_true(follow(child, a).zero_page && follow(child, a).huge);
+	assert_int_equal(pfn_at(child, a + 5 * PG), zpfn);
+	/* a write: a THP of its own, zeroed, writable; the child keeps zeroes */
+	store8(mm, a + 7 * PG + 3, 0x5a);
+	m = follow(mm, a);
+	assert_true(m.huge && !m.zero_page && m.writable && m.anon_exclusive);
+	assert_bytes(mm, a, 0, 7 * PG + 3);
+	assert_int_equal(load8(mm, a + 7 * PG + 3), 0x5a);
+	assert_int_equal(load8(child, a + 7 * PG + 3), 0);
+	assert_int_equal(frames_used(eng), used + HPN);
+	/* a partial unmap of the other range splits it into small zero pages */
+	assert_int_equal(load8(mm, b), 0);
+	assert_true(follow(mm, b).huge);
+	assert_int_equal(pinmm_munmap(mm, b + HP - PG, PG), 0);
+	m = follow(mm, b + PG);
+	assert_true(m.zero_page && !m.huge);
+	assert_invariants(eng);
+	pinmm_mm_exit(child);
+	/* knob off: a read fault makes a real THP */
+	assert_int_equal(pinmm_thp_set_use_zero_page(eng, false), 0);
+	uint64_t c = map_thp(mm, 1);
+	assert_int_equal(load8(mm, c), 0);
+	m = follow(mm, c);
+	assert_true(m.huge && !m.zero_page);
+	assert_int_equal(pinmm_thp_set_use_zero_page(NULL, true), -EINVAL);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+/* cow.c "R/O longterm GUP pin ... with huge zeropage": the pin unshares
+ * (a new THP, read-only, exclusive), so the process's later write lands
+ * in what the device sees. Without anon_exclusive (before 5.19) the pin
+ * took the huge zero page itself and the write went to a new THP. */
+static void huge_zero_ro_longterm_case(struct pinmm_policy p, bool detected)
+{
+	struct pinmm *eng = make_engine(p);
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_thp(mm, 1);
+	struct pinmm_page *pages[2];
+	struct pinmm_pin pin;
+
+	zero_pin(&pin);
+	assert_int_equal(load8(mm, a), 0);
+	assert_true(follow(mm, a).zero_page);
+	pin_ok(mm, &pin, a + 9 * PG, 2, PINMM_FOLL_LONGTERM, false, pages);
+	store8(mm, a + 9 * PG + 1, 0x77);
+	bool seen = dev_read8(&pin, 0, 1) == 0x77;
+	assert_int_equal(seen, !detected);
+	if (!detected) {
+		assert_false(finfo(pages[0]).zero);
+		assert_int_equal(pfn_at(mm, a + 9 * PG), pinmm_page_pfn(pages[0]));
+	}
+	unpin_ok(&pin);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+static void huge_zero_ro_longterm_pin_unshares(void **s)
+{
+	(void)s;
+	huge_zero_ro_longterm_case(policy_strict(), false);
+}
+
+static void huge_zero_ro_longterm_pin_no_anon_exclusive(void **s)
+{
+	(void)s;
+	huge_zero_ro_longterm_case(policy_strict_without(PINMM_SW_ANON_EXCLUSIVE), true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(thp_fault_maps_pmd),
+		cmocka_unit_test(huge_zero_page),
+		cmocka_unit_test(huge_zero_ro_longterm_pin_unshares),
+		cmocka_unit_test(huge_zero_ro_longterm_pin_no_anon_exclusive),
 		cmocka_unit_test(collapse_pte_mapped_thp),
 		cmocka_unit_test(collapse_after_fork_fully_shared),
 		cmocka_unit_test(collapse_after_fork_lower_shared),

@@ -47,6 +47,13 @@ int pinmm_mmap_file(struct pinmm_mm *mm, uint64_t addr, uint64_t len,
  * addresses). 0, -EINVAL when no PMD maps addr, -EFAULT when no VMA
  * covers it. */
 int pinmm_split_pmd(struct pinmm_mm *mm, uint64_t addr);
+/* Linux's /sys/kernel/mm/transparent_hugepage/use_zero_page (default on):
+ * a read fault of an untouched THP-enabled range maps the huge zero page
+ * (a read-only PMD of zeroes; a write or unshare fault replaces it by a
+ * new THP). Off: the read fault allocates the THP at once. -EINVAL for a
+ * NULL engine. */
+int pinmm_thp_set_use_zero_page(struct pinmm *eng, bool on);
+
 /* Split the folio at addr into small folios; -EBUSY while references
  * other than its mappings exist, -EINVAL when it is not a large folio. */
 int pinmm_split_folio(struct pinmm_mm *mm, uint64_t addr);

@@ -72,6 +72,18 @@ static void count_mm(struct pinmm *eng, struct pinmm_mm *mm, struct recount *rc)
 					pte_t l = pt_read(pmd, pt_index(a, PT_LEVEL_PMD));
 					struct pinmm_page *head = eng_pfn_page(eng, pte_pfn(l));
 
+					if (pte_special(l)) {
+						/* the huge zero page: no counts to check */
+						if (head != atomic_load(&eng->huge_zero) ||
+						    pte_write(l))
+							violation(rc, "mm %u %#lx: special PMD not the huge zero page, or writable",
+								  mm->id, (unsigned long)a);
+						pm_mutex_unlock(&pmd->ptl);
+						a = ALIGN_DOWN(a, PINMM_PMD_SIZE) + PINMM_PMD_SIZE -
+						    PINMM_PAGE_SIZE;
+						continue;
+					}
+
 					rc->entire[pte_pfn(l)]++;
 					if (folio_order(head) != PINMM_HPAGE_ORDER ||
 					    page_test(head, PG_tail))
@@ -192,6 +204,10 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		}
 		if (p == eng->zero_page || page_test(p, PG_tail))
 			continue;
+		if (p == atomic_load(&eng->huge_zero)) {
+			pfn += HPAGE_PMD_NR - 1;	/* no counts to explain */
+			continue;
+		}
 		/* a folio head: explain its references */
 		int ref = folio_ref_count(p), pinc = atomic_load(&p->pincount);
 		int maps = 0, cache = 0;

@@ -247,14 +247,14 @@ int handle_mm_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr,
 		if (pte_protnone(pe) && (vma->flags & VM_ACCESS_MASK))
 			pt_clear_bits(pmd, pi, PTE_PROTNONE);
 		if ((write || (flags & FAULT_FLAG_UNSHARE)) && !pte_write(pe))
-			err = do_huge_pmd_wp_page(mm->eng, vma, pmd, pi, flags);
+			err = do_huge_pmd_wp_page(mm->eng, vma, pmd, pi, addr, flags);
 		else if (flags & FAULT_FLAG_UNSHARE)
 			err = 0;	/* writable: exclusive already */
 		pm_mutex_unlock(&pmd->ptl);
 		return err;
 	}
 	if (vma_thp_suitable(vma, ALIGN_DOWN(addr, PINMM_PMD_SIZE))) {
-		err = do_huge_pmd_anonymous_page(mm, vma, addr);
+		err = do_huge_pmd_anonymous_page(mm, vma, addr, flags);
 		if (err <= 0)
 			return err;
 		err = 0;	/* fall back to small pages */

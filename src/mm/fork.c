@@ -95,6 +95,12 @@ static int copy_huge_pmd(struct pinmm_mm *dst, struct pinmm_mm *src, uint64_t ad
 		return 1;	/* split meanwhile: copy the PTEs */
 	pte_t e = pt_read(spmd, i);
 	struct pinmm_page *folio = eng_pfn_page(eng, pte_pfn(e));
+	if (pte_special(e)) {
+		/* the huge zero page: shared as it is, no references */
+		pt_write(dpmd, i, e);
+		pm_mutex_unlock(&spmd->ptl);
+		return 0;
+	}
 	if (pm_policy(eng, PINMM_SW_FORK_COPY_PINNED) &&
 	    folio_maybe_dma_pinned(eng, folio)) {
 		split_huge_pmd_locked(eng, spmd, i);

@@ -34,9 +34,83 @@ void prep_anon_thp(struct pinmm_page *folio, struct vm_area *vma, uint64_t haddr
 	atomic_store(&folio->entire_mapcount, 1);
 }
 
+/*
+ * The huge zero page: 2 MiB of zeroes that read faults of THP-enabled
+ * ranges map read-only with a special PMD leaf (Linux's use_zero_page,
+ * default on). Like the small zero page it counts no references or
+ * mappings; a write or unshare fault replaces it by a new THP. Made on
+ * first use, kept until the engine goes.
+ */
+struct pinmm_page *get_huge_zero_folio(struct pinmm *eng)
+{
+	struct pinmm_page *z = atomic_load(&eng->huge_zero), *none = NULL;
+
+	if (z)
+		return z;
+	z = pm_alloc_folio(eng, PINMM_HPAGE_ORDER, PM_GFP_ZERO);
+	if (!z)
+		return NULL;
+	for (unsigned long j = 0; j < HPAGE_NR; j++) {
+		page_set(&z[j], PG_zero);
+		page_set(&z[j], PG_reserved);
+	}
+	if (atomic_compare_exchange_strong(&eng->huge_zero, &none, z))
+		return z;
+	for (unsigned long j = 0; j < HPAGE_NR; j++) {
+		page_clear(&z[j], PG_zero);
+		page_clear(&z[j], PG_reserved);
+	}
+	folio_put(z);
+	return none;	/* another fault made it first */
+}
+
+void put_huge_zero_folio(struct pinmm *eng)
+{
+	struct pinmm_page *z = atomic_exchange(&eng->huge_zero, NULL);
+
+	if (!z)
+		return;
+	for (unsigned long j = 0; j < HPAGE_NR; j++) {
+		page_clear(&z[j], PG_zero);
+		page_clear(&z[j], PG_reserved);
+	}
+	folio_put(z);
+}
+
+int pinmm_thp_set_use_zero_page(struct pinmm *eng, bool on)
+{
+	if (!eng)
+		return -EINVAL;
+	atomic_store(&eng->thp_use_zero_page, on);
+	return 0;
+}
+
+static bool is_huge_zero_pmd(pte_t e)
+{
+	return pte_huge(e) && pte_special(e);
+}
+
+/* A read fault maps the huge zero page. 0 done, 1 none to be had. */
+static int do_huge_zero_page(struct pinmm *eng, struct vm_area *vma, struct pt_table *pmd,
+			     unsigned i)
+{
+	struct pinmm_page *zero = get_huge_zero_folio(eng);
+
+	if (!zero || pmd_deposit(pmd, i))
+		return 1;
+	pm_mutex_lock(&pmd->ptl);
+	if (pte_none(pt_read(pmd, i)))
+		pt_write(pmd, i, mk_pte(eng_page_pfn(eng, zero),
+					PTE_HUGE | PTE_SPECIAL | PTE_YOUNG |
+					(vma_pte_flags(vma, false) & PTE_PROTNONE)));
+	pm_mutex_unlock(&pmd->ptl);
+	return 0;
+}
+
 /* First touch of an empty PMD in a THP-enabled VMA. 0 done, 1 fall back to
  * small pages, -errno. mmap_lock held for read. */
-int do_huge_pmd_anonymous_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr)
+int do_huge_pmd_anonymous_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr,
+			       unsigned flags)
 {
 	struct pinmm *eng = mm->eng;
 	uint64_t haddr = ALIGN_DOWN(addr, PINMM_PMD_SIZE);
@@ -48,6 +122,9 @@ int do_huge_pmd_anonymous_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_
 		return -ENOMEM;
 	if (!pte_none(pt_read(pmd, i)))
 		return 1;
+	if (!(flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) &&
+	    atomic_load(&eng->thp_use_zero_page))
+		return do_huge_zero_page(eng, vma, pmd, i);
 	if (pmd_deposit(pmd, i))
 		return 1;	/* no memory for the split-time table */
 	folio = pm_alloc_folio(eng, PINMM_HPAGE_ORDER, PM_GFP_MOVABLE | PM_GFP_ZERO);
@@ -82,6 +159,14 @@ int split_huge_pmd_locked(struct pinmm *eng, struct pt_table *pmd, unsigned i)
 		pte = pt_alloc(eng, PT_LEVEL_PTE);	/* none deposited: unusual */
 	if (!pte)
 		return -ENOMEM;
+	if (is_huge_zero_pmd(old)) {
+		/* each PTE maps the small zero page (__split_huge_zero_page_pmd) */
+		for (unsigned long j = 0; j < HPAGE_NR; j++)
+			atomic_store(&pte->ent[j], mk_pte(eng_page_pfn(eng, eng->zero_page),
+							  PTE_SPECIAL | (flags & ~PTE_WRITE)));
+		pt_xchg(pmd, i, mk_table_entry(pte));
+		return 0;
+	}
 	for (unsigned long j = 0; j < HPAGE_NR; j++) {
 		atomic_store(&pte->ent[j], mk_pte(pte_pfn(old) + j, flags));
 		page_dup_rmap(&folio[j]);
@@ -123,12 +208,36 @@ int pinmm_split_pmd(struct pinmm_mm *mm, uint64_t addr)
  * pages; otherwise split the PMD and let the fault retry on PTEs, where
  * COW copies 4 KiB at a time.
  */
+/* Write or unshare fault on the huge zero page: a new zeroed THP in its
+ * place (read-only for an unshare or a forced write), or, when no 2 MiB
+ * block is free, small zero pages and a retry (do_huge_zero_wp_pmd()). */
+static int do_huge_zero_wp_pmd(struct pinmm *eng, struct vm_area *vma, struct pt_table *pmd,
+			       unsigned i, uint64_t haddr, unsigned flags)
+{
+	struct pinmm_page *folio = pm_alloc_folio(eng, PINMM_HPAGE_ORDER,
+						  PM_GFP_MOVABLE | PM_GFP_ZERO);
+	pte_t e = pt_read(pmd, i);
+
+	if (!folio)
+		return split_huge_pmd_locked(eng, pmd, i);
+	prep_anon_thp(folio, vma, haddr);
+	bool write = (flags & FAULT_FLAG_WRITE) &&
+		     !(flags & (FAULT_FLAG_UNSHARE | FAULT_FLAG_FORCE));
+	pt_xchg(pmd, i, mk_pte(eng_page_pfn(eng, folio),
+			       PTE_HUGE | (e & PTE_PROTNONE) | vma_pte_flags(vma, write)));
+	atomic_fetch_add(&eng->stats.cow_copies, 1);
+	return 0;
+}
+
 int do_huge_pmd_wp_page(struct pinmm *eng, struct vm_area *vma, struct pt_table *pmd,
-			unsigned i, unsigned flags)
+			unsigned i, uint64_t addr, unsigned flags)
 {
 	pte_t e = pt_read(pmd, i);
 	struct pinmm_page *folio = eng_pfn_page(eng, pte_pfn(e));
 	bool reuse;
+
+	if (is_huge_zero_pmd(e))
+		return do_huge_zero_wp_pmd(eng, vma, pmd, i, ALIGN_DOWN(addr, PINMM_PMD_SIZE), flags);
 
 	if (pm_policy(eng, PINMM_SW_ANON_EXCLUSIVE))
 		reuse = page_anon_exclusive(folio) || folio_ref_count(folio) == 1;
@@ -153,6 +262,8 @@ void zap_huge_pmd(struct pinmm *eng, struct pt_table *pmd, unsigned i)
 
 	if (deposited)
 		pt_free_now(deposited);	/* never visible to anyone */
+	if (is_huge_zero_pmd(old))
+		return;		/* the huge zero page holds no references */
 
 	if (old & PTE_DIRTY)
 		page_set(folio, PG_dirty);

@@ -261,9 +261,15 @@ int do_swap_page(struct pinmm_mm *mm, struct vm_area *vma, struct pt_table *pte,
 /* --- huge_memory.c --- */
 bool vma_thp_suitable(const struct vm_area *vma, uint64_t haddr);
 void prep_anon_thp(struct pinmm_page *folio, struct vm_area *vma, uint64_t haddr);
-int do_huge_pmd_anonymous_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr);
+int do_huge_pmd_anonymous_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr,
+			       unsigned flags);
+/* The huge zero page (made on first use; NULL when no 2 MiB block is
+ * free), and its release at engine teardown. */
+struct pinmm_page *get_huge_zero_folio(struct pinmm *eng);
+void put_huge_zero_folio(struct pinmm *eng);
+#define HPAGE_PMD_NR (1ul << PINMM_HPAGE_ORDER)
 int do_huge_pmd_wp_page(struct pinmm *eng, struct vm_area *vma, struct pt_table *pmd,
-			unsigned i, unsigned flags);
+			unsigned i, uint64_t addr, unsigned flags);
 int split_huge_pmd_locked(struct pinmm *eng, struct pt_table *pmd, unsigned i);
 /* split the PMD leaf mapping addr, if any (-EINVAL when none) */
 int split_huge_pmd_address(struct pinmm_mm *mm, uint64_t addr);
