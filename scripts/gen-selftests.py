@@ -735,40 +735,12 @@ def load_verdicts():
 # hand after reading a real run; --doc checks that the list matches the run
 # (a scenario failing strict that is not listed, or listed and passing, is
 # reported on stderr and makes --doc exit 1).
-_VMA = ("the engine does not merge VMAs back when mprotect()/madvise() make neighbours equal "
-        "again, so the 2 MiB range stays split in several VMAs and MADV_COLLAPSE finds no "
-        "whole PMD range (Linux merges them: vma_modify/vma_merge)")
-_LARGE = ("the engine's MADV_COLLAPSE refuses small pages that are subpages of a large folio "
-          "(a PTE-mapped THP) with EINVAL; Linux copies them into the new THP")
-_SHARED = ("the engine's MADV_COLLAPSE refuses pages mapped more than once (COW-shared after "
-           "fork) with EINVAL; Linux's MADV_COLLAPSE ignores max_ptes_shared and copies them")
-_HZP = ("with anon_exclusive off the engine still gives a R/O longterm pin of the huge zero "
-        "page a page the later write reaches, so the ablation passes; Linux before the 5.19 "
-        "unshare series (FAULT_FLAG_UNSHARE) pinned the huge zero page itself, and the "
-        "process's write then mapped a new page the pin never sees")
-DISAGREEMENTS = {
-    "cow-collapse-before-fork": "strict: MADV_COLLAPSE answers EINVAL where Linux collapses "
-                                "(selftest PASS on 6.18): " + _VMA + "; and " + _LARGE,
-    "cow-collapse-after-fork-full": "strict: MADV_COLLAPSE answers EINVAL where Linux collapses "
-                                    "(selftest PASS on 6.18): " + _VMA + "; " + _LARGE + "; "
-                                    + _SHARED,
-    "cow-collapse-after-fork-lower": "strict: as cow-collapse-after-fork-full (the dontfork/"
-                                     "dofork VMA split too)",
-    "cow-collapse-after-fork-upper": "strict: as cow-collapse-after-fork-full (the dontfork/"
-                                     "dofork VMA split too)",
-    "khugepaged-single-pte-compound": "strict: MADV_COLLAPSE answers EINVAL where Linux "
-                                      "collapses: " + _LARGE,
-    "khugepaged-full-of-compound": "strict: MADV_COLLAPSE answers EINVAL where Linux "
-                                   "collapses: " + _VMA + "; and " + _LARGE,
-    "khugepaged-fork": "strict: the child's MADV_COLLAPSE answers EINVAL where Linux "
-                       "collapses: " + _SHARED,
-    "khugepaged-fork-compound": "strict: the child's MADV_COLLAPSE answers EINVAL where Linux "
-                                "collapses: " + _VMA + "; " + _LARGE + "; " + _SHARED,
-    "khugepaged-max-ptes-shared": "strict: the child's MADV_COLLAPSE answers EINVAL where "
-                                  "Linux collapses: " + _LARGE + "; " + _SHARED,
-    "cow-ro-longterm-pin-huge-zeropage": "ablation -anon_exclusive not detected: " + _HZP,
-    "cow-ro-longterm-fast-pin-huge-zeropage": "ablation -anon_exclusive not detected: " + _HZP,
-}
+# Scenarios where the engine disagrees with Linux: file name -> why. Every
+# disagreement found so far was fixed in the engine (VMA merging, collapse
+# of PTE-mapped THPs and shared pages, the huge zero page); one found later
+# goes here with its reason until the engine is fixed, and --doc fails when
+# this list and the run differ.
+DISAGREEMENTS = {}
 
 
 def run_matrix(pinmm):
@@ -903,9 +875,8 @@ def write_doc(args):
               "`memfd` kinds the generator points it at tmpfs (`PINMM_HOST_TMPDIR=/dev/shm`: a "
               "memfd is a shmem file), for the others it stays in `/var/tmp` (ext4 on the "
               "machine the suite was written on, as `tmpfile()` was for the kernel's selftest). "
-              "The host cannot see the huge zero page as a PMD mapping (it reads "
-              "AnonHugePages in smaps, which does not count it), so `expect huge` of a huge "
-              "zero page fails there: a limit of the host's observation, not a disagreement. "
+              "`expect huge` on the host reads AnonHugePages in smaps, and for the huge zero "
+              "page (which smaps does not count) its kpageflags (KPF_ZERO_PAGE with KPF_THP). "
               "Every row that is not a pass:", ""]
     if args.host:
         for c in cases:

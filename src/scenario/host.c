@@ -49,6 +49,7 @@
 #define PM_SWAP (1ull << 62)
 #define PM_PFN ((1ull << 55) - 1)
 #define KPF_THP 22
+#define KPF_ZERO_PAGE 24
 
 enum hpin_kind { HP_NONE, HP_RING, HP_SNAP, HP_SPLICE };
 
@@ -984,6 +985,17 @@ static void observe(struct host *h, int flow, const struct stmt *st, struct obse
 		    (unsigned long long)(pm[1] & PM_PFN));
 		break;
 	case EX_HUGE:
+		/* the huge zero page is PMD-mapped but not in AnonHugePages:
+		 * kpageflags tells it (KPF_ZERO_PAGE with KPF_THP) */
+		if (!read_pagemap(h, st->proc, addr_of(h, st->expect.a), 1, &pm[0]) &&
+		    (pm[0] & PM_PRESENT)) {
+			c = (struct hcmd){ .op = H_KPAGEFLAGS, .addr = pm[0] & PM_PFN };
+			const uint64_t hzp = (1ull << KPF_THP) | (1ull << KPF_ZERO_PAGE);
+			if (!call(h, st->proc, &c, -1, NULL) && (h->rep.v[0] & hzp) == hzp) {
+				saw(o, OBS_TRUE, "%s", "the huge zero page");
+				break;
+			}
+		}
 		c = (struct hcmd){ .op = H_SMAPS_HUGE, .addr = addr_of(h, st->expect.a) };
 		ret = call(h, st->proc, &c, -1, NULL);
 		if (ret)
