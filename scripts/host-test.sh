@@ -2,6 +2,10 @@
 # Host backend tests (ctest label `host`, plain build only).
 #   host-test.sh PINMM conformance   core scenarios pass on the running kernel
 #   host-test.sh PINMM signal        SIGTERM mid-run restores KSM/THP sysfs
+#   host-test.sh PINMM kill          SIGKILL (at several moments), SIGINT,
+#                                    SIGTERM, SIGPIPE, a dead worker, a stopped
+#                                    run: the journal lets the next run or
+#                                    --restore put every setting back
 #   host-test.sh PINMM bench         `pinmm bench --quick`: every row measured
 #                                    on both sides, KSM knobs restored, SVG
 # Exit 4 (ctest SKIP_RETURN_CODE) when not root or io_uring is unavailable.
@@ -13,6 +17,29 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: not root"; exit 4; }
 [ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" -eq 0 ] ||
 	{ echo "SKIP: io_uring disabled"; exit 4; }
+
+# the settings a host run changes (host_sys.c)
+knobs=(/sys/kernel/mm/ksm/run /sys/kernel/mm/ksm/pages_to_scan
+       /sys/kernel/mm/ksm/sleep_millisecs /sys/kernel/mm/ksm/smart_scan
+       /sys/kernel/mm/transparent_hugepage/enabled
+       /sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs
+       /sys/kernel/mm/transparent_hugepage/khugepaged/alloc_sleep_millisecs)
+# read while no run is under way: not between a run's change and its restore
+read_knobs() {
+	if [ -d /run/pinmm ]; then
+		flock -w 30 /run/pinmm/host.lock cat "${knobs[@]}" 2>/dev/null
+	else
+		cat "${knobs[@]}" 2>/dev/null
+	fi
+}
+# Runs of an older pinmm (another checkout's tests) lock /tmp/pinmm-host.lock
+# exclusively and know no journal: hold it shared for the test (this pinmm
+# takes it shared too) so that none changes the settings meanwhile.
+if [ -f /tmp/pinmm-host.lock ] && [ ! -L /tmp/pinmm-host.lock ] &&
+   [ "$(stat -c %u /tmp/pinmm-host.lock)" = 0 ]; then
+	exec 9</tmp/pinmm-host.lock
+	flock -s -w 50 9 || { echo "FAIL: an older pinmm holds /tmp/pinmm-host.lock"; exit 1; }
+fi
 
 case $what in
 conformance)
@@ -34,12 +61,7 @@ conformance)
 	;;
 signal)
 	[ -w /sys/kernel/mm/ksm/run ] || { echo "SKIP: KSM absent"; exit 4; }
-	knobs=(/sys/kernel/mm/ksm/run /sys/kernel/mm/ksm/pages_to_scan
-	       /sys/kernel/mm/ksm/sleep_millisecs /sys/kernel/mm/ksm/smart_scan
-	       /sys/kernel/mm/transparent_hugepage/enabled
-	       /sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs
-	       /sys/kernel/mm/transparent_hugepage/khugepaged/alloc_sleep_millisecs)
-	before=$(cat "${knobs[@]}" 2>/dev/null)
+	before=$(read_knobs)
 	tmp=$(mktemp -d)
 	PINMM_HOST_TMPDIR=$tmp "$pinmm" host --timeout 50 tests/host/ksm-long.pin >/dev/null 2>&1 &
 	pid=$!
@@ -52,7 +74,7 @@ signal)
 	kill -TERM "$pid"
 	wait "$pid"
 	rc=$?
-	after=$(cat "${knobs[@]}" 2>/dev/null)
+	after=$(read_knobs)
 	left=$(ls -A "$tmp")
 	rmdir "$tmp" 2>/dev/null
 	[ $rc -eq 143 ] || { echo "FAIL: expected death by SIGTERM (143), got $rc"; exit 1; }
@@ -64,17 +86,139 @@ signal)
 	fi
 	echo "PASS: SIGTERM mid-run restored every setting and removed the temp files"
 	;;
+kill)
+	[ -w /sys/kernel/mm/ksm/run ] || { echo "SKIP: KSM absent"; exit 4; }
+	before=$(read_knobs)
+	orig=()
+	for k in "${knobs[@]}"; do orig+=("$(cat "$k" 2>/dev/null)"); done
+	scn=tests/host/ksm-long.pin
+	pids=()
+	# what a run may leave: its temp dir (12 hex digits: not an older
+	# pinmm's), anything in /dev/shm, the journal
+	leftovers() {
+		ls -d /tmp/pinmm-host.????????????  /var/tmp/pinmm-host.???????????? \
+		      /dev/shm/*pinmm* /run/pinmm/journal* 2>/dev/null
+	}
+	# whatever happens below, the machine gets its settings back
+	put_back() {
+		for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; kill -CONT "$p" 2>/dev/null; done
+		wait 2>/dev/null
+		[ "$(read_knobs)" = "$before" ] && return
+		echo "test: putting the settings back itself"
+		"$pinmm" host --restore --timeout 10
+		for i in "${!knobs[@]}"; do
+			v=${orig[$i]}
+			[[ $v == *\[* ]] && { v=${v#*[}; v=${v%%]*}; }
+			[ -n "$v" ] && echo "$v" >"${knobs[$i]}" 2>/dev/null
+		done
+	}
+	trap put_back EXIT
+	fail() { echo "FAIL: $*"; exit 1; }
+	check_back() {	# $1: the case
+		local after left
+		after=$(read_knobs)
+		[ "$after" = "$before" ] || { diff <(echo "$before") <(echo "$after"); fail "$1: settings not restored"; }
+		left=$(leftovers)
+		[ -z "$left" ] || fail "$1: left behind: $left"
+	}
+	start() {
+		"$pinmm" host --timeout 50 "$@" >/dev/null 2>&1 &
+		pid=$!
+		pids+=("$pid")
+	}
+	# settings changed by this run, not yet put back
+	changed() { [ "$(read_knobs)" != "$before" ]; }
+	[ -z "$(leftovers)" ] || fail "left by an earlier run before the test: $(leftovers)"
+
+	SECONDS=0
+	# SIGKILL: nothing runs in the process; --restore (or the next run)
+	# puts back what the journal lists, one line per setting
+	recovered=0
+	for t in 0.2 0.5 1 2; do
+		start "$scn"
+		sleep "$t"
+		kill -KILL "$pid"
+		wait "$pid" 2>/dev/null
+		was_changed=false
+		changed && was_changed=true
+		out=$("$pinmm" host --restore --timeout 20 2>&1) || fail "SIGKILL at ${t}s: --restore: $out"
+		echo "[${SECONDS}s] SIGKILL at ${t}s: $(grep -c '^pinmm host: restored /sys' <<<"$out") settings restored"
+		if $was_changed; then
+			grep -q '^pinmm host: restored /sys' <<<"$out" || fail "SIGKILL at ${t}s: --restore said: $out"
+			recovered=$((recovered + 1))
+		fi
+		check_back "SIGKILL at ${t}s"
+	done
+	[ $recovered -gt 0 ] || fail "no SIGKILL came after the run had changed a setting"
+
+	# SIGKILL, then another run repairs before it starts
+	start "$scn"
+	sleep 1
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	changed || fail "SIGKILL at 1s: nothing changed yet"
+	out=$("$pinmm" host --timeout 20 tests/host/dontneed-repin.pin 2>&1) ||
+		fail "the run after a SIGKILL: $out"
+	grep -q '^pinmm host: restored /sys' <<<"$out" || fail "the run after a SIGKILL said: $out"
+	check_back "SIGKILL, then a run"
+	echo "[${SECONDS}s] SIGKILL, then a run: it restored first"
+
+	# catchable signals: put back by the run itself, which dies of them
+	for sig in INT TERM QUIT HUP USR1; do
+		start "$scn"
+		sleep 1
+		kill -"$sig" "$pid"
+		wait "$pid" 2>/dev/null
+		rc=$?
+		[ $rc -eq $((128 + $(kill -l "$sig"))) ] || fail "SIG$sig: exit $rc"
+		check_back "SIG$sig"
+		out=$("$pinmm" host --restore --timeout 20 2>&1)
+		[ "$out" = "pinmm host: nothing to restore" ] || fail "SIG$sig: journal left: $out"
+	done
+	echo "[${SECONDS}s] SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1: restored by the run"
+
+	# SIGPIPE: --trace into a pipe whose reader is gone
+	"$pinmm" host --trace --timeout 50 "$scn" 2>&1 >/dev/null | head -c 1 >/dev/null
+	rc=${PIPESTATUS[0]}
+	[ $rc -eq 141 ] || fail "SIGPIPE: exit $rc"
+	check_back "SIGPIPE"
+	echo "[${SECONDS}s] SIGPIPE (--trace | head): restored by the run"
+
+	# a worker dies: the run fails, and restores
+	start "$scn"
+	sleep 1
+	kill -KILL $(pgrep -P "$pid") 2>/dev/null
+	wait "$pid"
+	rc=$?
+	[ $rc -eq 1 ] || fail "dead worker: exit $rc"
+	check_back "dead worker"
+	echo "[${SECONDS}s] a worker killed: the run failed and restored"
+
+	# a stopped run holds the lock: the next says so and times out
+	start "$scn"
+	sleep 0.5
+	kill -STOP "$pid"
+	out=$("$pinmm" host --timeout 2 tests/host/dontneed-repin.pin 2>&1)
+	rc=$?
+	grep -q "waiting for another run (pid $pid)" <<<"$out" || fail "stopped run: the waiter said: $out"
+	[ $rc -eq 1 ] || fail "stopped run: the waiter exited $rc: $out"
+	kill -KILL "$pid"
+	kill -CONT "$pid"
+	wait "$pid" 2>/dev/null
+	"$pinmm" host --restore --timeout 20 >/dev/null 2>&1
+	check_back "stopped run"
+	echo "[${SECONDS}s] a stopped run: the next one said it waits for pid $pid and timed out"
+	echo "PASS: every setting and file put back after SIGKILL, signals, a dead worker (${SECONDS}s)"
+	;;
 bench)
 	# a smoke test: small sizes, so the goals say little (exit 0 or 1)
-	knobs=(/sys/kernel/mm/ksm/run /sys/kernel/mm/ksm/pages_to_scan
-	       /sys/kernel/mm/ksm/sleep_millisecs /sys/kernel/mm/ksm/smart_scan)
-	before=$(cat "${knobs[@]}" 2>/dev/null)
+	before=$(read_knobs)
 	tmp=$(mktemp -d)
 	plot=()
 	command -v gnuplot >/dev/null && plot=(--plot "$tmp/bench.svg")
 	"$pinmm" bench --quick --reps 3 --json "${plot[@]}" >"$tmp/out.json"
 	rc=$?
-	after=$(cat "${knobs[@]}" 2>/dev/null)
+	after=$(read_knobs)
 	out=$(cat "$tmp/out.json")
 	svg=$(head -c 300 "$tmp/bench.svg" 2>/dev/null)
 	rm -rf "$tmp"
@@ -93,7 +237,7 @@ bench)
 	echo "PASS: pinmm bench --quick measured both sides (exit $rc) and restored KSM"
 	;;
 *)
-	echo "usage: host-test.sh PINMM conformance|signal|bench" >&2
+	echo "usage: host-test.sh PINMM conformance|signal|kill|bench" >&2
 	exit 2
 	;;
 esac

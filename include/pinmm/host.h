@@ -69,6 +69,13 @@ int pinmm_host_run(const struct pinmm_scenario *scn,
 		   const struct pinmm_host_options *opt,
 		   struct pinmm_host_result *res);
 
+/* Put back what a host run killed by SIGKILL, the OOM killer or a crash
+ * left changed (its journal, /run/pinmm/journal: sysfs knobs, temp dir),
+ * one line per knob on stderr. Every run does this first, under the lock;
+ * this waits for the lock up to timeout seconds (0: for ever). The number
+ * of knobs restored, or -errno (-EPERM: not root, -ETIMEDOUT). */
+int pinmm_host_recover(unsigned timeout);
+
 const char *pinmm_host_outcome_str(enum pinmm_host_outcome o);
 int pinmm_host_report(FILE *out, const struct pinmm_scenario *scn,
 		      const struct pinmm_host_result *res, bool json);

@@ -88,6 +88,7 @@ struct host {
 	struct rt_last *read, *dev_read;	/* per flow: main, then each thread */
 	bool *pending;
 	bool stop, skipped;
+	bool killed;			/* main, from outside */
 	uint8_t fresh;
 	struct hrep rep;
 };
@@ -235,6 +236,7 @@ static int start_main(struct host *h)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() == 1)
 			_exit(0);
+		pm_host_guard_child();
 		pm_host_worker(sp[1]);
 	}
 	close(sp[1]);
@@ -262,6 +264,20 @@ static void stop_all(struct host *h)
 	/* the main worker, and every orphan (we are their subreaper) */
 	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
 		;
+}
+
+/* main killed from outside (the OOM killer, kill -9) while the controller
+ * does not talk to it (ksm-scan): reaped here, so that the run stops (and
+ * restores as always) */
+static bool main_killed(struct host *h)
+{
+	struct hproc *p = &h->procs[0];
+
+	if (!p->started || p->exited || waitpid(p->pid, NULL, WNOHANG) != p->pid)
+		return false;
+	p->exited = true;
+	h->killed = true;
+	return true;
 }
 
 /* ---------------------------------------------------------- device --- */
@@ -419,7 +435,6 @@ static int read_pagemap(struct host *h, int proc, uint64_t addr, unsigned long n
 static int tmp_file(struct host *h, char *path, size_t len, const char *what, int i)
 {
 	snprintf(path, len, "%s/%s-%d", h->tmp, what, i);
-	pm_host_guard_tmp_file(path);
 	return 0;
 }
 
@@ -692,12 +707,16 @@ static int do_ksm(struct host *h, const struct stmt *st)
 	for (int i = 0; i < 10000 && !pm_host_timed_out; i++) {
 		if (pm_host_sys_long(full) >= start + 8 * (long)passes + 16)
 			break;
+		if (main_killed(h)) {
+			ret = -EPIPE;
+			break;
+		}
 		usleep(1000);
 	}
 	pm_host_sys_set(HS_KSM_RUN, "0");
 	trace(h, st, "ksmd full_scans %ld, pages_shared %ld after",
 	      pm_host_sys_long(full), pm_host_sys_long("/sys/kernel/mm/ksm/pages_shared"));
-	return pm_host_timed_out ? -ETIMEDOUT : 0;
+	return pm_host_timed_out ? -ETIMEDOUT : ret;
 }
 
 static int do_compact(void)
@@ -1118,9 +1137,12 @@ static bool step(struct host *h, int flow, const struct stmt *st)
 
 static bool run_list(struct host *h, int flow, const struct stmt_list *list)
 {
-	for (unsigned i = 0; i < list->nr; i++)
-		if (h->stop || pm_host_timed_out || !step(h, flow, list->v[i]))
+	for (unsigned i = 0; i < list->nr; i++) {
+		if (!h->killed && main_killed(h))
+			fail(h, list->v[i], "not run: main was killed");
+		if (h->stop || pm_host_timed_out || h->killed || !step(h, flow, list->v[i]))
 			return false;
+	}
 	return true;
 }
 
@@ -1163,6 +1185,7 @@ static int setup(struct host *h)
 	const struct pinmm_scenario *scn = h->scn;
 	const char *base = h->opt->tmpdir ? h->opt->tmpdir : getenv("PINMM_HOST_TMPDIR");
 	unsigned np = scn->names[NS_PIN].nr, nt = scn->names[NS_THREAD].nr;
+	int ret;
 
 	h->procs = calloc(scn->names[NS_PROC].nr + 1, sizeof(*h->procs));
 	h->regions = calloc(scn->names[NS_REGION].nr + 1, sizeof(*h->regions));
@@ -1176,12 +1199,10 @@ static int setup(struct host *h)
 		return -ENOMEM;
 	for (unsigned i = 0; i < np; i++)
 		h->pins[i].fd = -1;
-	snprintf(h->tmp, sizeof(h->tmp), "%s/pinmm-host.XXXXXX", base ? base : "/var/tmp");
-	if (!mkdtemp(h->tmp))
-		return -errno;
-	pm_host_guard_tmp(h->tmp);
+	ret = pm_host_guard_mktmp(base ? base : "/var/tmp", h->tmp, sizeof(h->tmp));
+	if (ret)
+		return ret;
 	snprintf(h->devpath, sizeof(h->devpath), "%s/device", h->tmp);
-	pm_host_guard_tmp_file(h->devpath);
 	h->devfd = open(h->devpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (h->devfd < 0)
 		return -errno;
@@ -1250,9 +1271,22 @@ int pinmm_host_run(const struct pinmm_scenario *scn, const struct pinmm_host_opt
 	pm_host_guard_install();
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	raise_memlock();
-	lock = pm_host_lock();	/* KSM's knobs are global: one run at a time */
+	/* the timeout counts the wait for another run too (a stopped one
+	 * holds the lock for ever) */
 	if (opt->timeout)
 		alarm(opt->timeout);
+	lock = pm_host_lock(NULL);	/* KSM's knobs are global: one run at a time */
+	if (lock < 0) {
+		alarm(0);
+		prctl(PR_SET_CHILD_SUBREAPER, 0);
+		if (lock != -ETIMEDOUT)
+			return lock;
+		fail_at(&h, 1, "the run", "timed out after %u s waiting for another run "
+			"(/run/pinmm/host.lock)", opt->timeout);
+		res->scn.outcome = PINMM_SCN_FAIL;
+		res->outcome = PINMM_HOST_FAIL;
+		return 0;
+	}
 	/* khugepaged would collapse MADV_HUGEPAGE ranges behind the scenario's
 	 * back: it sleeps an hour between scans for the run */
 	{
@@ -1293,6 +1327,22 @@ int pinmm_host_run(const struct pinmm_scenario *scn, const struct pinmm_host_opt
 	res->outcome = res->scn.nr_failures ? PINMM_HOST_FAIL
 		     : h.skipped ? PINMM_HOST_SKIP : PINMM_HOST_PASS;
 	return 0;
+}
+
+int pinmm_host_recover(unsigned timeout)
+{
+	int lock, n = 0;
+
+	if (geteuid())
+		return -EPERM;
+	pm_host_timed_out = 0;
+	pm_host_guard_install();
+	if (timeout)
+		alarm(timeout);
+	lock = pm_host_lock(&n);	/* which restores */
+	alarm(0);
+	pm_host_unlock(lock);
+	return lock < 0 ? lock : n;
 }
 
 const char *pinmm_host_outcome_str(enum pinmm_host_outcome o)

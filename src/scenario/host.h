@@ -64,23 +64,48 @@ ssize_t pm_host_recv(int sock, void *buf, size_t len, int *fd);
  * the address inside, or MAP_FAILED */
 void *pm_host_reserve(uint64_t len, uint64_t align);
 
-/* host_sys.c: sysfs settings, saved on first change, restored by
- * pm_host_restore() (async-signal-safe; atexit and signal handlers) */
+/* host_sys.c: sysfs settings, saved (and journalled) on first change,
+ * restored by pm_host_restore() (async-signal-safe; atexit and the signal
+ * handlers too) */
 enum hsys { HS_KSM_RUN, HS_KSM_PAGES, HS_KSM_SLEEP, HS_KSM_SMART, HS_THP_SCAN_SLEEP,
 	    HS_THP_ALLOC_SLEEP, HS_THP_ENABLED, HS_NR };
 int pm_host_sys_set(enum hsys s, const char *val);
 int pm_host_sys_read(const char *path, char *buf, size_t len);
 long pm_host_sys_long(const char *path);
 void pm_host_restore(void);
-/* cleanup state the signal handlers reach */
+/* cleanup state the signal handlers reach (SIGINT, SIGTERM, SIGHUP,
+ * SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2: restore, then die of the signal;
+ * SIGALRM: the timeout) */
 void pm_host_guard_install(void);
+void pm_host_guard_child(void);		/* in a worker: none of it is its own */
 void pm_host_guard_pgid(pid_t pgid);
-void pm_host_guard_tmp(const char *dir);	/* removed (with files) at cleanup */
-void pm_host_guard_tmp_file(const char *path);
+/* the run's temp dir BASE/pinmm-host.XXXXXXXXXXXX (journalled, then made;
+ * removed with its files at cleanup): 0 or -errno */
+int pm_host_guard_mktmp(const char *base, char *dir, size_t len);
 void pm_host_cleanup(void);		/* restore, kill the group, remove files */
 extern volatile int pm_host_timed_out;
-/* an exclusive lock over every host run on this machine (sysfs is global) */
-int pm_host_lock(void);
+/* an exclusive lock over every host run on this machine (sysfs is global),
+ * /run/pinmm/host.lock; once held, what a killed run's journal lists is put
+ * back first (one line per knob on stderr, their number in *recovered).
+ * The fd, or -ETIMEDOUT when the timeout expired while waiting, -errno. */
+int pm_host_lock(int *recovered);
 void pm_host_unlock(int fd);
+
+/* host_journal.c: /run/pinmm/journal (async-signal-safe but _read) */
+struct pm_journal {
+	char text[4096];
+	size_t len;
+	unsigned entries;
+	bool overflow;
+};
+void pm_host_journal_start(struct pm_journal *j);	/* header, pid */
+void pm_host_journal_add(struct pm_journal *j, const char *key, const char *a,
+			 const char *b);
+int pm_host_journal_commit(const struct pm_journal *j);	/* or remove: no entries */
+int pm_host_journal_remove(void);
+ssize_t pm_host_journal_read(char *buf, size_t len);	/* -ENOENT: none */
+int pm_host_journal_dir(void);		/* /run/pinmm, ours and 0700: its fd */
+int pm_host_journal_open(const char *name, int flags);	/* in it, 0600 */
+int pm_host_rmtree(const char *dir);	/* a flat dir of ours and its files */
 
 #endif

@@ -1055,7 +1055,9 @@ int pinmm_host_bench(const struct pinmm_host_bench_options *opt, FILE *out)
 		/* one host run at a time (KSM's knobs are global); the guard
 		 * restores them on SIGINT/SIGTERM/SIGHUP and at exit */
 		pm_host_guard_install();
-		lock = pm_host_lock();
+		lock = pm_host_lock(NULL);
+		if (lock < 0)
+			ret = lock;
 	}
 	if (!opt->json)
 		fprintf(stderr, "pinmm bench: measuring (%s%d reps)...\n",

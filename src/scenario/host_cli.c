@@ -4,6 +4,7 @@
  * bench`) and the choice of `pinmm check`'s host column. tools/pinmm.c
  * only dispatches here.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,28 +23,48 @@ enum { EXIT_PASS = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_SKIP = 4 };
 
 static const char usage_host[] =
 	"usage: pinmm host [--json] [--trace] [--timeout S] FILE...\n"
+	"       pinmm host --restore [--timeout S]\n"
 	"\n"
 	"Runs each scenario on the running Linux kernel (real mmap, fork, io_uring\n"
 	"fixed buffers as long-term pins, KSM, MADV_COLLAPSE; docs/host-conformance.md).\n"
 	"Statements the kernel cannot express are skipped with the reason.\n"
-	"Needs root and io_uring; KSM settings are restored afterwards, also on a signal.\n"
+	"Needs root and io_uring. The KSM and THP settings a run changes are restored\n"
+	"afterwards, also on a signal; they are journalled first (/run/pinmm/journal),\n"
+	"so that what a run killed by SIGKILL or a crash left is restored by the next\n"
+	"run, or --restore. Runs wait for each other (/run/pinmm/host.lock).\n"
 	"\n"
 	"  --json        one JSON object per scenario\n"
 	"  --trace       every statement and its result, on stderr\n"
-	"  --timeout S   per scenario, 1..86400 (default 30)\n"
+	"  --timeout S   per scenario, waiting for another run included, 1..86400\n"
+	"                (default 30)\n"
+	"  --restore     only restore what a killed run left (one line per setting)\n"
 	"\n"
 	"Exit status: 0 every scenario passed, 1 one failed, 2 bad input,\n"
 	"4 none failed and at least one was skipped (or the backend is unavailable).\n";
+
+static int host_restore(unsigned timeout)
+{
+	int n = pinmm_host_recover(timeout);
+
+	if (n < 0) {
+		fprintf(stderr, "pinmm host: --restore: %s\n", n == -EPERM ? "needs root"
+			: n == -ETIMEDOUT ? "timed out waiting for another run" : strerror(-n));
+		return EXIT_FAILED;
+	}
+	if (n == 0)
+		fprintf(stderr, "pinmm host: nothing to restore\n");
+	return EXIT_PASS;
+}
 
 int pinmm_host_cmd(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'J' }, { "trace", no_argument, NULL, 't' },
 		{ "timeout", required_argument, NULL, 'T' }, { "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{ "restore", no_argument, NULL, 'R' }, { 0 },
 	};
 	struct pinmm_host_options hopt = { .timeout = 30 };
-	bool json = false, failed = false, skipped = false;
+	bool json = false, failed = false, skipped = false, restore = false;
 	char err[PINMM_SCN_ERRLEN], why[200];
 	unsigned long timeout;
 	int o;
@@ -57,6 +78,8 @@ int pinmm_host_cmd(int argc, char **argv)
 			if (pm_cli_ulong("host", "--timeout", optarg, 1, HOST_MAX_TIMEOUT, &timeout))
 				return EXIT_USAGE;
 			hopt.timeout = (unsigned)timeout;
+		} else if (o == 'R') {
+			restore = true;
 		} else if (o == 'h') {
 			fputs(usage_host, stdout);
 			return EXIT_PASS;
@@ -65,7 +88,9 @@ int pinmm_host_cmd(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind >= argc) {
+	if (restore && optind == argc)
+		return host_restore(hopt.timeout);
+	if (restore || optind >= argc) {
 		fputs(usage_host, stderr);
 		return EXIT_USAGE;
 	}

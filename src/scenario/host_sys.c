@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * host_sys.c - what the host backend changes on the machine, and how it
- * is put back whatever happens: KSM's sysfs knobs (saved on first change,
- * restored at the end, at exit, and from the SIGINT/SIGTERM/SIGHUP
- * handlers), the worker process group (killed), the temp dir (removed).
- * Restoring uses only async-signal-safe calls (open, write, close, kill,
- * unlink, rmdir).
+ * is put back whatever happens: KSM's and khugepaged's sysfs knobs (saved
+ * and journalled before the first change, restored at the end, at exit
+ * and from the handlers of every terminating signal), the worker process
+ * group (killed), the temp dir (removed). What SIGKILL, the OOM killer or
+ * a crash leaves behind stays in /run/pinmm/journal (host_journal.c): the
+ * next run takes the lock, puts it back, then starts. Restoring uses only
+ * async-signal-safe calls (open, write, fsync, rename, close, kill,
+ * waitpid, unlink, rmdir); the main path blocks the signals while it
+ * changes what the handlers read.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "host.h"
@@ -35,11 +42,18 @@ static struct {
 	volatile sig_atomic_t saved;
 } sys_saved[HS_NR];
 
-#define MAX_TMP_FILES 64
+/* the signals that end a run: restored first, then the default action */
+static const int guard_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE,
+				  SIGUSR1, SIGUSR2, SIGALRM };
+#define NR_GUARD_SIGS (int)(sizeof(guard_sigs) / sizeof(guard_sigs[0]))
+
 static char tmp_dir[256];
-static char tmp_files[MAX_TMP_FILES][H_PATHLEN + 8];
-static volatile sig_atomic_t nr_tmp_files;
-static volatile pid_t guard_pgid;
+static volatile pid_t guard_pgid, guard_owner;
+static int lock_fd = -1, legacy_fd = -1;
+static struct pm_journal journal;	/* static: the handlers' stacks are small */
+/* the journal on disk is this process's: removed at cleanup (never one a
+ * run stopped while holding the lock left, when we gave up waiting) */
+static volatile sig_atomic_t journal_ours;
 volatile int pm_host_timed_out;
 
 int pm_host_sys_read(const char *path, char *buf, size_t len)
@@ -80,14 +94,53 @@ static int write_str(const char *path, const char *val, size_t len)
 	return ret;
 }
 
+
+/* the main path changes what the handlers read with the signals blocked */
+static void guard_block(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (int i = 0; i < NR_GUARD_SIGS; i++)
+		sigaddset(&set, guard_sigs[i]);
+	sigprocmask(SIG_BLOCK, &set, old);
+}
+
+static void guard_unblock(const sigset_t *old)
+{
+	sigprocmask(SIG_SETMASK, old, NULL);
+}
+
+/* the journal says what is to be put back now: the saved knobs, the
+ * temp dir; none: no journal */
+static int journal_sync(void)
+{
+	int ret;
+
+	pm_host_journal_start(&journal);
+	for (int s = 0; s < HS_NR; s++)
+		if (sys_saved[s].saved)
+			pm_host_journal_add(&journal, "knob", sys_path[s], sys_saved[s].val);
+	if (tmp_dir[0])
+		pm_host_journal_add(&journal, "tmpdir", tmp_dir, NULL);
+	ret = pm_host_journal_commit(&journal);
+	if (!ret)
+		journal_ours = journal.entries > 0;
+	return ret;
+}
+
 int pm_host_sys_set(enum hsys s, const char *val)
 {
+	sigset_t old;
+	int ret = 0;
+
+	guard_block(&old);
 	if (!sys_saved[s].saved) {
 		char b[64];
-		int ret = pm_host_sys_read(sys_path[s], b, sizeof(b));
 
+		ret = pm_host_sys_read(sys_path[s], b, sizeof(b));
 		if (ret)
-			return ret;
+			goto out;
 		char *o = strchr(b, '['), *e = o ? strchr(o, ']') : NULL;
 
 		if (o && e) {	/* "always [madvise] never": the chosen one */
@@ -97,11 +150,20 @@ int pm_host_sys_set(enum hsys s, const char *val)
 		snprintf(sys_saved[s].val, sizeof(sys_saved[s].val), "%s", b);
 		sys_saved[s].len = strlen(sys_saved[s].val);
 		sys_saved[s].saved = 1;
+		/* on disk before the knob changes, or no change */
+		ret = journal_sync();
+		if (ret) {
+			sys_saved[s].saved = 0;
+			goto out;
+		}
 	}
-	return write_str(sys_path[s], val, strlen(val));
+	ret = write_str(sys_path[s], val, strlen(val));
+out:
+	guard_unblock(&old);
+	return ret;
 }
 
-void pm_host_restore(void)
+static void restore_knobs(void)
 {
 	/* run first: stop ksmd before its speed goes back */
 	for (int s = 0; s < HS_NR; s++) {
@@ -112,50 +174,169 @@ void pm_host_restore(void)
 	}
 }
 
+void pm_host_restore(void)
+{
+	sigset_t old;
+
+	guard_block(&old);
+	restore_knobs();
+	journal_sync();
+	guard_unblock(&old);
+}
+
+/* What a killed run's journal lists, put back (knobs in sys_path order,
+ * run first) and said on stderr; the journal removed. The number of
+ * knobs, or -errno (the journal kept: the next run tries again). */
+static int recover(void)
+{
+	static char text[sizeof(journal.text)];
+	const char *val[HS_NR] = { 0 }, *dir = NULL;
+	long pid = 0;
+	int n = 0, ret = 0;
+	ssize_t len = pm_host_journal_read(text, sizeof(text));
+
+	if (len == -ENOENT)
+		return 0;
+	if (len < 0)
+		return (int)len;
+	for (char *line = text, *next; line && *line; line = next) {
+		char *a, *b;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		a = strchr(line, ' ');
+		if (!a)
+			continue;
+		*a++ = 0;
+		b = strchr(a, ' ');
+		if (b)
+			*b++ = 0;
+		if (!strcmp(line, "pid")) {
+			pid = strtol(a, NULL, 10);
+		} else if (!strcmp(line, "tmpdir")) {
+			dir = a;
+		} else if (!strcmp(line, "knob") && b) {
+			/* only the knobs this file knows: never any path */
+			for (int s = 0; s < HS_NR; s++)
+				if (!strcmp(a, sys_path[s]))
+					val[s] = b;
+		}
+	}
+	for (int s = 0; s < HS_NR; s++) {
+		int err;
+
+		if (!val[s])
+			continue;
+		err = write_str(sys_path[s], val[s], strlen(val[s]));
+		if (err == -ENOENT)
+			continue;	/* gone with the feature: nothing to put back */
+		if (err) {
+			fprintf(stderr, "pinmm host: cannot restore %s to %s (left by the killed "
+				"run %ld): %s\n", sys_path[s], val[s], pid, strerror(-err));
+			ret = err;
+			continue;
+		}
+		fprintf(stderr, "pinmm host: restored %s to %s (left by the killed run %ld)\n",
+			sys_path[s], val[s], pid);
+		n++;
+	}
+	/* BASE/pinmm-host.X only: what this file makes */
+	if (dir && dir[0] == '/' && strstr(dir, "/pinmm-host.") &&
+	    !strchr(strstr(dir, "/pinmm-host.") + 1, '/')) {
+		int err = pm_host_rmtree(dir);
+
+		if (err)
+			fprintf(stderr, "pinmm host: cannot remove %s (left by the killed run %ld): %s\n",
+				dir, pid, strerror(-err));
+		else
+			fprintf(stderr, "pinmm host: removed %s (left by the killed run %ld)\n",
+				dir, pid);
+	}
+	if (ret)
+		return ret;
+	ret = pm_host_journal_remove();
+	return ret ? ret : n;
+}
+
+int pm_host_guard_mktmp(const char *base, char *dir, size_t len)
+{
+	sigset_t old;
+	int ret = -EEXIST;
+
+	guard_block(&old);
+	for (int i = 0; i < 16 && ret == -EEXIST; i++) {
+		unsigned long long r = 0;
+
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			r ^= (unsigned long long)getpid() << 20 ^ (unsigned long long)i;
+		if ((size_t)snprintf(dir, len, "%s/pinmm-host.%012llx", base,
+				     r & 0xffffffffffffull) >= len ||
+		    strlen(dir) >= sizeof(tmp_dir)) {
+			ret = -ENAMETOOLONG;
+			break;
+		}
+		/* journalled first: a kill between the two leaves a name the
+		 * next run finds missing, never a dir nobody knows of */
+		snprintf(tmp_dir, sizeof(tmp_dir), "%s", dir);
+		ret = journal_sync();
+		if (!ret && mkdir(dir, 0700))
+			ret = -errno;
+		if (ret)
+			tmp_dir[0] = 0;
+	}
+	if (ret)
+		journal_sync();
+	guard_unblock(&old);
+	return ret;
+}
+
 void pm_host_guard_pgid(pid_t pgid)
 {
 	guard_pgid = pgid;
 }
 
-void pm_host_guard_tmp(const char *dir)
+static void cleanup(bool reap)
 {
-	snprintf(tmp_dir, sizeof(tmp_dir), "%s", dir ? dir : "");
-	nr_tmp_files = 0;
-}
+	pid_t g = guard_pgid;
 
-void pm_host_guard_tmp_file(const char *path)
-{
-	for (int i = 0; i < nr_tmp_files; i++)
-		if (!strcmp(tmp_files[i], path))
-			return;
-	if (nr_tmp_files < MAX_TMP_FILES) {
-		snprintf(tmp_files[nr_tmp_files], sizeof(tmp_files[0]), "%s", path);
-		nr_tmp_files++;
+	restore_knobs();
+	if (g > 0) {
+		kill(-g, SIGKILL);
+		guard_pgid = 0;
+		/* no worker may still create a file in the temp dir: the
+		 * main worker, and every orphan (we are their subreaper) */
+		while (reap && (waitpid(-1, NULL, 0) > 0 || errno == EINTR))
+			;
 	}
+	if (tmp_dir[0]) {
+		pm_host_rmtree(tmp_dir);
+		tmp_dir[0] = 0;
+	}
+	if (journal_ours && !pm_host_journal_remove())
+		journal_ours = 0;
 }
 
 void pm_host_cleanup(void)
 {
-	pid_t g = guard_pgid;
+	sigset_t old;
 
-	pm_host_restore();
-	if (g > 0) {
-		kill(-g, SIGKILL);
-		guard_pgid = 0;
-	}
-	for (int i = 0; i < nr_tmp_files; i++)
-		unlink(tmp_files[i]);
-	nr_tmp_files = 0;
-	if (tmp_dir[0]) {
-		rmdir(tmp_dir);
-		tmp_dir[0] = 0;
-	}
+	guard_block(&old);
+	cleanup(false);
+	guard_unblock(&old);
 }
 
 static void on_signal(int sig)
 {
 	int saved = errno;
 
+	if (getpid() != guard_owner) {
+		/* a worker or another child: the state is the controller's */
+		signal(sig, SIG_DFL);
+		raise(sig);
+		errno = saved;
+		return;
+	}
 	if (sig == SIGALRM) {
 		/* the timeout: kill the workers; the controller's next reply
 		 * fails, it reports the timeout and cleans up as usual */
@@ -165,15 +346,16 @@ static void on_signal(int sig)
 		errno = saved;
 		return;
 	}
-	pm_host_cleanup();
+	cleanup(true);
 	signal(sig, SIG_DFL);
-	raise(sig);
+	raise(sig);	/* delivered on return: the exit status tells the signal */
 	errno = saved;
 }
 
 static void at_exit(void)
 {
-	pm_host_cleanup();
+	if (getpid() == guard_owner)
+		pm_host_cleanup();
 }
 
 void pm_host_guard_install(void)
@@ -181,30 +363,100 @@ void pm_host_guard_install(void)
 	static int done;
 	struct sigaction sa = { .sa_handler = on_signal };
 
+	guard_owner = getpid();
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGALRM, &sa, NULL);
+	for (int i = 0; i < NR_GUARD_SIGS; i++)
+		sigaddset(&sa.sa_mask, guard_sigs[i]);
+	for (int i = 0; i < NR_GUARD_SIGS; i++)
+		sigaction(guard_sigs[i], &sa, NULL);
 	if (!done) {
 		atexit(at_exit);
 		done = 1;
 	}
 }
 
-int pm_host_lock(void)
+void pm_host_guard_child(void)
 {
-	int fd = open("/tmp/pinmm-host.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	for (int i = 0; i < NR_GUARD_SIGS; i++)
+		signal(guard_sigs[i], SIG_DFL);
+	/* a lock survives while any process holds its fd: not a worker */
+	if (lock_fd >= 0)
+		close(lock_fd);
+	if (legacy_fd >= 0)
+		close(legacy_fd);
+	lock_fd = legacy_fd = -1;
+}
+
+/* flock(op), saying once that it waits and for whom; -ETIMEDOUT when the
+ * run's alarm went off meanwhile */
+static int wait_lock(int fd, int op, const char *whom)
+{
+	if (!flock(fd, op | LOCK_NB))
+		return 0;
+	if (errno != EWOULDBLOCK)
+		return -errno;
+	fprintf(stderr, "pinmm host: waiting for another run (%s) to finish\n", whom);
+	while (flock(fd, op))
+		if (errno != EINTR || pm_host_timed_out)
+			return pm_host_timed_out ? -ETIMEDOUT : -errno;
+	return 0;
+}
+
+int pm_host_lock(int *recovered)
+{
+	char pid[24] = "", whom[48];
+	struct stat st;
+	ssize_t n;
+	int fd = pm_host_journal_open("host.lock", O_RDWR | O_CREAT), ret;
 
 	if (fd < 0)
-		return -1;
-	while (flock(fd, LOCK_EX) && errno == EINTR && !pm_host_timed_out)
-		;
+		return fd;
+	n = pread(fd, pid, sizeof(pid) - 1, 0);
+	pid[n > 0 ? n : 0] = 0;
+	pid[strcspn(pid, "\n")] = 0;
+	snprintf(whom, sizeof(whom), pid[0] ? "pid %s" : "pid unknown", pid);
+	ret = wait_lock(fd, LOCK_EX, whom);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	/* the pid: for the message of a run that waits */
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (!ftruncate(fd, 0))
+		n = pwrite(fd, pid, (size_t)n, 0);
+	/* runs of pinmm before the journal lock /tmp/pinmm-host.lock
+	 * exclusively: while that file is there (root's, a regular file; never
+	 * made nor written here), exclude them too. Shared: the lock above
+	 * orders the runs of this pinmm, and a test may hold it shared to keep
+	 * older runs off the machine while it looks at the settings. */
+	legacy_fd = open("/tmp/pinmm-host.lock", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (legacy_fd >= 0 && (fstat(legacy_fd, &st) || !S_ISREG(st.st_mode) || st.st_uid)) {
+		close(legacy_fd);
+		legacy_fd = -1;
+	}
+	if (legacy_fd >= 0 && (ret = wait_lock(legacy_fd, LOCK_SH, "an older pinmm, /tmp/pinmm-host.lock"))) {
+		pm_host_unlock(fd);
+		return ret;
+	}
+	lock_fd = fd;
+	/* before this run saves anything as an original */
+	ret = recover();
+	if (ret < 0) {
+		pm_host_unlock(fd);
+		return ret;
+	}
+	if (recovered)
+		*recovered = ret;
 	return fd;
 }
 
 void pm_host_unlock(int fd)
 {
+	if (legacy_fd >= 0)
+		close(legacy_fd);
 	if (fd >= 0)
 		close(fd);
+	legacy_fd = -1;
+	if (fd == lock_fd)
+		lock_fd = -1;
 }
