@@ -17,6 +17,9 @@ void pinmm_config_default(struct pinmm_config *cfg)
 	 * pages come from the normal zone */
 	cfg->normal_frames = 32768;	/* 128 MiB */
 	cfg->movable_frames = 0;
+	cfg->max_map_count = PM_DEFAULT_MAX_MAP_COUNT;
+	cfg->max_mms = PM_DEFAULT_MAX_MMS;
+	cfg->max_page_tables = 0;	/* as many as there are frames */
 	cfg->policy = PINMM_POLICY_STRICT;
 }
 
@@ -31,6 +34,12 @@ int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out)
 	if (!eng)
 		return -ENOMEM;
 	eng->cfg = *cfg;
+	if (!eng->cfg.max_map_count)
+		eng->cfg.max_map_count = PM_DEFAULT_MAX_MAP_COUNT;
+	if (!eng->cfg.max_mms)
+		eng->cfg.max_mms = PM_DEFAULT_MAX_MMS;
+	if (!eng->cfg.max_page_tables)
+		eng->cfg.max_page_tables = cfg->normal_frames + cfg->movable_frames;
 	eng->policy = cfg->policy;
 	err = pm_mem_init(&eng->mem, eng, cfg->normal_frames, cfg->movable_frames);
 	if (err) {

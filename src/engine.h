@@ -66,6 +66,9 @@ struct pm_kthread {
 
 struct ksm_checksum;
 
+#define PM_DEFAULT_MAX_MAP_COUNT 65530
+#define PM_DEFAULT_MAX_MMS 32768
+
 struct pinmm {
 	struct pinmm_config cfg;
 	struct pinmm_policy policy;

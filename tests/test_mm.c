@@ -1455,11 +1455,59 @@ static void vma_merge_after_flag_changes(void **state)
 	finish_engine(eng);
 }
 
+/* The limits on what the engine keeps outside its frames: VMAs per mm
+ * (vm.max_map_count), live processes, page tables. Past each a clear
+ * error (-ENOMEM, -EAGAIN for fork), nothing half done. */
+static void limits_on_metadata(void **state)
+{
+	(void)state;
+	struct pinmm_config cfg;
+	struct pinmm *eng = NULL;
+	struct pinmm_mm *mm, *child = NULL, *more = NULL;
+	uint64_t a, b;
+
+	pinmm_config_default(&cfg);
+	assert_int_equal(cfg.max_map_count, 65530);
+	cfg.max_map_count = 4;
+	cfg.max_mms = 2;
+	cfg.max_page_tables = 8;
+	assert_int_equal(pinmm_create(&cfg, &eng), 0);
+	mm = make_mm(eng);
+	/* 4 VMAs: a fifth mapping, or a split, is refused */
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pinmm_mmap(mm, 0, 4 * PG, PROT_RW, PINMM_MAP_PRIVATE, &a), 0);
+	assert_int_equal(pinmm_mmap(mm, 0, PG, PROT_RW, PINMM_MAP_PRIVATE, &b), -ENOMEM);
+	assert_int_equal(pinmm_mprotect(mm, a + PG, PG, PROT_R), -ENOMEM);
+	assert_int_equal(mm->nr_vmas, 4);
+	store8(mm, a, 1);
+	/* two live processes: a third fork is EAGAIN, after an exit it works */
+	assert_int_equal(pinmm_fork(mm, &child), 0);
+	assert_int_equal(pinmm_fork(mm, &more), -EAGAIN);
+	assert_int_equal(pinmm_mm_create(eng, &more), -EAGAIN);
+	pinmm_mm_exit(child);
+	assert_int_equal(pinmm_fork(mm, &child), 0);
+	pinmm_mm_exit(child);
+	/* 8 page tables: touching far apart runs out of them, -ENOMEM */
+	assert_int_equal(pinmm_munmap(mm, a, 4 * PG), 0);
+	int err = 0;
+	for (int i = 0; i < 8 && !err; i++) {
+		uint64_t far = 0x100000000ull + (uint64_t)i * (1ull << 39);
+		err = pinmm_mmap(mm, far, PG, PROT_RW, PINMM_MAP_PRIVATE | PINMM_MAP_FIXED, &b);
+		if (!err)
+			err = store_err(mm, b, 1);
+	}
+	assert_int_equal(err, -ENOMEM);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(vma_merge_after_flag_changes),
+		cmocka_unit_test(limits_on_metadata),
 		cmocka_unit_test(config_and_create),
 		cmocka_unit_test(policy_text),
 		cmocka_unit_test(mmap_private_anon_basic),

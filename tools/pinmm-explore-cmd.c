@@ -25,7 +25,10 @@
 #include "cli.h"
 #include "pinmm-cli.h"
 
-enum { EXIT_OK = 0, EXIT_FOUND = 1, EXIT_BAD = 2, EXIT_UNSUPPORTED = 4 };
+enum { EXIT_OK = 0, EXIT_FOUND = 1, EXIT_BAD = 2, EXIT_INCOMPLETE = 3, EXIT_UNSUPPORTED = 4 };
+
+/* dfs without --budget: a search that could run for hours stops here */
+#define DEFAULT_BUDGET_SECONDS 600.0
 
 const char pinmm_usage_explore[] =
 	"usage: pinmm explore FILE [--policy P] [--bound K] [--strategy dfs|pct]\n"
@@ -45,14 +48,17 @@ const char pinmm_usage_explore[] =
 	"  --strategy S    dfs (default) or pct\n"
 	"  --seed S        pct: random seed (default 1)\n"
 	"  --depth D       pct: priority change points + 1 (default 3)\n"
-	"  --budget SEC    stop after SEC seconds (dfs: then not exhausted)\n"
+	"  --budget SEC    stop after SEC seconds (dfs: then not exhausted;\n"
+	"                  default 600 for dfs)\n"
 	"  --max-executions N  stop after N executions (pct default: 1000)\n"
 	"  --json          machine-readable, trace events included\n"
 	"  --dot FILE      the counterexample's trace as Graphviz DOT; FILE.svg too\n"
 	"                  when `dot` is installed\n"
 	"\n"
-	"Exit status: 0 no counterexample, 1 counterexample found, 2 bad input,\n"
-	"4 unsupported (a mechanism the engine has not built).\n";
+	"Exit status: 0 no counterexample (dfs: exhausted), 1 counterexample found,\n"
+	"2 bad input, 3 dfs stopped by its budget or execution cap before it was\n"
+	"exhausted (no counterexample, nothing proved), 4 unsupported (a mechanism\n"
+	"the engine has not built).\n";
 
 const char pinmm_usage_replay[] =
 	"usage: pinmm replay FILE SCHEDULE [--policy P] [--trace] [--json] [--dot FILE]\n"
@@ -142,11 +148,14 @@ static int write_dot(const char *path, const struct pinmm_scn_explore_result *r)
 	return 0;
 }
 
-static int exit_of(const struct pinmm_scn_explore_result *r)
+static int exit_of(const struct pinmm_scn_explore_result *r, bool dfs_search)
 {
 	if (r->ex.found && r->run.outcome == PINMM_SCN_UNSUPPORTED)
 		return EXIT_UNSUPPORTED;
-	return r->ex.found ? EXIT_FOUND : EXIT_OK;
+	if (r->ex.found)
+		return EXIT_FOUND;
+	/* a dfs that ran out of its budget proved nothing: not a pass */
+	return dfs_search && !r->ex.exhausted ? EXIT_INCOMPLETE : EXIT_OK;
 }
 
 enum { O_POLICY = 'p', O_BOUND = 'b', O_STRATEGY = 's', O_SEED = 'S', O_DEPTH = 'd',
@@ -277,6 +286,8 @@ static int run_verb(int argc, char **argv, bool replay)
 	if (!bound_given)
 		opt.cfg.bound = pinmm_scenario_explore_bound(scn) ? pinmm_scenario_explore_bound(scn)
 								  : 2;
+	if (!replay && opt.cfg.strategy == PINMM_EXPLORE_DFS && !opt.cfg.budget_seconds)
+		opt.cfg.budget_seconds = DEFAULT_BUDGET_SECONDS;
 	if (!replay && isatty(STDERR_FILENO)) {
 		opt.cfg.progress = progress;
 		opt.cfg.progress_arg = &opt.cfg;
@@ -305,7 +316,7 @@ static int run_verb(int argc, char **argv, bool replay)
 		if (ropt.format != PINMM_REPORT_TEXT)
 			ropt.colour = false;
 		pinmm_report_explore(stdout, scn, pname, &opt, &res, replay, &ropt);
-		ret = exit_of(&res);
+		ret = exit_of(&res, !replay && opt.cfg.strategy == PINMM_EXPLORE_DFS);
 		if (dot && res.ex.trace_len)
 			write_dot(dot, &res);
 		else if (dot)

@@ -55,6 +55,17 @@ struct pinmm_config {
 	size_t normal_frames;	/* 4 KiB frames outside the movable zone */
 	size_t movable_frames;	/* frames of the movable zone (user pages first) */
 	struct pinmm_policy policy;
+	/*
+	 * Limits on what the engine keeps outside its frames, so that a
+	 * runaway caller gets an error, not an exhausted host (0: the
+	 * default). max_map_count: VMAs per mm (vm.max_map_count, 65530:
+	 * mmap, splits and fork answer -ENOMEM past it); max_mms: live
+	 * processes (pinmm_fork and pinmm_mm_create answer -EAGAIN past it,
+	 * as fork() past the process limit; 32768); max_page_tables: page
+	 * tables of all mms together (faults and mappings answer -ENOMEM
+	 * past it; default as many as the engine has frames).
+	 */
+	size_t max_map_count, max_mms, max_page_tables;
 };
 
 /* Defaults: 128 MiB of normal zone and no movable zone (a kernel booted

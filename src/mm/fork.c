@@ -208,7 +208,7 @@ int pinmm_fork(struct pinmm_mm *mm, struct pinmm_mm **child_out)
 	eng = mm->eng;
 	child = mm_alloc(eng);
 	if (!child)
-		return -ENOMEM;
+		return mm_over_limit(eng) ? -EAGAIN : -ENOMEM;	/* fork(): EAGAIN */
 
 	pm_down_write(&mm->mmap_lock);
 	/* the child is on the engine's list already: daemons may walk it, so

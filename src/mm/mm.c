@@ -16,6 +16,8 @@ struct pinmm_mm *mm_alloc(struct pinmm *eng)
 
 	if (pm_should_fail_alloc(eng, PINMM_ALLOC_MM))
 		return NULL;
+	if ((size_t)atomic_load(&eng->nr_mms) >= eng->cfg.max_mms)
+		return NULL;	/* the process limit: mm_over_limit() tells */
 	mm = calloc(1, sizeof(*mm));
 	if (!mm)
 		return NULL;
@@ -35,12 +37,19 @@ struct pinmm_mm *mm_alloc(struct pinmm *eng)
 	return mm;
 }
 
+bool mm_over_limit(const struct pinmm *eng)
+{
+	return (size_t)atomic_load(&eng->nr_mms) >= eng->cfg.max_mms;
+}
+
 int pinmm_mm_create(struct pinmm *eng, struct pinmm_mm **out)
 {
 	if (!eng || !out)
 		return -EINVAL;
 	*out = mm_alloc(eng);
-	return *out ? 0 : -ENOMEM;
+	if (!*out)
+		return mm_over_limit(eng) ? -EAGAIN : -ENOMEM;
+	return 0;
 }
 
 /* Free a zombie (engine teardown). */

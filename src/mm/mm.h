@@ -102,6 +102,8 @@ struct pinmm_mm {
 /* --- vma.c --- */
 RB_PROTOTYPE(vma_tree, vm_area, rb, vma_cmp)
 struct vm_area *vma_alloc(struct pinmm_mm *mm);
+/* mm.c: at the process limit (max_mms)? */
+bool mm_over_limit(const struct pinmm *eng);
 void vma_free(struct vm_area *vma);
 /* First VMA with end > addr, or NULL. */
 struct vm_area *find_vma(struct pinmm_mm *mm, uint64_t addr);

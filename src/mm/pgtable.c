@@ -19,6 +19,9 @@ struct pt_table *pt_alloc(struct pinmm *eng, int level)
 
 	if (pm_should_fail_alloc(eng, PINMM_ALLOC_PGTABLE))
 		return NULL;
+	/* page tables come out of memory: no more than the engine's budget */
+	if ((size_t)atomic_load(&eng->nr_page_tables) >= eng->cfg.max_page_tables)
+		return NULL;
 	t = aligned_alloc(128, sizeof(*t));
 	if (!t)
 		return NULL;
