@@ -310,7 +310,8 @@ static int run_verb(int argc, char **argv, bool replay)
 	}
 	if (replay && res.ex.aborted && strstr(res.ex.message, "replay diverged")) {
 		fprintf(stderr, "pinmm replay: %s: the schedule does not fit this scenario "
-			"under %s\n", pinmm_scenario_file(scn), pname);
+			"under %s: %s\n", pinmm_scenario_file(scn), pname,
+			strstr(res.ex.message, "replay diverged"));
 		ret = EXIT_BAD;
 	} else {
 		if (ropt.format != PINMM_REPORT_TEXT)

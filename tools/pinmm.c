@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <pinmm/host.h>
@@ -69,14 +70,22 @@ static bool want_colour(FILE *f)
 }
 
 /* --json / --tap shared by both verbs; false if o is not one of them */
-static bool format_option(int o, struct pinmm_report_options *ropt)
+/* --json / --tap; a second, different format is a usage error (*bad). */
+static bool format_option(int o, struct pinmm_report_options *ropt, bool *bad)
 {
+	enum pinmm_report_format f;
+
 	if (o == 'J')
-		ropt->format = PINMM_REPORT_JSON;
+		f = PINMM_REPORT_JSON;
 	else if (o == 'T')
-		ropt->format = PINMM_REPORT_TAP;
+		f = PINMM_REPORT_TAP;
 	else
 		return false;
+	if (ropt->format != PINMM_REPORT_TEXT && ropt->format != f) {
+		fputs("pinmm: --json and --tap cannot be used together\n", stderr);
+		*bad = true;
+	}
+	ropt->format = f;
 	return true;
 }
 
@@ -109,8 +118,10 @@ static int cmd_check(int argc, char **argv)
 	unsigned jobs = 2;
 	int o, ret, bad = 0;
 
+	bool clash = false;
+
 	while ((o = getopt_long(argc, argv, "vj:h", opts, NULL)) != -1) {
-		if (format_option(o, &ropt))
+		if (format_option(o, &ropt, &clash))
 			continue;
 		if (o == 'H' || o == 'N') {
 			host = o == 'H';
@@ -130,6 +141,8 @@ static int cmd_check(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (clash)
+		return EXIT_USAGE;
 	if (ropt.format != PINMM_REPORT_TEXT)
 		ropt.colour = false;
 	ret = optind < argc
@@ -208,9 +221,11 @@ static int cmd_run(int argc, char **argv)
 	const char *policy = NULL;
 	char err[PINMM_SCN_ERRLEN], pname[256];
 	int o, ret;
+	bool clash = false;
+	struct stat st;
 
 	while ((o = getopt_long(argc, argv, "p:th", opts, NULL)) != -1) {
-		if (format_option(o, &ropt))
+		if (format_option(o, &ropt, &clash))
 			continue;
 		if (o == 'p') {
 			policy = optarg;
@@ -224,8 +239,15 @@ static int cmd_run(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (clash)
+		return EXIT_USAGE;
 	if (optind + 1 != argc) {
 		fputs(usage_run, stderr);
+		return EXIT_USAGE;
+	}
+	if (stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "pinmm run: %s: is a directory (pinmm check runs a directory)\n",
+			argv[optind]);
 		return EXIT_USAGE;
 	}
 	if (pinmm_scenario_load(argv[optind], &scn, err, sizeof(err))) {

@@ -90,10 +90,20 @@ int pinmm_scenario_collect(const char *const *args, size_t nargs,
 
 		if (stat(args[i], &st))
 			ret = -errno;
-		else if (S_ISDIR(st.st_mode))
+		else if (S_ISDIR(st.st_mode)) {
+			size_t before = p.nr;
+
 			ret = add_dir(&p, args[i]);
-		else
+			if (!ret && p.nr == before) {
+				/* a directory that holds nothing to check is bad
+				 * input, never a green "0 scenarios" */
+				snprintf(err, errlen, "%s: no .pin files in this directory", args[i]);
+				ret = -ENOENT;
+				break;
+			}
+		} else {
 			ret = add(&p, strdup(args[i]));
+		}
 		if (ret)
 			snprintf(err, errlen, "%s: %s", args[i], strerror(-ret));
 	}

@@ -68,6 +68,7 @@ struct replay_strategy {
 	struct pm_strategy base;
 	struct deviation *dev;
 	size_t nr, next;
+	size_t applied;		/* deviations taken so far (in order) */
 };
 
 static int replay_choose(struct pm_strategy *st, unsigned i, int current, unsigned enabled)
@@ -77,8 +78,11 @@ static int replay_choose(struct pm_strategy *st, unsigned i, int current, unsign
 	while (r->next < r->nr && r->dev[r->next].step < i)
 		r->next++;
 	if (r->next < r->nr && r->dev[r->next].step == i &&
-	    (enabled & (1u << r->dev[r->next].thread)))
+	    (enabled & (1u << r->dev[r->next].thread))) {
+		if (r->applied == r->next)
+			r->applied++;	/* every one before it was taken too */
 		return (int)r->dev[r->next].thread;
+	}
 	return pm_sched_default(current, enabled);
 }
 
@@ -399,6 +403,16 @@ int pinmm_explore_replay(const struct pinmm_explore_ops *ops, void *ctx,
 		err = execute(ops, ctx, &run, &failed, res->message, sizeof(res->message));
 		pm_sched_free(sched);
 		sched = NULL;
+	}
+	if (!err && r.applied < r.nr) {
+		/* a decision the execution never reached, or whose thread was
+		 * not runnable there: the schedule is not this scenario's */
+		run.aborted = true;
+		failed = false;
+		snprintf(res->message, sizeof(res->message),
+			 "replay diverged: decision %lu:%u does not fit (no runnable thread %u "
+			 "at step %lu)", r.dev[r.applied].step, r.dev[r.applied].thread,
+			 r.dev[r.applied].thread, r.dev[r.applied].step);
 	}
 	free(r.dev);
 	if (!err) {

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# cli-false-greens.sh PINMM - outcomes that must never look like success:
+# each case states the exit status it must have.
+set -uo pipefail
+pinmm=$1
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+empty=$(mktemp -d)
+trap 'rmdir "$empty"' EXIT
+fail=0 n=0
+expect() {	# expect STATUS DESCRIPTION -- COMMAND...
+	local want=$1 what=$2
+	shift 3
+	n=$((n + 1))
+	"$@" >/dev/null 2>&1
+	local rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		echo "FAIL: $what: exit $rc, expected $want ($*)"
+		fail=$((fail + 1))
+	fi
+}
+expect 2 "check of a directory with no scenario" -- "$pinmm" check --no-host "$empty"
+expect 2 "replay of a schedule that does not fit (thread 5 of 2)" -- \
+	"$pinmm" replay scenarios/g4-gup-fast-recheck.pin '0:1,28:5'
+expect 2 "replay of a decision past the end of the execution" -- \
+	"$pinmm" replay scenarios/g4-gup-fast-recheck.pin '0:1,99999:0'
+expect 3 "explore that runs out of budget before it is exhausted" -- \
+	"$pinmm" explore scenarios/g4-gup-fast-vs-khugepaged.pin --budget 0.05
+expect 2 "run of a directory" -- "$pinmm" run scenarios
+expect 2 "--json and --tap together" -- "$pinmm" check --json --tap --no-host scenarios/e-munmap.pin
+expect 0 "a replay that fits" -- "$pinmm" replay scenarios/g4-gup-fast-recheck.pin ''
+echo "cli-false-greens: $((n - fail))/$n as expected"
+[ $fail -eq 0 ]
