@@ -346,6 +346,55 @@ static void longterm_enomem_when_page_cannot_move(void **s)
 	finish_engine(eng);
 }
 
+/* File kinds: a writable longterm pin of a shared mapping is refused on a
+ * file that tracks dirty pages (EFAULT, slow and fast), allowed on shmem;
+ * writeback cleans the page and write-protects the mapping, leaving the
+ * page (and a pin on it) where it is. */
+static void file_kinds_and_writeback(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	struct pinmm_file *mem, *dsk;
+	struct pinmm_page *pages[1];
+	struct pinmm_pin pin;
+	uint64_t m, d;
+
+	zero_pin(&pin);
+	assert_int_equal(pinmm_file_create_kind(eng, PG, 0x31, PINMM_FILE_SHMEM, &mem), 0);
+	assert_int_equal(pinmm_file_create_kind(eng, PG, 0x32, PINMM_FILE_DISK, &dsk), 0);
+	struct pinmm_file *bad;
+	assert_int_equal(pinmm_file_create_kind(eng, PG, 0, (enum pinmm_file_kind)7, &bad), -EINVAL);
+	assert_int_equal(pinmm_mmap_file(mm, 0, PG, PROT_RW, PINMM_MAP_SHARED, mem, 0, &m), 0);
+	assert_int_equal(pinmm_mmap_file(mm, 0, PG, PROT_RW, PINMM_MAP_SHARED, dsk, 0, &d), 0);
+	for (int fast = 0; fast < 2; fast++) {
+		assert_int_equal(pinmm_pin(mm, &pin, d, 1, PINMM_FOLL_WRITE | PINMM_FOLL_LONGTERM,
+					   fast, pages), -EFAULT);
+		pin_ok(mm, &pin, m, 1, PINMM_FOLL_WRITE | PINMM_FOLL_LONGTERM, fast, pages);
+		unpin_ok(&pin);
+	}
+	/* writeback */
+	pin_ok(mm, &pin, d, 1, PINMM_FOLL_WRITE, false, pages);
+	store8(mm, d, 0x44);
+	assert_int_equal(pinmm_file_writeback(dsk), 1);
+	assert_false(follow(mm, d).writable);
+	assert_false(finfo(pages[0]).dirty);
+	assert_int_equal(pinmm_file_writeback(dsk), 0);	/* nothing dirty now */
+	store8(mm, d + 1, 0x45);
+	assert_true(follow(mm, d).writable);
+	assert_int_equal(pfn_at(mm, d), pinmm_page_pfn(pages[0]));
+	assert_int_equal(dev_read8(&pin, 0, 1), 0x45);
+	assert_int_equal(pinmm_file_writeback(dsk), 1);
+	assert_int_equal(pinmm_file_writeback(mem), 0);	/* shmem: no writeback */
+	assert_int_equal(pinmm_file_writeback(NULL), -EINVAL);
+	unpin_ok(&pin);
+	assert_invariants(eng);
+	pinmm_file_put(mem);
+	pinmm_file_put(dsk);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +414,7 @@ int main(void)
 		cmocka_unit_test(compaction_skips_pinned),
 		cmocka_unit_test(compaction_off_detected),
 		cmocka_unit_test(file_shared_and_private_mappings),
+		cmocka_unit_test(file_kinds_and_writeback),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,21 @@ extern "C" {
 struct pinmm_file;	/* an in-memory file with a page cache */
 
 /* A file of size bytes, every byte fill. -EINVAL, -ENOMEM. */
+/*
+ * The kind of file system a file lives on. SHMEM (memfd, tmpfs) keeps no
+ * dirty accounting; DISK (ext4-like) tracks dirty pages for writeback, so
+ * Linux (>= 6.5) refuses a writable FOLL_LONGTERM pin of its MAP_SHARED
+ * mappings with EFAULT (slow and fast GUP), and pinmm_file_writeback()
+ * cleans its dirty pages (write-protecting their shared mappings: the
+ * next store faults and dirties the same page again).
+ */
+enum pinmm_file_kind { PINMM_FILE_SHMEM, PINMM_FILE_DISK };
+int pinmm_file_create_kind(struct pinmm *eng, uint64_t size, uint8_t fill,
+			   enum pinmm_file_kind kind, struct pinmm_file **out);
+/* Write the dirty pages of a DISK file back; how many, or -EINVAL (NULL).
+ * SHMEM files have nothing to write back (0). */
+long pinmm_file_writeback(struct pinmm_file *file);
+/* A SHMEM file (pinmm_file_create_kind with PINMM_FILE_SHMEM). */
 int pinmm_file_create(struct pinmm *eng, uint64_t size, uint8_t fill,
 		      struct pinmm_file **out);
 /* Drop the creator's reference; the file lives while mappings use it. */

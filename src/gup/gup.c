@@ -79,6 +79,12 @@ static int check_vma_flags(struct vm_area *vma, unsigned flags)
 		return -EFAULT;
 	if (!write && !(vma->flags & VM_READ))
 		return -EFAULT;
+	/* writable_file_mapping_allowed() (6.5): a writable longterm pin of
+	 * a shared mapping of a file that tracks dirty pages would let the
+	 * device dirty pages behind writeback's back */
+	if (write && (flags & PINMM_FOLL_LONGTERM) && (vma->flags & VM_SHARED) &&
+	    vma->file && vma->file->dirty_tracked)
+		return -EFAULT;
 	return 0;
 }
 

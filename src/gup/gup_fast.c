@@ -60,6 +60,14 @@ static bool gup_fast_pte(struct pinmm *eng, struct pt_table *pmd, unsigned pmd_i
 		goto undo;
 	if (pm_policy(eng, PINMM_SW_GUP_FAST_RECHECK) && pt_read(pte, i) != e)
 		goto undo;
+	/* gup_fast_folio_allowed(): a writable longterm pin of a page of a
+	 * dirty-tracked file is the slow path's to refuse (the file is freed
+	 * only after a grace period: we walk under RCU) */
+	if ((flags & (PINMM_FOLL_LONGTERM | PINMM_FOLL_WRITE)) ==
+		    (PINMM_FOLL_LONGTERM | PINMM_FOLL_WRITE) &&
+	    page_test(folio, PG_pagecache) &&
+	    ((struct pinmm_file *)folio_mapping(folio))->dirty_tracked)
+		goto undo;
 	/* a R/O pin of a shared anon page, or a R/O longterm pin of a file
 	 * page (the VMA decides), must unshare: slow path */
 	if (gup_must_unshare(eng, NULL, flags, page, false))

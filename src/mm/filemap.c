@@ -136,15 +136,23 @@ struct pinmm_page *filemap_get_page(struct pinmm *eng, struct pinmm_file *f,
 int pinmm_file_create(struct pinmm *eng, uint64_t size, uint8_t fill,
 		      struct pinmm_file **out)
 {
+	return pinmm_file_create_kind(eng, size, fill, PINMM_FILE_SHMEM, out);
+}
+
+int pinmm_file_create_kind(struct pinmm *eng, uint64_t size, uint8_t fill,
+			   enum pinmm_file_kind kind, struct pinmm_file **out)
+{
 	struct pinmm_file *f;
 	uint64_t nr = ALIGN_UP(size, PINMM_PAGE_SIZE) >> PINMM_PAGE_SHIFT;
 
-	if (!eng || !out || !size || size > (1ull << 40))
+	if (!eng || !out || !size || size > (1ull << 40) ||
+	    (kind != PINMM_FILE_SHMEM && kind != PINMM_FILE_DISK))
 		return -EINVAL;
 	*out = NULL;
 	f = pm_file_alloc(eng, nr);
 	if (!f)
 		return -ENOMEM;
+	f->dirty_tracked = kind == PINMM_FILE_DISK;
 	/* the contents live in the page cache from the start */
 	for (uint64_t i = 0; i < nr; i++) {
 		struct pinmm_page *p = filemap_lookup_locked(f, i);
@@ -205,4 +213,67 @@ int pinmm_file_read(struct pinmm_file *f, uint64_t off, void *buf, size_t len)
 int pinmm_file_write(struct pinmm_file *f, uint64_t off, const void *buf, size_t len)
 {
 	return file_io(f, off, (void *)buf, len, true);
+}
+
+/* Write-protect the shared mappings of cached page index, collecting
+ * their dirty bits; f->lock held. */
+static bool mkclean_page(struct pinmm *eng, struct pinmm_file *f, uint64_t index,
+			 struct pinmm_page *page)
+{
+	struct pm_list *pos;
+	bool dirty = false;
+
+	pm_list_for_each(pos, &f->i_mmap) {
+		struct vm_area *vma = container_of(pos, struct vm_area, file_link);
+		uint64_t addr;
+
+		if (!(vma->flags & VM_SHARED) || index < vma->pgoff)
+			continue;
+		addr = vma->start + ((index - vma->pgoff) << PINMM_PAGE_SHIFT);
+		if (addr >= vma->end)
+			continue;
+		struct pt_table *pte = pte_table_lock(vma->mm, addr);
+		if (!pte)
+			continue;
+		unsigned i = pt_index(addr, PT_LEVEL_PTE);
+		pte_t e = pt_read(pte, i);
+		if (pte_present(e) && pte_pfn(e) == eng_page_pfn(eng, page)) {
+			dirty |= (e & PTE_DIRTY) != 0;
+			if (e & (PTE_WRITE | PTE_DIRTY))
+				pt_clear_bits(pte, i, PTE_WRITE | PTE_DIRTY);
+		}
+		pm_mutex_unlock(&pte->ptl);
+	}
+	return dirty;
+}
+
+/*
+ * Writeback of a file that tracks dirty pages (folio_mkclean() and
+ * folio_clear_dirty_for_io()): each dirty page's shared mappings become
+ * read-only and clean, the page clean; the pages stay where they are, so
+ * a pin keeps seeing what the process writes (the next store faults the
+ * write permission back on the same page).
+ */
+long pinmm_file_writeback(struct pinmm_file *f)
+{
+	long written = 0;
+
+	if (!f)
+		return -EINVAL;
+	if (!f->dirty_tracked)
+		return 0;
+	pm_mutex_lock(&f->lock);
+	for (uint64_t i = 0; i < f->nr_pages; i++) {
+		struct pinmm_page *p = f->cache[i];
+
+		if (!p)
+			continue;
+		bool dirty = mkclean_page(f->eng, f, i, p) | page_test(p, PG_dirty);
+		if (dirty) {
+			page_clear(p, PG_dirty);
+			written++;
+		}
+	}
+	pm_mutex_unlock(&f->lock);
+	return written;
 }

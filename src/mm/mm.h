@@ -41,6 +41,7 @@ struct pinmm_file {
 	pm_mutex_t lock;	/* cache[] and i_mmap */
 	uint64_t nr_pages;
 	struct pinmm_page **cache;	/* one reference each */
+	bool dirty_tracked;	/* PINMM_FILE_DISK: writeback, no writable longterm pins */
 	struct pm_list i_mmap;	/* vma->file_link */
 	struct pm_list link;	/* engine->files */
 	/* freed with RCU: an rmap walker holding only a page of the cache

@@ -41,7 +41,7 @@ enum stmt_kind {
 	/* the system's own activity */
 	ST_KSM_SCAN, ST_KHUGEPAGED, ST_COMPACT, ST_RECLAIM, ST_MIGRATE,
 	ST_NUMA_HINT, ST_SPLIT_PMD, ST_SPLIT_FOLIO, ST_UPROBE_REGISTER,
-	ST_UPROBE_UNREGISTER,
+	ST_UPROBE_UNREGISTER, ST_WRITEBACK,
 	/* expectations and error handling */
 	ST_EXPECT, ST_EXPECT_ERROR, ST_TRY,
 	/* concurrency */
@@ -74,6 +74,7 @@ struct stmt {
 			int file;
 			uint64_t size;
 			uint8_t fill;
+			bool disk;	/* `disk`: dirty-tracked (ext4-like); else shmem */
 		} file;
 		struct {			/* munmap, mprotect, madvise */
 			struct scn_addr a;

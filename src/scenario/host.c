@@ -32,10 +32,13 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include <pinmm/gup.h>
 #include <pinmm/host.h>
@@ -79,9 +82,10 @@ struct host {
 	const struct pinmm_host_options *opt;
 	struct pinmm_host_result *res;
 	struct hproc *procs;
-	struct { uint64_t addr, len; } *regions;
+	struct { uint64_t addr, len; bool disk_shared; } *regions;
 	struct hpin *pins;
 	char (*files)[H_PATHLEN];
+	int *memfds;			/* shmem files: memfds held open, else -1 */
 	char tmp[H_PATHLEN - 40];
 	char devpath[H_PATHLEN];
 	int devfd;
@@ -467,20 +471,46 @@ static int do_mmap(struct host *h, const struct stmt *st)
 	if (!ret) {
 		h->regions[st->mmap.region].addr = h->rep.addr;
 		h->regions[st->mmap.region].len = st->mmap.size;
+		/* a shared mapping of a disk file (no memfd behind it) */
+		h->regions[st->mmap.region].disk_shared =
+			st->mmap.shared && st->mmap.file >= 0 && h->memfds[st->mmap.file] < 0;
 	}
 	return ret;
 }
 
+/*
+ * A scenario's file, on the kind of file system it names: shmem is a
+ * memfd (workers open it through this process's /proc/PID/fd, so nothing
+ * is left on any file system), disk a file in the run's temp dir, which
+ * must then be on a disk file system (ext4 tracks dirty pages; tmpfs does
+ * not and would answer differently).
+ */
 static int do_file(struct host *h, const struct stmt *st)
 {
 	char *path = h->files[st->file.file];
 	static uint8_t buf[1 << 16];
+	struct statfs sfs;
 	int fd;
 
-	tmp_file(h, path, H_PATHLEN, "file", st->file.file);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
+	if (!st->file.disk) {
+		fd = memfd_create("pinmm-file", MFD_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		h->memfds[st->file.file] = fd;
+		snprintf(path, H_PATHLEN, "/proc/%d/fd/%d", (int)getpid(), fd);
+		fd = dup(fd);
+		if (fd < 0)
+			return -errno;
+	} else {
+		if (statfs(h->tmp, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC)
+			return skip(h, st, "a disk file, but the run's temp dir %s is on tmpfs "
+				    "(set PINMM_HOST_TMPDIR to a directory on a disk file system)",
+				    h->tmp);
+		tmp_file(h, path, H_PATHLEN, "file", st->file.file);
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -errno;
+	}
 	memset(buf, st->file.fill, sizeof(buf));
 	for (uint64_t done = 0; done < st->file.size; done += sizeof(buf)) {
 		uint64_t n = st->file.size - done < sizeof(buf) ? st->file.size - done : sizeof(buf);
@@ -615,6 +645,10 @@ static int do_pin(struct host *h, const struct stmt *st)
 	} else if (!rw && lt) {
 		return skip(h, st, "a R/O FOLL_LONGTERM pin: no user-space interface on this kernel "
 			    "(io_uring fixed buffers are always FOLL_WRITE; RDMA/VFIO absent)");
+	} else if (!lt && h->regions[st->pin.a.region].disk_shared) {
+		return skip(h, st, "a short-term R/W pin of a shared mapping of a disk file: the "
+			    "host holds R/W pins as io_uring fixed buffers, which are longterm, "
+			    "and Linux refuses those there (EFAULT)");
 	} else if (!rw) {
 		c.op = H_ODIRECT;
 		tmp_file(h, c.path, sizeof(c.path), "snap", st->pin.pin);
@@ -823,6 +857,15 @@ static int action(struct host *h, int flow, const struct stmt *st)
 	case ST_UPROBE_UNREGISTER:
 		return skip(h, st, "uprobes on a scenario's in-memory file would need tracefs "
 			    "probes on an executable; not done");
+	case ST_WRITEBACK: {
+		/* the file's dirty pages go to disk now (a shmem file has none) */
+		int fd = open(h->files[st->uprobe.file], O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		ret = fdatasync(fd) ? -errno : 0;
+		close(fd);
+		return ret;
+	}
 	default:
 		return -EINVAL;
 	}
@@ -1191,10 +1234,15 @@ static int setup(struct host *h)
 	h->regions = calloc(scn->names[NS_REGION].nr + 1, sizeof(*h->regions));
 	h->pins = calloc(np + 1, sizeof(*h->pins));
 	h->files = calloc(scn->names[NS_FILE].nr + 1, sizeof(*h->files));
+	h->memfds = malloc((scn->names[NS_FILE].nr + 1) * sizeof(*h->memfds));
+	if (h->memfds)
+		for (unsigned i = 0; i <= scn->names[NS_FILE].nr; i++)
+			h->memfds[i] = -1;
 	h->read = calloc(nt + 1, sizeof(*h->read));
 	h->dev_read = calloc(nt + 1, sizeof(*h->dev_read));
 	h->pending = calloc(nt + 1, sizeof(*h->pending));
-	if (!h->procs || !h->regions || !h->pins || !h->files || !h->read || !h->dev_read ||
+	if (!h->procs || !h->regions || !h->pins || !h->files || !h->memfds || !h->read ||
+	    !h->dev_read ||
 	    !h->pending)
 		return -ENOMEM;
 	for (unsigned i = 0; i < np; i++)
@@ -1232,6 +1280,10 @@ static void teardown(struct host *h, bool quiet)
 	free(h->regions);
 	free(h->pins);
 	free(h->files);
+	for (unsigned i = 0; h->memfds && i <= h->scn->names[NS_FILE].nr; i++)
+		if (h->memfds[i] >= 0)
+			close(h->memfds[i]);
+	free(h->memfds);
 	free(h->read);
 	free(h->dev_read);
 	free(h->pending);

@@ -287,15 +287,16 @@ int rt_action(struct rt_ctx *ctx, const struct stmt *st)
 
 	/* a process forked by a thread that has not run yet */
 	if (!mm && st->kind != ST_FILE && st->kind != ST_KSM_SCAN &&
-	    st->kind != ST_KHUGEPAGED && st->kind != ST_COMPACT &&
+	    st->kind != ST_KHUGEPAGED && st->kind != ST_COMPACT && st->kind != ST_WRITEBACK &&
 	    st->kind != ST_RECLAIM)
 		return -ESRCH;
 	switch (st->kind) {
 	case ST_MMAP:
 		return do_mmap(rt, mm, st);
 	case ST_FILE:
-		return pinmm_file_create(rt->eng, st->file.size, st->file.fill,
-					 &rt->files[st->file.file]);
+		return pinmm_file_create_kind(rt->eng, st->file.size, st->file.fill,
+					      st->file.disk ? PINMM_FILE_DISK : PINMM_FILE_SHMEM,
+					      &rt->files[st->file.file]);
 	case ST_MUNMAP:
 		return pinmm_munmap(mm, rt_addr(rt, st->range.a), st->range.len);
 	case ST_MREMAP:
@@ -356,6 +357,10 @@ int rt_action(struct rt_ctx *ctx, const struct stmt *st)
 		return st->kind == ST_UPROBE_REGISTER
 			? pinmm_uprobe_register(rt->files[st->uprobe.file], st->uprobe.off)
 			: pinmm_uprobe_unregister(rt->files[st->uprobe.file], st->uprobe.off);
+	case ST_WRITEBACK: {
+		long n = pinmm_file_writeback(rt->files[st->uprobe.file]);
+		return n < 0 ? (int)n : 0;
+	}
 	default:
 		return -EINVAL;	/* not an action: the parser does not allow it */
 	}

@@ -115,11 +115,19 @@ static void parse_file_stmt(struct parser *p, struct stmt *st)
 {
 	struct token key;
 
+	bool kind = false;
+
 	st->file.file = p_define(p, NS_FILE, false);
 	st->file.size = p_len(p, "a file size");
 	while (!p_at_end(p)) {
+		if (!kind && (p_is_word(p, "shmem") || p_is_word(p, "disk"))) {
+			st->file.disk = p_is_word(p, "disk");
+			kind = true;
+			p_advance(p);
+			continue;
+		}
 		if (!p_option(p, &key) || !tok_is(&key, "fill"))
-			bad_option(p, &key, "fill=BYTE");
+			bad_option(p, &key, kind ? "fill=BYTE" : "fill=BYTE, shmem or disk");
 		st->file.fill = p_byte(p);
 	}
 }
@@ -366,6 +374,11 @@ static void parse_uprobe(struct parser *p, struct stmt *st)
 	st->uprobe.off = p_number(p, "a file offset");
 }
 
+static void parse_writeback(struct parser *p, struct stmt *st)
+{
+	st->uprobe.file = p_use(p, NS_FILE);
+}
+
 static void parse_run(struct parser *p, struct stmt *st)
 {
 	if (p->thread >= 0)
@@ -409,6 +422,7 @@ static const struct {
 	{ "split-folio", ST_SPLIT_FOLIO, parse_at },
 	{ "uprobe-register", ST_UPROBE_REGISTER, parse_uprobe },
 	{ "uprobe-unregister", ST_UPROBE_UNREGISTER, parse_uprobe },
+	{ "writeback", ST_WRITEBACK, parse_writeback },
 	{ "expect", ST_EXPECT, pm_parse_expect },
 	{ "try", ST_TRY, pm_parse_try },
 	{ "run", ST_RUN, parse_run },
