@@ -85,7 +85,9 @@ struct pinmm_mm {
 	unsigned id;
 	pm_rwsem_t mmap_lock;
 	struct vma_tree vmas;
-	unsigned long nr_vmas;
+	/* changed under mmap_lock; read without it by vma_alloc()'s
+	 * max_map_count check (which callers make before locking) */
+	_Atomic unsigned long nr_vmas;
 	struct pt_table *_Atomic pgd;	/* NULL once the mm has exited */
 	/*
 	 * fork() makes this odd while it write-protects the parent's entries;

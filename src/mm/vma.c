@@ -23,7 +23,7 @@ struct vm_area *vma_alloc(struct pinmm_mm *mm)
 	if (pm_should_fail_alloc(mm->eng, PINMM_ALLOC_VMA))
 		return NULL;
 	/* vm.max_map_count: the caller answers -ENOMEM, as Linux */
-	if (mm->nr_vmas >= mm->eng->cfg.max_map_count)
+	if (atomic_load_explicit(&mm->nr_vmas, memory_order_relaxed) >= mm->eng->cfg.max_map_count)
 		return NULL;
 	v = calloc(1, sizeof(*v));
 	if (v)
