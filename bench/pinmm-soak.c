@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pinmm-soak: pinners, CPU writers, forkers and every daemon thread against
+ * pinmm-soak: pinners, CPU writers, forkers, mixers (every public
+ * operation at random) and every daemon thread against
  * one strict engine for a set time, with quiescent invariant checks; prints
  * ops/s and the breaks (bench/soak.h says what is checked). Exit status 0
  * when nothing broke and nothing leaked.
  *
- *   pinmm-soak [--seconds S] [--pinners N] [--writers N] [--forkers N]
+ *   pinmm-soak [--seconds S] [--pinners N] [--writers N] [--forkers N] [--mixers N]
  *              [--check-every S] [--interval-us U] [--no-daemons] [--seed N]
  *              [--daemon-mask M]   (1 ksmd, 2 khugepaged, 4 kcompactd, 8 kswapd)
  */
@@ -14,7 +15,7 @@
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: pinmm-soak [--seconds S] [--pinners N] [--writers N] [--forkers N]\n"
+		"usage: pinmm-soak [--seconds S] [--pinners N] [--writers N] [--forkers N] [--mixers N]\n"
 		"                  [--check-every S] [--interval-us U] [--no-daemons] [--seed N]\n"
 		"                  [--daemon-mask M]  (1 ksmd, 2 khugepaged, 4 kcompactd, 8 kswapd)\n");
 }
@@ -69,9 +70,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pinmm-soak: at most %d worker threads\n", SOAK_MAX_THREADS);
 		return 2;
 	}
-	printf("pinmm-soak: %.0f s, %u pinners, %u writers, %u forkers, daemons %s (every %u us+), "
-	       "invariants every %.1f s, seed %llu\n",
-	       cfg.seconds, cfg.pinners, cfg.writers, cfg.forkers, cfg.daemons ? "on" : "off",
+	printf("pinmm-soak: %.0f s, %u pinners, %u writers, %u forkers, %u mixers, daemons %s "
+	       "(every %u us+), invariants every %.1f s, seed %llu\n",
+	       cfg.seconds, cfg.pinners, cfg.writers, cfg.forkers, cfg.mixers,
+	       cfg.daemons ? "on" : "off",
 	       cfg.daemon_interval_us, cfg.check_every, (unsigned long long)cfg.seed);
 	fflush(stdout);
 	int r = soak_run(&cfg, &res);
@@ -84,6 +86,9 @@ int main(int argc, char **argv)
 	       "%lu forks, %lu quiescent invariant checks\n",
 	       res.seconds, res.ops, res.ops / s, res.pins, res.pins / s, res.stores, res.loads,
 	       res.forks, res.invariant_checks);
+	if (cfg.mixers)
+		printf("mixer operations that succeeded: %u of %d kinds\n", res.mix_ops_done,
+		       SOAK_MIX_OPS);
 	printf("breaks: %lu%s\n", res.breaks, res.leak ? " (leak)" : "");
 	for (unsigned i = 0; i < res.kept; i++)
 		printf("  %s\n", res.first[i]);
