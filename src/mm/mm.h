@@ -69,7 +69,9 @@ struct anon_vma {
 
 struct vm_area {
 	uint64_t start, end;
-	unsigned long flags;
+	/* changed under mmap_lock for write; rmap walkers (uprobes' target
+	 * collection, writeback) read it under the file or anon_vma lock */
+	_Atomic unsigned long flags;
 	uint64_t pgoff;		/* anon: linear index of start; file: page in file */
 	struct pinmm_file *file;	/* shared anon, or a file mapping */
 	struct anon_vma *anon_vma;	/* private mappings */
