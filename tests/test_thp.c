@@ -489,11 +489,41 @@ static void huge_zero_ro_longterm_pin_no_anon_exclusive(void **s)
 	huge_zero_ro_longterm_case(policy_strict_without(PINMM_SW_ANON_EXCLUSIVE), true);
 }
 
+/* split_folio() of a THP a fork's child maps by its own PMD: the rmap
+ * splits the child's PMD too (Linux's unmap_folio() with
+ * TTU_SPLIT_HUGE_PMD), then the folio; both keep the same bytes, COW still
+ * separates them. It was refused (-EBUSY) while the child's PMD existed. */
+static void split_folio_shared_with_child(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng), *child;
+	uint64_t a = map_thp(mm, 1);
+
+	fill(mm, a, 0x3a, HP);
+	child = fork_mm(mm);
+	assert_true(follow(child, a).huge);
+	assert_int_equal(pinmm_split_folio(mm, a), 0);
+	assert_false(follow(mm, a).huge);
+	assert_false(follow(child, a).huge);
+	assert_int_equal(finfo_at(mm, a + 9 * PG).order, 0);
+	assert_int_equal(pfn_at(mm, a + 9 * PG), pfn_at(child, a + 9 * PG));
+	assert_invariants(eng);
+	store8(child, a + 9 * PG, 0x01);
+	assert_int_equal(load8(mm, a + 9 * PG), 0x3a);
+	assert_bytes(child, a + 10 * PG, 0x3a, PG);
+	assert_invariants(eng);
+	pinmm_mm_exit(child);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(thp_fault_maps_pmd),
 		cmocka_unit_test(huge_zero_page),
+		cmocka_unit_test(split_folio_shared_with_child),
 		cmocka_unit_test(huge_zero_ro_longterm_pin_unshares),
 		cmocka_unit_test(huge_zero_ro_longterm_pin_no_anon_exclusive),
 		cmocka_unit_test(collapse_pte_mapped_thp),

@@ -332,15 +332,42 @@ static bool split_one(struct pinmm_page *folio, struct vm_area *vma, uint64_t ad
 	return true;
 }
 
+/* rmap callback: split the PMD mapping of the folio at addr, if any. */
+static bool split_pmd_one(struct pinmm_page *folio, struct vm_area *vma, uint64_t addr, void *arg)
+{
+	struct pinmm *eng = arg;
+	struct pt_table *pmd;
+
+	if (!IS_ALIGNED(addr, PINMM_PMD_SIZE) || addr < vma->start ||
+	    addr + PINMM_PMD_SIZE > vma->end)
+		return true;	/* only PTE-mapped here */
+	pmd = pmd_leaf_lock(vma->mm, addr);
+	if (pmd) {
+		unsigned i = pt_index(addr, PT_LEVEL_PMD);
+
+		if (pte_pfn(pt_read(pmd, i)) == eng_page_pfn(eng, folio))
+			split_huge_pmd_locked(eng, pmd, i);
+		pm_mutex_unlock(&pmd->ptl);
+	}
+	return true;
+}
+
 static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int extra)
 {
 	struct split_walk w = { .eng = eng, .folio = folio };
 	struct rmap_pin rp;
 
-	if (atomic_load(&folio->entire_mapcount))
-		return -EBUSY;	/* still PMD-mapped somewhere else */
 	if (!rmap_pin_get(eng, folio, &rp))
 		return -EBUSY;
+	/* PMD-mapped in other processes too (a fork's child): split those
+	 * mappings first, through the rmap, as Linux's unmap_folio() does
+	 * (TTU_SPLIT_HUGE_PMD); the pages stay where they are */
+	if (atomic_load(&folio->entire_mapcount))
+		rmap_walk_pinned(&rp, folio, split_pmd_one, eng);
+	if (atomic_load(&folio->entire_mapcount)) {
+		rmap_pin_put(&rp);
+		return -EBUSY;	/* a PMD map the walk could not reach */
+	}
 	rmap_walk_pinned(&rp, folio, split_one, &w);
 	int expected = extra;
 	if (w.pinned || !atomic_compare_exchange_strong(&folio->refcount, &expected, 0)) {
