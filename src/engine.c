@@ -20,6 +20,7 @@ void pinmm_config_default(struct pinmm_config *cfg)
 	cfg->max_map_count = PM_DEFAULT_MAX_MAP_COUNT;
 	cfg->max_mms = PM_DEFAULT_MAX_MMS;
 	cfg->max_page_tables = 0;	/* as many as there are frames */
+	cfg->swap_pages = cfg->normal_frames;
 	cfg->policy = PINMM_POLICY_STRICT;
 }
 

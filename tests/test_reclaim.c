@@ -112,9 +112,41 @@ static void reclaim_keeps_gup_referenced(void **s)
 	finish_engine(eng);
 }
 
+/* The swap device's size: none (a machine without swap) keeps every
+ * anonymous page mapped under reclaim and MADV_PAGEOUT; a small one takes
+ * no more pages than it has slots. */
+static void swap_device_size(void **s)
+{
+	(void)s;
+	for (size_t slots = 0; slots <= 2; slots += 2) {
+		struct pinmm_config cfg;
+		struct pinmm *eng = NULL;
+
+		pinmm_config_default(&cfg);
+		assert_int_equal(cfg.swap_pages, cfg.normal_frames);
+		cfg.swap_pages = slots;
+		assert_int_equal(pinmm_create(&cfg, &eng), 0);
+		struct pinmm_mm *mm = make_mm(eng);
+		uint64_t a = map_rw_populated(mm, 4);
+
+		fill(mm, a, 0x2c, 4 * PG);
+		assert_int_equal(pinmm_madvise(mm, a, 4 * PG, PINMM_MADV_PAGEOUT), 0);
+		unsigned swapped = 0;
+		for (unsigned i = 0; i < 4; i++)
+			swapped += follow(mm, a + i * PG).swapped;
+		assert_int_equal(swapped, slots);
+		assert_int_equal(pinmm_reclaim(eng, 64), 0);	/* nowhere to go */
+		assert_bytes(mm, a, 0x2c, 4 * PG);
+		assert_invariants(eng);
+		pinmm_mm_exit(mm);
+		finish_engine(eng);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(swap_device_size),
 		cmocka_unit_test(reclaim_swaps_out_and_in),
 		cmocka_unit_test(pageout_advice),
 		cmocka_unit_test(reclaim_skips_pinned),

@@ -66,6 +66,12 @@ struct pinmm_config {
 	 * past it; default as many as the engine has frames).
 	 */
 	size_t max_map_count, max_mms, max_page_tables;
+	/*
+	 * The swap device, in 4 KiB slots: 0 is a machine without swap
+	 * (reclaim and MADV_PAGEOUT keep anonymous pages). The default is as
+	 * large as the engine's memory.
+	 */
+	size_t swap_pages;
 };
 
 /* Defaults: 128 MiB of normal zone and no movable zone (a kernel booted

@@ -36,6 +36,12 @@ long swap_alloc(struct pinmm *eng)
 		}
 	}
 	if (slot < 0) {
+		if (sw->nr >= eng->cfg.swap_pages) {
+			/* the device is full, or there is none */
+			pm_mutex_unlock(&sw->lock);
+			free(buf);
+			return -ENOMEM;
+		}
 		if (sw->nr == sw->cap) {
 			size_t cap = sw->cap ? 2 * sw->cap : 64;
 			uint8_t **d = realloc(sw->data, cap * sizeof(*d));

@@ -174,6 +174,7 @@ struct pinmm_scenario {
 	bool explore_set;	/* an explore line was given */
 	char *host_skip;
 	uint64_t movablecore;	/* bytes of movable zone; 0: none (the default) */
+	uint64_t swap;		/* bytes of swap device; 0: none (the default) */
 
 	struct scn_names names[NS_NR];
 	unsigned *pin_max_pages;	/* per pin name: largest pages= used */
@@ -183,6 +184,8 @@ struct pinmm_scenario {
 
 /* `movablecore SIZE`: the largest movable zone a scenario may ask for */
 #define PINMM_SCN_MAX_MOVABLECORE (1ull << 30)
+/* `swap SIZE`: the largest swap device a scenario may ask for */
+#define PINMM_SCN_MAX_SWAP (1ull << 30)
 
 /* parser.c helpers shared with the statement parser */
 void pm_stmt_free(struct stmt *st);

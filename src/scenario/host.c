@@ -97,6 +97,21 @@ struct host {
 	struct hrep rep;
 };
 
+/* Is a swap device active (a line past /proc/swaps' header)? */
+static bool host_has_swap(void)
+{
+	char line[256];
+	int lines = 0;
+	FILE *f = fopen("/proc/swaps", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	return lines > 1;
+}
+
 /* ------------------------------------------------------ reporting --- */
 
 static void vrecord(struct host *h, unsigned line, const char *text,
@@ -1305,6 +1320,13 @@ int pinmm_host_run(const struct pinmm_scenario *scn, const struct pinmm_host_opt
 	if (scn->host_skip) {
 		res->outcome = PINMM_HOST_SKIP;
 		snprintf(res->skip, sizeof(res->skip), "host skip: %s", scn->host_skip);
+		return 0;
+	}
+	if (scn->swap && !host_has_swap()) {
+		res->outcome = PINMM_HOST_SKIP;
+		snprintf(res->skip, sizeof(res->skip),
+			 "the scenario needs a swap device and this machine has none active "
+			 "(/proc/swaps)");
 		return 0;
 	}
 	if (scn->movablecore) {

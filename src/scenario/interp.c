@@ -318,6 +318,8 @@ void scn_engine_config(const struct pinmm_scenario *scn, struct pinmm_config *cf
 {
 	pinmm_config_default(cfg);
 	cfg->movable_frames = scn->movablecore >> PINMM_PAGE_SHIFT;
+	/* no swap device unless the scenario boots with one */
+	cfg->swap_pages = scn->swap >> PINMM_PAGE_SHIFT;
 }
 
 int rt_start(struct rt *rt, const struct pinmm_scenario *scn,

@@ -66,7 +66,7 @@ static bool p_header(struct parser *p)
 	      p_is_word(p, "breaks-without") || p_is_word(p, "breaks-with") ||
 	      p_is_word(p, "holds-with") ||
 	      p_is_word(p, "explore") || p_is_word(p, "host") ||
-	      p_is_word(p, "movablecore")))
+	      p_is_word(p, "movablecore") || p_is_word(p, "swap")))
 		return false;
 	if (p->thread >= 0)
 		p_fail(p, &kw, "expected a statement, got header line '%.*s' inside a thread",
@@ -144,6 +144,15 @@ static bool p_header(struct parser *p)
 				       PINMM_EXPLORE_MAX_BOUND, (unsigned long long)b);
 			scn->explore_bound = (unsigned)b;
 		}
+	} else if (tok_is(&kw, "swap")) {
+		if (scn->swap)
+			p_fail(p, &kw, "expected one swap line, got a second");
+		at = p->tok;
+		uint64_t size = p_number(p, "a swap device size");
+		if (!size || size % PINMM_PAGE_SIZE || size > PINMM_SCN_MAX_SWAP)
+			p_fail(p, &at, "expected a swap device size in 4K..%lluM, a multiple of 4K, got %llu",
+			       (unsigned long long)(PINMM_SCN_MAX_SWAP >> 20), (unsigned long long)size);
+		scn->swap = size;
 	} else if (tok_is(&kw, "movablecore")) {
 		/* a boot parameter: one line, a whole number of 2 MiB blocks */
 		if (scn->movablecore)
