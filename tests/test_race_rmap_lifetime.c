@@ -160,6 +160,63 @@ static void uprobe_register_vs_exit(void **state)
 	uprobe_vs_mapping_gone(true);
 }
 
+/* ---------------------------------------------- uprobes: lock order --- */
+
+/*
+ * uprobe register holds the mmap_lock of every mm that maps the text at
+ * once. fork() takes its parent's, then its newer child's: uprobes must
+ * take them oldest mm first too, whatever order the file's mappings are
+ * in, or the two can deadlock (TSan's lock-order report under the soak's
+ * mixers: the parent's text was mapped again after the fork, so the
+ * child's mapping came first in the file's list).
+ */
+struct lock_order {
+	const void *lock[2];
+	int seen[4], n;
+};
+
+static void lock_hook(enum pm_point pt, const void *obj, uint64_t val, void *arg)
+{
+	struct lock_order *lo = arg;
+
+	if (pt != PM_PT_LOCK || val != 1 || lo->n >= 4)
+		return;	/* read acquisitions of an mmap_lock only */
+	for (int i = 0; i < 2; i++)
+		if (obj == lo->lock[i])
+			lo->seen[lo->n++] = i;
+}
+
+static void uprobe_takes_mmap_locks_oldest_first(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *old = make_mm(eng), *young = make_mm(eng);
+	struct pinmm_file *f;
+	uint64_t a, b;
+
+	assert_int_equal(pinmm_file_create(eng, 2 * PG, 0x90, &f), 0);
+	assert_int_equal(pinmm_mmap_file(old, 0, 2 * PG, PROT_RX, PINMM_MAP_PRIVATE, f, 0, &a), 0);
+	assert_int_equal(pinmm_mmap_file(young, 0, 2 * PG, PROT_RX, PINMM_MAP_PRIVATE, f, 0, &b), 0);
+	/* the older mm's mapping goes to the end of the file's list */
+	assert_int_equal(pinmm_munmap(old, a, 2 * PG), 0);
+	assert_int_equal(pinmm_mmap_file(old, 0, 2 * PG, PROT_RX, PINMM_MAP_PRIVATE, f, 0, &a), 0);
+	struct lock_order lo = { .lock = { &old->mmap_lock, &young->mmap_lock } };
+
+	pm_preempt_set_hook(lock_hook, &lo);
+	int r = pinmm_uprobe_register(f, 0x10);
+	pm_preempt_set_hook(NULL, NULL);
+	assert_int_equal(r, 0);
+	assert_true(lo.n >= 2);
+	assert_int_equal(lo.seen[0], 0);	/* the older mm first */
+	assert_int_equal(lo.seen[1], 1);
+	assert_int_equal(load8(old, a + 0x10), 0xcc);
+	assert_int_equal(load8(young, b + 0x10), 0xcc);
+	pinmm_file_put(f);
+	pinmm_mm_exit(young);
+	pinmm_mm_exit(old);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
@@ -167,6 +224,7 @@ int main(void)
 		cmocka_unit_test(compaction_vs_last_unmap_of_shared_anon),
 		cmocka_unit_test(uprobe_register_vs_munmap),
 		cmocka_unit_test(uprobe_register_vs_exit),
+		cmocka_unit_test(uprobe_takes_mmap_locks_oldest_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

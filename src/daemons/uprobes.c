@@ -90,6 +90,18 @@ static bool uprobe_revalidate(struct uprobe_target *t, struct pinmm_file *f, uin
 	return true;
 }
 
+/* Oldest mm first, then address: the order the mmap_locks are taken in.
+ * fork() takes its parent's and then its (newer) child's: every path that
+ * holds more than one takes them oldest first, or two could deadlock. */
+static int target_cmp(const void *x, const void *y)
+{
+	const struct uprobe_target *a = x, *b = y;
+
+	if (a->mm->id != b->mm->id)
+		return a->mm->id < b->mm->id ? -1 : 1;
+	return a->addr < b->addr ? -1 : a->addr > b->addr;
+}
+
 static bool first_of_mm(const struct uprobe_target *t, size_t k)
 {
 	for (size_t j = 0; j < k; j++)
@@ -165,6 +177,8 @@ static int uprobe_write_opcode(struct pinmm_file *f, uint64_t off, bool install)
 	pm_mutex_lock(&f->lock);
 	n = collect_targets(f, off >> PINMM_PAGE_SHIFT, &t);
 	pm_mutex_unlock(&f->lock);
+	if (n)
+		qsort(t, n, sizeof(*t), target_cmp);
 	pages = calloc(n ? n : 1, sizeof(*pages));
 	if (!pages) {
 		free(t);
