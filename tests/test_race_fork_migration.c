@@ -9,6 +9,15 @@
  * both would map it writable-by-reuse and the child's store would land in
  * the parent's page (a mutation that kept the marker survived the suite
  * before this test).
+ *
+ * And a fault that finds a migrating page-cache page in the cache: the
+ * page's entries are migration entries, but another process that maps the
+ * file and has not touched that page yet looks it up in the page cache and
+ * maps it. The migrator must see that reference before it moves the cache
+ * slot (Linux freezes the count); it used to check the count once, before,
+ * and moved the slot regardless: the late mapping kept the old page, no
+ * longer in the page cache (found by the soak's mixers: "the rmap would
+ * not find this mapping", an unowned page in a file mapping).
  */
 #include "helpers.h"
 
@@ -76,11 +85,73 @@ static void fork_during_migration(void **state)
 	finish_engine(eng);
 }
 
+struct cache_stage {
+	struct pinmm_mm *other;
+	uint64_t b;		/* the other process's mapping of the page */
+	const void *folio;
+	int gets;
+	bool fired;
+	uint8_t seen;
+};
+
+static void cache_hook(enum pm_point pt, const void *obj, uint64_t val, void *arg)
+{
+	struct cache_stage *st = arg;
+
+	(void)val;
+	if (in_hook || st->fired || pt != PM_PT_REF_GET || obj != st->folio || ++st->gets != 2)
+		return;
+	st->fired = true;
+	in_hook = true;
+	st->seen = load8(st->other, st->b);	/* faults it in from the page cache */
+	in_hook = false;
+}
+
+static void fault_from_cache_during_migration(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng), *other = make_mm(eng);
+	struct pinmm_file *f;
+	uint64_t a, b;
+
+	assert_int_equal(pinmm_file_create(eng, PG, 0x6b, &f), 0);
+	assert_int_equal(pinmm_mmap_file(mm, 0, PG, PROT_RW, PINMM_MAP_SHARED, f, 0, &a), 0);
+	assert_int_equal(pinmm_mmap_file(other, 0, PG, PROT_RW, PINMM_MAP_SHARED, f, 0, &b), 0);
+	assert_int_equal(load8(mm, a), 0x6b);
+	assert_false(follow(other, b).present);
+	struct cache_stage st = { .other = other, .b = b, .folio = follow(mm, a).page };
+
+	pm_preempt_set_hook(cache_hook, &st);
+	int r = pinmm_migrate(mm, a);
+	pm_preempt_set_hook(NULL, NULL);
+	assert_true(st.fired);
+	assert_int_equal(st.seen, 0x6b);
+	/* the late reference stops the move: both map the page the cache has */
+	assert_int_equal(r, -EAGAIN);
+	assert_int_equal(pfn_at(mm, a), pfn_at(other, b));
+	assert_invariants(eng);
+	store8(other, b, 0x6c);
+	assert_int_equal(load8(mm, a), 0x6c);
+	uint8_t c;
+	assert_int_equal(pinmm_file_read(f, 0, &c, 1), 0);
+	assert_int_equal(c, 0x6c);
+	/* and with nobody in the way it moves */
+	assert_int_equal(pinmm_migrate(mm, a), 0);
+	assert_int_equal(pfn_at(mm, a), pfn_at(other, b));
+	assert_invariants(eng);
+	pinmm_file_put(f);
+	pinmm_mm_exit(other);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fork_during_migration),
+		cmocka_unit_test(fault_from_cache_during_migration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

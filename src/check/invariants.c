@@ -54,8 +54,15 @@ static void check_rmap(struct recount *rc, struct pinmm_mm *mm, struct vm_area *
 		want = NULL;
 	if (!want || folio_mapping(folio) != want ||
 	    v->start + ((idx - v->pgoff) << PINMM_PAGE_SHIFT) != a)
-		violation(rc, "mm %u %#lx: the rmap would not find this mapping", mm->id,
-			  (unsigned long)a);
+		violation(rc, "mm %u %#lx: the rmap would not find this mapping (%s page, order %u, "
+			  "index %#llx, VMA %#lx-%#lx pgoff %#llx%s, mapping %s)", mm->id,
+			  (unsigned long)a,
+			  page_test(folio, PG_anon) ? "anon" : page_test(folio, PG_pagecache)
+			  ? "page-cache" : "unowned", folio_order(folio), (unsigned long long)idx,
+			  (unsigned long)v->start, (unsigned long)v->end,
+			  (unsigned long long)v->pgoff, v->file ? ", file" : "",
+			  !want ? "none expected" : folio_mapping(folio) == want ? "right"
+			  : "another object's");
 }
 
 static void count_mm(struct pinmm *eng, struct pinmm_mm *mm, struct recount *rc)

@@ -92,19 +92,28 @@ static bool remove_migration_pte(struct pinmm_page *folio, struct vm_area *vma,
 	return true;
 }
 
-/* Carry the identity of old over to new (same rmap, same cache slot). */
-static void folio_migrate_mapping(struct pinmm_page *old, struct pinmm_page *new)
+/*
+ * Carry the identity of old over to new (same rmap, same cache slot).
+ * false: a page-cache folio gained a reference since its count was
+ * checked, and stays. The page cache is the one way to a folio whose
+ * entries are all migration entries: a fault in any process may look it up
+ * there and map it. So the count is checked again under the cache's lock,
+ * which every lookup takes, and the slot changes under the same lock (as
+ * Linux freezes the count in folio_migrate_mapping()); else such a fault
+ * would map the old page after it left the cache.
+ */
+static bool folio_migrate_mapping(struct pinmm_page *old, struct pinmm_page *new,
+				  int expected)
 {
-	set_folio_mapping(new, folio_mapping(old));
-	new->index = old->index;
-	if (page_test(old, PG_anon))
-		page_set(new, PG_anon);
-	if (page_test(old, PG_dirty))
-		page_set(new, PG_dirty);
 	if (page_test(old, PG_pagecache)) {
 		struct pinmm_file *f = folio_mapping(old);
 
 		pm_mutex_lock(&f->lock);
+		pm_preempt(PM_PT_REF_GET, old, folio_ref_count(old));
+		if (folio_ref_count(old) != expected) {
+			pm_mutex_unlock(&f->lock);
+			return false;
+		}
 		if (f->cache[old->index] == old) {
 			f->cache[old->index] = new;
 			folio_get(new);		/* the cache's reference moves */
@@ -112,8 +121,20 @@ static void folio_migrate_mapping(struct pinmm_page *old, struct pinmm_page *new
 			page_clear(old, PG_pagecache);
 			folio_put(old);
 		}
+		set_folio_mapping(new, f);
+		new->index = old->index;
+		if (page_test(old, PG_dirty))
+			page_set(new, PG_dirty);
 		pm_mutex_unlock(&f->lock);
+		return true;
 	}
+	set_folio_mapping(new, folio_mapping(old));
+	new->index = old->index;
+	if (page_test(old, PG_anon))
+		page_set(new, PG_anon);
+	if (page_test(old, PG_dirty))
+		page_set(new, PG_dirty);
+	return true;
 }
 
 static bool migratable(struct pinmm_page *folio)
@@ -162,17 +183,22 @@ int migrate_folio_to(struct pinmm *eng, struct pinmm_page *folio, struct pinmm_p
 
 	expected = 1 + (page_test(folio, PG_pagecache) ? 1 : 0);
 	pm_preempt(PM_PT_REF_GET, folio, folio_ref_count(folio));
-	if (w.pinned || (folio_ref_count(folio) != expected &&
-			 pm_policy(eng, PINMM_SW_MIGRATE_REFUSES_PINNED))) {
+	int seen = folio_ref_count(folio);
+	if (w.pinned || (seen != expected && pm_policy(eng, PINMM_SW_MIGRATE_REFUSES_PINNED))) {
 		/* someone holds it (a pin, a GUP reference): put it back */
 		err = w.pinned || folio_maybe_dma_pinned(eng, folio) ? -EBUSY : -EAGAIN;
-		w.new = folio;
-		rmap_walk_pinned(&rp, folio, remove_migration_pte, &w);
-		goto out_rmap;
+		goto put_back;
 	}
 	frame_copy(eng_page_virt(eng, new), eng_page_virt(eng, folio), PINMM_PAGE_SIZE);
-	folio_migrate_mapping(folio, new);
+	if (!folio_migrate_mapping(folio, new, seen)) {
+		err = -EAGAIN;	/* a fault found it in the page cache meanwhile */
+		goto put_back;
+	}
 	w.new = new;
+	rmap_walk_pinned(&rp, folio, remove_migration_pte, &w);
+	goto out_rmap;
+put_back:
+	w.new = folio;
 	rmap_walk_pinned(&rp, folio, remove_migration_pte, &w);
 out_rmap:
 	rmap_pin_put(&rp);
