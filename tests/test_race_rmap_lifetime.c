@@ -217,6 +217,66 @@ static void uprobe_takes_mmap_locks_oldest_first(void **state)
 	finish_engine(eng);
 }
 
+/*
+ * uprobe register takes a reference on the text page it will replace. It
+ * used to read the entry under the page-table lock and take the reference
+ * after dropping it: a migration in between freed the page and the
+ * reference revived a free frame (DEBUG_VM: a get on a free frame, found
+ * by the soak's mixers under ASan). Staged: the page migrates right after
+ * that lock is dropped; now the reference is already held, so the
+ * migration is refused and the breakpoint goes in.
+ */
+struct uprobe_migrate_stage {
+	struct pinmm_mm *mm;
+	uint64_t addr;
+	const void *ptl;
+	int unlocks;
+	bool fired;
+	int migrate_err;
+};
+
+static void uprobe_migrate_hook(enum pm_point pt, const void *obj, uint64_t val, void *arg)
+{
+	struct uprobe_migrate_stage *st = arg;
+
+	(void)val;
+	if (in_hook || st->fired || pt != PM_PT_UNLOCK || obj != st->ptl || ++st->unlocks != 2)
+		return;
+	st->fired = true;
+	in_hook = true;
+	st->migrate_err = pinmm_migrate(st->mm, st->addr);
+	in_hook = false;
+}
+
+static void uprobe_page_reference_vs_migration(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	struct pinmm_file *f;
+	uint64_t a;
+
+	assert_int_equal(pinmm_file_create(eng, 2 * PG, 0x90, &f), 0);
+	assert_int_equal(pinmm_mmap_file(mm, 0, 2 * PG, PROT_RX, PINMM_MAP_PRIVATE, f, 0, &a), 0);
+	assert_int_equal(load8(mm, a + PG), 0x90);
+	struct pt_table *pte = pte_table_lookup(mm, a + PG, NULL);
+	assert_non_null(pte);
+	struct uprobe_migrate_stage st = { .mm = mm, .addr = a + PG, .ptl = &pte->ptl };
+
+	pm_preempt_set_hook(uprobe_migrate_hook, &st);
+	int r = pinmm_uprobe_register(f, PG + 0x10);
+	pm_preempt_set_hook(NULL, NULL);
+	assert_true(st.fired);
+	assert_int_equal(st.migrate_err, -EAGAIN);	/* the probe holds the page */
+	assert_int_equal(r, 0);
+	assert_int_equal(load8(mm, a + PG + 0x10), 0xcc);
+	assert_invariants(eng);
+	assert_int_equal(pinmm_uprobe_unregister(f, PG + 0x10), 0);
+	pinmm_file_put(f);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
@@ -225,6 +285,7 @@ int main(void)
 		cmocka_unit_test(uprobe_register_vs_munmap),
 		cmocka_unit_test(uprobe_register_vs_exit),
 		cmocka_unit_test(uprobe_takes_mmap_locks_oldest_first),
+		cmocka_unit_test(uprobe_page_reference_vs_migration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

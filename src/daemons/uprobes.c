@@ -113,17 +113,30 @@ static bool first_of_mm(const struct uprobe_target *t, size_t k)
 /* The page mapped at addr, referenced (faulting it in first). */
 static struct pinmm_page *uprobe_get_page(struct uprobe_target *t, int *err)
 {
-	struct pinmm_mapping m;
+	struct pinmm_page *page = NULL;
+	struct pt_table *pte;
+	uint64_t sub;
+	unsigned i;
 
 	*err = handle_mm_fault(t->mm, t->vma, t->addr, 0);
 	if (*err)
 		return NULL;
-	if (follow_page_locked(t->mm, t->addr, &m) || !m.present || m.zero_page) {
-		*err = -EAGAIN;
-		return NULL;
+	/* the reference is taken under the page-table lock, while the entry
+	 * still maps the page: migration, KSM and reclaim change entries
+	 * without mmap_lock, and the page may be freed once it is unmapped */
+	pte = entry_lock(t->mm, t->addr, &i, &sub);
+	if (pte) {
+		pte_t e = pt_read(pte, i);
+
+		if (pte_present(e) && !pte_special(e)) {
+			page = eng_pfn_page(t->mm->eng, pte_pfn(e) + sub);
+			folio_get(page_folio(page));
+		}
+		pm_mutex_unlock(&pte->ptl);
 	}
-	folio_get(page_folio(m.page));
-	return m.page;
+	if (!page)
+		*err = -EAGAIN;
+	return page;
 }
 
 /* Install a copy of old with `byte` at off in place of old at t->addr. */
