@@ -9,6 +9,13 @@
 #include "mm/mm.h"
 
 
+#include <pinmm/pinmm.h>
+
+const char *pinmm_version(void)
+{
+	return PINMM_VERSION;
+}
+
 void pinmm_config_default(struct pinmm_config *cfg)
 {
 	if (!cfg)

@@ -1134,11 +1134,42 @@ static void access_remote_force(void **state)
 	finish_engine(eng);
 }
 
+/* The library's version is the headers'; the coherence oracle says which
+ * page is bad only when one is (the caller's variable stays as it was). */
+static void version_and_oracle_out_param(void **state)
+{
+	(void)state;
+	assert_string_equal(pinmm_version(), PINMM_VERSION);
+	char v[32];
+	snprintf(v, sizeof(v), "%d.%d.%d", PINMM_VERSION_MAJOR, PINMM_VERSION_MINOR,
+		 PINMM_VERSION_PATCH);
+	assert_string_equal(v, PINMM_VERSION);
+
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_rw_populated(mm, 2);
+	struct pinmm_page *pages[2];
+	struct pinmm_pin pin;
+	unsigned long bad = 77;
+
+	zero_pin(&pin);
+	pin_ok(mm, &pin, a, 2, PINMM_FOLL_WRITE, false, pages);
+	assert_int_equal(pinmm_check_coherent(&pin, mm, a, &bad), PINMM_COHERENT);
+	assert_int_equal(bad, 77);
+	assert_int_equal(pinmm_madvise(mm, a + PG, PG, PINMM_MADV_DONTNEED), 0);
+	assert_int_not_equal(pinmm_check_coherent(&pin, mm, a, &bad), PINMM_COHERENT);
+	assert_int_equal(bad, 1);
+	unpin_ok(&pin);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(dev_access_spans_pages),
+		cmocka_unit_test(version_and_oracle_out_param),
 		cmocka_unit_test(access_remote_force),
 		cmocka_unit_test(pin_slow_rw),
 		cmocka_unit_test(pin_fast_rw),

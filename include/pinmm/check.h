@@ -97,7 +97,8 @@ enum pinmm_coherence {
  * new byte, the CPU loads it at addr; the CPU stores a new byte, the device
  * reads it. The bytes it touches are restored. mm is where to look (the
  * pin's own mm unless it moved with mremap: pass the address to check).
- * *bad_page is the first failing page index (bad_page may be NULL). A NULL
+ * *bad_page is the first failing page index, left alone when coherent
+ * (bad_page may be NULL). A NULL
  * or released pin is PINMM_NOT_MAPPED; a NULL mm, PINMM_CPU_FAULT.
  */
 enum pinmm_coherence pinmm_check_coherent(struct pinmm_pin *pin,

@@ -37,14 +37,9 @@ bool pinmm_check_mapped(const struct pinmm_pin *pin, struct pinmm_mm *mm, uint64
 	return true;
 }
 
-enum pinmm_coherence pinmm_check_coherent(struct pinmm_pin *pin, struct pinmm_mm *mm,
-					  uint64_t addr, unsigned long *bad_page)
+static enum pinmm_coherence check_coherent(struct pinmm_pin *pin, struct pinmm_mm *mm,
+					   uint64_t addr, unsigned long *bad_page)
 {
-	unsigned long dummy;
-
-	if (!bad_page)
-		bad_page = &dummy;
-	*bad_page = 0;
 	if (!pinmm_pin_held(pin))
 		return PINMM_NOT_MAPPED;
 	for (unsigned long i = 0; i < pin->nr_pages; i++) {
@@ -77,4 +72,16 @@ enum pinmm_coherence pinmm_check_coherent(struct pinmm_pin *pin, struct pinmm_mm
 			return PINMM_NOT_MAPPED;
 	}
 	return PINMM_COHERENT;
+}
+
+enum pinmm_coherence pinmm_check_coherent(struct pinmm_pin *pin, struct pinmm_mm *mm,
+					  uint64_t addr, unsigned long *bad_page)
+{
+	unsigned long at = 0;
+	enum pinmm_coherence r = check_coherent(pin, mm, addr, &at);
+
+	/* *bad_page is an answer only when there is something wrong */
+	if (r != PINMM_COHERENT && bad_page)
+		*bad_page = at;
+	return r;
 }
