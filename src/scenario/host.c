@@ -40,6 +40,8 @@
 
 #include <linux/magic.h>
 
+#include <json-c/json.h>
+
 #include <pinmm/gup.h>
 #include <pinmm/host.h>
 
@@ -1436,17 +1438,26 @@ int pinmm_host_report(FILE *out, const struct pinmm_scenario *scn,
 
 	uname(&u);
 	if (json) {
-		fprintf(out, "{\"file\": \"%s\", \"kernel\": \"%s\", \"outcome\": \"%s\"",
-			scn->file, u.release, pinmm_host_outcome_str(res->outcome));
+		/* through json-c: reasons and messages may hold quotes */
+		json_object *o = json_object_new_object(), *fails = json_object_new_array(),
+			    *notes = json_object_new_array();
+
+		json_object_object_add(o, "file", json_object_new_string(scn->file));
+		json_object_object_add(o, "kernel", json_object_new_string(u.release));
+		json_object_object_add(o, "outcome",
+				       json_object_new_string(pinmm_host_outcome_str(res->outcome)));
 		if (res->outcome == PINMM_HOST_SKIP)
-			fprintf(out, ", \"skip\": \"%s\"", res->skip);
-		fprintf(out, ", \"failures\": [");
+			json_object_object_add(o, "skip", json_object_new_string(res->skip));
 		for (unsigned i = 0; i < res->scn.nr_msgs; i++)
-			fprintf(out, "%s\"%s\"", i ? ", " : "", res->scn.msgs[i]);
-		fprintf(out, "], \"skipped_expectations\": %u, \"notes\": [", res->nr_skipped);
+			json_object_array_add(fails, json_object_new_string(res->scn.msgs[i]));
+		json_object_object_add(o, "failures", fails);
+		json_object_object_add(o, "skipped_expectations",
+				       json_object_new_int((int)res->nr_skipped));
 		for (unsigned i = 0; i < res->nr_notes; i++)
-			fprintf(out, "%s\"%s\"", i ? ", " : "", res->notes[i]);
-		fprintf(out, "]}\n");
+			json_object_array_add(notes, json_object_new_string(res->notes[i]));
+		json_object_object_add(o, "notes", notes);
+		fprintf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
 		return 0;
 	}
 	fprintf(out, "%s (host, Linux %s): %s\n", scn->file, u.release,
