@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include <pinmm/host.h>
 #include <pinmm/scenario.h>
 
@@ -147,6 +149,22 @@ static void text_matrix(FILE *out, const struct pinmm_matrix *m,
 	fprintf(out, "%s\n", opt->colour ? C_RESET : "");
 }
 
+/* A YAML double-quoted string: JSON's escaping is valid there. */
+static void yaml_string(FILE *out, const char *s)
+{
+	json_object *j = json_object_new_string(s ? s : "");
+
+	fputs(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN), out);
+	json_object_put(j);
+}
+
+/* Text on a TAP line: no newline or '#' may end it early. */
+static void tap_text(FILE *out, const char *s)
+{
+	for (; s && *s; s++)
+		fputc(*s == '\n' || *s == '#' ? ' ' : *s, out);
+}
+
 /* TAP 13: one test point per cell; n/a is a SKIP, informational a plain ok */
 static void tap_matrix(FILE *out, const struct pinmm_matrix *m)
 {
@@ -162,18 +180,23 @@ static void tap_matrix(FILE *out, const struct pinmm_matrix *m)
 
 			n++;
 			pm_row_name(row, name, sizeof(name));
-			if (c->verdict == PINMM_VERDICT_NA)
-				fprintf(out, "ok %u %s %s # SKIP %s\n", n, name, c->label,
-					c->reason);
-			else if (c->verdict == PINMM_VERDICT_UNEXPECTED)
-				fprintf(out, "not ok %u %s %s\n  ---\n  message: \"%s\"\n  ...\n",
-					n, name, c->label, c->reason);
-			else
-				fprintf(out, "ok %u %s %s: %s\n", n, name, c->label,
-					pm_cell_text(c));
+			/* the test point's name is stable (scenario, cell): its
+			 * result goes below it, so histories line up */
+			if (c->verdict == PINMM_VERDICT_NA) {
+				fprintf(out, "ok %u %s %s # SKIP ", n, name, c->label);
+				tap_text(out, c->reason);
+				fputc('\n', out);
+			} else if (c->verdict == PINMM_VERDICT_UNEXPECTED) {
+				fprintf(out, "not ok %u %s %s\n  ---\n  message: ", n, name, c->label);
+				yaml_string(out, c->reason);
+				fputs("\n  ...\n", out);
+			} else {
+				fprintf(out, "ok %u %s %s\n# %s\n", n, name, c->label, pm_cell_text(c));
+			}
 		}
 	}
-	fprintf(out, "# totals: pass:%u fail:%u skip:%u\n",
+	/* kselftest's closing line */
+	fprintf(out, "# Totals: pass:%u fail:%u xfail:0 xpass:0 skip:%u error:0\n",
 		m->sum.pass + m->sum.detected + m->sum.info, m->sum.unexpected,
 		m->sum.na);
 }
