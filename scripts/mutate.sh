@@ -261,7 +261,7 @@ def build():
 def ctest():
     return run(["ctest", "--test-dir", OBJ, "-L", "unit|race", "-j", jobs,
                 "--timeout", timeout, "--stop-on-failure"],
-               tmo=3 * int(timeout))
+               tmo=int(timeout) + 30)
 
 try:
     if not os.path.isfile(os.path.join(OBJ, "CMakeCache.txt")):

@@ -1284,18 +1284,20 @@ static void unshare_reuse_keeps_entry_read_only(void **state)
 		uint64_t pfn = pfn_at(mm, a);
 		assert_false(follow(mm, a).writable);
 		assert_false(follow(mm, a + PG).writable);
-		size_t copies = get_stats(eng).cow_copies;
+		struct pinmm_stats st = get_stats(eng);
 		zero_pin(&pin);
 		pin_ok(mm, &pin, a, 2, PINMM_FOLL_LONGTERM, fast, pages);
 		struct pinmm_mapping m = follow(mm, a);
 		assert_int_equal(m.pfn, pfn);		/* reused, not copied */
-		assert_int_equal(get_stats(eng).cow_copies, copies);
+		assert_int_equal(get_stats(eng).cow_copies, st.cow_copies);
+		assert_int_equal(get_stats(eng).cow_reuses, st.cow_reuses + 2);
 		assert_true(m.anon_exclusive);
 		assert_false(m.writable);		/* the pin did not change it */
 		assert_false(follow(mm, a + PG).writable);
 		assert_ptr_equal(m.page, pages[0]);
-		store8(mm, a + 5, 0x62);
+		store8(mm, a + 5, 0x62);	/* exclusive now: made writable as is */
 		assert_true(follow(mm, a).writable);
+		assert_int_equal(get_stats(eng).cow_copies, st.cow_copies);
 		assert_int_equal(pfn_at(mm, a), pfn);
 		assert_int_equal(dev_read8(&pin, 0, 5), 0x62);
 		assert_coherent(&pin, mm, a);
