@@ -1402,6 +1402,35 @@ static void mm_create_alloc_fail(void **state)
 	finish_engine(eng);
 }
 
+/* The last pages of user space can be mapped, changed and unmapped: the
+ * range ends exactly at PINMM_USER_MAX (exclusive), one page further does
+ * not fit. */
+static void mmap_up_to_user_max(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t top = PINMM_USER_MAX - 2 * PG, out = 0;
+
+	assert_int_equal(pinmm_mmap(mm, top, 2 * PG, PROT_RW,
+				    PINMM_MAP_PRIVATE | PINMM_MAP_FIXED, &out), 0);
+	assert_int_equal(out, top);
+	store8(mm, PINMM_USER_MAX - 1, 0x7F);
+	assert_int_equal(load8(mm, PINMM_USER_MAX - 1), 0x7F);
+	assert_int_equal(pinmm_mprotect(mm, top, 2 * PG, PROT_R), 0);
+	assert_int_equal(store_err(mm, PINMM_USER_MAX - 1, 1), -EACCES);
+	assert_int_equal(pinmm_munmap(mm, top + PG, PG), 0);
+	assert_int_equal(load_err(mm, PINMM_USER_MAX - 1), -EFAULT);
+	int r = pinmm_mmap(mm, top + PG, 2 * PG, PROT_RW,
+			   PINMM_MAP_PRIVATE | PINMM_MAP_FIXED, &out);
+	assert_true(r == -EINVAL || r == -ENOMEM);
+	assert_int_equal(pinmm_munmap(mm, top, 2 * PG), 0);
+	assert_int_equal(frames_used(eng), 0);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 static void mmap_hint_used_when_free(void **state)
 {
 	(void)state;
@@ -1510,6 +1539,7 @@ int main(void)
 		cmocka_unit_test(exit_frees_everything),
 		cmocka_unit_test(destroy_with_live_mm),
 		cmocka_unit_test(mmap_hint_used_when_free),
+		cmocka_unit_test(mmap_up_to_user_max),
 		cmocka_unit_test(populate_out_of_memory),
 		cmocka_unit_test(mm_create_alloc_fail),
 		cmocka_unit_test(alloc_fail_sweep_once),
