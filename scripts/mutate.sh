@@ -264,7 +264,8 @@ def ctest():
                tmo=int(timeout) + 30)
 
 try:
-    if not os.path.isfile(os.path.join(OBJ, "CMakeCache.txt")):
+    # configure again after --refresh: new test files are new targets
+    if refresh or not os.path.isfile(os.path.join(OBJ, "CMakeCache.txt")):
         r = run(["cmake", "-S", TREE, "-B", OBJ, "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
                  "-DPINMM_SANITIZE="])
         if r.returncode: sys.exit("mutate.sh: configure failed, see " + LOG)
