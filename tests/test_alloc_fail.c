@@ -258,12 +258,98 @@ static void alloc_fail_sequence_sticky(void **state)
 	sweep(true);
 }
 
+/*
+ * mremap(MAYMOVE | FIXED) of a populated 2 MiB + 8 KiB region that crosses a
+ * PMD boundary (so the move spans more than one PTE table, on both sides),
+ * with an allocation failing at each point in turn: the call answers 0 or
+ * -ENOMEM, and all of the data is at the new address (0) or all of it at the
+ * old one (-ENOMEM); the invariants hold and nothing leaks.
+ */
+#define MR_PAGES (HP + 2)
+
+static uint8_t mr_byte(unsigned long i)
+{
+	return (uint8_t)(0x40 + i * 7);
+}
+
+static void mremap_sweep(bool sticky)
+{
+	unsigned long nth, moved = 0, refused = 0;
+
+	for (nth = 1; nth < 10000; nth++) {
+		struct pinmm *eng = make_strict_engine();
+		struct pinmm_mm *mm = make_mm(eng);
+		const unsigned flags = PINMM_MAP_PRIVATE | PINMM_MAP_ALIGN_2M |
+				       PINMM_MAP_NOHUGEPAGE | PINMM_MAP_POPULATE;
+		uint64_t len = MR_PAGES * PG, a = 0, d = 0, out = 0;
+
+		/* old: 4 pages below a PMD boundary, the rest above it */
+		assert_int_equal(pinmm_mmap(mm, 0, len + HP * PG, PROT_RW, flags, &a), 0);
+		assert_int_equal(pinmm_munmap(mm, a, HP * PG - 4 * PG), 0);
+		a += HP * PG - 4 * PG;
+		/* the target: 9 pages below a boundary, elsewhere */
+		assert_int_equal(pinmm_mmap(mm, 0, len + HP * PG, PROT_RW,
+					    PINMM_MAP_PRIVATE | PINMM_MAP_ALIGN_2M |
+					    PINMM_MAP_NOHUGEPAGE, &d), 0);
+		d += HP * PG - 9 * PG;
+		for (unsigned long i = 0; i < MR_PAGES; i++)
+			fill(mm, a + i * PG, mr_byte(i), PG);
+		assert_false(follow(mm, a).huge);
+
+		(void)pinmm_fail_alloc_nth(eng, nth, sticky);
+		int r = pinmm_mremap(mm, a, len, len,
+				     PINMM_MREMAP_MAYMOVE | PINMM_MREMAP_FIXED, d, &out);
+		unsigned long calls = pinmm_fail_alloc_nth(eng, 0, false);
+		if (r != 0 && r != -ENOMEM)
+			print_error("nth %lu: mremap returned %d\n", nth, r);
+		assert_true(r == 0 || r == -ENOMEM);
+		assert_invariants(eng);
+		uint64_t at = r == 0 ? d : a;
+		if (r == 0) {
+			assert_int_equal(out, d);
+			assert_int_equal(load_err(mm, a), -EFAULT);
+			assert_int_equal(load_err(mm, a + len - PG), -EFAULT);
+			moved++;
+		} else {
+			refused++;
+		}
+		for (unsigned long i = 0; i < MR_PAGES; i++)
+			assert_bytes(mm, at + i * PG, mr_byte(i), PG);
+		/* and it is still a working mapping */
+		fill(mm, at + (MR_PAGES - 1) * PG, 0x99, PG);
+		assert_invariants(eng);
+		pinmm_mm_exit(mm);
+		finish_engine(eng);
+		if (calls < nth)	/* the injection point was never reached */
+			break;
+	}
+	print_message("    %s: %lu runs, %lu moved, %lu refused\n",
+		      sticky ? "sticky" : "once", moved + refused, moved, refused);
+	assert_true(nth > 2);		/* the move does allocate */
+	assert_true(refused > 0);
+	assert_true(moved > 0);		/* the last one: no failure at all */
+}
+
+static void alloc_fail_mremap_two_tables_once(void **state)
+{
+	(void)state;
+	mremap_sweep(false);
+}
+
+static void alloc_fail_mremap_two_tables_sticky(void **state)
+{
+	(void)state;
+	mremap_sweep(true);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(alloc_fail_sequence_once),
 		cmocka_unit_test(alloc_fail_sequence_sticky),
+		cmocka_unit_test(alloc_fail_mremap_two_tables_once),
+		cmocka_unit_test(alloc_fail_mremap_two_tables_sticky),
 	};
 	return cmocka_run_group_tests_name("alloc_fail", tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
  * errors, counts, device access and the check API on held pins.
  */
 #include "helpers.h"
+#include "mm/mm.h"		/* the entries' dirty bit */
 
 /* ======================================================= handle layer === */
 
@@ -1164,6 +1165,179 @@ static void version_and_oracle_out_param(void **state)
 	finish_engine(eng);
 }
 
+/* The dirty bit of the PTE mapping addr. */
+static bool pte_dirty_at(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct pt_table *pte = pte_table_lookup(mm, addr, NULL);
+
+	assert_non_null(pte);
+	return atomic_load(&pte->ent[pt_index(addr, PT_LEVEL_PTE)]) & PTE_DIRTY;
+}
+
+/*
+ * FOLL_FORCE | FOLL_WRITE (ptrace's poke) of a read-only mapping: refused
+ * for MAP_SHARED (slow and fast); for MAP_PRIVATE the pin gets a private
+ * COW copy, which the process reads but cannot write.
+ */
+static void force_write_pin_of_ro_shared_refused(void **state)
+{
+	(void)state;
+	for (int fast = 0; fast < 2; fast++) {
+		struct pinmm *eng = make_strict_engine();
+		struct pinmm_mm *mm = make_mm(eng);
+		uint64_t a = map_anon(mm, 2 * PG, PROT_RW, PINMM_MAP_SHARED);
+		struct pinmm_page *pages[1] = { NULL };
+		struct pinmm_pin pin;
+
+		fill(mm, a, 0x4E, 2 * PG);
+		assert_int_equal(pinmm_mprotect(mm, a, 2 * PG, PROT_R), 0);
+		zero_pin(&pin);
+		assert_int_equal(pinmm_pin(mm, &pin, a, 1,
+					   PINMM_FOLL_WRITE | PINMM_FOLL_FORCE, fast,
+					   pages), -EFAULT);
+		assert_false(pinmm_pin_held(&pin));
+		/* a R/O one is fine, and nothing changed */
+		pin_ok(mm, &pin, a, 1, PINMM_FOLL_FORCE, fast, pages);
+		assert_int_equal(dev_read8(&pin, 0, 0), 0x4E);
+		unpin_ok(&pin);
+		assert_false(follow(mm, a).writable);
+		assert_bytes(mm, a, 0x4E, 2 * PG);
+		assert_invariants(eng);
+		pinmm_mm_exit(mm);
+		finish_engine(eng);
+	}
+}
+
+static void force_write_pin_of_ro_private_copies(void **state)
+{
+	(void)state;
+	for (int fast = 0; fast < 2; fast++) {
+		struct pinmm *eng = make_strict_engine();
+		struct pinmm_mm *mm = make_mm(eng);
+		struct pinmm_page *pages[1] = { NULL };
+		struct pinmm_pin pin;
+
+		/* a page shared with a child since fork */
+		uint64_t a = map_rw_populated(mm, 2);
+		fill(mm, a, 0x5A, 2 * PG);
+		struct pinmm_mm *child = fork_mm(mm);
+		assert_int_equal(pinmm_mprotect(mm, a, 2 * PG, PROT_R), 0);
+		uint64_t shared_pfn = pfn_at(child, a);
+		assert_int_equal(pfn_at(mm, a), shared_pfn);
+		zero_pin(&pin);
+		pin_ok(mm, &pin, a, 1, PINMM_FOLL_WRITE | PINMM_FOLL_FORCE, fast, pages);
+		struct pinmm_mapping m = follow(mm, a);
+		assert_true(m.present);
+		assert_ptr_equal(m.page, pages[0]);
+		assert_int_not_equal(m.pfn, shared_pfn);	/* its own copy */
+		assert_false(m.writable);
+		assert_int_equal(pfn_at(child, a), shared_pfn);
+		dev_write8(&pin, 0, 3, 0x77);
+		assert_int_equal(load8(mm, a + 3), 0x77);
+		assert_int_equal(load8(child, a + 3), 0x5A);
+		assert_int_equal(store_err(mm, a, 1), -EACCES);
+		assert_bytes(mm, a + 4, 0x5A, PG - 4);
+		assert_invariants(eng);
+		unpin_ok(&pin);
+		pinmm_mm_exit(child);
+
+		/* an untouched read-only mapping (the zero page after a read) */
+		uint64_t b = map_anon(mm, PG, PROT_R, PINMM_MAP_PRIVATE);
+		assert_int_equal(load8(mm, b), 0);
+		assert_true(follow(mm, b).zero_page);
+		pin_ok(mm, &pin, b, 1, PINMM_FOLL_WRITE | PINMM_FOLL_FORCE, fast, pages);
+		m = follow(mm, b);
+		assert_true(m.present);
+		assert_false(m.zero_page);
+		assert_false(m.writable);
+		assert_ptr_equal(m.page, pages[0]);
+		dev_write8(&pin, 0, 9, 0x99);
+		assert_int_equal(load8(mm, b + 9), 0x99);
+		assert_int_equal(store_err(mm, b, 1), -EACCES);
+		unpin_ok(&pin);
+		assert_invariants(eng);
+		pinmm_mm_exit(mm);
+		finish_engine(eng);
+	}
+}
+
+/* A R/W pin of an untouched page faults it in for write: the entry is
+ * dirty (reclaim must write it back). A R/O one maps the zero page. */
+static void write_pin_fault_marks_dirty(void **state)
+{
+	(void)state;
+	for (int fast = 0; fast < 2; fast++) {
+		struct pinmm *eng = make_strict_engine();
+		struct pinmm_mm *mm = make_mm(eng);
+		uint64_t a = map_rw(mm, 2);
+		struct pinmm_page *pages[1] = { NULL };
+		struct pinmm_pin pin;
+
+		zero_pin(&pin);
+		pin_ok(mm, &pin, a, 1, PINMM_FOLL_WRITE, fast, pages);
+		assert_true(follow(mm, a).present);
+		assert_true(pte_dirty_at(mm, a));
+		unpin_ok(&pin);
+		pin_ok(mm, &pin, a + PG, 1, 0, fast, pages);
+		assert_true(follow(mm, a + PG).zero_page);
+		unpin_ok(&pin);
+		/* the zap hands the entry's dirty bit to the folio */
+		assert_int_equal(pinmm_get(mm, &pin, a, 1, 0, fast, pages), 0);
+		assert_int_equal(pinmm_munmap(mm, a, PG), 0);
+		assert_true(finfo(pages[0]).dirty);
+		assert_int_equal(pinmm_put(&pin), 0);
+		assert_invariants(eng);
+		pinmm_mm_exit(mm);
+		finish_engine(eng);
+	}
+}
+
+/*
+ * An unshare fault that reuses the page leaves the entry read-only: a R/O
+ * longterm pin of an anonymous page that is exclusive again (its child
+ * exited) but still mapped read-only since fork. A later CPU store (a write
+ * fault of its own) works and the device sees it.
+ */
+static void unshare_reuse_keeps_entry_read_only(void **state)
+{
+	(void)state;
+	for (int fast = 0; fast < 2; fast++) {
+		struct pinmm *eng = make_strict_engine();
+		struct pinmm_mm *mm = make_mm(eng);
+		uint64_t a = map_rw_populated(mm, 2);
+		struct pinmm_page *pages[2] = { NULL, NULL };
+		struct pinmm_pin pin;
+
+		fill(mm, a, 0x61, 2 * PG);
+		struct pinmm_mm *child = fork_mm(mm);
+		pinmm_mm_exit(child);
+		uint64_t pfn = pfn_at(mm, a);
+		assert_false(follow(mm, a).writable);
+		assert_false(follow(mm, a + PG).writable);
+		struct pinmm_stats st = get_stats(eng);
+		zero_pin(&pin);
+		pin_ok(mm, &pin, a, 2, PINMM_FOLL_LONGTERM, fast, pages);
+		struct pinmm_mapping m = follow(mm, a);
+		assert_int_equal(m.pfn, pfn);		/* reused, not copied */
+		assert_int_equal(get_stats(eng).cow_copies, st.cow_copies);
+		assert_int_equal(get_stats(eng).cow_reuses, st.cow_reuses + 2);
+		assert_true(m.anon_exclusive);
+		assert_false(m.writable);		/* the pin did not change it */
+		assert_false(follow(mm, a + PG).writable);
+		assert_ptr_equal(m.page, pages[0]);
+		store8(mm, a + 5, 0x62);	/* exclusive now: made writable as is */
+		assert_true(follow(mm, a).writable);
+		assert_int_equal(get_stats(eng).cow_copies, st.cow_copies);
+		assert_int_equal(pfn_at(mm, a), pfn);
+		assert_int_equal(dev_read8(&pin, 0, 5), 0x62);
+		assert_coherent(&pin, mm, a);
+		unpin_ok(&pin);
+		assert_invariants(eng);
+		pinmm_mm_exit(mm);
+		finish_engine(eng);
+	}
+}
+
 int main(void)
 {
 	tests_filter_from_env();
@@ -1171,6 +1345,10 @@ int main(void)
 		cmocka_unit_test(dev_access_spans_pages),
 		cmocka_unit_test(version_and_oracle_out_param),
 		cmocka_unit_test(access_remote_force),
+		cmocka_unit_test(force_write_pin_of_ro_shared_refused),
+		cmocka_unit_test(force_write_pin_of_ro_private_copies),
+		cmocka_unit_test(write_pin_fault_marks_dirty),
+		cmocka_unit_test(unshare_reuse_keeps_entry_read_only),
 		cmocka_unit_test(pin_slow_rw),
 		cmocka_unit_test(pin_fast_rw),
 		cmocka_unit_test(pin_slow_rw_longterm),

@@ -4,6 +4,16 @@
  * each passes in strict, and with its switch off the failure is detected.
  */
 #include "helpers.h"
+#include "mm/mm.h"		/* the entries' dirty bit */
+
+/* The dirty bit of the PTE mapping addr. */
+static bool pte_dirty_at(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct pt_table *pte = pte_table_lookup(mm, addr, NULL);
+
+	assert_non_null(pte);
+	return atomic_load(&pte->ent[pt_index(addr, PT_LEVEL_PTE)]) & PTE_DIRTY;
+}
 
 /* ------------------------------------------------------------ migrate --- */
 
@@ -23,6 +33,66 @@ static void migrate_unpinned_moves_and_keeps_data(void **s)
 	/* still writable in place: the exclusive bit moved with it */
 	store8(mm, a, 0x43);
 	assert_int_equal(pfn_at(mm, a) != pfn, 1);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+/* Migration keeps the page in its kind of zone: movable stays movable
+ * (movablecore), normal stays normal (the default engine has no movable
+ * zone). */
+static void migrate_keeps_zone(void **s)
+{
+	(void)s;
+	for (int movable = 0; movable < 2; movable++) {
+		struct pinmm *eng = movable ? make_movablecore_engine(PINMM_POLICY_STRICT)
+					    : make_strict_engine();
+		struct pinmm_mm *mm = make_mm(eng);
+		uint64_t a = map_rw_populated(mm, 2);
+		enum pinmm_zone want = movable ? PINMM_ZONE_MOVABLE : PINMM_ZONE_NORMAL;
+
+		fill(mm, a, 0x2B, 2 * PG);
+		for (unsigned i = 0; i < 2; i++) {
+			uint64_t pfn = pfn_at(mm, a + i * PG);
+			assert_int_equal(finfo_at(mm, a + i * PG).zone, want);
+			assert_int_equal(pinmm_migrate(mm, a + i * PG), 0);
+			assert_int_not_equal(pfn_at(mm, a + i * PG), pfn);
+			assert_int_equal(finfo_at(mm, a + i * PG).zone, want);
+		}
+		assert_bytes(mm, a, 0x2B, 2 * PG);
+		assert_invariants(eng);
+		pinmm_mm_exit(mm);
+		finish_engine(eng);
+	}
+}
+
+/* The dirty state moves with the page: the entry's dirty bit (kept in the
+ * migration entry) and the folio's dirty flag. */
+static void migrate_keeps_dirty(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_rw_populated(mm, 1);
+	struct pinmm_page *pages[1];
+
+	fill(mm, a, 0x3C, PG);
+	assert_true(pte_dirty_at(mm, a));
+	uint64_t pfn = pfn_at(mm, a);
+	assert_int_equal(pinmm_migrate(mm, a), 0);
+	assert_int_not_equal(pfn_at(mm, a), pfn);
+	assert_true(pte_dirty_at(mm, a));
+	assert_true(follow(mm, a).writable);
+	/* a folio marked dirty (a device wrote through a pin) keeps the flag */
+	assert_false(finfo_at(mm, a).dirty);
+	assert_int_equal(pinmm_pin_user_pages(mm, a, 1, PINMM_FOLL_WRITE, pages), 1);
+	assert_int_equal(pinmm_unpin_user_page(pages[0], true), 0);
+	assert_true(finfo_at(mm, a).dirty);
+	pfn = pfn_at(mm, a);
+	assert_int_equal(pinmm_migrate(mm, a), 0);
+	assert_int_not_equal(pfn_at(mm, a), pfn);
+	assert_true(finfo_at(mm, a).dirty);
+	assert_bytes(mm, a, 0x3C, PG);
 	assert_invariants(eng);
 	pinmm_mm_exit(mm);
 	finish_engine(eng);
@@ -399,6 +469,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(migrate_unpinned_moves_and_keeps_data),
+		cmocka_unit_test(migrate_keeps_zone),
+		cmocka_unit_test(migrate_keeps_dirty),
 		cmocka_unit_test(migrate_shared_after_fork_moves_both),
 		cmocka_unit_test(migrate_shmem_moves_cache_and_mappings),
 		cmocka_unit_test(migrate_pinned_refused),

@@ -757,10 +757,31 @@ static void device_access_zero_length(void **state)
 	teardown(&w);
 }
 
+/* Starting a running daemon is -EBUSY, stopping one that does not run
+ * -ESRCH; neither changes anything. */
+static void daemon_start_stop_answers(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+
+	for (int d = 0; d < PINMM_DAEMON_NR; d++) {
+		enum pinmm_daemon dd = (enum pinmm_daemon)d;
+
+		assert_int_equal(pinmm_daemon_stop(eng, dd), -ESRCH);
+		assert_int_equal(pinmm_daemon_start(eng, dd, 1000), 0);
+		assert_int_equal(pinmm_daemon_start(eng, dd, 1000), -EBUSY);
+		assert_int_equal(pinmm_daemon_stop(eng, dd), 0);
+		assert_int_equal(pinmm_daemon_stop(eng, dd), -ESRCH);
+	}
+	assert_int_equal(pinmm_daemon_stop(eng, PINMM_DAEMON_NR), -EINVAL);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(daemon_start_stop_answers),
 		cmocka_unit_test(stale_copy_after_slot_reuse),
 		cmocka_unit_test(forged_slot_and_generation),
 		cmocka_unit_test(forged_kind_put_of_a_pin),

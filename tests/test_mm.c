@@ -7,6 +7,8 @@
 
 #include "mm/mm.h"
 
+#include <pthread.h>
+
 /* ================================================================ mmap === */
 
 static void mmap_private_anon_basic(void **state)
@@ -1402,6 +1404,98 @@ static void mm_create_alloc_fail(void **state)
 	finish_engine(eng);
 }
 
+/* The last pages of user space can be mapped, changed and unmapped: the
+ * range ends exactly at PINMM_USER_MAX (exclusive), one page further does
+ * not fit. */
+static void mmap_up_to_user_max(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t top = PINMM_USER_MAX - 2 * PG, out = 0;
+
+	assert_int_equal(pinmm_mmap(mm, top, 2 * PG, PROT_RW,
+				    PINMM_MAP_PRIVATE | PINMM_MAP_FIXED, &out), 0);
+	assert_int_equal(out, top);
+	store8(mm, PINMM_USER_MAX - 1, 0x7F);
+	assert_int_equal(load8(mm, PINMM_USER_MAX - 1), 0x7F);
+	assert_int_equal(pinmm_mprotect(mm, top, 2 * PG, PROT_R), 0);
+	assert_int_equal(store_err(mm, PINMM_USER_MAX - 1, 1), -EACCES);
+	assert_int_equal(pinmm_munmap(mm, top + PG, PG), 0);
+	assert_int_equal(load_err(mm, PINMM_USER_MAX - 1), -EFAULT);
+	int r = pinmm_mmap(mm, top + PG, 2 * PG, PROT_RW,
+			   PINMM_MAP_PRIVATE | PINMM_MAP_FIXED, &out);
+	assert_true(r == -EINVAL || r == -ENOMEM);
+	assert_int_equal(pinmm_munmap(mm, top, 2 * PG), 0);
+	assert_int_equal(frames_used(eng), 0);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+/* Another thread can take mm's mmap_lock for read right now. */
+static void *try_mmap_read_lock(void *arg)
+{
+	struct pinmm_mm *mm = arg;
+	int r = pthread_rwlock_tryrdlock(&mm->mmap_lock.rw);
+
+	if (r == 0)
+		pthread_rwlock_unlock(&mm->mmap_lock.rw);
+	return (void *)(intptr_t)r;
+}
+
+static void assert_mmap_lock_free(struct pinmm_mm *mm)
+{
+	pthread_t t;
+	void *r = NULL;
+
+	assert_int_equal(pthread_create(&t, NULL, try_mmap_read_lock, mm), 0);
+	assert_int_equal(pthread_join(t, &r), 0);
+	assert_int_equal((intptr_t)r, 0);
+}
+
+/* Every mm call gives mmap_lock back, on success and on error (a call that
+ * kept it would stall every other thread of the process). */
+static void mm_calls_release_mmap_lock(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_rw_populated(mm, 8), out = 0;
+	struct pinmm_pin pin;
+	struct pinmm_page *pages[1];
+
+	assert_mmap_lock_free(mm);
+	assert_int_equal(pinmm_mprotect(mm, a, 2 * PG, PROT_R), 0);
+	assert_mmap_lock_free(mm);
+	assert_int_equal(pinmm_mprotect(mm, a + 7 * PG, 4 * PG, PROT_R), -ENOMEM);
+	assert_mmap_lock_free(mm);
+	assert_int_equal(pinmm_mprotect(mm, a, 8 * PG, PROT_RW), 0);
+	assert_mmap_lock_free(mm);
+	assert_int_equal(pinmm_munmap(mm, a + 6 * PG, PG), 0);
+	assert_mmap_lock_free(mm);
+	assert_int_equal(pinmm_mremap(mm, a, 2 * PG, 4 * PG, PINMM_MREMAP_MAYMOVE, 0,
+				      &out), 0);
+	assert_mmap_lock_free(mm);
+	assert_int_equal(pinmm_madvise(mm, a + 2 * PG, PG, PINMM_MADV_DONTNEED), 0);
+	assert_mmap_lock_free(mm);
+	store8(mm, a + 3 * PG, 1);
+	assert_mmap_lock_free(mm);
+	zero_pin(&pin);
+	pin_ok(mm, &pin, a + 3 * PG, 1, PINMM_FOLL_WRITE, false, pages);
+	assert_mmap_lock_free(mm);
+	unpin_ok(&pin);
+	struct pinmm_mm *child = fork_mm(mm);
+	assert_mmap_lock_free(mm);
+	assert_mmap_lock_free(child);
+	pinmm_mm_exit(child);
+	assert_int_equal(pinmm_mmap(mm, 0, PG, PROT_RW, PINMM_MAP_SHARED, &out), 0);
+	assert_mmap_lock_free(mm);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 static void mmap_hint_used_when_free(void **state)
 {
 	(void)state;
@@ -1558,6 +1652,8 @@ int main(void)
 		cmocka_unit_test(exit_frees_everything),
 		cmocka_unit_test(destroy_with_live_mm),
 		cmocka_unit_test(mmap_hint_used_when_free),
+		cmocka_unit_test(mmap_up_to_user_max),
+		cmocka_unit_test(mm_calls_release_mmap_lock),
 		cmocka_unit_test(populate_out_of_memory),
 		cmocka_unit_test(mm_create_alloc_fail),
 		cmocka_unit_test(alloc_fail_sweep_once),

@@ -277,6 +277,55 @@ static void uprobe_page_reference_vs_migration(void **state)
 	finish_engine(eng);
 }
 
+/* ------------------------------------ mapcount changes are race points --- */
+
+/*
+ * Every change of a page's mapcount is a preemption point (PM_PT_MAP_CHANGE,
+ * with the new count): the races staged on a mapping coming or going (and
+ * the explorer's interleavings) need it on the way up and on the way down.
+ */
+struct map_change_log {
+	const struct pinmm_page *page;
+	int seen[8];
+	unsigned n;
+};
+
+static void map_change_hook(enum pm_point pt, const void *obj, uint64_t val, void *arg)
+{
+	struct map_change_log *log = arg;
+
+	if (pt == PM_PT_MAP_CHANGE && obj == log->page && log->n < ARRAY_LEN(log->seen))
+		log->seen[log->n++] = (int)val;
+}
+
+static void mapcount_changes_are_preemption_points(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_rw_populated(mm, 1);
+	struct pinmm_pin get;
+	struct pinmm_page *pages[1];
+	struct map_change_log log = { 0 };
+
+	zero_pin(&get);
+	assert_int_equal(pinmm_get(mm, &get, a, 1, 0, false, pages), 0);
+	log.page = pages[0];
+	pm_preempt_set_hook(map_change_hook, &log);
+	struct pinmm_mm *child = fork_mm(mm);	/* 2 */
+	pinmm_mm_exit(child);			/* 1 */
+	assert_int_equal(pinmm_munmap(mm, a, PG), 0);	/* 0 */
+	pm_preempt_set_hook(NULL, NULL);
+	assert_int_equal(log.n, 3);
+	assert_int_equal(log.seen[0], 2);
+	assert_int_equal(log.seen[1], 1);
+	assert_int_equal(log.seen[2], 0);
+	assert_int_equal(pinmm_put(&get), 0);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
@@ -286,6 +335,7 @@ int main(void)
 		cmocka_unit_test(uprobe_register_vs_exit),
 		cmocka_unit_test(uprobe_takes_mmap_locks_oldest_first),
 		cmocka_unit_test(uprobe_page_reference_vs_migration),
+		cmocka_unit_test(mapcount_changes_are_preemption_points),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* THP, PMD split, folio split, khugepaged and MADV_COLLAPSE (G3 rows). */
 #include "helpers.h"
+#include "mm/mm.h"		/* the entries' dirty bit */
 
 #define HP (2ul << 20)
 #define HPN 512
@@ -74,6 +75,106 @@ static void pin_subpage_then_split_pmd_and_folio(void **s)
 	}
 	assert_bytes(mm, a, 0x10, HP);
 	assert_int_equal(pinmm_split_pmd(mm, a), -EINVAL);	/* no PMD now */
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+/* The dirty bit of the entry mapping addr (a PTE, or the PMD leaf). */
+static bool entry_dirty(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct pt_table *pte = pte_table_lookup(mm, addr, NULL);
+
+	if (pte)
+		return atomic_load(&pte->ent[pt_index(addr, PT_LEVEL_PTE)]) & PTE_DIRTY;
+	struct pt_table *pmd = pmd_leaf_lock(mm, addr);
+	assert_non_null(pmd);
+	pte_t l = pt_read(pmd, pt_index(addr, PT_LEVEL_PMD));
+	pm_mutex_unlock(&pmd->ptl);
+	return l & PTE_DIRTY;
+}
+
+/*
+ * A GUP-fast pin that starts in the last pages of a PMD-mapped THP and runs
+ * on into the next 2 MiB, mapped by small pages: every page returned is the
+ * one mapped at its address (the leaf's walk stops at the THP's end).
+ */
+static void gup_fast_runs_past_thp_into_small_pages(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_thp(mm, 2);
+	enum { N = 8, BEFORE = 3 };
+	struct pinmm_page *pages[N];
+	struct pinmm_pin pin;
+
+	/* the second 2 MiB: small pages */
+	assert_int_equal(pinmm_madvise(mm, a + HP, HP, PINMM_MADV_NOHUGEPAGE), 0);
+	fill(mm, a, 0x31, HP);
+	fill(mm, a + HP, 0x32, 16 * PG);
+	assert_true(follow(mm, a).huge);
+	assert_false(follow(mm, a + HP).huge);
+	assert_int_equal(follow(mm, a + HP).order, 0);
+
+	uint64_t start = a + HP - BEFORE * PG;
+	size_t fallbacks = get_stats(eng).gup_fast_fallbacks;
+	zero_pin(&pin);
+	memset(pages, 0, sizeof(pages));
+	pin_ok(mm, &pin, start, N, PINMM_FOLL_WRITE, true, pages);
+	assert_int_equal(get_stats(eng).gup_fast_fallbacks, fallbacks);
+	for (unsigned i = 0; i < N; i++) {
+		struct pinmm_mapping m = follow(mm, start + i * PG);
+		assert_true(m.present);
+		assert_ptr_equal(pages[i], m.page);
+		assert_int_equal(pinmm_page_pfn(pages[i]), m.pfn);
+		assert_int_equal(finfo(pages[i]).order, i < BEFORE ? 9 : 0);
+	}
+	assert_coherent(&pin, mm, start);
+	assert_int_equal(dev_read8(&pin, BEFORE - 1, 0), 0x31);
+	assert_int_equal(dev_read8(&pin, BEFORE, 0), 0x32);
+	assert_invariants(eng);
+	unpin_ok(&pin);
+	/* the same through the slow path */
+	pin_ok(mm, &pin, start, N, PINMM_FOLL_WRITE, false, pages);
+	for (unsigned i = 0; i < N; i++)
+		assert_ptr_equal(pages[i], follow(mm, start + i * PG).page);
+	unpin_ok(&pin);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+/* The dirty state of a written THP survives the split of its PMD: every
+ * PTE made from the leaf is dirty, and the folio's dirty flag is set once
+ * the mappings go. */
+static void split_pmd_keeps_dirty(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_thp(mm, 1);
+
+	store8(mm, a + 9 * PG, 0x5D);
+	assert_true(follow(mm, a).huge);
+	assert_true(entry_dirty(mm, a));
+	struct pinmm_page *head = follow(mm, a).page;
+	assert_false(finfo(head).dirty);	/* the entry holds it so far */
+	assert_int_equal(pinmm_split_pmd(mm, a), 0);
+	assert_false(follow(mm, a).huge);
+	for (unsigned i = 0; i < HPN; i += 73)
+		assert_true(entry_dirty(mm, a + i * PG));
+	assert_true(entry_dirty(mm, a + (HPN - 1) * PG));
+	assert_true(follow(mm, a + (HPN - 1) * PG).writable);
+	/* the folio learns it when its mappings are zapped */
+	struct pinmm_pin pin;
+	struct pinmm_page *pages[1];
+	zero_pin(&pin);
+	pin_ok(mm, &pin, a, 1, 0, false, pages);
+	assert_int_equal(pinmm_munmap(mm, a, HP), 0);
+	assert_true(finfo(pages[0]).dirty);
+	assert_int_equal(dev_read8(&pin, 0, 0), 0);
+	unpin_ok(&pin);
 	assert_invariants(eng);
 	pinmm_mm_exit(mm);
 	finish_engine(eng);
@@ -522,6 +623,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(thp_fault_maps_pmd),
+		cmocka_unit_test(gup_fast_runs_past_thp_into_small_pages),
+		cmocka_unit_test(split_pmd_keeps_dirty),
 		cmocka_unit_test(huge_zero_page),
 		cmocka_unit_test(split_folio_shared_with_child),
 		cmocka_unit_test(huge_zero_ro_longterm_pin_unshares),
