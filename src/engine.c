@@ -127,6 +127,8 @@ int pinmm_destroy(struct pinmm *eng)
 	pm_mutex_destroy(&eng->pin_records.lock);
 	free(eng->pin_records.gen);
 	free(eng->pin_records.kind);
+	free(eng->pin_records.arr);
+	free(eng->pin_records.nr_pages);
 	swap_destroy(eng);
 	ksm_state_destroy(eng);
 	pm_mutex_destroy(&eng->kthread_lock);

@@ -120,6 +120,10 @@ struct pinmm {
 		pm_mutex_t lock;
 		uint32_t *gen;
 		uint8_t *kind;		/* enum pinmm_pin_kind of each record */
+		/* the caller's page array of each held record: another
+		 * handle may not use it while it is held */
+		struct pinmm_page ***arr;
+		unsigned long *nr_pages;
 		uint32_t nr, cap, free_hint;
 	} pin_records;
 

@@ -108,7 +108,8 @@ struct pinmm_pin {
  * Pin (FOLL_PIN) or get (FOLL_GET) nr_pages at addr into pin, using pages as
  * its array. All or nothing: a partial success is undone and the error
  * returned. flags: PINMM_FOLL_WRITE, PINMM_FOLL_LONGTERM, PINMM_FOLL_FORCE.
- * -EBUSY if pin is still held.
+ * -EBUSY if pin is still held, or if (part of) pages is the array of
+ * another held handle (each held handle owns its array until released).
  */
 int pinmm_pin(struct pinmm_mm *mm, struct pinmm_pin *pin, uint64_t addr,
 	      unsigned long nr_pages, unsigned gup_flags, bool fast,

@@ -277,15 +277,31 @@ void *pinmm_page_address(const struct pinmm_page *page)
 
 /* ------------------------------------------------------- handle layer --- */
 
-/* A new held record of a pin or a get: its slot and (odd) generation, or
- * -ENOMEM. The kind is the engine's, so a forged handle cannot release a
- * pin as a get. */
-static int record_open(struct pinmm *eng, enum pinmm_pin_kind kind, uint32_t *slot,
-		       uint32_t *gen)
+/* Does [a, a+na) share an element with [b, b+nb)? */
+static bool arrays_overlap(struct pinmm_page **a, unsigned long na, struct pinmm_page **b,
+			   unsigned long nb)
+{
+	return (uintptr_t)a < (uintptr_t)(b + nb) && (uintptr_t)b < (uintptr_t)(a + na);
+}
+
+/* A new held record of a pin or a get: its slot and (odd) generation;
+ * -EBUSY when a held handle uses (part of) the same page array (the second
+ * pin would overwrite the first's pages, and the first's unpin then drop
+ * the wrong pins: a leak no count shows), or -ENOMEM. The kind is the
+ * engine's, so a forged handle cannot release a pin as a get. */
+static int record_open(struct pinmm *eng, enum pinmm_pin_kind kind, struct pinmm_page **pages,
+		       unsigned long nr, uint32_t *slot, uint32_t *gen)
 {
 	int err = 0;
 
 	pm_mutex_lock(&eng->pin_records.lock);
+	for (uint32_t j = 0; j < eng->pin_records.nr; j++) {
+		if ((eng->pin_records.gen[j] & 1) &&
+		    arrays_overlap(pages, nr, eng->pin_records.arr[j], eng->pin_records.nr_pages[j])) {
+			err = -EBUSY;
+			goto out;
+		}
+	}
 	uint32_t n = eng->pin_records.nr, i = eng->pin_records.free_hint;
 	for (; i < n && (eng->pin_records.gen[i] & 1); i++)
 		;
@@ -297,12 +313,20 @@ static int record_open(struct pinmm *eng, enum pinmm_pin_kind kind, uint32_t *sl
 			if (g)
 				eng->pin_records.gen = g;
 			uint8_t *k = g ? realloc(eng->pin_records.kind, cap) : NULL;
-			if (!k) {
+			if (k)
+				eng->pin_records.kind = k;
+			struct pinmm_page ***a = k ? realloc(eng->pin_records.arr,
+							     cap * sizeof(*a)) : NULL;
+			if (a)
+				eng->pin_records.arr = a;
+			unsigned long *np = a ? realloc(eng->pin_records.nr_pages,
+							cap * sizeof(*np)) : NULL;
+			if (!np) {
 				err = -ENOMEM;
 				goto out;
 			}
+			eng->pin_records.nr_pages = np;
 			memset(g + n, 0, (cap - n) * sizeof(*g));
-			eng->pin_records.kind = k;
 			eng->pin_records.cap = cap;
 		}
 		eng->pin_records.nr = n + 1;
@@ -310,6 +334,8 @@ static int record_open(struct pinmm *eng, enum pinmm_pin_kind kind, uint32_t *sl
 	*slot = i;
 	*gen = ++eng->pin_records.gen[i];	/* now odd: held */
 	eng->pin_records.kind[i] = (uint8_t)kind;
+	eng->pin_records.arr[i] = pages;
+	eng->pin_records.nr_pages[i] = nr;
 	eng->pin_records.free_hint = i + 1;
 out:
 	pm_mutex_unlock(&eng->pin_records.lock);
@@ -357,6 +383,12 @@ static int handle_take(struct pinmm_mm *mm, struct pinmm_pin *pin, uint64_t addr
 		return -EINVAL;
 	if (pinmm_pin_held(pin))
 		return -EBUSY;
+	if (!mm || !pages)
+		return -EINVAL;
+	/* the record first: it claims the page array before GUP writes it */
+	err = record_open(mm->eng, kind, pages, nr, &pin->slot, &pin->gen);
+	if (err)
+		return err;
 	/* all or nothing: a short count means the next page failed (or
 	 * raced with an unmap); keep going from there until done or refused */
 	for (unsigned long got = 0; got < nr; got += (unsigned long)r) {
@@ -364,13 +396,9 @@ static int handle_take(struct pinmm_mm *mm, struct pinmm_pin *pin, uint64_t addr
 			      foll, pages + got);
 		if (r < 0) {
 			release_pages(pages, got, foll, false);
+			record_close(mm->eng, kind, pin->slot, pin->gen);
 			return (int)r;
 		}
-	}
-	err = record_open(mm->eng, kind, &pin->slot, &pin->gen);
-	if (err) {
-		release_pages(pages, nr, foll, false);
-		return err;
 	}
 	pin->kind = kind;
 	pin->mm = mm;
