@@ -74,7 +74,8 @@ static int add_dir(struct paths *p, const char *dir)
 			free(path);
 	}
 	closedir(d);
-	qsort(p->v + first, p->nr - first, sizeof(*p->v), cmp);
+	if (p->nr > first)	/* an empty directory has no array to sort */
+		qsort(p->v + first, p->nr - first, sizeof(*p->v), cmp);
 	return ret;
 }
 
