@@ -16,4 +16,10 @@ if ! { cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPINMM_SANITIZE= &
 	echo "check.sh: build failed" >&2
 	exit 1
 fi
+# the host column (the same scenarios on this machine's kernel) needs root
+if [ "$(id -u)" -eq 0 ]; then
+	echo "check.sh: the host column runs each scenario on this kernel; KSM and THP settings change" \
+	     "for the run and are restored after (a killed run's are restored by the next)" >&2
+	exec build/tools/pinmm check --host scenarios/
+fi
 exec build/tools/pinmm check scenarios/

@@ -48,8 +48,10 @@ static const char usage_check[] =
 	"  --tap        TAP version 13, one test point per cell\n"
 	"  -v, --verbose  every cell's reason, not only UNEXPECTED ones\n"
 	"  -j, --jobs N   cells run in parallel (default 2)\n"
-	"  --host, --no-host  the host column: the scenario on the running kernel\n"
-	"               (default: included as root on Linux, else skipped with why)\n"
+	"  --host       the host column: each scenario on the running kernel too\n"
+	"               (root; it changes KSM/THP settings for the run and restores\n"
+	"               them); without it the column says how to ask for it\n"
+	"  --no-host    leave the host column out, saying so\n"
 	"\n"
 	"Exit status: 0 as declared, 1 some cell UNEXPECTED, 2 bad input.\n";
 

@@ -138,8 +138,12 @@ void pinmm_host_check_plan(struct pinmm_matrix *m, int mode, unsigned timeout)
 	struct utsname u;
 	bool ok;
 
-	if (mode == 0) {
-		pinmm_host_plan(m, false, "--no-host", timeout);
+	if (mode <= 0) {
+		/* opt-in: a host run changes the machine's KSM/THP settings for
+		 * its duration */
+		pinmm_host_plan(m, false, mode == 0 ? "--no-host"
+				: "not asked for (--host runs each scenario on the running kernel, as root)",
+				timeout);
 		return;
 	}
 	ok = uname(&u) == 0 && !strcmp(u.sysname, "Linux") &&
