@@ -28,5 +28,13 @@ expect 3 "explore that runs out of budget before it is exhausted" -- \
 expect 2 "run of a directory" -- "$pinmm" run scenarios
 expect 2 "--json and --tap together" -- "$pinmm" check --json --tap --no-host scenarios/e-munmap.pin
 expect 0 "a replay that fits" -- "$pinmm" replay scenarios/g4-gup-fast-recheck.pin ''
+expect 2 "--filter that matches no scenario" -- "$pinmm" check --no-host --filter 'no-such-*' scenarios
+n=$((n + 1))
+listed=$("$pinmm" check --list --filter 'g4-*' scenarios | wc -l)
+want=$(ls scenarios/g4-*.pin | wc -l)
+if [ "$listed" -ne "$want" ]; then
+	echo "FAIL: --list --filter 'g4-*' listed $listed scenarios, expected $want"
+	fail=$((fail + 1))
+fi
 echo "cli-false-greens: $((n - fail))/$n as expected"
 [ $fail -eq 0 ]

@@ -9,6 +9,7 @@
  * a mechanism the engine has not built (kselftest's KSFT_SKIP).
  */
 #include <errno.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,8 @@ static const char usage_main[] =
 	"`pinmm VERB --help` describes a verb; man pinmm (docs/pinmm.1) all of it.\n";
 
 static const char usage_check[] =
-	"usage: pinmm check [--json|--tap] [-v] [-j N] [--[no-]host] [FILES|DIRS]\n"
+	"usage: pinmm check [--json|--tap] [-v] [-j N] [--[no-]host] [--filter GLOB]\n"
+	"                   [--list] [FILES|DIRS]\n"
 	"\n"
 	"Runs every scenario under strict, legacy, strict minus each switch of its\n"
 	"breaks-without line and each policy of its breaks-with lines, and prints\n"
@@ -52,6 +54,9 @@ static const char usage_check[] =
 	"               (root; it changes KSM/THP settings for the run and restores\n"
 	"               them); without it the column says how to ask for it\n"
 	"  --no-host    leave the host column out, saying so\n"
+	"  --filter GLOB  only the scenarios whose name (file name without .pin)\n"
+	"               matches the shell pattern GLOB; none matching is bad input\n"
+	"  --list       print each scenario's name and title, run nothing\n"
 	"\n"
 	"Exit status: 0 as declared, 1 some cell UNEXPECTED, 2 bad input.\n";
 
@@ -72,6 +77,37 @@ static bool want_colour(FILE *f)
 }
 
 /* --json / --tap shared by both verbs; false if o is not one of them */
+/* A scenario's name: its file name without the directory and ".pin". */
+static void scenario_name(const char *path, char *out, size_t len)
+{
+	const char *base = strrchr(path, '/');
+	size_t n;
+
+	base = base ? base + 1 : path;
+	n = strlen(base);
+	if (n > 4 && !strcmp(base + n - 4, ".pin"))
+		n -= 4;
+	snprintf(out, len, "%.*s", (int)n, base);
+}
+
+/* Keep the paths whose scenario name matches glob; false when none does. */
+static bool filter_paths(char **paths, size_t *n, const char *glob)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < *n; i++) {
+		char name[256];
+
+		scenario_name(paths[i], name, sizeof(name));
+		if (fnmatch(glob, name, 0) == 0)
+			paths[kept++] = paths[i];
+		else
+			free(paths[i]);
+	}
+	*n = kept;
+	return kept > 0;
+}
+
 /* --json / --tap; a second, different format is a usage error (*bad). */
 static bool format_option(int o, struct pinmm_report_options *ropt, bool *bad)
 {
@@ -108,8 +144,11 @@ static int cmd_check(int argc, char **argv)
 		{ "json", no_argument, NULL, 'J' }, { "tap", no_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' }, { "jobs", required_argument, NULL, 'j' },
 		{ "host", no_argument, NULL, 'H' }, { "no-host", no_argument, NULL, 'N' },
+		{ "filter", required_argument, NULL, 'F' }, { "list", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
+	const char *filter = NULL;
+	bool list = false;
 	struct pinmm_report_options ropt = { .colour = want_colour(stdout) };
 	int host = -1;	/* the host column: default, --host, --no-host */
 	const char *def[] = { "scenarios" };
@@ -127,6 +166,10 @@ static int cmd_check(int argc, char **argv)
 			continue;
 		if (o == 'H' || o == 'N') {
 			host = o == 'H';
+		} else if (o == 'F') {
+			filter = optarg;
+		} else if (o == 'L') {
+			list = true;
 		} else if (o == 'v') {
 			ropt.verbose = true;
 		} else if (o == 'j') {
@@ -155,6 +198,11 @@ static int cmd_check(int argc, char **argv)
 		fprintf(stderr, "pinmm check: %s\n", err);
 		return EXIT_USAGE;
 	}
+	if (filter && !filter_paths(paths, &npaths, filter)) {
+		fprintf(stderr, "pinmm check: --filter %s: no scenario matches\n", filter);
+		pinmm_scenario_paths_free(paths, npaths);
+		return EXIT_USAGE;
+	}
 	scns = calloc(npaths + 1, sizeof(*scns));
 	if (!scns)
 		return EXIT_USAGE;
@@ -168,6 +216,17 @@ static int cmd_check(int argc, char **argv)
 		}
 	}
 	pinmm_scenario_paths_free(paths, npaths);
+	if (list && !bad) {
+		for (size_t i = 0; i < nok; i++) {
+			char name[256];
+
+			scenario_name(pinmm_scenario_file(scns[i]), name, sizeof(name));
+			printf("%s\t%s\n", name, pinmm_scenario_title(scns[i]));
+			pinmm_scenario_free(scns[i]);
+		}
+		free(scns);
+		return EXIT_DECLARED;
+	}
 	if (bad || pinmm_matrix_plan(scns, nok, &m)) {
 		for (size_t i = 0; i < nok; i++)
 			pinmm_scenario_free(scns[i]);
