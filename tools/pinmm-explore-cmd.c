@@ -33,7 +33,7 @@ enum { EXIT_OK = 0, EXIT_FOUND = 1, EXIT_BAD = 2, EXIT_INCOMPLETE = 3, EXIT_UNSU
 const char pinmm_usage_explore[] =
 	"usage: pinmm explore FILE [--policy P] [--bound K] [--strategy dfs|pct]\n"
 	"                    [--seed S] [--depth D] [--budget SECONDS]\n"
-	"                    [--max-executions N] [--json] [--dot FILE]\n"
+	"                    [--max-executions N] [--progress] [--json] [--dot FILE]\n"
 	"\n"
 	"Runs the scenario's threads (the ones its first `run` starts) under the\n"
 	"deterministic explorer: every interleaving at the engine's preemption\n"
@@ -52,6 +52,8 @@ const char pinmm_usage_explore[] =
 	"                  default 600 for dfs)\n"
 	"  --max-executions N  stop after N executions (pct default: 1000)\n"
 	"  --json          machine-readable, trace events included\n"
+	"  --progress      a progress line on stderr every 5 s when stderr is not\n"
+	"                  a terminal (on a terminal one live line is always shown)\n"
 	"  --dot FILE      the counterexample's trace as Graphviz DOT; FILE.svg too\n"
 	"                  when `dot` is installed\n"
 	"\n"
@@ -96,13 +98,22 @@ int pinmm_cli_policy(const char *verb, const char *text, const struct pinmm_scen
 	return 0;
 }
 
+/* A live line on a terminal; with --progress elsewhere, a line every 5 s. */
+static bool progress_lines;
+
 static void progress(unsigned long executions, double seconds, unsigned depth, void *arg)
 {
 	const struct pinmm_explore_cfg *cfg = arg;
+	static double last_line;
 
-	fprintf(stderr, "\r\033[K%lu executions, %.1f s, %.0f/s, %s %u", executions, seconds,
+	if (progress_lines && seconds - last_line < 5)
+		return;
+	last_line = seconds;
+	fprintf(stderr, "%s%lu executions, %.1f s, %.0f/s, %s %u%s",
+		progress_lines ? "pinmm explore: " : "\r\033[K", executions, seconds,
 		seconds > 0 ? (double)executions / seconds : 0.0,
-		cfg->strategy == PINMM_EXPLORE_PCT ? "depth" : "bound", depth);
+		cfg->strategy == PINMM_EXPLORE_PCT ? "depth" : "bound", depth,
+		progress_lines ? "\n" : "");
 	fflush(stderr);
 }
 
@@ -159,7 +170,8 @@ static int exit_of(const struct pinmm_scn_explore_result *r, bool dfs_search)
 }
 
 enum { O_POLICY = 'p', O_BOUND = 'b', O_STRATEGY = 's', O_SEED = 'S', O_DEPTH = 'd',
-       O_BUDGET = 'B', O_MAX = 'm', O_JSON = 'J', O_DOT = 'D', O_TRACE = 't', O_HELP = 'h' };
+       O_BUDGET = 'B', O_MAX = 'm', O_JSON = 'J', O_DOT = 'D', O_TRACE = 't', O_HELP = 'h',
+       O_PROGRESS = 'P' };
 
 static const struct option explore_opts[] = {
 	{ "policy", required_argument, NULL, O_POLICY },
@@ -172,6 +184,7 @@ static const struct option explore_opts[] = {
 	{ "json", no_argument, NULL, O_JSON },
 	{ "dot", required_argument, NULL, O_DOT },
 	{ "trace", no_argument, NULL, O_TRACE },
+	{ "progress", no_argument, NULL, O_PROGRESS },
 	{ "help", no_argument, NULL, O_HELP },
 	{ 0 },
 };
@@ -210,6 +223,11 @@ static int run_verb(int argc, char **argv, bool replay)
 			if (!replay)
 				goto bad;
 			opt.trace = stderr;
+			break;
+		case O_PROGRESS:
+			if (replay)
+				goto bad;
+			progress_lines = true;
 			break;
 		case O_BOUND:
 			if (replay)
@@ -288,13 +306,14 @@ static int run_verb(int argc, char **argv, bool replay)
 								  : 2;
 	if (!replay && opt.cfg.strategy == PINMM_EXPLORE_DFS && !opt.cfg.budget_seconds)
 		opt.cfg.budget_seconds = DEFAULT_BUDGET_SECONDS;
-	if (!replay && isatty(STDERR_FILENO)) {
+	if (!replay && (isatty(STDERR_FILENO) || progress_lines)) {
+		progress_lines = !isatty(STDERR_FILENO);
 		opt.cfg.progress = progress;
 		opt.cfg.progress_arg = &opt.cfg;
 	}
 	ret = replay ? pinmm_scenario_replay(scn, &opt, schedule, &res)
 		     : pinmm_scenario_explore(scn, &opt, &res);
-	if (opt.cfg.progress)
+	if (opt.cfg.progress && !progress_lines)
 		fputs("\r\033[K", stderr);
 	if (ret) {
 		if (ret == -EINVAL && !replay)
