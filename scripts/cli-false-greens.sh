@@ -36,5 +36,11 @@ if [ "$listed" -ne "$want" ]; then
 	echo "FAIL: --list --filter 'g4-*' listed $listed scenarios, expected $want"
 	fail=$((fail + 1))
 fi
+n=$((n + 1))
+said=$("$pinmm" chekc 2>&1 || true)
+if [[ $said != *"did you mean 'check'"* ]]; then
+	echo "FAIL: a mistyped verb does not name the nearest one"
+	fail=$((fail + 1))
+fi
 echo "cli-false-greens: $((n - fail))/$n as expected"
 [ $fail -eq 0 ]

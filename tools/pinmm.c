@@ -22,6 +22,7 @@
 #include <pinmm/scenario.h>
 
 #include "cli.h"
+#include "suggest.h"
 #include "pinmm-cli.h"
 
 enum { EXIT_DECLARED = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_SKIP = 4 };
@@ -362,6 +363,12 @@ int main(int argc, char **argv)
 		return pinmm_host_cmd(argc - 1, argv + 1);
 	if (!strcmp(verb, "bench"))
 		return pinmm_host_cmd_bench(argc - 1, argv + 1);
-	fprintf(stderr, "pinmm: unknown verb '%s'\n%s", verb, usage_main);
+	static const char *const verbs[] = { "check", "run", "explore", "replay", "host", "bench" };
+	const char *near = pm_nearest_word(verb, strlen(verb), verbs, sizeof(verbs) / sizeof(verbs[0]));
+	if (near)
+		fprintf(stderr, "pinmm: unknown verb '%s' (did you mean '%s'?)\n%s", verb, near,
+			usage_main);
+	else
+		fprintf(stderr, "pinmm: unknown verb '%s'\n%s", verb, usage_main);
 	return EXIT_USAGE;
 }

@@ -11,6 +11,7 @@
 #include <pinmm/gup.h>
 
 #include "parser.h"
+#include "suggest.h"
 
 /* Bounds that keep a scenario's own allocations small (a fuzzer's input
  * may ask for anything); the engine refuses what its memory cannot hold. */
@@ -490,6 +491,20 @@ static struct stmt *statement(struct parser *p, struct stmt_list *list,
 	for (i = 0; i < n; i++)
 		if (tok_is(&kw, keywords[i].word) && keywords[i].parse)
 			break;
+	if (i == n && kw.kind == T_WORD) {
+		/* a mistyped keyword: name the nearest one */
+		const char *words[sizeof(keywords) / sizeof(keywords[0])];
+		size_t nw = 0;
+
+		for (size_t k = 0; k < n; k++)
+			if (keywords[k].parse)
+				words[nw++] = keywords[k].word;
+		const char *near = pm_nearest_word(kw.s, kw.len, words, nw);
+		if (near)
+			p_fail(p, &kw, "expected %s, got '%.*s' (did you mean '%s'?)",
+			       guarded || explicit_proc ? "an action statement" : "a statement",
+			       (int)kw.len, kw.s, near);
+	}
 	if (i == n || (guarded && (keywords[i].kind == ST_EXPECT ||
 				   keywords[i].kind == ST_TRY ||
 				   keywords[i].kind == ST_RUN)) ||
