@@ -32,12 +32,9 @@ struct uprobe_target {
 static uint64_t uprobe_vma_address(const struct vm_area *vma, const struct pinmm_file *f,
 				   uint64_t index)
 {
-	uint64_t addr;
-
-	if (vma->file != f || (vma->flags & VM_SHARED) || index < vma->pgoff)
+	if (vma->file != f || (vma->flags & VM_SHARED))
 		return 0;
-	addr = vma->start + ((index - vma->pgoff) << PINMM_PAGE_SHIFT);
-	return addr < vma->end ? addr : 0;
+	return vma_address(vma, index, 1);
 }
 
 /*

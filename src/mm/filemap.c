@@ -225,12 +225,9 @@ static bool mkclean_page(struct pinmm *eng, struct pinmm_file *f, uint64_t index
 
 	pm_list_for_each(pos, &f->i_mmap) {
 		struct vm_area *vma = container_of(pos, struct vm_area, file_link);
-		uint64_t addr;
+		uint64_t addr = vma->flags & VM_SHARED ? vma_address(vma, index, 1) : 0;
 
-		if (!(vma->flags & VM_SHARED) || index < vma->pgoff)
-			continue;
-		addr = vma->start + ((index - vma->pgoff) << PINMM_PAGE_SHIFT);
-		if (addr >= vma->end)
+		if (!addr)
 			continue;
 		struct pt_table *pte = pte_table_lock(vma->mm, addr);
 		if (!pte)

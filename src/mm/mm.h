@@ -153,6 +153,10 @@ void anon_vma_put(struct anon_vma *av);
 /* Link a VMA into its anon_vma and file (it must be in neither), with
  * vma_rmap_lock() held (by a VMA sharing its rmap); unlink it (locks). */
 void vma_link_rmap_locked(struct vm_area *vma);
+/* Where the first of nr pages at linear (or file) index idx would sit in
+ * vma; 0 when none of them falls inside. For nr == 1 the address is
+ * inside the VMA. */
+uint64_t vma_address(const struct vm_area *vma, uint64_t idx, unsigned long nr);
 void vma_unlink_rmap(struct vm_area *vma);
 /* Call fn for every (vma, address) where the folio's page i may be mapped
  * (fn checks the entry itself); stops when fn returns false. Holds the

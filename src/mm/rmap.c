@@ -114,7 +114,6 @@ void vma_rmap_unlock(struct vm_area *vma)
 		pm_mutex_unlock(&vma->anon_vma->lock);
 }
 
-/* Where would page index idx of a folio sit in vma? 0 when outside. */
 /*
  * Where the first page of a folio (linear index idx, nr pages) would sit
  * in vma; 0 when none of its pages falls inside. For a large folio only
@@ -122,7 +121,7 @@ void vma_rmap_unlock(struct vm_area *vma)
  * may lie below the VMA: callers look at each page and skip the ones
  * outside [start, end).
  */
-static uint64_t vma_address(const struct vm_area *vma, uint64_t idx, unsigned long nr)
+uint64_t vma_address(const struct vm_area *vma, uint64_t idx, unsigned long nr)
 {
 	uint64_t vma_pages = (vma->end - vma->start) >> PINMM_PAGE_SHIFT;
 
