@@ -77,11 +77,13 @@ static bool any_movable(struct pinmm_page **pages, unsigned long nr)
  * FOLL_LONGTERM: a pin held for an unbounded time must not sit in movable
  * memory, or it would block compaction and hot-unplug for good. Like Linux's
  * check_and_migrate_movable_pages(): give the pins back, move the movable
- * folios to the normal zone (a THP is split first: only small folios
- * migrate here), and let the caller take them again.
+ * folios to the normal zone — a THP whole (THP migration), or, when no
+ * 2 MiB block is free there, split so that its pages move on the next try
+ * (migrate_pages() splits a THP it cannot allocate for) — and let the
+ * caller take them again.
  *
- * The small folios are held with plain references taken *before* the pins
- * go: in between, nothing else might keep them, and a reference taken on a
+ * The folios are held with plain references taken *before* the pins go:
+ * in between, nothing else might keep them, and a reference taken on a
  * folio already freed would bring a reused frame back to life.
  * 0, or -ENOMEM when a folio could not be moved (the normal zone is
  * full, or another reference keeps it in place).
@@ -92,33 +94,33 @@ static int longterm_migrate_movable(struct pinmm_mm *mm, uint64_t start,
 	struct pinmm *eng = mm->eng;
 	int err = 0;
 
-	/* pages[] becomes the list of what to move: a small folio we hold,
-	 * or NULL */
+	/* pages[] becomes the list of what to move: a folio we hold (once,
+	 * at its first page in the range), or NULL */
+	struct pinmm_page *prev = NULL;
 	for (unsigned long i = 0; i < nr; i++) {
 		struct pinmm_page *page = pages[i], *folio = page_folio(page);
-		bool hold = pm_page_zone(folio) == PINMM_ZONE_MOVABLE && folio_order(folio) == 0;
+		bool hold = pm_page_zone(folio) == PINMM_ZONE_MOVABLE && folio != prev;
 
 		if (hold)
 			folio_get(folio);
 		pinmm_unpin_user_page(page, false);
 		pages[i] = hold ? folio : NULL;
+		prev = folio;
 	}
 	for (unsigned long i = 0; i < nr; i++) {
-		if (pages[i]) {
-			/* any failure, as mm/gup.c reports a failed
-			 * migrate_pages(): another reference held it, or no
-			 * frame was free */
-			if (!err && migrate_folio(eng, pages[i], 0))
-				err = -ENOMEM;
-			folio_put(pages[i]);
+		struct pinmm_page *folio = pages[i];
+
+		if (!folio)
 			continue;
-		}
-		/* a movable THP: split it (by address: we hold nothing of it);
-		 * its pages move on the next try */
-		struct pinmm_mapping m;
-		if (!pinmm_follow_page(mm, start + i * PINMM_PAGE_SIZE, &m) && m.present &&
-		    m.order > 0 && pm_page_zone(page_folio(m.page)) == PINMM_ZONE_MOVABLE)
+		/* any failure, as mm/gup.c reports a failed migrate_pages():
+		 * another reference held it, or no frame was free */
+		int r = err ? 0 : migrate_folio(eng, folio, 0);
+		bool split = r == -ENOMEM && folio_order(folio) > 0;
+		folio_put(folio);
+		if (split)	/* by address: we hold nothing of it now */
 			(void)pinmm_split_folio(mm, start + i * PINMM_PAGE_SIZE);
+		else if (r)
+			err = -ENOMEM;
 	}
 	return err;
 }

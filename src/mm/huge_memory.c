@@ -181,7 +181,7 @@ int split_huge_pmd_locked(struct pinmm *eng, struct pt_table *pmd, unsigned i)
 
 int split_huge_pmd_address(struct pinmm_mm *mm, uint64_t addr)
 {
-	struct pt_table *pmd = pmd_leaf_lock(mm, addr);
+	struct pt_table *pmd = pmd_leaf_lock_wait(mm, addr);
 	int err;
 
 	if (!pmd)

@@ -221,6 +221,8 @@ struct pt_table *pte_table_lookup(struct pinmm_mm *mm, uint64_t addr,
 struct pt_table *pmd_table_alloc(struct pinmm_mm *mm, uint64_t addr);
 /* When a PMD leaf (THP) maps addr: its PMD table, locked; else NULL. */
 struct pt_table *pmd_leaf_lock(struct pinmm_mm *mm, uint64_t addr);
+/* ... a PMD leaf or a PMD migration entry (a THP migrating whole) */
+struct pt_table *pmd_huge_lock(struct pinmm_mm *mm, uint64_t addr);
 /* Lock whatever maps addr: its PTE table, or for a THP the PMD table that
  * holds the leaf. *i: the entry; *sub: the 4 KiB page within the leaf (0
  * for a PTE). NULL when neither exists. */
@@ -285,6 +287,20 @@ int split_huge_pmd_locked(struct pinmm *eng, struct pt_table *pmd, unsigned i);
 /* split the PMD leaf mapping addr, if any (-EINVAL when none) */
 int split_huge_pmd_address(struct pinmm_mm *mm, uint64_t addr);
 void zap_huge_pmd(struct pinmm *eng, struct pt_table *pmd, unsigned i);
+
+/* --- huge_migrate.c: PMD migration entries --- */
+/* Like pmd_leaf_lock(), but a PMD migration entry is waited out first (the
+ * migrator puts a leaf back): for walkers that hold mmap_lock and no rmap
+ * lock, which need the leaf itself (fault, zap, fork, mprotect, splits). */
+struct pt_table *pmd_leaf_lock_wait(struct pinmm_mm *mm, uint64_t addr);
+/* The PMD leaf e at entry i (lock held) of folio becomes a migration entry;
+ * false (entry restored) when check_pins and the folio may be pinned. */
+bool set_pmd_migration_entry(struct pinmm *eng, struct pt_table *pmd, unsigned i, pte_t e,
+			     struct pinmm_page *folio, bool check_pins);
+/* The way back: the migration entry swp at i maps folio (the new one, or
+ * the old one when the migration is undone) by a PMD leaf again. */
+void remove_migration_pmd(struct pinmm *eng, struct pt_table *pmd, unsigned i, pte_t swp,
+			  struct pinmm_page *folio);
 
 /* The folio is anon and this page of it is marked exclusive. */
 static inline bool page_anon_exclusive(const struct pinmm_page *p)
