@@ -186,28 +186,27 @@ long pinmm_pin_user_pages_fast(struct pinmm_mm *mm, uint64_t start,
 }
 
 /*
- * Drop one pin of page's folio; the caller settles eng->nr_pins (once per
- * batch: a counter every unpin wrote would be the one cache line two CPUs
- * unpinning disjoint pages fight over). 0, or -EINVAL with nothing changed.
+ * Drop refs pins of a folio (refs of its pages, taken together); the caller
+ * settles eng->nr_pins (once per batch: a counter every unpin wrote would be
+ * the one cache line two CPUs unpinning disjoint pages fight over). 0, or
+ * -EINVAL with nothing changed (the folio has fewer pins than that).
  */
-static int unpin_folio(struct pinmm *eng, struct pinmm_page *page, bool dirty)
+static int unpin_folio(struct pinmm *eng, struct pinmm_page *folio, int refs, bool dirty)
 {
-	struct pinmm_page *folio = page_folio(page);
-
 	if (pm_policy(eng, PINMM_SW_PIN_ACCOUNTING)) {
 		/* refuse an unpin of a folio with no pin: nothing changes */
 		int old = atomic_load(&folio->pincount);
 		do {
-			if (old <= 0)
+			if (old < refs)
 				return -EINVAL;
-		} while (!atomic_compare_exchange_weak(&folio->pincount, &old, old - 1));
-		pm_preempt(PM_PT_PIN_PUT, folio, old - 1);
+		} while (!atomic_compare_exchange_weak(&folio->pincount, &old, old - refs));
+		pm_preempt(PM_PT_PIN_PUT, folio, old - refs);
 	} else if (atomic_load(&eng->nr_pins) <= 0) {
 		return -EINVAL;	/* the best legacy can tell */
 	}
 	if (dirty && !page_test(folio, PG_dirty))
 		page_set(folio, PG_dirty);
-	folio_put(folio);
+	folio_put_refs(folio, refs);
 	return 0;
 }
 
@@ -221,7 +220,7 @@ int pinmm_unpin_user_page(struct pinmm_page *page, bool dirty)
 	if (is_zero_page(page))
 		return 0;
 	eng = pm_page_engine(page);
-	err = unpin_folio(eng, page, dirty);
+	err = unpin_folio(eng, page_folio(page), 1, dirty);
 	if (!err)
 		atomic_fetch_sub(&eng->nr_pins, 1);
 	return err;
@@ -232,7 +231,8 @@ void pinmm_unpin_user_pages(struct pinmm_page **pages, unsigned long nr, bool di
 	struct pinmm *eng = NULL;
 	long released = 0;
 
-	for (unsigned long i = 0; pages && i < nr; i++) {
+	for (unsigned long i = 0, run; pages && i < nr; i += run) {
+		run = 1;
 		if (!pages[i] || is_zero_page(pages[i]))
 			continue;
 		/* one engine per batch, as one mm's pages are */
@@ -243,7 +243,19 @@ void pinmm_unpin_user_pages(struct pinmm_page **pages, unsigned long nr, bool di
 			eng = pm_page_engine(pages[i]);
 			released = 0;
 		}
-		released += unpin_folio(eng, pages[i], dirty) == 0;
+		/* the following pages of the same folio go in one step, as
+		 * unpin_user_pages() does (gup_folio_range_next()) */
+		struct pinmm_page *folio = page_folio(pages[i]);
+		while (i + run < nr && pages[i + run] && page_folio(pages[i + run]) == folio)
+			run++;
+		if (unpin_folio(eng, folio, (int)run, dirty) == 0) {
+			released += (long)run;
+			continue;
+		}
+		/* fewer pins than pages: each page on its own, as many as
+		 * the folio has */
+		for (unsigned long k = 0; k < run; k++)
+			released += unpin_folio(eng, folio, 1, dirty) == 0;
 	}
 	if (released)
 		atomic_fetch_sub(&eng->nr_pins, released);
