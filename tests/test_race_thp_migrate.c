@@ -10,9 +10,7 @@
  * writable entry in a read-only VMA. With migrate_refuses_pinned off, the
  * pin race is found.
  */
-#include "helpers.h"
-
-#include <pinmm/explore.h>
+#include "explore_case.h"
 
 enum race { RACE_PIN, RACE_FORK, RACE_UNMAP, RACE_WRITE, RACE_MPROTECT };
 
@@ -164,19 +162,10 @@ static const struct pinmm_explore_ops ops = {
 
 static void explore_case(enum race race, struct pinmm_policy p, bool expect_found)
 {
+	static const char *const names[] = { "pin", "fork", "unmap", "write", "mprotect" };
 	struct race_ctx c = { race, p };
-	struct pinmm_explore_cfg cfg = { .strategy = PINMM_EXPLORE_DFS, .bound = 2,
-					 .budget_seconds = 300 };
-	struct pinmm_explore_result r;
 
-	assert_int_equal(pinmm_explore(&ops, &c, &cfg, &r), 0);
-	print_message("    race %d: %lu executions in %.2f s, %s%s\n", race, r.executions,
-		      r.seconds, r.found ? "found: " : (r.exhausted ? "exhausted" : "budget"),
-		      r.found ? r.message : "");
-	assert_int_equal(r.found, expect_found);
-	if (!expect_found)
-		assert_true(r.exhausted);
-	pinmm_explore_result_free(&r);
+	explore_expect(&ops, &c, names[race], expect_found, 300);
 }
 
 static void pin_strict(void **s) { (void)s; explore_case(RACE_PIN, policy_strict(), false); }

@@ -39,6 +39,7 @@ void folio_unlock(struct pinmm_page *folio)
 struct migrate_walk {
 	struct pinmm *eng;
 	struct pinmm_page *old, *new;	/* new: NULL while unmapping */
+	bool check;		/* migrate_refuses_pinned: refuse a pinned folio */
 	bool pinned;		/* a pin was seen: stop */
 };
 
@@ -53,6 +54,15 @@ static struct pt_table *folio_pmd_lock(struct pinmm_page *folio, struct vm_area 
 	return pmd_huge_lock(vma->mm, addr);
 }
 
+static bool migrate_pte_one(struct pt_table *pte, unsigned i, pte_t e, unsigned long j,
+			    void *arg)
+{
+	struct migrate_walk *w = arg;
+
+	w->pinned = !try_to_migrate_pte(w->eng, pte, i, e, w->old, j, w->check);
+	return !w->pinned;
+}
+
 /*
  * Step 2 for one mapping: each entry mapping a page of the folio becomes a
  * migration entry — the PMD leaf of a PMD-mapped THP (one entry for the
@@ -62,50 +72,26 @@ static bool try_to_migrate_one(struct pinmm_page *folio, struct vm_area *vma,
 			       uint64_t addr, void *arg)
 {
 	struct migrate_walk *w = arg;
-	uint64_t head_pfn = eng_page_pfn(w->eng, folio);
-	/* a page that may be pinned keeps its entry, checked right after
-	 * the clear (Linux: folio_try_share_anon_rmap_*()); never a
-	 * migration entry for it: fork would copy that entry as shared, and
-	 * the page would come back no longer exclusive */
-	bool check = pm_policy(w->eng, PINMM_SW_MIGRATE_REFUSES_PINNED);
 	struct pt_table *pmd = folio_pmd_lock(folio, vma, addr);
 
-	if (pmd) {
-		unsigned i = pt_index(addr, PT_LEVEL_PMD);
-		pte_t e = pt_read(pmd, i);
+	if (!pmd)
+		return folio_walk_ptes(vma, addr, folio_nr_pages(folio), migrate_pte_one, w);
+	unsigned i = pt_index(addr, PT_LEVEL_PMD);
+	pte_t e = pt_read(pmd, i);
+	if (pte_huge(e) && pte_pfn(e) == eng_page_pfn(w->eng, folio) &&
+	    !set_pmd_migration_entry(w->eng, pmd, i, e, folio, w->check))
+		w->pinned = true;
+	pm_mutex_unlock(&pmd->ptl);
+	return !w->pinned;	/* PMD-mapped here: no PTE of it */
+}
 
-		if (pte_huge(e) && pte_pfn(e) == head_pfn &&
-		    !set_pmd_migration_entry(w->eng, pmd, i, e, folio, check))
-			w->pinned = true;
-		pm_mutex_unlock(&pmd->ptl);
-		return !w->pinned;	/* PMD-mapped here: no PTE of it */
-	}
-	for (unsigned long j = 0; j < folio_nr_pages(folio); j++) {
-		uint64_t va = addr + j * PINMM_PAGE_SIZE;
-		unsigned i = pt_index(va, PT_LEVEL_PTE);
-		struct pt_table *pte;
+static bool remove_migration_pte_one(struct pt_table *pte, unsigned i, pte_t e,
+				     unsigned long j, void *arg)
+{
+	struct migrate_walk *w = arg;
 
-		if (va < vma->start)
-			continue;	/* that part of the folio is not mapped here */
-		if (va >= vma->end)
-			break;
-		pte = pte_table_lock(vma->mm, va);
-		if (!pte)
-			continue;
-		pte_t e = pt_read(pte, i);
-		if (pte_present(e) && !pte_special(e) && pte_pfn(e) == head_pfn + j) {
-			if (try_to_unmap_pte(w->eng, pte, i, e, SWP_MIGRATION, head_pfn + j,
-					     &folio[j], folio, check)) {
-				page_remove_rmap(&folio[j]);
-				folio_put(folio);	/* the mapping's reference */
-			} else {
-				w->pinned = true;
-			}
-		}
-		pm_mutex_unlock(&pte->ptl);
-		if (w->pinned)
-			return false;
-	}
+	remove_migration_pte(w->eng, pte, i, e, eng_page_pfn(w->eng, w->old) + j, &w->new[j],
+			     w->new);
 	return true;
 }
 
@@ -114,35 +100,16 @@ static bool remove_migration_ptes(struct pinmm_page *folio, struct vm_area *vma,
 				  uint64_t addr, void *arg)
 {
 	struct migrate_walk *w = arg;
-	uint64_t old_pfn = eng_page_pfn(w->eng, w->old);
 	struct pt_table *pmd = folio_pmd_lock(folio, vma, addr);
 
-	if (pmd) {
-		unsigned i = pt_index(addr, PT_LEVEL_PMD);
-		pte_t e = pt_read(pmd, i);
-
-		if (is_pmd_migration_entry(e) && pte_swp_offset(e) == old_pfn)
-			remove_migration_pmd(w->eng, pmd, i, e, w->new);
-		pm_mutex_unlock(&pmd->ptl);
-		return true;
-	}
-	for (unsigned long j = 0; j < folio_nr_pages(folio); j++) {
-		uint64_t va = addr + j * PINMM_PAGE_SIZE;
-		unsigned i = pt_index(va, PT_LEVEL_PTE);
-		struct pt_table *pte;
-
-		if (va < vma->start)
-			continue;
-		if (va >= vma->end)
-			break;
-		pte = pte_table_lock(vma->mm, va);
-		if (!pte)
-			continue;
-		pte_t e = pt_read(pte, i);
-		if (is_migration_entry(e) && pte_swp_offset(e) == old_pfn + j)
-			restore_pte(w->eng, pte, i, e, &w->new[j], w->new);
-		pm_mutex_unlock(&pte->ptl);
-	}
+	if (!pmd)
+		return folio_walk_ptes(vma, addr, folio_nr_pages(folio), remove_migration_pte_one,
+				       w);
+	unsigned i = pt_index(addr, PT_LEVEL_PMD);
+	pte_t e = pt_read(pmd, i);
+	if (is_pmd_migration_entry(e) && pte_swp_offset(e) == eng_page_pfn(w->eng, w->old))
+		remove_migration_pmd(w->eng, pmd, i, e, w->new);
+	pm_mutex_unlock(&pmd->ptl);
 	return true;
 }
 
@@ -219,7 +186,8 @@ int migrate_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned gfp)
 
 int migrate_folio_to(struct pinmm *eng, struct pinmm_page *folio, struct pinmm_page *new)
 {
-	struct migrate_walk w = { .eng = eng, .old = folio };
+	struct migrate_walk w = { .eng = eng, .old = folio,
+				  .check = pm_policy(eng, PINMM_SW_MIGRATE_REFUSES_PINNED) };
 	int expected, err = 0;
 
 	if (!migratable(folio)) {

@@ -291,45 +291,28 @@ struct split_walk {
 	bool pinned;		/* a pin was seen while unmapping: stop */
 };
 
-static bool split_one(struct pinmm_page *folio, struct vm_area *vma, uint64_t addr, void *arg)
+static bool split_pte_one(struct pt_table *pte, unsigned i, pte_t e, unsigned long j, void *arg)
 {
 	struct split_walk *w = arg;
-	uint64_t head_pfn = eng_page_pfn(w->eng, w->folio);
+	struct pinmm_page *page = &w->folio[j];
 
-	(void)folio;
-	for (unsigned long j = 0; j < HPAGE_NR; j++) {
-		uint64_t va = addr + j * PINMM_PAGE_SIZE;
-		struct pt_table *pte;
-		unsigned i = pt_index(va, PT_LEVEL_PTE);
-
-		if (va < vma->start)
-			continue;	/* that part of the THP was unmapped here */
-		if (va >= vma->end)
-			break;
-		pte = pte_table_lock(vma->mm, va);
-		if (!pte)
-			continue;
-		pte_t e = pt_read(pte, i);
-		struct pinmm_page *page = &w->folio[j];
-		if (!w->remap && pte_present(e) && pte_pfn(e) == head_pfn + j) {
-			/* as migration: a page that may be pinned keeps its
-			 * entry (and the split is refused) */
-			if (!try_to_unmap_pte(w->eng, pte, i, e, SWP_MIGRATION, head_pfn + j,
-					      page, w->folio, true)) {
-				pm_mutex_unlock(&pte->ptl);
-				w->pinned = true;
-				return false;
-			}
-			page_remove_rmap(page);
-			folio_put(w->folio);
-		} else if (w->remap && is_migration_entry(e) &&
-			   pte_swp_offset(e) == head_pfn + j) {
-			/* page_folio(): the page itself once split */
-			restore_pte(w->eng, pte, i, e, page, page_folio(page));
-		}
-		pm_mutex_unlock(&pte->ptl);
+	if (w->remap) {
+		/* page_folio(): the page itself once split */
+		remove_migration_pte(w->eng, pte, i, e, eng_page_pfn(w->eng, page), page,
+				     page_folio(page));
+		return true;
 	}
-	return true;
+	/* as migration: a page that may be pinned keeps its entry (and the
+	 * split is refused) */
+	w->pinned = !try_to_migrate_pte(w->eng, pte, i, e, w->folio, j, true);
+	return !w->pinned;
+}
+
+static bool split_one(struct pinmm_page *folio, struct vm_area *vma, uint64_t addr, void *arg)
+{
+	(void)folio;
+	/* HPAGE_NR, not the folio's size: the remap runs after the split */
+	return folio_walk_ptes(vma, addr, HPAGE_NR, split_pte_one, arg);
 }
 
 /* rmap callback: split the PMD mapping of the folio at addr, if any. */

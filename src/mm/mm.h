@@ -195,6 +195,23 @@ bool try_to_unmap_pte(struct pinmm *eng, struct pt_table *pte, unsigned i, pte_t
  * with a reference on folio and the bits it kept. ptl held. */
 void restore_pte(struct pinmm *eng, struct pt_table *pte, unsigned i, pte_t swp,
 		 struct pinmm_page *page, struct pinmm_page *folio);
+/*
+ * The PTEs of vma that may map pages 0..nr-1 of a folio vma_address() put
+ * at addr: fn(pte, i, e, j, arg) for page j, with its table locked and e
+ * its entry; pages outside the VMA (a folio partly unmapped here) and
+ * missing tables are skipped. fn returns false to stop the walk (false).
+ */
+typedef bool (*folio_pte_fn)(struct pt_table *pte, unsigned i, pte_t e, unsigned long j,
+			     void *arg);
+bool folio_walk_ptes(struct vm_area *vma, uint64_t addr, unsigned long nr, folio_pte_fn fn,
+		     void *arg);
+/* Page j of folio, if e maps it: a migration entry in its place (split and
+ * migration), by try_to_unmap_pte(). false: it may be pinned and stays. */
+bool try_to_migrate_pte(struct pinmm *eng, struct pt_table *pte, unsigned i, pte_t e,
+			struct pinmm_page *folio, unsigned long j, bool check_pins);
+/* A migration entry e for the frame old_pfn maps page (of folio) again. */
+void remove_migration_pte(struct pinmm *eng, struct pt_table *pte, unsigned i, pte_t e,
+			  uint64_t old_pfn, struct pinmm_page *page, struct pinmm_page *folio);
 /* Lock / unlock a VMA's rmap (mremap moves entries under it). */
 void vma_rmap_lock(struct vm_area *vma);
 void vma_rmap_unlock(struct vm_area *vma);
