@@ -158,14 +158,15 @@ static bool folio_migrate_mapping(struct pinmm_page *old, struct pinmm_page *new
 	return true;
 }
 
-/* small anonymous and page-cache folios, and anonymous THPs (whole) */
+/* small anonymous and page-cache folios, and large anonymous ones (THPs
+ * and mTHPs, whole) */
 static bool migratable(struct pinmm_page *folio)
 {
 	if (page_test(folio, PG_ksm) || page_test(folio, PG_zero))
 		return false;
 	if (folio_order(folio) == 0)
 		return page_test(folio, PG_anon) || page_test(folio, PG_pagecache);
-	return folio_order(folio) == PINMM_HPAGE_ORDER && page_test(folio, PG_anon);
+	return page_test(folio, PG_anon);
 }
 
 int migrate_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned gfp)

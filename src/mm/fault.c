@@ -65,6 +65,8 @@ static int do_anonymous_page(struct pinmm_mm *mm, struct vm_area *vma,
 		pm_mutex_unlock(&pte->ptl);
 		return 0;
 	}
+	if (!do_anonymous_mthp(mm, vma, pte, addr, flags))
+		return 0;
 	page = alloc_anon_page(eng, NULL);
 	if (!page)
 		return -ENOMEM;

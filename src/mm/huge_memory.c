@@ -18,8 +18,7 @@
 
 bool vma_thp_suitable(const struct vm_area *vma, uint64_t haddr)
 {
-	return !vma->file && !(vma->flags & VM_SHARED) && (vma->flags & VM_HUGEPAGE) &&
-	       !(vma->flags & VM_NOHUGEPAGE) && haddr >= vma->start &&
+	return thp_vma_allowable_order(vma, PINMM_HPAGE_ORDER) && haddr >= vma->start &&
 	       haddr + PINMM_PMD_SIZE <= vma->end;
 }
 
@@ -287,6 +286,7 @@ void zap_huge_pmd(struct pinmm *eng, struct pt_table *pmd, unsigned i)
 struct split_walk {
 	struct pinmm *eng;
 	struct pinmm_page *folio;
+	unsigned long nr;	/* its pages, from before the split */
 	bool remap;		/* false: unmap into migration entries */
 	bool pinned;		/* a pin was seen while unmapping: stop */
 };
@@ -311,8 +311,10 @@ static bool split_pte_one(struct pt_table *pte, unsigned i, pte_t e, unsigned lo
 static bool split_one(struct pinmm_page *folio, struct vm_area *vma, uint64_t addr, void *arg)
 {
 	(void)folio;
-	/* HPAGE_NR, not the folio's size: the remap runs after the split */
-	return folio_walk_ptes(vma, addr, HPAGE_NR, split_pte_one, arg);
+	struct split_walk *w = arg;
+
+	/* the size from before: the remap runs after the split */
+	return folio_walk_ptes(vma, addr, w->nr, split_pte_one, arg);
 }
 
 /* rmap callback: split the PMD mapping of the folio at addr, if any. */
@@ -337,7 +339,7 @@ static bool split_pmd_one(struct pinmm_page *folio, struct vm_area *vma, uint64_
 
 static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int extra)
 {
-	struct split_walk w = { .eng = eng, .folio = folio };
+	struct split_walk w = { .eng = eng, .folio = folio, .nr = folio_nr_pages(folio) };
 	struct rmap_pin rp;
 
 	if (!rmap_pin_get(eng, folio, &rp))
@@ -360,7 +362,7 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 		rmap_pin_put(&rp);
 		return -EBUSY;
 	}
-	for (unsigned long j = 0; j < HPAGE_NR; j++) {
+	for (unsigned long j = 0; j < w.nr; j++) {
 		struct pinmm_page *p = &folio[j];
 		uint32_t keep = atomic_load(&p->flags) &
 				((1u << PG_anon) | (1u << PG_anon_exclusive) | (1u << PG_dirty));
@@ -382,9 +384,9 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 	/* the caller's references stay on the first page */
 	atomic_store(&folio->refcount, extra);
 	w.remap = true;
-	rmap_walk_pinned_nr(&rp, folio, HPAGE_NR, split_one, &w);
+	rmap_walk_pinned_nr(&rp, folio, w.nr, split_one, &w);
 	rmap_pin_put(&rp);
-	for (unsigned long j = 0; j < HPAGE_NR; j++) {
+	for (unsigned long j = 0; j < w.nr; j++) {
 		page_clear(&folio[j], PG_locked);
 		if (j)
 			folio_put(&folio[j]);	/* frees what nobody maps now */

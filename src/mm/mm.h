@@ -290,6 +290,13 @@ int do_swap_page(struct pinmm_mm *mm, struct vm_area *vma, struct pt_table *pte,
 
 /* --- huge_memory.c --- */
 bool vma_thp_suitable(const struct vm_area *vma, uint64_t haddr);
+/* --- mthp.c --- */
+/* May a fault in vma allocate an anonymous folio of this order? */
+bool thp_vma_allowable_order(const struct vm_area *vma, unsigned order);
+/* Write fault of the empty PTE at addr: an mTHP for the aligned range
+ * around it, mapped whole. 0 done, 1 fall back to a small page. */
+int do_anonymous_mthp(struct pinmm_mm *mm, struct vm_area *vma, struct pt_table *pte,
+		      uint64_t addr, unsigned flags);
 void prep_anon_thp(struct pinmm_page *folio, struct vm_area *vma, uint64_t haddr);
 int do_huge_pmd_anonymous_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr,
 			       unsigned flags);
