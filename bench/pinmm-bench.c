@@ -196,7 +196,17 @@ static void bench_pin_fast_1(void)
 
 /* Batched pin + unpin over a populated region (small pages, or THPs);
  * fast or slow GUP. */
-static void bench_pin_batch(bool fast, bool thp)
+/* The folio order of the page at addr. */
+static unsigned order_at(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct pinmm_mapping m;
+
+	return pinmm_follow_page(mm, addr, &m) == 0 && m.present ? m.order : 0;
+}
+
+/* thp: 0 small pages, else the THP size the region is faulted in with
+ * (2 MiB: PMD-mapped; below: mTHPs) */
+static void bench_pin_batch(bool fast, uint64_t thp)
 {
 	struct pinmm *eng = new_engine();
 	struct pinmm_mm *mm;
@@ -205,9 +215,14 @@ static void bench_pin_batch(bool fast, bool thp)
 	double s[MAX_REPS], sp[MAX_REPS], su[MAX_REPS], tot[MAX_REPS];
 
 	CHECK(pinmm_mm_create(eng, &mm));
+	if (thp && thp != PINMM_PMD_SIZE) {
+		CHECK(pinmm_thp_set_enabled(eng, PINMM_PMD_SIZE, PINMM_THP_NEVER));
+		CHECK(pinmm_thp_set_enabled(eng, thp, PINMM_THP_MADVISE));
+	}
 	uint64_t a = populated_region_flags(mm, PIN_REGION, thp ? PINMM_MAP_HUGEPAGE : 0);
-	if (thp && !is_huge(mm, a + PIN_REGION - PG)) {
-		fprintf(stderr, "pinmm-bench: no THPs for the pin benchmark\n");
+	if (thp && (1ul << order_at(mm, a + PIN_REGION - PG)) * PG != thp) {
+		fprintf(stderr, "pinmm-bench: no THPs of %lu KiB for the pin benchmark\n",
+			(unsigned long)(thp >> 10));
 		exit(3);
 	}
 	for (int r = 0; r < opt_reps; r++) {
@@ -234,13 +249,19 @@ static void bench_pin_batch(bool fast, bool thp)
 		su[r] = tunpin / np;
 	}
 	if (thp) {
-		const char *name = fast ? "pin-fast-512-thp" : "pin-slow-512-thp";
-		char pin[32], unpin[32];
-		snprintf(pin, sizeof(pin), "  %s.pin", name);
-		snprintf(unpin, sizeof(unpin), "  %s.unpin", name);
-		add_result(name, fast ? "pin_user_pages_fast(512, W) + unpin, PMD-mapped THPs"
-				      : "pin_user_pages(512, W) + unpin, PMD-mapped THPs",
-			   "ns/page", s, opt_reps, NULL, NULL);
+		/* add_result keeps the pointers: one set of strings per row */
+		static char text[4][4][80];
+		bool pmd = thp == PINMM_PMD_SIZE;
+		char (*t)[80] = text[(fast ? 0 : 2) + !pmd];
+		char *name = t[0], *pin = t[1], *unpin = t[2], *what = t[3];
+		const char *kind = fast ? "fast" : "slow", *size = pmd ? "thp" : "mthp64";
+		snprintf(name, 80, "pin-%s-512-%s", kind, size);
+		snprintf(pin, 80, "  pin-%s-512-%s.pin", kind, size);
+		snprintf(unpin, 80, "  pin-%s-512-%s.unpin", kind, size);
+		snprintf(what, 80, "%s(512, W) + unpin, %s",
+			 fast ? "pin_user_pages_fast" : "pin_user_pages",
+			 pmd ? "PMD-mapped THPs" : "64 KiB mTHPs");
+		add_result(name, what, "ns/page", s, opt_reps, NULL, NULL);
 		add_result(pin, "  of which pin", "ns/page", sp, opt_reps, NULL, NULL);
 		add_result(unpin, "  of which unpin", "ns/page", su, opt_reps, NULL, NULL);
 	} else if (fast) {
@@ -264,10 +285,12 @@ static void bench_pin_batch(bool fast, bool thp)
 	free_engine(eng);
 }
 
-static void bench_pin_fast_512(void) { bench_pin_batch(true, false); }
-static void bench_pin_slow_512(void) { bench_pin_batch(false, false); }
-static void bench_pin_fast_512_thp(void) { bench_pin_batch(true, true); }
-static void bench_pin_slow_512_thp(void) { bench_pin_batch(false, true); }
+static void bench_pin_fast_512(void) { bench_pin_batch(true, 0); }
+static void bench_pin_slow_512(void) { bench_pin_batch(false, 0); }
+static void bench_pin_fast_512_thp(void) { bench_pin_batch(true, PINMM_PMD_SIZE); }
+static void bench_pin_slow_512_thp(void) { bench_pin_batch(false, PINMM_PMD_SIZE); }
+static void bench_pin_fast_512_mthp64(void) { bench_pin_batch(true, 64 * 1024); }
+static void bench_pin_slow_512_mthp64(void) { bench_pin_batch(false, 64 * 1024); }
 
 /* ------------------------------------------------------------ 3: faults --- */
 
@@ -1040,6 +1063,8 @@ static const struct bench {
 	{ "pin-slow-512", bench_pin_slow_512, "slow GUP (mmap_lock, ptl) pin of 512 pages + unpin, 256 batches" },
 	{ "pin-fast-512-thp", bench_pin_fast_512_thp, "GUP-fast pin of 512 pages of PMD-mapped THPs + unpin, 512 batches" },
 	{ "pin-slow-512-thp", bench_pin_slow_512_thp, "slow GUP pin of 512 pages of PMD-mapped THPs + unpin, 256 batches" },
+	{ "pin-fast-512-mthp64", bench_pin_fast_512_mthp64, "GUP-fast pin of 512 pages of 64 KiB mTHPs + unpin, 512 batches" },
+	{ "pin-slow-512-mthp64", bench_pin_slow_512_mthp64, "slow GUP pin of 512 pages of 64 KiB mTHPs + unpin, 256 batches" },
 	{ "fault-write", bench_fault_write, "first-touch write fault, 256 MiB fresh region" },
 	{ "fault-read", bench_fault_read, "read fault (zero page), 256 MiB fresh region" },
 	{ "retouch", bench_retouch, "store to a populated page, 256 MiB" },
