@@ -152,6 +152,7 @@ struct pinmm_cell {
 	enum pinmm_cell_expect expect;
 	bool ran;
 	unsigned attempts;	/* runs made (races: until detected) */
+	double ms;		/* wall-clock time of the cell's run, ms; 0 if not run */
 	struct pinmm_scn_result result;
 	enum pinmm_cell_verdict verdict;
 	enum pinmm_na na;
