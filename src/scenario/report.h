@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared by the reports: report.c (text, TAP), report_json.c and the other
+/* Shared by the reports: report.c (text), report_tap.c, report_json.c and the other
  * writers of JSON (explore, host, bench). */
 #ifndef PM_SCN_REPORT_H
 #define PM_SCN_REPORT_H
@@ -21,6 +21,10 @@ const char *pm_cell_text(const struct pinmm_cell *c);
 struct json_object;
 /* A new JSON object with "schema_version" set: the root of a document. */
 struct json_object *pm_json_document(void);
+
+/* report_tap.c */
+int pm_tap_matrix(FILE *out, const struct pinmm_matrix *m);
+int pm_ktap_matrix(FILE *out, const struct pinmm_matrix *m);
 
 int pm_json_matrix(FILE *out, const struct pinmm_matrix *m);
 int pm_json_run(FILE *out, const struct pinmm_scenario *scn, const char *policy,
