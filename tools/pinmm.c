@@ -178,7 +178,7 @@ static int cmd_check(int argc, char **argv)
 
 	bool clash = false;
 
-	while ((o = getopt_long(argc, argv, "vj:h", opts, NULL)) != -1) {
+	while ((o = pm_cli_getopt("check", argc, argv, "vj:h", opts)) != -1) {
 		if (format_option(o, &ropt, &clash))
 			continue;
 		if (o == 'U') {
@@ -315,7 +315,7 @@ static int cmd_run(int argc, char **argv)
 	bool clash = false;
 	struct stat st;
 
-	while ((o = getopt_long(argc, argv, "p:th", opts, NULL)) != -1) {
+	while ((o = pm_cli_getopt("run", argc, argv, "p:th", opts)) != -1) {
 		if (format_option(o, &ropt, &clash))
 			continue;
 		if (o == 'p') {
