@@ -9,6 +9,9 @@ src=$(cd "$2" && pwd)
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
+# the bash completion where bash-completion finds it, under the prefix
+[ -f "$prefix/share/bash-completion/completions/pinmm" ] ||
+	{ echo "check-install: no share/bash-completion/completions/pinmm" >&2; exit 1; }
 pcdir=$(dirname "$(find "$prefix" -name pinmm.pc | head -n 1)")
 export PKG_CONFIG_PATH=$pcdir
 # only the engine's headers are installed
@@ -38,5 +41,5 @@ if cmake -S "$prefix/consumer" -B "$prefix/consumer/build99" -DCMAKE_PREFIX_PATH
 	echo "check-install: find_package(pinmm 99) succeeded" >&2
 	exit 1
 fi
-echo "check-install: headers compile alone, pinmm-demo builds with pkg-config and with" \
+echo "check-install: completion installed, headers compile alone, pinmm-demo builds with pkg-config and with" \
      "find_package(pinmm) (pinmm::pinmm) and runs"

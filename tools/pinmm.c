@@ -324,6 +324,11 @@ static int cmd_run(int argc, char **argv)
 			sopt.trace = stderr;
 		} else if (o == 'h') {
 			fputs(usage_run, stdout);
+			/* the names, from the engine: also what completion offers */
+			fputs("\nswitches:", stdout);
+			for (int sw = 0; sw < PINMM_SW_NR; sw++)
+				printf(" %s", pinmm_switch_name((enum pinmm_switch)sw));
+			putchar('\n');
 			return EXIT_DECLARED;
 		} else {
 			fputs(usage_run, stderr);
