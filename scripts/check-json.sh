@@ -3,49 +3,27 @@
 # explore, replay) validated against its schema in docs/schema/ by a real
 # validator (scripts/validate-json.py, python3-jsonschema), and documents
 # that break a schema rejected. host and bench JSON are validated by
-# scripts/host-test.sh (they need root). Exit 4 (skip) when jsonschema is
-# missing outside CI; in CI that is a failure.
+# scripts/host-test.sh (they need root).
 set -uo pipefail
 pinmm=$1
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/lib-formats.sh"
+python3 scripts/validate-json.py --available || no_reader "JSON Schema validator" python3-jsonschema
 schema=docs/schema
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
-if ! python3 scripts/validate-json.py --available; then
-	echo "check-json: no JSON Schema validator (scripts/test-deps.sh installs python3-jsonschema)"
-	[ -n "${CI:-}" ] && exit 1
-	exit 4
-fi
-
-fail=0 n=0
-# valid SCHEMA FILE: the document must pass
+# valid SCHEMA FILE / invalid WHAT SCHEMA FILE (--lines first for JSON Lines)
 valid() {
-	n=$((n + 1))
-	if ! python3 scripts/validate-json.py "$@"; then
-		echo "FAIL: ${*: -1} does not follow ${*: -2:1}"
-		fail=$((fail + 1))
-	fi
+	expect 0 "${*: -1} follows ${*: -2:1}" -- python3 scripts/validate-json.py "$@"
 }
-# invalid WHAT SCHEMA FILE: the document must be rejected (exit 1)
 invalid() {
-	local what=$1 rc
+	local what=$1
 	shift
-	n=$((n + 1))
-	python3 scripts/validate-json.py "$@" >/dev/null
-	rc=$?
-	if [ $rc -ne 1 ]; then
-		echo "FAIL: a document with $what was not rejected (exit $rc)"
-		fail=$((fail + 1))
-	fi
+	expect 1 "a document with $what is rejected" -- python3 scripts/validate-json.py "$@"
 }
 
-# a scenario that declares a break that does not happen: an UNEXPECTED cell
-sed 's/^scenario .*/&\nbreaks-without anon_exclusive/' scenarios/e-munmap.pin >"$tmp/unexpected.pin"
 "$pinmm" check --json scenarios/e-munmap.pin scenarios/g5-pin-accounting.pin \
-	scenarios/g4-gup-fast-recheck.pin "$tmp/unexpected.pin" >"$tmp/check.json" 2>/dev/null
-grep -q '"verdict":"UNEXPECTED"' "$tmp/check.json" || { echo "FAIL: no UNEXPECTED cell"; fail=$((fail + 1)); }
-grep -q '"explored":true' "$tmp/check.json" || { echo "FAIL: no explored cell"; fail=$((fail + 1)); }
+	scenarios/g4-gup-fast-recheck.pin "$(unexpected_pin)" >"$tmp/check.json" 2>/dev/null
+holds "an UNEXPECTED cell" -- grep -q '"verdict":"UNEXPECTED"' "$tmp/check.json"
+holds "an explored cell" -- grep -q '"explored":true' "$tmp/check.json"
 valid "$schema/pinmm-check.schema.json" "$tmp/check.json"
 "$pinmm" run --json scenarios/e-munmap.pin >"$tmp/run-pass.json"
 valid "$schema/pinmm-run.schema.json" "$tmp/run-pass.json"
@@ -94,5 +72,4 @@ invalid "a skipped host line without its reason" --lines "$schema/pinmm-host.sch
 head -n 1 "$b" >"$tmp/host.json"
 valid --lines "$schema/pinmm-host.schema.json" "$tmp/host.json"
 
-echo "check-json: $((n - fail))/$n as expected"
-[ $fail -eq 0 ]
+finish

@@ -2,14 +2,14 @@
 # check-ktap.sh PINMM CACHE_DIR - `pinmm check --ktap` read by the kernel's
 # own KTAP parser (tools/testing/kunit/kunit_parser.py, through
 # scripts/ktap-verdict.py): no parse error, the counts of the Totals line,
-# two spaces a nesting level; and malformed KTAP rejected. The parser comes from $PINMM_KUNIT_DIR, else
-# from Debian's linux-source package (/usr/src/linux-source-*.tar.xz,
-# installed by scripts/test-deps.sh), unpacked once into CACHE_DIR.
-# Exit 4 (skip) when there is neither outside CI; in CI that is a failure.
+# two spaces a nesting level; and malformed KTAP rejected. The parser comes
+# from $PINMM_KUNIT_DIR, else from Debian's linux-source package
+# (/usr/src/linux-source-*.tar.xz, installed by scripts/test-deps.sh),
+# unpacked once into CACHE_DIR.
 set -uo pipefail
 pinmm=$1
 cache=$2
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/lib-formats.sh"
 
 kunit=${PINMM_KUNIT_DIR:-}
 if [ -z "$kunit" ]; then
@@ -24,19 +24,8 @@ if [ -z "$kunit" ]; then
 			touch "$kunit/$(basename "$tarball").done"
 	fi
 fi
-if [ ! -f "$kunit/kunit_parser.py" ]; then
-	echo "check-ktap: no kunit_parser.py (scripts/test-deps.sh installs linux-source; or set PINMM_KUNIT_DIR)"
-	[ -n "${CI:-}" ] && exit 1
-	exit 4
-fi
+[ -f "$kunit/kunit_parser.py" ] || no_reader "kunit_parser.py (nor PINMM_KUNIT_DIR)" linux-source
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0 n=0
-bad() {
-	echo "FAIL: $*"
-	fail=$((fail + 1))
-}
 # verdict FILE STATUS: the parser accepts FILE and calls it STATUS
 verdict() {
 	n=$((n + 1))
@@ -49,10 +38,7 @@ verdict() {
 }
 # rejected WHAT FILE: the parser finds it malformed
 rejected() {
-	n=$((n + 1))
-	python3 scripts/ktap-verdict.py "$kunit" "$2" >/dev/null 2>&1
-	local rc=$?
-	[ $rc -eq 1 ] || bad "KTAP with $1 was not rejected (exit $rc)"
+	expect 1 "KTAP with $1 is rejected" -- python3 scripts/ktap-verdict.py "$kunit" "$2"
 }
 
 "$pinmm" check --ktap --no-host scenarios/e-munmap.pin scenarios/g5-pin-accounting.pin \
@@ -60,11 +46,9 @@ rejected() {
 verdict "$tmp/ok.ktap" SUCCESS
 # an UNEXPECTED cell (a break declared that does not happen) fails its
 # scenario and the run
-sed 's/^scenario .*/&\nbreaks-without anon_exclusive/' scenarios/e-munmap.pin >"$tmp/unexpected.pin"
-"$pinmm" check --ktap --no-host scenarios/e-munmap.pin "$tmp/unexpected.pin" >"$tmp/fail.ktap"
+"$pinmm" check --ktap --no-host scenarios/e-munmap.pin "$(unexpected_pin)" >"$tmp/fail.ktap"
 verdict "$tmp/fail.ktap" FAILURE
-n=$((n + 1))
-grep -q '^not ok 2 unexpected$' "$tmp/fail.ktap" || bad "the scenario with an UNEXPECTED cell is not 'not ok'"
+holds "the scenario with an UNEXPECTED cell is 'not ok'" -- grep -q '^not ok 2 unexpected$' "$tmp/fail.ktap"
 
 # malformed KTAP: real output, one thing broken
 k="$tmp/ok.ktap" b="$tmp/bad.ktap"
@@ -85,5 +69,4 @@ rejected "a subtest's result not indented" "$b"
 sed '0,/^  1\.\./s//    1../' "$k" >"$b"
 rejected "a subtest's plan indented too far" "$b"
 
-echo "check-ktap: $((n - fail))/$n as expected"
-[ $fail -eq 0 ]
+finish
