@@ -41,6 +41,12 @@ if [ -f /tmp/pinmm-host.lock ] && [ ! -L /tmp/pinmm-host.lock ] &&
 	flock -s -w 50 9 || { echo "FAIL: an older pinmm holds /tmp/pinmm-host.lock"; exit 1; }
 fi
 
+# schema_ok STATUS: scripts/validate-json.py's status is a pass: valid, or no
+# validator (exit 4) outside CI only (in CI scripts/test-deps.sh installs it)
+schema_ok() {
+	[ "$1" -eq 0 ] || { [ "$1" -eq 4 ] && [ -z "${CI:-}" ]; }
+}
+
 case $what in
 conformance)
 	# fork with a pinned buffer, DONTNEED then repin, mremap, KSM skip of
@@ -54,9 +60,18 @@ conformance)
 	else
 		echo "note: KSM absent, its test is skipped"
 	fi
-	"$pinmm" host --timeout 20 "${files[@]}"
+	out=$(mktemp)
+	"$pinmm" host --json --timeout 20 "${files[@]}" >"$out"
 	rc=$?
+	cat "$out"
+	# a JSON line per scenario, each as docs/schema/pinmm-host.schema.json says
+	lines=$(grep -c . "$out")
+	python3 scripts/validate-json.py --lines docs/schema/pinmm-host.schema.json "$out"
+	valid=$?
+	rm -f "$out"
 	[ $rc -eq 0 ] || { echo "FAIL: pinmm host exited $rc"; exit 1; }
+	[ "$lines" -eq ${#files[@]} ] || { echo "FAIL: $lines JSON lines for ${#files[@]} scenarios"; exit 1; }
+	schema_ok $valid || { echo "FAIL: the JSON does not follow its schema"; exit 1; }
 	echo "PASS: ${#files[@]} scenarios agree with the kernel"
 	;;
 signal)
@@ -220,11 +235,14 @@ bench)
 	rc=$?
 	after=$(read_knobs)
 	out=$(cat "$tmp/out.json")
+	python3 scripts/validate-json.py docs/schema/pinmm-bench.schema.json "$tmp/out.json"
+	valid=$?
 	svg=$(head -c 300 "$tmp/bench.svg" 2>/dev/null)
 	rm -rf "$tmp"
 	[ "$before" = "$after" ] || { echo "FAIL: KSM sysfs not restored"; exit 1; }
 	[ $rc -eq 4 ] && { echo "SKIP: host side skipped"; echo "$out" | grep host_skipped; exit 4; }
 	[ $rc -le 1 ] || { echo "FAIL: pinmm bench exited $rc"; exit 1; }
+	schema_ok $valid || { echo "FAIL: the JSON does not follow its schema"; exit 1; }
 	for row in pin-4 pin-64 pin-1024 fault-write fork fork-pinned fork-ratio ksm-merge; do
 		grep -Eq "\"name\": ?\"$row\"" <<<"$out" || { echo "FAIL: no row $row"; exit 1; }
 	done

@@ -205,7 +205,7 @@ static int run_verb(int argc, char **argv, bool replay)
 
 	opt.cfg.seed = 1;
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "p:h", explore_opts, NULL)) != -1) {
+	while ((o = pm_cli_getopt(verb, argc, argv, "p:h", explore_opts)) != -1) {
 		switch (o) {
 		case O_POLICY:
 			policy = optarg;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Numeric command-line arguments of the pinmm program, parsed strictly:
+ * Command-line arguments of the pinmm program. Numbers are parsed strictly:
  * the whole argument is the number, in range, else a usage error. Shared
  * by tools/ (check, explore, replay) and host_cli.c (host, bench).
  */
@@ -19,5 +19,15 @@ int pm_cli_ulong(const char *verb, const char *option, const char *arg,
 /* Seconds > 0 and finite, likewise. */
 int pm_cli_seconds(const char *verb, const char *option, const char *arg,
 		   double *out);
+
+struct option;
+/*
+ * getopt_long() for a verb: the same return values, but a bad option is
+ * reported as "pinmm VERB: unknown option '--jsno' (did you mean
+ * '--json'?)" or "... option '--jobs' needs a value" (cli_getopt.c); the
+ * caller prints its usage and exits with status 2 on '?'.
+ */
+int pm_cli_getopt(const char *verb, int argc, char **argv, const char *shortopts,
+		  const struct option *opts);
 
 #endif

@@ -48,6 +48,7 @@
 #include "ast.h"
 #include "host.h"
 #include "observe.h"
+#include "report.h"
 
 #define PG 4096ul
 #define PM_PRESENT (1ull << 63)
@@ -1445,7 +1446,7 @@ int pinmm_host_report(FILE *out, const struct pinmm_scenario *scn,
 	uname(&u);
 	if (json) {
 		/* through json-c: reasons and messages may hold quotes */
-		json_object *o = json_object_new_object(), *fails = json_object_new_array(),
+		json_object *o = pm_json_document(), *fails = json_object_new_array(),
 			    *notes = json_object_new_array();
 
 		json_object_object_add(o, "file", json_object_new_string(scn->file));

@@ -52,6 +52,7 @@
 #include <pinmm/pinmm.h>
 
 #include "host.h"
+#include "report.h"
 
 #define PG 4096ul
 #define KIB 1024ul
@@ -918,7 +919,7 @@ static json_object *jnum(double v)
 static void print_json(struct bench *b, FILE *out, const char *when, const char *kernel,
 		       const double load[2], const struct goal_res g[3])
 {
-	json_object *root = json_object_new_object(), *rows = json_object_new_array(),
+	json_object *root = pm_json_document(), *rows = json_object_new_array(),
 		    *jg = json_object_new_array(), *jl = json_object_new_array();
 
 	json_object_object_add(root, "date", json_object_new_string(when));

@@ -69,7 +69,7 @@ int pinmm_host_cmd(int argc, char **argv)
 	unsigned long timeout;
 	int o;
 
-	while ((o = getopt_long(argc, argv, "th", opts, NULL)) != -1) {
+	while ((o = pm_cli_getopt("host", argc, argv, "th", opts)) != -1) {
 		if (o == 'J') {
 			json = true;
 		} else if (o == 't') {
@@ -181,7 +181,7 @@ int pinmm_host_cmd_bench(int argc, char **argv)
 	unsigned long reps;
 	int o, ret;
 
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((o = pm_cli_getopt("bench", argc, argv, "h", opts)) != -1) {
 		if (o == 'J') {
 			bopt.json = true;
 		} else if (o == 'r') {

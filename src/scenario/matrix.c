@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pinmm/host.h>
@@ -248,6 +249,7 @@ static void run_cell(const struct pinmm_row *row, struct pinmm_cell *c)
 struct slot {
 	pid_t pid;
 	int fd;
+	struct timespec start;	/* the cell's ms: fork to reaped, crash or not */
 	struct pinmm_row *row;
 	struct pinmm_cell *cell;
 };
@@ -259,6 +261,7 @@ static int start_cell(struct slot *s)
 	if (pipe(fds))
 		return -errno;
 	fflush(NULL);	/* nothing buffered is written twice */
+	clock_gettime(CLOCK_MONOTONIC, &s->start);
 	s->pid = fork();
 	if (s->pid < 0) {
 		close(fds[0]);
@@ -290,14 +293,19 @@ static int start_cell(struct slot *s)
 static void finish_cell(struct slot *s, int status)
 {
 	struct pinmm_cell got;
+	struct timespec end;
 	size_t have = 0;
 	ssize_t n;
 
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	s->cell->ms = (double)(end.tv_sec - s->start.tv_sec) * 1e3 +
+		      (double)(end.tv_nsec - s->start.tv_nsec) / 1e6;
 	while (have < sizeof(got) &&
 	       (n = read(s->fd, (char *)&got + have, sizeof(got) - have)) > 0)
 		have += (size_t)n;
 	close(s->fd);
 	if (have == sizeof(got) && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		got.ms = s->cell->ms;
 		*s->cell = got;
 		return;
 	}

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * report.c - the human table and TAP 13 (as kselftest prints it) for
- * `pinmm check`, and the result of `pinmm run`. JSON is report_json.c.
+ * report.c - the human table for `pinmm check` and the result of `pinmm
+ * run`; the other formats: TAP 13 and KTAP are report_tap.c, JSON
+ * report_json.c, JUnit XML report_junit.c.
  */
 #include <stdio.h>
 #include <string.h>
-
-#include <json-c/json.h>
 
 #include <pinmm/host.h>
 #include <pinmm/scenario.h>
@@ -149,58 +148,6 @@ static void text_matrix(FILE *out, const struct pinmm_matrix *m,
 	fprintf(out, "%s\n", opt->colour ? C_RESET : "");
 }
 
-/* A YAML double-quoted string: JSON's escaping is valid there. */
-static void yaml_string(FILE *out, const char *s)
-{
-	json_object *j = json_object_new_string(s ? s : "");
-
-	fputs(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN), out);
-	json_object_put(j);
-}
-
-/* Text on a TAP line: no newline or '#' may end it early. */
-static void tap_text(FILE *out, const char *s)
-{
-	for (; s && *s; s++)
-		fputc(*s == '\n' || *s == '#' ? ' ' : *s, out);
-}
-
-/* TAP 13: one test point per cell; n/a is a SKIP, informational a plain ok */
-static void tap_matrix(FILE *out, const struct pinmm_matrix *m)
-{
-	unsigned n = 0;
-	char name[128];
-
-	fprintf(out, "TAP version 13\n1..%u\n", m->sum.cells);
-	for (size_t i = 0; i < m->nr_rows; i++) {
-		const struct pinmm_row *row = &m->rows[i];
-
-		for (unsigned k = 0; k < row->nr_cells; k++) {
-			const struct pinmm_cell *c = &row->cells[k];
-
-			n++;
-			pm_row_name(row, name, sizeof(name));
-			/* the test point's name is stable (scenario, cell): its
-			 * result goes below it, so histories line up */
-			if (c->verdict == PINMM_VERDICT_NA) {
-				fprintf(out, "ok %u %s %s # SKIP ", n, name, c->label);
-				tap_text(out, c->reason);
-				fputc('\n', out);
-			} else if (c->verdict == PINMM_VERDICT_UNEXPECTED) {
-				fprintf(out, "not ok %u %s %s\n  ---\n  message: ", n, name, c->label);
-				yaml_string(out, c->reason);
-				fputs("\n  ...\n", out);
-			} else {
-				fprintf(out, "ok %u %s %s\n# %s\n", n, name, c->label, pm_cell_text(c));
-			}
-		}
-	}
-	/* kselftest's closing line */
-	fprintf(out, "# Totals: pass:%u fail:%u xfail:0 xpass:0 skip:%u error:0\n",
-		m->sum.pass + m->sum.detected + m->sum.info, m->sum.unexpected,
-		m->sum.na);
-}
-
 int pinmm_report_matrix(FILE *out, const struct pinmm_matrix *m,
 			const struct pinmm_report_options *opt)
 {
@@ -208,8 +155,9 @@ int pinmm_report_matrix(FILE *out, const struct pinmm_matrix *m,
 	case PINMM_REPORT_JSON:
 		return pm_json_matrix(out, m);
 	case PINMM_REPORT_TAP:
-		tap_matrix(out, m);
-		return 0;
+		return pm_tap_matrix(out, m);
+	case PINMM_REPORT_KTAP:
+		return pm_ktap_matrix(out, m);
 	case PINMM_REPORT_TEXT:
 		text_matrix(out, m, opt);
 		return 0;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared by report.c (text, TAP) and report_json.c. */
+/* Shared by the reports: report.c (text), report_tap.c, report_json.c and the other
+ * writers of JSON (explore, host, bench). */
 #ifndef PM_SCN_REPORT_H
 #define PM_SCN_REPORT_H
 
@@ -12,6 +13,18 @@ const char *pm_row_name(const struct pinmm_row *row, char *buf, size_t len);
 /* What a cell shows: pass, detected, UNEXPECTED, n/a[-switch|-explorer],
  * (pass)/(fails) for informational cells. */
 const char *pm_cell_text(const struct pinmm_cell *c);
+
+/* Every JSON document pinmm writes carries "schema_version": the version of
+ * its JSON Schema (docs/schema/, docs/output.md), raised when a field
+ * changes meaning or goes away, not when one is added. */
+#define PM_JSON_SCHEMA_VERSION 1
+struct json_object;
+/* A new JSON object with "schema_version" set: the root of a document. */
+struct json_object *pm_json_document(void);
+
+/* report_tap.c */
+int pm_tap_matrix(FILE *out, const struct pinmm_matrix *m);
+int pm_ktap_matrix(FILE *out, const struct pinmm_matrix *m);
 
 int pm_json_matrix(FILE *out, const struct pinmm_matrix *m);
 int pm_json_run(FILE *out, const struct pinmm_scenario *scn, const char *policy,

@@ -4,7 +4,7 @@
  * (summary, failures, schedule, readable trace) or JSON (json-c; the same,
  * with every trace event).
  *
- * JSON: { "file", "title", "policy", "mode": "explore"|"replay", "strategy",
+ * JSON: { "schema_version", "file", "title", "policy", "mode": "explore"|"replay", "strategy",
  *   "bound", "seed", "depth", "executions", "seconds", "executions_per_second",
  *   "exhausted", "found", "aborted", "preemptions", "bound_reached",
  *   "outcome", "message", "messages": [...], "schedule", "threads": [...],
@@ -17,6 +17,8 @@
 #include <json-c/json.h>
 
 #include <pinmm/scenario_explore.h>
+
+#include "report.h"
 
 #define C_RESET "\033[0m"
 #define C_GREEN "\033[32m"
@@ -43,7 +45,7 @@ static int json_report(FILE *out, const struct pinmm_scenario *scn, const char *
 		       const struct pinmm_scn_explore_result *r, bool replay)
 {
 	const struct pinmm_explore_result *ex = &r->ex;
-	json_object *root = json_object_new_object();
+	json_object *root = pm_json_document();
 	json_object *msgs = json_object_new_array(), *threads = json_object_new_array();
 	json_object *trace = json_object_new_array();
 	int ret;

@@ -2,10 +2,11 @@
 /*
  * report_json.c - `--json` for `pinmm check` and `pinmm run` (json-c).
  *
- * check: { "version", "as_declared", "summary": {...}, "scenarios": [
+ * Every document starts with "schema_version" (docs/schema/pinmm-*.schema.json).
+ * check: { "schema_version", "version", "as_declared", "summary": {...}, "scenarios": [
  *   { "file", "name", "title", "explore_bound", "cells": [ { "policy",
- *     "role", "expected", "verdict", "na", "result", "attempts", "reason",
- *     "messages": [...] } ] } ] }
+ *     "role", "expected", "verdict", "na", "result", "attempts", "ms",
+ *     "reason", "messages": [...] } ] } ] }
  */
 #include <errno.h>
 
@@ -14,6 +15,15 @@
 #include <pinmm/pinmm.h>
 
 #include "report.h"
+
+json_object *pm_json_document(void)
+{
+	json_object *root = json_object_new_object();
+
+	json_object_object_add(root, "schema_version",
+			       json_object_new_int(PM_JSON_SCHEMA_VERSION));
+	return root;
+}
 
 static json_object *result_json(const struct pinmm_scn_result *r,
 				json_object *o)
@@ -51,6 +61,7 @@ static json_object *cell_json(const struct pinmm_cell *c)
 	json_object_object_add(o, "na", na_str[c->na] ? json_object_new_string(na_str[c->na])
 						       : NULL);
 	json_object_object_add(o, "attempts", json_object_new_int((int)c->attempts));
+	json_object_object_add(o, "ms", json_object_new_double(c->ms));
 	json_object_object_add(o, "reason", json_object_new_string(c->reason));
 	if (c->explored) {	/* a search by the explorer (matrix_explore.c) */
 		json_object_object_add(o, "explored", json_object_new_boolean(true));
@@ -80,7 +91,7 @@ static int emit(FILE *out, json_object *root)
 int pm_json_matrix(FILE *out, const struct pinmm_matrix *m)
 {
 	const struct pinmm_matrix_summary *s = &m->sum;
-	json_object *root = json_object_new_object();
+	json_object *root = pm_json_document();
 	json_object *sum = json_object_new_object();
 	json_object *rows = json_object_new_array();
 	char name[128];
@@ -126,7 +137,7 @@ int pm_json_matrix(FILE *out, const struct pinmm_matrix *m)
 int pm_json_run(FILE *out, const struct pinmm_scenario *scn, const char *policy,
 		const struct pinmm_scn_result *res)
 {
-	json_object *root = json_object_new_object();
+	json_object *root = pm_json_document();
 
 	json_object_object_add(root, "file", json_object_new_string(pinmm_scenario_file(scn)));
 	json_object_object_add(root, "title", json_object_new_string(pinmm_scenario_title(scn)));
