@@ -397,6 +397,9 @@ int main(int argc, char **argv)
 		return pinmm_host_cmd(argc - 1, argv + 1);
 	if (!strcmp(verb, "bench"))
 		return pinmm_host_cmd_bench(argc - 1, argv + 1);
+	/* internal: exec'd by `pinmm bench` (not a verb for people) */
+	if (!strcmp(verb, "__bench-fork-child"))
+		return pinmm_host_bench_fork_child(argc - 1, argv + 1);
 	static const char *const verbs[] = { "check", "run", "explore", "replay", "host", "bench" };
 	const char *near = pm_nearest_word(verb, strlen(verb), verbs, sizeof(verbs) / sizeof(verbs[0]));
 	if (near)

@@ -120,6 +120,9 @@ int pinmm_host_bench(const struct pinmm_host_bench_options *opt, FILE *out);
  * status as docs/pinmm.1 says. */
 int pinmm_host_cmd(int argc, char **argv);
 int pinmm_host_cmd_bench(int argc, char **argv);
+/* The process `pinmm bench` execs to time the host's forks in an address
+ * space that holds nothing but the region (argv: verb, length, reps, fd). */
+int pinmm_host_bench_fork_child(int argc, char **argv);
 /* `pinmm check`'s host column: mode 1 --host, 0 --no-host, -1 default
  * (included when the backend can run here, else skipped with the reason) */
 void pinmm_host_check_plan(struct pinmm_matrix *m, int mode, unsigned timeout);

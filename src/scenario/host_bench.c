@@ -607,6 +607,98 @@ static int host_fork(struct bench *b, uint64_t len, double *none, double *pinned
 	return why[0] ? 0 : ret;	/* a refused registration: skipped */
 }
 
+/*
+ * The host's forks, timed in a process that holds nothing but the region:
+ * this one maps the engine's arena, whose page tables every fork() here
+ * would copy too (256 MiB measured 178 ns/page for fork alone this way,
+ * against about 70 in a bare process). A fresh exec of pinmm runs
+ * host_fork() and sends its results back through a pipe.
+ */
+#define FORK_CHILD_VERB "__bench-fork-child"
+
+struct fork_report {
+	int ret;
+	double v[4];		/* none, pinned, none (fork alone), pinned (alone) */
+	char why[200];
+};
+
+int pinmm_host_bench_fork_child(int argc, char **argv)
+{
+	struct fork_report rep = { 0 };
+	struct bench b = { .host_ok = true };
+	char *end;
+
+	if (argc != 4)
+		return 2;
+	uint64_t len = strtoull(argv[1], &end, 10);
+	b.reps = atoi(argv[2]);
+	int fd = atoi(argv[3]);
+	if (*end || !len || b.reps < 1 || b.reps > MAX_REPS || fd < 3)
+		return 2;
+	rep.ret = host_fork(&b, len, &rep.v[0], &rep.v[1], &rep.v[2], &rep.v[3], rep.why,
+			    sizeof(rep.why));
+	return write(fd, &rep, sizeof(rep)) == (ssize_t)sizeof(rep) ? 0 : 1;
+}
+
+/* Is this process the pinmm binary (which has the child verb)? */
+static bool self_is_pinmm(void)
+{
+	char path[4096];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+
+	if (n <= 0)
+		return false;
+	path[n] = 0;
+	const char *base = strrchr(path, '/');
+	return !strcmp(base ? base + 1 : path, "pinmm");
+}
+
+static int host_fork_fresh(struct bench *b, uint64_t len, double *none, double *pinned,
+			   double *none_f, double *pinned_f, char *why, size_t wlen)
+{
+	struct fork_report rep = { .ret = -EIO };
+	int fds[2], status;
+
+	if (!self_is_pinmm())	/* a program linking the library: in place */
+		return host_fork(b, len, none, pinned, none_f, pinned_f, why, wlen);
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		char l[32], r[16], f[16];
+
+		snprintf(l, sizeof(l), "%llu", (unsigned long long)len);
+		snprintf(r, sizeof(r), "%d", b->reps);
+		snprintf(f, sizeof(f), "%d", fds[1]);
+		fcntl(fds[1], F_SETFD, 0);	/* the one fd it keeps */
+		execl("/proc/self/exe", "pinmm", FORK_CHILD_VERB, l, r, f, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	ssize_t got = read(fds[0], &rep, sizeof(rep));
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got != (ssize_t)sizeof(rep)) {
+		snprintf(why, wlen, "the fresh process for the host's forks failed (status %d)",
+			 status);
+		return 0;
+	}
+	*none = rep.v[0];
+	*pinned = rep.v[1];
+	*none_f = rep.v[2];
+	*pinned_f = rep.v[3];
+	snprintf(why, wlen, "%s", rep.why);
+	if (!rep.ret && !b->host_ok && !why[0])
+		snprintf(why, wlen, "%s", b->host_why);
+	return rep.ret;
+}
+
 static int bench_fork(struct bench *b)
 {
 	uint64_t len = b->opt->quick ? 16 * MIB : 256 * MIB;
@@ -618,9 +710,8 @@ static int bench_fork(struct bench *b)
 	snprintf(what, sizeof(what), "fork+wait %s, none pinned", sz);
 	rn = add_row(b, "fork", what, "ns/page", G_NONE, 0, true);
 	snprintf(what, sizeof(what), "fork+wait %s, all pinned", sz);
-	rp = add_row(b, "fork-pinned", what, "ns/page", G_NONE, 0, true);
-	rr = add_row(b, "fork-ratio", "fork+wait pinned / unpinned", "x", G_ENGINE_LT_HOST, 0,
-		     false);
+	rp = add_row(b, "fork-pinned", what, "ns/page", G_RATIO_LE, 0.5, true);
+	rr = add_row(b, "fork-ratio", "fork+wait pinned / unpinned", "x", G_NONE, 0, false);
 	/* the same forks, up to the return of fork() in the parent (the
 	 * child's exit not included): what HOST-FACTS quotes */
 	fn = add_row(b, "fork-only", "  fork() alone, none pinned", "ns/page", G_NONE, 0, false);
@@ -631,8 +722,8 @@ static int bench_fork(struct bench *b)
 		return ret;
 	rr->eng = rp->eng / rn->eng;
 	fr->eng = fp->eng / fn->eng;
-	ret = host_fork(b, len, &rn->host, &rp->host, &fn->host, &fp->host, rp->skip,
-			sizeof(rp->skip));
+	ret = host_fork_fresh(b, len, &rn->host, &rp->host, &fn->host, &fp->host, rp->skip,
+			      sizeof(rp->skip));
 	if (ret)
 		return ret;
 	if (isnan(rp->host)) {
@@ -826,7 +917,7 @@ static void goals(struct bench *b, struct goal_res g[3])
 {
 	g[0] = (struct goal_res){ "pin", "engine pin+unpin per page <= 0.5x host register+unregister (every size)", 1, "" };
 	g[1] = (struct goal_res){ "fault", "engine first-touch fault per page <= 0.25x host", 1, "" };
-	g[2] = (struct goal_res){ "fork", "engine pinned/unpinned fork ratio < the host's", 1, "" };
+	g[2] = (struct goal_res){ "fork", "engine fork+wait with everything pinned, per page <= 0.5x the host's", 1, "" };
 	double worst = 0;
 	const char *worst_at = "";
 
@@ -858,8 +949,8 @@ static void goals(struct bench *b, struct goal_res g[3])
 			snprintf(g[k].detail, sizeof(g[k].detail), "%.2fx (%.0f vs %.0f ns/page)",
 				 r->eng / r->host, r->eng, r->host);
 		} else {
-			snprintf(g[k].detail, sizeof(g[k].detail), "engine %.1fx vs host %.1fx",
-				 r->eng, r->host);
+			snprintf(g[k].detail, sizeof(g[k].detail), "%.2fx (%.0f vs %.0f ns/page)",
+				 r->eng / r->host, r->eng, r->host);
 		}
 	}
 }
