@@ -969,6 +969,51 @@ static void bench_thp_fault(void)
 	free_engine(eng);
 }
 
+/* First touch of anonymous memory in folios of each THP size (mTHP 16 KiB
+ * .. 1 MiB, then the PMD size and small pages): one store per folio, so
+ * one fault allocates, zeroes and maps each; per 4 KiB page. */
+#define MTHP_REGION (64 * MIB)
+
+static void bench_mthp_fault(void)
+{
+	static char names[9][32], whats[9][80];	/* add_result keeps pointers */
+	double s[9][MAX_REPS];
+	int nr = 0;
+
+	for (unsigned order = 0; order <= 9; order++) {
+		if (order == 1)
+			continue;	/* no anonymous size */
+		struct pinmm *eng = new_engine();
+		struct pinmm_mm *mm;
+		uint64_t size = PG << order;
+
+		CHECK(pinmm_mm_create(eng, &mm));
+		CHECK(pinmm_thp_set_enabled(eng, HPAGE, PINMM_THP_NEVER));
+		if (order)
+			CHECK(pinmm_thp_set_enabled(eng, size, PINMM_THP_MADVISE));
+		for (int r = -1; r < opt_reps; r++) {
+			uint64_t a = map_region(mm, MTHP_REGION, PINMM_MAP_HUGEPAGE);
+			double t0 = now_ns();
+			for (uint64_t off = 0; off < MTHP_REGION; off += size)
+				CHECK(pinmm_store_fill(mm, a + off, (uint8_t)r, 1));
+			double dt = now_ns() - t0;
+			if (order_at(mm, a + MTHP_REGION - PG) != order)
+				exit(3);
+			CHECK(pinmm_munmap(mm, a, MTHP_REGION));
+			if (r >= 0)
+				s[nr][r] = dt / (double)(MTHP_REGION / PG);
+		}
+		snprintf(names[nr], sizeof(names[0]), order ? "mthp-fault-%luk" : "mthp-fault-4k",
+			 (unsigned long)(size >> 10));
+		snprintf(whats[nr], sizeof(whats[0]), "first-touch store per %lu KiB folio%s",
+			 (unsigned long)(size >> 10), order == 9 ? " (PMD THP)" : order ? " (mTHP)" : "");
+		add_result(names[nr], whats[nr], "ns/page", s[nr], opt_reps, NULL, NULL);
+		nr++;
+		pinmm_mm_exit(mm);
+		free_engine(eng);
+	}
+}
+
 #define SPLIT_REGION (64 * MIB)
 #define SPLIT_HPAGES (SPLIT_REGION / HPAGE)
 
@@ -1063,6 +1108,7 @@ static const struct bench {
 	{ "pin-slow-512", bench_pin_slow_512, "slow GUP (mmap_lock, ptl) pin of 512 pages + unpin, 256 batches" },
 	{ "pin-fast-512-thp", bench_pin_fast_512_thp, "GUP-fast pin of 512 pages of PMD-mapped THPs + unpin, 512 batches" },
 	{ "pin-slow-512-thp", bench_pin_slow_512_thp, "slow GUP pin of 512 pages of PMD-mapped THPs + unpin, 256 batches" },
+	{ "mthp-fault", bench_mthp_fault, "first-touch store per folio of every THP size, 4K .. 2M, 64 MiB each" },
 	{ "pin-fast-512-mthp64", bench_pin_fast_512_mthp64, "GUP-fast pin of 512 pages of 64 KiB mTHPs + unpin, 512 batches" },
 	{ "pin-slow-512-mthp64", bench_pin_slow_512_mthp64, "slow GUP pin of 512 pages of 64 KiB mTHPs + unpin, 256 batches" },
 	{ "fault-write", bench_fault_write, "first-touch write fault, 256 MiB fresh region" },
