@@ -119,7 +119,8 @@ static void progress(unsigned long executions, double seconds, unsigned depth, v
 
 /* The counterexample's trace as DOT in path, and as SVG next to it when
  * Graphviz is installed (not a dependency: without it, DOT only). */
-static int write_dot(const char *path, const struct pinmm_scn_explore_result *r)
+static int write_dot(const char *path, const struct pinmm_scenario *scn,
+		     const struct pinmm_scn_explore_result *r)
 {
 	FILE *f = fopen(path, "w");
 	char svg[4096];
@@ -130,7 +131,7 @@ static int write_dot(const char *path, const struct pinmm_scn_explore_result *r)
 		fprintf(stderr, "pinmm: --dot %s: %s\n", path, strerror(errno));
 		return -errno;
 	}
-	pinmm_explore_trace_dot(&r->ex, f);
+	pinmm_report_trace_dot(f, scn, r);
 	if (fclose(f)) {
 		fprintf(stderr, "pinmm: --dot %s: %s\n", path, strerror(errno));
 		return -EIO;
@@ -338,7 +339,7 @@ static int run_verb(int argc, char **argv, bool replay)
 		pinmm_report_explore(stdout, scn, pname, &opt, &res, replay, &ropt);
 		ret = exit_of(&res, !replay && opt.cfg.strategy == PINMM_EXPLORE_DFS);
 		if (dot && res.ex.trace_len)
-			write_dot(dot, &res);
+			write_dot(dot, scn, &res);
 		else if (dot)
 			fprintf(stderr, "pinmm %s: no counterexample: no trace for --dot\n", verb);
 	}

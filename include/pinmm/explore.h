@@ -38,6 +38,19 @@ extern "C" {
 #define PINMM_EXPLORE_MAX_THREADS 8
 #define PINMM_EXPLORE_MAX_BOUND 16
 
+/* One step of a trace. Nothing in it is an address: the same schedule
+ * gives the same trace, byte for byte, in every process. */
+struct pinmm_trace_event {
+	unsigned step;		/* decision index */
+	unsigned thread;
+	const char *point;	/* "pte-read", "ref-get", "lock", ... */
+	unsigned object;	/* small id, in order of first appearance */
+	uint64_t value;		/* an entry pointing to a table: its flags only */
+	unsigned line;		/* the source line the thread was at (0: unknown) */
+	char what[64];		/* the object: "pte buf+4K", "mmap_lock main", ... */
+	char value_text[40];	/* the value in words: "pfn 0x601 write,dirty", "2" */
+};
+
 /* What one execution runs. setup() builds fresh state (an engine, its
  * mms...) for each execution; thread(state, i) is thread i's work;
  * check() judges the finished execution: 0 as expected, else a failure
@@ -48,6 +61,12 @@ struct pinmm_explore_ops {
 	void (*thread)(void *state, unsigned tid);
 	int (*check)(void *state, char *msg, size_t len);
 	void (*teardown)(void *state);
+	/* optional: name a traced step's object (e->what) and the source line
+	 * thread tid is at (e->line), as the caller knows them; called on that
+	 * thread at the preemption point, every other thread stopped. Without
+	 * it (or when it leaves e->what empty) the object is "object #N". */
+	void (*describe)(void *state, unsigned tid, const void *obj,
+			 struct pinmm_trace_event *e);
 };
 
 enum pinmm_explore_strategy { PINMM_EXPLORE_DFS, PINMM_EXPLORE_PCT };
@@ -66,14 +85,6 @@ struct pinmm_explore_cfg {
 	void *progress_arg;
 };
 
-/* One step of a trace. */
-struct pinmm_trace_event {
-	unsigned step;		/* decision index */
-	unsigned thread;
-	const char *point;	/* "pte-read", "ref-get", "lock", ... */
-	unsigned object;	/* small id, in order of first appearance */
-	uint64_t value;
-};
 
 struct pinmm_explore_result {
 	unsigned long executions;
@@ -100,10 +111,42 @@ int pinmm_explore_replay(const struct pinmm_explore_ops *ops, void *ctx,
 			 const char *schedule, struct pinmm_explore_result *result);
 void pinmm_explore_result_free(struct pinmm_explore_result *result);
 
-/* The failing schedule's trace as text, or as Graphviz DOT (a sequence
- * diagram: one column per thread, one node per step). */
-int pinmm_explore_trace_text(const struct pinmm_explore_result *r, FILE *out);
-int pinmm_explore_trace_dot(const struct pinmm_explore_result *r, FILE *out);
+/*
+ * What an engine object met at a preemption point is, for a describe() op
+ * that knows what its mms' addresses mean (the scenario interpreter: its
+ * regions). Called on an explorer thread at a preemption point, every
+ * other thread stopped: the walks take no lock (page tables are read in an
+ * RCU read section), and call no preemption point.
+ */
+struct pinmm;
+struct pinmm_mm;
+struct pinmm_file;
+struct pinmm_page;
+
+struct pinmm_explore_where {
+	const char *what;	/* "pte", "pmd", "pud", "pgd", "ptl", "pmd ptl",
+				 * "folio of", "anon_vma lock", "mapping lock" */
+	uint64_t addr;		/* where in the range it sits (its first address) */
+};
+/* obj is an entry, a table lock or a mapped folio (or its anon_vma's or
+ * file's lock) of [start, end) in mm: true, *w filled */
+bool pinmm_explore_find_in_range(struct pinmm_mm *mm, uint64_t start, uint64_t end,
+				 const void *obj, struct pinmm_explore_where *w);
+/* obj is mm's "mmap_lock" or "write_protect_seq"; else NULL */
+const char *pinmm_explore_find_in_mm(struct pinmm_mm *mm, const void *obj);
+/* obj is file f's "mapping lock", or the "folio of" its page *index */
+const char *pinmm_explore_find_in_file(struct pinmm_file *f, const void *obj,
+				       uint64_t *index);
+/* obj is page's folio (or page itself) */
+bool pinmm_explore_is_folio_of(const struct pinmm_page *page, const void *obj);
+/* obj is one of the engine's own locks ("mmlist_lock", "ksm_thread_mutex",
+ * "zone normal lock", ...) or the zero page; or a frame's descriptor:
+ * "folio pfn", *pfn set (frame numbers are the same every run); else NULL */
+const char *pinmm_explore_find_in_engine(struct pinmm *eng, const void *obj,
+					 uint64_t *pfn);
+/* The engine's live mms, oldest first (one a fork is creating included):
+ * how many there are; the first max of them in mms */
+size_t pinmm_explore_mms(struct pinmm *eng, struct pinmm_mm **mms, size_t max);
 
 #ifdef __cplusplus
 }

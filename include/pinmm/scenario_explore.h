@@ -67,6 +67,12 @@ int pinmm_report_explore(FILE *out, const struct pinmm_scenario *scn, const char
 			 const struct pinmm_scn_explore_result *res, bool replay,
 			 const struct pinmm_report_options *ropt);
 
+/* The counterexample's trace as a Graphviz sequence diagram: one lane per
+ * thread (named), one node per step (its point, object, value, and the
+ * scenario line and statement that issued it), a red edge at each switch. */
+int pinmm_report_trace_dot(FILE *out, const struct pinmm_scenario *scn,
+			   const struct pinmm_scn_explore_result *res);
+
 #ifdef __cplusplus
 }
 #endif

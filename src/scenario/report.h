@@ -13,6 +13,13 @@ const char *pm_row_name(const struct pinmm_row *row, char *buf, size_t len);
  * (pass)/(fails) for informational cells. */
 const char *pm_cell_text(const struct pinmm_cell *c);
 
+/* report_trace.c: explorer thread t's name; a counterexample's trace as
+ * text (pinmm_report_trace_dot: as DOT) */
+struct pinmm_scn_explore_result;
+const char *pm_explore_thread_name(const struct pinmm_scn_explore_result *r, unsigned t);
+int pm_report_trace_text(FILE *out, const struct pinmm_scenario *scn,
+			 const struct pinmm_scn_explore_result *r);
+
 int pm_json_matrix(FILE *out, const struct pinmm_matrix *m);
 int pm_json_run(FILE *out, const struct pinmm_scenario *scn, const char *policy,
 		const struct pinmm_scn_result *res);

@@ -441,48 +441,6 @@ void pinmm_explore_result_free(struct pinmm_explore_result *res)
 	res->trace_len = 0;
 }
 
-int pinmm_explore_trace_text(const struct pinmm_explore_result *r, FILE *out)
-{
-	for (size_t i = 0; i < r->trace_len; i++) {
-		const struct pinmm_trace_event *e = &r->trace[i];
-
-		fprintf(out, "%6u  T%u  %-18s obj#%-4u %#llx\n", e->step, e->thread, e->point,
-			e->object, (unsigned long long)e->value);
-	}
-	return 0;
-}
-
-int pinmm_explore_trace_dot(const struct pinmm_explore_result *r, FILE *out)
-{
-	unsigned threads = 0;
-
-	for (size_t i = 0; i < r->trace_len; i++)
-		if (r->trace[i].thread + 1 > threads)
-			threads = r->trace[i].thread + 1;
-	fprintf(out, "digraph trace {\n  rankdir=TB;\n  node [shape=box, fontname=monospace];\n");
-	for (unsigned t = 0; t < threads; t++) {
-		fprintf(out, "  subgraph cluster_T%u { label=\"thread %u\";\n", t, t);
-		size_t prev = SIZE_MAX;
-		for (size_t i = 0; i < r->trace_len; i++) {
-			if (r->trace[i].thread != t)
-				continue;
-			fprintf(out, "    e%zu [label=\"%u: %s obj#%u = %#llx\"];\n", i,
-				r->trace[i].step, r->trace[i].point, r->trace[i].object,
-				(unsigned long long)r->trace[i].value);
-			if (prev != SIZE_MAX)
-				fprintf(out, "    e%zu -> e%zu;\n", prev, i);
-			prev = i;
-		}
-		fprintf(out, "  }\n");
-	}
-	/* the order in which the steps really happened, across threads */
-	for (size_t i = 1; i < r->trace_len; i++)
-		if (r->trace[i].thread != r->trace[i - 1].thread)
-			fprintf(out, "  e%zu -> e%zu [style=dashed, color=red, constraint=false];\n",
-				i - 1, i);
-	fprintf(out, "}\n");
-	return 0;
-}
 #else
 typedef int pm_explore_unused_t;
 #endif

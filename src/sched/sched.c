@@ -14,6 +14,7 @@
 #ifdef PINMM_EXPLORE
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,6 +165,19 @@ static unsigned object_id(struct pm_sched *s, const void *obj)
 	return s->nr_objects;
 }
 
+/* An object its describe() cannot name (now): the name it had earlier in
+ * this execution (an entry of a page table khugepaged has just detached is
+ * still that entry), else "object #N", N in order of first appearance. */
+static void unnamed_object(const struct pm_sched_run *run, struct pinmm_trace_event *e)
+{
+	for (size_t i = run->nr_trace - 1; i-- > 0;)
+		if (run->trace[i].object == e->object && strncmp(run->trace[i].what, "object #", 8)) {
+			memcpy(e->what, run->trace[i].what, sizeof(e->what));
+			return;
+		}
+	snprintf(e->what, sizeof(e->what), "object #%u", e->object);
+}
+
 static void sched_hook(enum pm_point pt, const void *obj, uint64_t val, void *arg)
 {
 	struct pm_sched *s = arg;
@@ -179,9 +193,16 @@ static void sched_hook(enum pm_point pt, const void *obj, uint64_t val, void *ar
 				abort();
 			s->run->trace = t;
 		}
-		s->run->trace[s->run->nr_trace++] = (struct pinmm_trace_event){
+		struct pinmm_trace_event *e = &s->run->trace[s->run->nr_trace++];
+
+		*e = (struct pinmm_trace_event){
 			.step = (unsigned)s->run->nr_dec, .thread = self->id,
 			.point = pm_point_name(pt), .object = object_id(s, obj), .value = val };
+		pm_trace_value(pt, &e->value, e->value_text, sizeof(e->value_text));
+		if (s->run->ops->describe)
+			s->run->ops->describe(s->run->state, self->id, obj, e);
+		if (!e->what[0])
+			unnamed_object(s->run, e);
 	}
 	reschedule(s, self, false);
 	pthread_mutex_unlock(&s->m);
