@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Install pinmm's build dependencies (Debian 12). Idempotent and quiet:
+# Install pinmm's build dependencies (Debian 12), or the packages named as
+# arguments (scripts/test.sh: what only tests need). Idempotent and quiet:
 # does nothing when every package is already installed.
 set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config liburcu-dev libbsd-dev libcmocka-dev
       liburing-dev libjson-c-dev clang libclang-rt-14-dev gnuplot-nox)
+[ $# -eq 0 ] || PKGS=("$@")
 
 missing=()
 for p in "${PKGS[@]}"; do

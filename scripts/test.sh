@@ -10,6 +10,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/deps.sh
+# test-only: GNU parallel runs a campaign's shards (ctest explore_shards,
+# which here must run rather than skip)
+bash scripts/deps.sh parallel
+export PINMM_REQUIRE_PARALLEL=1
 
 passed=0
 failed=0

@@ -71,6 +71,14 @@ struct pinmm_explore_ops {
 
 enum pinmm_explore_strategy { PINMM_EXPLORE_DFS, PINMM_EXPLORE_PCT };
 
+struct pinmm_explore_progress {
+	unsigned long executions;
+	double seconds;
+	unsigned bound;		/* DFS: the bound being searched; PCT: the depth */
+	double fraction;	/* of the whole search done (DFS: an estimate,
+				 * from the final bound's tree); < 0: unknown */
+};
+
 struct pinmm_explore_cfg {
 	enum pinmm_explore_strategy strategy;
 	unsigned bound;		/* DFS: most preemptions per schedule (<= MAX_BOUND) */
@@ -79,12 +87,31 @@ struct pinmm_explore_cfg {
 	double budget_seconds;	/* 0: none */
 	unsigned long max_executions;	/* 0: none */
 	unsigned long max_steps;	/* per execution (livelock guard); 0: 100000 */
+	/* one shard of a campaign: shard (1..nr_shards) runs its part of the
+	 * search, the same whatever the machine (DFS: the subtrees under every
+	 * nr_shards-th schedule prefix; PCT: every nr_shards-th execution
+	 * index); nr_shards 0 or 1: the whole search */
+	unsigned shard, nr_shards;
+	/* after a failure, go on to the end of the search, keeping each
+	 * distinct failure (its first schedule) in result.failures */
+	bool keep_going;
 	/* called about every 0.25 s with the running totals (may be NULL) */
-	void (*progress)(unsigned long executions, double seconds, unsigned depth,
-			 void *arg);
+	void (*progress)(const struct pinmm_explore_progress *p, void *arg);
 	void *progress_arg;
 };
 
+
+/* A failure and where the search met it first: in the order of the
+ * search, (bound, prefix, index) is the same in a shard as in the whole
+ * search, so merged shards agree with one run on which came first. */
+struct pinmm_explore_failure {
+	char message[256];
+	char *schedule;		/* malloc'd */
+	unsigned preemptions;
+	unsigned bound;		/* DFS: the bound of the pass; PCT: 0 */
+	unsigned long prefix;	/* DFS: the prefix's number; PCT: the execution's */
+	unsigned long index;	/* DFS: executions before it under its prefix */
+};
 
 struct pinmm_explore_result {
 	unsigned long executions;
@@ -98,6 +125,12 @@ struct pinmm_explore_result {
 	char *schedule;		/* replayable, malloc'd ("" = default order) */
 	struct pinmm_trace_event *trace;	/* of the failing schedule */
 	size_t trace_len;
+	/* every distinct failure (by message), the first one first; with
+	 * keep_going, all of them: its first schedule in the search order */
+	struct pinmm_explore_failure *failures;
+	size_t nr_failures;
+	unsigned long failing_executions;
+	unsigned long prefixes;		/* DFS: schedule prefixes this shard ran */
 };
 
 /* Search. 0 (see result), -EINVAL (bad ops/cfg: no threads or more than

@@ -63,6 +63,8 @@ static int json_report(FILE *out, const struct pinmm_scenario *scn, const char *
 					       json_object_new_int((int)ex->bound_reached));
 		}
 	}
+	if (!replay)
+		pm_json_explore_campaign(root, &opt->cfg, ex);
 	json_object_object_add(root, "executions", json_object_new_uint64(ex->executions));
 	json_object_object_add(root, "seconds", json_object_new_double(ex->seconds));
 	json_object_object_add(root, "executions_per_second", json_object_new_double(rate(ex)));
@@ -154,6 +156,16 @@ int pinmm_report_explore(FILE *out, const struct pinmm_scenario *scn, const char
 				? "exhausted up to" : "stopped in", ex->bound_reached);
 		fprintf(out, "  %lu executions in %.3f s: %.0f executions/s\n", ex->executions,
 			ex->seconds, rate(ex));
+		if (opt->cfg.nr_shards > 1)
+			fprintf(out, "  shard %u of %u (%lu schedule prefixes over the bounds)\n",
+				opt->cfg.shard, opt->cfg.nr_shards, ex->prefixes);
+		if (opt->cfg.keep_going && ex->found)
+			fprintf(out, "  %lu failing executions, %zu distinct failure%s:\n",
+				ex->failing_executions, ex->nr_failures,
+				ex->nr_failures == 1 ? "" : "s");
+		for (size_t i = 0; opt->cfg.keep_going && i < ex->nr_failures; i++)
+			fprintf(out, "    %s [schedule %s]\n", ex->failures[i].message,
+				ex->failures[i].schedule);
 	}
 	if (!ex->found)
 		return 0;

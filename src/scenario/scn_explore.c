@@ -226,6 +226,13 @@ int pinmm_scenario_explore(const struct pinmm_scenario *scn,
 	if (ret)
 		return ret;
 	ret = pinmm_explore(&ops, &c, &opt->cfg, &res->ex);
+	if (!ret && res->ex.found && opt->cfg.keep_going) {
+		/* executions went on after the first failure: judge it again */
+		struct pinmm_explore_result again;
+
+		ret = pinmm_explore_replay(&ops, &c, res->ex.schedule, &again);
+		pinmm_explore_result_free(&again);
+	}
 	if (!ret)
 		res->run = c.last;
 	return ret;
