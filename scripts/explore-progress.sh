@@ -7,19 +7,12 @@
 #   - not on a terminal, without --progress: nothing on stderr.
 # Registered by ctest as explore_progress (label unit). Exit 77 (skipped)
 # without script(1).
-set -uo pipefail
+# shellcheck source=scripts/test-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/test-lib.sh"
 pinmm=$1
 f=scenarios/g4-gup-fast-vs-fork.pin
-fail=0
-
-bad() {
-	echo "FAIL $*"
-	fail=$((fail + 1))
-}
 
 command -v script >/dev/null || { echo "explore-progress: no script(1)"; exit 77; }
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
 
 # a search longer than the first report (0.25 s), cut by its budget
 # (what reaches the terminal is stderr: stdout goes to a file)

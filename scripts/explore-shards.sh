@@ -9,16 +9,9 @@
 # (exit 2). Exit 77 (ctest: skipped) without GNU parallel, except when
 # PINMM_REQUIRE_PARALLEL is set (scripts/test.sh installs it and sets it).
 # Registered by ctest as explore_shards (label race).
-set -uo pipefail
+# shellcheck source=scripts/test-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/test-lib.sh"
 pinmm=$1
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-fail=0
-
-bad() {
-	echo "FAIL $*"
-	fail=$((fail + 1))
-}
 
 if ! parallel --version 2>/dev/null | grep -q "GNU parallel"; then
 	echo "explore-shards: GNU parallel is not installed (Debian: apt-get install parallel)"

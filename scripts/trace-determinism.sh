@@ -11,16 +11,9 @@
 #     fallback) where every object is reachable from the scenario's names
 #     (not so for an entry first met in a table khugepaged has detached).
 # Registered by ctest as trace_determinism (label unit).
-set -uo pipefail
+# shellcheck source=scripts/test-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/test-lib.sh"
 pinmm=$1
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-fail=0
-
-bad() {
-	echo "FAIL $*"
-	fail=$((fail + 1))
-}
 
 norand=()
 if setarch "$(uname -m)" -R true 2>/dev/null; then
