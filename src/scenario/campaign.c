@@ -113,6 +113,17 @@ static int bad(const char *path, const char *what)
 	return -EINVAL;
 }
 
+/* json-c's reason, without its newline */
+static int unreadable(const char *path)
+{
+	const char *why = json_util_get_last_err();
+	char buf[512];
+
+	snprintf(buf, sizeof(buf), "%s", why ? why : "not JSON");
+	buf[strcspn(buf, "\n")] = 0;
+	return bad(path, buf);
+}
+
 static json_object *member(json_object *o, const char *key)
 {
 	json_object *v = NULL;
@@ -261,8 +272,7 @@ int pinmm_explore_merge(FILE *out, char *const *paths, int nr, bool json)
 
 	for (int i = 0; !ret && i < nr; i++) {
 		results[i] = json_object_from_file(paths[i]);
-		ret = results[i] ? merge_one(&m, paths[i], results[i])
-				 : bad(paths[i], json_util_get_last_err());
+		ret = results[i] ? merge_one(&m, paths[i], results[i]) : unreadable(paths[i]);
 	}
 	if (!ret) {
 		for (unsigned k = 0; k < m.count; k++)

@@ -5,14 +5,15 @@
  * preemptions. Backtracking re-runs the execution from scratch with a
  * forced prefix of decisions.
  *
- * Shards: at each bound the tree is cut at its first D branching decisions
- * (decisions with more than one choice within the bound), D the smallest
- * depth giving at least 4 prefixes per shard; shard K of N searches the
- * subtrees of prefixes K-1, K-1+N, ... in DFS order. Finding the prefixes
- * takes one probe execution each (not counted), the same in every shard,
- * so the shards' subtrees partition the search: their executions add up
- * to an unsharded run's, and a failure's (bound, prefix, index) is the
- * same in its shard as in one search.
+ * Shards: at each bound the tree is cut into prefixes (forced choices),
+ * the heaviest split first (by an estimate from its first schedule), until
+ * there are at least 4 per shard and none weighs more than half a shard's
+ * share, or 32 per shard; numbered in DFS order, they go to the shards
+ * heaviest first, each to the least loaded one. Finding them takes one
+ * probe execution each (not counted), the same in every shard, so the
+ * shards' subtrees partition the search: their executions add up to an
+ * unsharded run's, and a failure's (bound, prefix, index) is the same in
+ * its shard as in one search.
  */
 #ifdef PINMM_EXPLORE
 #include <errno.h>
@@ -21,9 +22,9 @@
 
 #include "search.h"
 
-/* prefixes per shard: more balances uneven subtrees, each costs a probe */
-#define PREFIXES_PER_SHARD 8
-#define MAX_PREFIX_DEPTH 64
+/* prefixes per shard: more balance uneven subtrees, each costs a probe */
+#define MIN_PREFIXES_PER_SHARD 4
+#define MAX_PREFIXES_PER_SHARD 32
 
 /* Whether choosing t at d stays within the bound. */
 static bool allowed(const struct pm_decision *d, int t, unsigned bound)
@@ -158,103 +159,213 @@ static int subtree(struct dfs *d, size_t floor, unsigned long nr, double base, d
 	}
 }
 
-struct prefixes {
-	uint8_t **v;
-	size_t *len;
+/*
+ * Shards. A node is a prefix of forced choices and its first leaf (the
+ * probe execution: default choices after the prefix), from which its
+ * subtree's size is estimated: with r preemptions left and L branching
+ * decisions ahead, about sum(k <= r) C(L, k) schedules.
+ */
+struct node {
+	uint8_t *prefix;
+	size_t len;
+	struct pm_decision *dec;	/* the probe's decisions */
+	size_t nr_dec;
+	double weight;			/* 0: a single schedule, never split */
+};
+
+struct nodes {
+	struct node *v;
 	size_t nr;
 };
 
-static void prefixes_free(struct prefixes *p)
+static void nodes_free(struct nodes *n)
 {
-	for (size_t i = 0; i < p->nr; i++)
-		free(p->v[i]);
-	free(p->v);
-	free(p->len);
-	memset(p, 0, sizeof(*p));
+	for (size_t i = 0; i < n->nr; i++) {
+		free(n->v[i].prefix);
+		free(n->v[i].dec);
+	}
+	free(n->v);
+	memset(n, 0, sizeof(*n));
 }
 
-/* The prefixes that end at the depth-th branching decision (or with the
- * execution, for one that branches less), in DFS order: one probe
- * execution each. *deeper: some execution branches beyond depth. */
-static int enumerate(struct dfs *d, unsigned depth, struct prefixes *out, bool *deeper)
+static double estimate(const struct node *n, unsigned bound)
 {
-	int err = 0;
+	unsigned used = n->len < n->nr_dec ? n->dec[n->len].preemptions : bound, rank;
+	double sum = 0, c = 1;
+	size_t branching = 0;
 
-	*deeper = false;
-	d->nr_prefix = 0;
-	for (bool more = true; more && !err;) {
-		struct pm_sched_run run = { .prefix = d->prefix, .nr_prefix = d->nr_prefix,
-					    .max_steps = d->s->cfg->max_steps };
-		bool failed;
-		char msg[256];
-		size_t end = 0;
-		unsigned seen = 0, rank;
+	for (size_t j = n->len; j < n->nr_dec; j++)
+		branching += choices(&n->dec[j], bound, &rank) > 1;
+	if (!branching)
+		return 0;
+	for (unsigned k = 0; k <= bound - used && k <= branching; k++) {
+		sum += c;	/* C(branching, k) */
+		c = c * (double)(branching - k) / (k + 1);
+	}
+	return sum;
+}
 
-		err = pm_search_execute(d->s, &run, &failed, msg, sizeof(msg));
-		for (size_t j = 0; !err && j < run.nr_dec; j++) {
-			if (choices(&run.dec[j], d->bound, &rank) < 2)
-				continue;
-			if (seen++ == depth) {
-				*deeper = true;
-				break;
-			}
-			end = j + 1;
-		}
-		if (seen <= depth)
-			end = run.nr_dec;	/* a leaf of its own */
-		void *v = err ? NULL : realloc(out->v, (out->nr + 1) * sizeof(*out->v));
-		if (v)
-			out->v = v;
-		void *l = v ? realloc(out->len, (out->nr + 1) * sizeof(*out->len)) : NULL;
-		if (l)
-			out->len = l;
-		uint8_t *p = l ? malloc(end + 1) : NULL;
-		if (!p && !err)
-			err = -ENOMEM;
-		if (!err) {
-			for (size_t k = 0; k < end; k++)
-				p[k] = run.dec[k].chosen;
-			out->v[out->nr] = p;
-			out->len[out->nr++] = end;
-			err = end ? backtrack(d, &run, 0, end - 1, &more) : 0;
-			more = more && end;
-		}
-		pm_sched_run_free(&run);
+/* Run the probe of a node whose prefix is set: its decisions, its weight. */
+static int probe(struct dfs *d, struct node *n)
+{
+	struct pm_sched_run run = { .prefix = n->prefix, .nr_prefix = n->len,
+				    .max_steps = d->s->cfg->max_steps };
+	bool failed;
+	char msg[256];
+	int err = pm_search_execute(d->s, &run, &failed, msg, sizeof(msg));
+
+	if (!err) {
+		n->dec = run.dec;
+		n->nr_dec = run.nr_dec;
+		run.dec = NULL;
+		n->weight = estimate(n, d->bound);
+	}
+	pm_sched_run_free(&run);
+	return err;
+}
+
+/* Replace node i by its children at its next branching decision, in the
+ * order DFS visits them: the first keeps the probe, the others get one. */
+static int split(struct dfs *d, struct nodes *ns, size_t i)
+{
+	struct node *n = &ns->v[i];
+	size_t j = n->len;
+	unsigned rank;
+	int alt, err = 0;
+
+	while (j < n->nr_dec && choices(&n->dec[j], d->bound, &rank) < 2)
+		j++;
+	struct pm_decision at = n->dec[j];
+	size_t nr = 1;
+	for (struct pm_decision t = at; (alt = next_alternative(&t, d->bound)) >= 0; t.chosen = (uint8_t)alt)
+		nr++;
+	struct node *v = realloc(ns->v, (ns->nr + nr - 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	ns->v = v;
+	n = &v[i];
+	memmove(&v[i + nr], &v[i + 1], (ns->nr - i - 1) * sizeof(*v));
+	memset(&v[i + 1], 0, (nr - 1) * sizeof(*v));
+	ns->nr += nr - 1;
+	/* the default child is the probe's own path */
+	uint8_t *p = realloc(n->prefix, j + 1);
+	if (!p)
+		return -ENOMEM;
+	for (size_t k = n->len; k <= j; k++)
+		p[k] = n->dec[k].chosen;
+	n->prefix = p;
+	n->len = j + 1;
+	n->weight = estimate(n, d->bound);
+	alt = at.chosen;
+	for (size_t c = 1; !err && c < nr; c++) {
+		struct node *m = &v[i + c];
+
+		at.chosen = (uint8_t)alt;
+		alt = next_alternative(&at, d->bound);
+		m->prefix = malloc(j + 1);
+		if (!m->prefix)
+			return -ENOMEM;
+		memcpy(m->prefix, n->prefix, j);
+		m->prefix[j] = (uint8_t)alt;
+		m->len = j + 1;
+		err = probe(d, m);
 	}
 	return err;
+}
+
+/* The bound's tree cut into prefixes in DFS order, the heaviest split
+ * first, until there are enough and none weighs more than half a shard's
+ * share (or nothing is left to split). */
+static int partition(struct dfs *d, struct nodes *ns)
+{
+	unsigned shards = d->s->cfg->nr_shards;
+	int err;
+
+	ns->v = calloc(1, sizeof(*ns->v));
+	if (!ns->v)
+		return -ENOMEM;
+	ns->nr = 1;
+	err = probe(d, &ns->v[0]);
+	while (!err && ns->nr < (size_t)MAX_PREFIXES_PER_SHARD * shards) {
+		double total = 0, max = 0;
+		size_t heaviest = 0;
+
+		for (size_t i = 0; i < ns->nr; i++) {
+			total += ns->v[i].weight;
+			if (ns->v[i].weight > max) {
+				max = ns->v[i].weight;
+				heaviest = i;
+			}
+		}
+		if (!max || (ns->nr >= (size_t)MIN_PREFIXES_PER_SHARD * shards &&
+			     max <= total / (2.0 * shards)))
+			break;
+		err = split(d, ns, heaviest);
+	}
+	return err;
+}
+
+/* Which shard searches each prefix: the heaviest first, each to the least
+ * loaded shard so far (ties: the lowest number) — the same everywhere. */
+static unsigned *assign(const struct nodes *ns, unsigned shards)
+{
+	unsigned *owner = calloc(ns->nr, sizeof(*owner));
+	bool *done = calloc(ns->nr, sizeof(*done));
+	double *load = calloc(shards, sizeof(*load));
+
+	for (size_t k = 0; owner && done && load && k < ns->nr; k++) {
+		size_t best = SIZE_MAX;
+		unsigned to = 0;
+
+		for (size_t i = 0; i < ns->nr; i++)
+			if (!done[i] && (best == SIZE_MAX || ns->v[i].weight > ns->v[best].weight))
+				best = i;
+		for (unsigned sh = 1; sh < shards; sh++)
+			if (load[sh] < load[to])
+				to = sh;
+		done[best] = true;
+		owner[best] = to;
+		/* a single schedule still costs an execution */
+		load[to] += ns->v[best].weight + 1;
+	}
+	free(done);
+	if (!load) {
+		free(owner);
+		return NULL;
+	}
+	free(load);
+	return owner;
 }
 
 /* This shard's subtrees at the current bound. */
 static int shard_pass(struct dfs *d, bool *stop)
 {
 	const struct pinmm_explore_cfg *cfg = d->s->cfg;
-	struct prefixes p = { 0 };
+	struct nodes ns = { 0 };
+	unsigned *owner = NULL;
 	unsigned long own = 0, done = 0;
-	bool deeper = true;
-	int err = 0;
+	int err = partition(d, &ns);
 
-	for (unsigned depth = 1; !err && depth <= MAX_PREFIX_DEPTH; depth++) {
-		prefixes_free(&p);
-		err = enumerate(d, depth, &p, &deeper);
-		if (p.nr >= (size_t)PREFIXES_PER_SHARD * cfg->nr_shards || !deeper)
-			break;
-	}
-	for (size_t i = cfg->shard - 1; i < p.nr; i += cfg->nr_shards)
-		own++;
-	for (size_t i = cfg->shard - 1; !err && !*stop && i < p.nr; i += cfg->nr_shards) {
-		uint8_t *np = realloc(d->prefix, p.len[i] + 1);
-
+	if (!err && !(owner = assign(&ns, cfg->nr_shards)))
+		err = -ENOMEM;
+	for (size_t i = 0; !err && i < ns.nr; i++)
+		own += owner[i] == cfg->shard - 1;
+	for (size_t i = 0; !err && !*stop && i < ns.nr; i++) {
+		if (owner[i] != cfg->shard - 1)
+			continue;
+		uint8_t *np = realloc(d->prefix, ns.v[i].len + 1);
 		if (!np) {
 			err = -ENOMEM;
 			break;
 		}
 		d->prefix = np;
-		memcpy(d->prefix, p.v[i], p.len[i]);
+		memcpy(d->prefix, ns.v[i].prefix, ns.v[i].len);
 		d->s->res->prefixes++;
-		err = subtree(d, p.len[i], i, (double)done / own, 1.0 / own, stop);
+		err = subtree(d, ns.v[i].len, i, (double)done / own, 1.0 / own, stop);
 		done++;
 	}
-	prefixes_free(&p);
+	free(owner);
+	nodes_free(&ns);
 	return err;
 }
 
