@@ -125,8 +125,9 @@ struct pinmm_explore_result {
 	char *schedule;		/* replayable, malloc'd ("" = default order) */
 	struct pinmm_trace_event *trace;	/* of the failing schedule */
 	size_t trace_len;
-	/* every distinct failure (by message), the first one first; with
-	 * keep_going, all of them: its first schedule in the search order */
+	/* each distinct failure (by message) with its first schedule in the
+	 * search order, the first found first; with keep_going all of them
+	 * (up to 100; failing_executions counts every one) */
 	struct pinmm_explore_failure *failures;
 	size_t nr_failures;
 	unsigned long failing_executions;
