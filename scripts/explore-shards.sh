@@ -8,7 +8,8 @@
 # Also: bad --shard values and files of different campaigns are refused
 # (exit 2). Exit 77 (ctest: skipped) without GNU parallel, except when
 # PINMM_REQUIRE_PARALLEL is set (scripts/test.sh installs it and sets it).
-# Registered by ctest as explore_shards (label race).
+# Registered by ctest as explore_shards (label unit: the TSan stage runs
+# the explorer through explore_race_*; this one adds no thread of its own).
 # shellcheck source=scripts/test-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/test-lib.sh"
 pinmm=$1
