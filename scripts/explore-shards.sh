@@ -69,6 +69,7 @@ done
 "$pinmm" explore "$f" --policy strict --shard 2/2 --json >"$dir/strict2.json" 2>/dev/null
 "$pinmm" explore "$f" --policy strict --bound 1 --shard 1/2 --json >"$dir/bound1.json" 2>/dev/null
 for pair in "other strict2" "bound1 strict2" "strict2 strict2"; do
+	# shellcheck disable=SC2086 # two file names
 	set -- $pair
 	out=$("$pinmm" explore --merge "$dir/$1.json" "$dir/$2.json" 2>&1)
 	rc=$?

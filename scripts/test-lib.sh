@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # test-lib.sh - sourced by the ctest scripts: strict mode, a temporary
 # directory $dir removed at exit, and bad() to count a failure.
 set -uo pipefail
