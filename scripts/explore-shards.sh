@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # explore-shards.sh PINMM - a campaign in shards equals one search.
 # For a race scenario under strict (DFS exhausts it) and with its switch
-# off (--keep-going: the whole search, every distinct failure), the 3
+# off (--keep-going: the whole search, every distinct failure; DFS, and
+# PCT's 1000 executions), the 3
 # shards of `pinmm explore --shard K/3 --json`, run by GNU parallel, merged
 # by `pinmm explore --merge`, give the unsharded run's executions,
 # exhausted flag and failures (each message with the same first schedule).
@@ -34,7 +35,7 @@ for c in sorted(r["counterexamples"], key=lambda c: c["message"]):
 
 # FILE POLICY OPTIONS
 while read -r f pol opts; do
-	name=$(basename "$f" .pin)-${pol//,/}
+	name=$(basename "$f" .pin)-${pol//,/}-${opts//[ -]/}
 	# shellcheck disable=SC2086
 	"$pinmm" explore "$f" --policy "$pol" $opts --json >"$dir/$name.all.json" 2>/dev/null
 	# exit 1 (a counterexample) is an answer too: parallel counts it as failed
@@ -56,6 +57,7 @@ done <<'LIST'
 scenarios/g4-gup-fast-vs-fork.pin strict
 scenarios/g4-gup-fast-vs-fork.pin strict,-fork_gup_fast_seq --keep-going
 scenarios/g4-gup-fast-vs-ksm.pin legacy --keep-going
+scenarios/g4-gup-fast-vs-fork.pin strict,-fork_gup_fast_seq --keep-going --strategy pct
 LIST
 
 # refused: exit 2 with a message
