@@ -7,9 +7,9 @@
 #     text, the same DOT picture and the same JSON trace, byte for byte;
 #   - the trace explore printed is the trace replay prints;
 #   - no output holds anything like an address (0x and 6+ hex digits);
-#   - every step has a scenario line, and names its object (no "object #N"
-#     fallback) where every object is reachable from the scenario's names
-#     (not so for an entry first met in a table khugepaged has detached).
+#   - every step has a scenario line and names its object (no "object #N"
+#     fallback) in these, where every object is the scenario's: an entry
+#     of a table khugepaged has detached, a mapping mmap is creating.
 # Registered by ctest as trace_determinism (label unit).
 # shellcheck source=scripts/test-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/test-lib.sh"
@@ -78,7 +78,8 @@ while read -r f pol named; do
 done <<'EOF'
 scenarios/g4-gup-fast-vs-fork.pin strict,-fork_gup_fast_seq named
 scenarios/g4-gup-fast-vs-ksm.pin strict,-ksm_clear_then_check named
-scenarios/g4-gup-fast-vs-khugepaged.pin strict,-gup_fast_pmd_recheck -
+scenarios/g4-gup-fast-vs-khugepaged.pin strict,-gup_fast_pmd_recheck named
+scenarios/g4-gup-fast-recheck.pin legacy named
 EOF
 
 echo "trace-determinism: $fail failures"

@@ -166,6 +166,12 @@ struct pinmm_explore_where {
  * file's lock) of [start, end) in mm: true, *w filled */
 bool pinmm_explore_find_in_range(struct pinmm_mm *mm, uint64_t start, uint64_t end,
 				 const void *obj, struct pinmm_explore_where *w);
+/* obj is another entry of the table that holds entry, the level's entry
+ * for addr ("pte": level 1 ... "pgd": 4): true, *obj_addr the first
+ * address obj maps (how a table nothing reaches any more, one khugepaged
+ * has just detached, is still named) */
+bool pinmm_explore_same_table(const void *entry, uint64_t addr, int level, const void *obj,
+			      uint64_t *obj_addr);
 /* obj is mm's "mmap_lock" or "write_protect_seq"; else NULL */
 const char *pinmm_explore_find_in_mm(struct pinmm_mm *mm, const void *obj);
 /* obj is file f's "mapping lock", or the "folio of" its page *index */

@@ -313,6 +313,7 @@ static void rt_free(struct rt *rt)
 	free(rt->files);
 	free(rt->threads);
 	free(rt->pending);
+	free(rt->entries);
 	pthread_mutex_destroy(&rt->lock);
 }
 

@@ -70,6 +70,9 @@ struct rt {
 	 * flow stops at its next statement */
 	_Atomic bool stop;
 	bool unsupported;
+	/* explore traces: the page-table entries named so far (interp_objects.c) */
+	struct rt_entry_name *entries;
+	unsigned nr_entries;
 };
 
 /* interp.c */

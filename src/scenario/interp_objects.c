@@ -10,6 +10,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <pinmm/scenario_explore.h>
@@ -79,9 +80,87 @@ static size_t named_mms(struct rt *rt, struct pinmm_mm **mms, const char **names
 	return n;
 }
 
-/* In the tables of an mm, within one of the regions. */
-static bool in_regions(struct rt *rt, struct pinmm_mm *mm, const char *proc, const void *obj,
-		       char *buf, size_t len)
+/* What lies at addr: "buf+4K" in buf, false outside every region. */
+static bool region_at(const struct rt *rt, uint64_t addr, char *buf, size_t len)
+{
+	const struct scn_names *regions = &rt->scn->names[NS_REGION];
+
+	for (unsigned r = 0; r < regions->nr; r++) {
+		const struct rt_region *reg = &rt->regions[r];
+
+		if (reg->len && addr >= reg->addr && addr < reg->addr + reg->len) {
+			region_offset(buf, len, regions->v[r], addr - reg->addr);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* "pte buf+4K", or "pte buf+4K in child" in another process's tables */
+static void entry_name(char *buf, size_t len, const char *what, const char *where,
+		       const char *proc)
+{
+	if (proc)
+		snprintf(buf, len, "%s %s in %s", what, where, proc);
+	else
+		snprintf(buf, len, "%s %s", what, where);
+}
+
+struct rt_entry_name {
+	const void *obj;
+	uint64_t addr;
+	int level;		/* 1 pte ... 4 pgd */
+	const char *proc;	/* NULL: main */
+};
+
+static const char *const levels[] = { "", "pte", "pmd", "pud", "pgd" };
+
+/* Remember a named entry, for its table's other entries once nothing
+ * reaches the table any more. */
+static void remember_entry(struct rt *rt, const void *obj, const char *what, uint64_t addr,
+			   const char *proc)
+{
+	struct rt_entry_name *e;
+	int level = 0;
+
+	for (int l = 1; l <= 4; l++)
+		if (!strcmp(what, levels[l]))
+			level = l;
+	for (unsigned i = 0; level && i < rt->nr_entries; i++)
+		if (rt->entries[i].obj == obj)
+			return;
+	/* the array grows at each power of two */
+	if (!level || (rt->nr_entries && (rt->nr_entries & (rt->nr_entries - 1))))
+		e = level ? rt->entries : NULL;
+	else
+		e = realloc(rt->entries, (rt->nr_entries ? 2 * rt->nr_entries : 1) * sizeof(*e));
+	if (!e)
+		return;
+	rt->entries = e;
+	e[rt->nr_entries++] = (struct rt_entry_name){ obj, addr, level, proc };
+}
+
+/* An entry of a table named before (detached since). */
+static bool in_known_tables(struct rt *rt, const void *obj, char *buf, size_t len)
+{
+	char where[80];
+	uint64_t addr;
+
+	for (unsigned i = 0; i < rt->nr_entries; i++) {
+		const struct rt_entry_name *e = &rt->entries[i];
+
+		if (pinmm_explore_same_table(e->obj, e->addr, e->level, obj, &addr) &&
+		    region_at(rt, addr, where, sizeof(where))) {
+			entry_name(buf, len, levels[e->level], where, e->proc);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* In the tables of an mm, within one of the regions; proc NULL: main. */
+static bool in_regions(struct rt *rt, struct pinmm_mm *mm, const char *proc, bool lasting,
+		       const void *obj, char *buf, size_t len)
 {
 	const struct scn_names *regions = &rt->scn->names[NS_REGION];
 	struct pinmm_explore_where w;
@@ -94,10 +173,9 @@ static bool in_regions(struct rt *rt, struct pinmm_mm *mm, const char *proc, con
 							       obj, &w))
 			continue;
 		region_offset(where, sizeof(where), regions->v[r], w.addr - reg->addr);
-		if (mm == rt->procs[0].mm)
-			snprintf(buf, len, "%s %s", w.what, where);
-		else
-			snprintf(buf, len, "%s %s in %s", w.what, where, proc);
+		entry_name(buf, len, w.what, where, proc);
+		if (lasting)
+			remember_entry(rt, obj, w.what, w.addr, proc);
 		return true;
 	}
 	return false;
@@ -154,9 +232,12 @@ void rt_name_object(struct rt *rt, const void *obj, char *buf, size_t len)
 			snprintf(buf, len, "%s %s", what, names[i]);
 	/* main's tables first, then the others' in the order they came */
 	for (size_t i = 0; i < n && !buf[0]; i++)
-		in_regions(rt, mms[i], names[i], obj, buf, len);
+		in_regions(rt, mms[i], mms[i] == rt->procs[0].mm ? NULL : names[i],
+			   names[i] != spare[i], obj, buf, len);
 	if (!buf[0])
 		in_files_and_pins(rt, obj, buf, len);
+	if (!buf[0])
+		in_known_tables(rt, obj, buf, len);
 	if (!buf[0] && (what = pinmm_explore_find_in_engine(rt->eng, obj, &pfn))) {
 		if (!strcmp(what, "folio pfn"))
 			snprintf(buf, len, "%s 0x%" PRIx64, what, pfn);

@@ -96,6 +96,21 @@ bool pinmm_explore_find_in_range(struct pinmm_mm *mm, uint64_t start, uint64_t e
 	return true;
 }
 
+bool pinmm_explore_same_table(const void *entry, uint64_t addr, int level, const void *obj,
+			      uint64_t *obj_addr)
+{
+	/* a table's 512 entries are one array */
+	const _Atomic pte_t *ent = (const _Atomic pte_t *)entry - pt_index(addr, level);
+	const _Atomic pte_t *o = obj;
+
+	if (level < PT_LEVEL_PTE || level > PT_LEVEL_PGD || o < ent || o >= ent + PT_ENTRIES ||
+	    ((uintptr_t)obj - (uintptr_t)ent) % sizeof(*ent))
+		return false;
+	*obj_addr = ALIGN_DOWN(addr, pt_entry_span(level) * PT_ENTRIES) +
+		    (uint64_t)(o - ent) * pt_entry_span(level);
+	return true;
+}
+
 const char *pinmm_explore_find_in_mm(struct pinmm_mm *mm, const void *obj)
 {
 	if (!mm)
