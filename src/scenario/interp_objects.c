@@ -59,12 +59,11 @@ static size_t named_mms(struct rt *rt, struct pinmm_mm **mms, const char **names
 	const struct scn_names *procs = &rt->scn->names[NS_PROC];
 	struct pinmm_mm *all[MAX_MMS];
 	size_t n = pinmm_explore_mms(rt->eng, all, MAX_MMS);
+	int child = forking_child(rt);
 
 	if (n > MAX_MMS)
 		n = MAX_MMS;
 	for (size_t i = 0; i < n; i++) {
-		int child = forking_child(rt);
-
 		mms[i] = all[i];
 		names[i] = NULL;
 		for (unsigned p = 0; p < procs->nr && !names[i]; p++)
