@@ -7,7 +7,8 @@
 #   libxml2-utils              xmllint: JUnit XML against docs/schema/junit.xsd (report_junit)
 #   linux-source               the kernel's own KTAP parser, kunit_parser.py (report_ktap)
 #   bash-completion            its completionsdir, where the completion installs (completion)
+#   parallel                   GNU parallel runs a campaign's shards (explore_shards)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/deps.sh clang libclang-rt-14-dev gnuplot-nox python3-jsonschema \
-	libxml2-utils linux-source bash-completion
+	libxml2-utils linux-source bash-completion parallel

@@ -12,6 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/deps.sh
 bash scripts/test-deps.sh
+# GNU parallel's campaign test (explore_shards) must run here, not skip
+export PINMM_REQUIRE_PARALLEL=1
 
 passed=0
 failed=0

@@ -216,9 +216,11 @@ static bool step(struct rt_ctx *ctx, const struct stmt *st)
 bool rt_run_range(struct rt_ctx *ctx, const struct stmt_list *list,
 		  unsigned from, unsigned to)
 {
-	for (unsigned i = from; i < to && i < list->nr; i++)
+	for (unsigned i = from; i < to && i < list->nr; i++) {
+		ctx->cur = list->v[i];
 		if (ctx->rt->stop || !step(ctx, list->v[i]))
 			return false;
+	}
 	return true;
 }
 
@@ -311,6 +313,7 @@ static void rt_free(struct rt *rt)
 	free(rt->files);
 	free(rt->threads);
 	free(rt->pending);
+	free(rt->entries);
 	pthread_mutex_destroy(&rt->lock);
 }
 

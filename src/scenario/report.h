@@ -26,6 +26,19 @@ struct json_object *pm_json_document(void);
 int pm_tap_matrix(FILE *out, const struct pinmm_matrix *m);
 int pm_ktap_matrix(FILE *out, const struct pinmm_matrix *m);
 
+/* report_trace.c: explorer thread t's name; a counterexample's trace as
+ * text (pinmm_report_trace_dot: as DOT) */
+struct pinmm_scn_explore_result;
+const char *pm_explore_thread_name(const struct pinmm_scn_explore_result *r, unsigned t);
+int pm_report_trace_text(FILE *out, const struct pinmm_scenario *scn,
+			 const struct pinmm_scn_explore_result *r);
+
+/* campaign.c: a search's shard and counterexamples, into explore's JSON */
+struct pinmm_explore_cfg;
+struct pinmm_explore_result;
+void pm_json_explore_campaign(struct json_object *root, const struct pinmm_explore_cfg *cfg,
+			      const struct pinmm_explore_result *ex);
+
 int pm_json_matrix(FILE *out, const struct pinmm_matrix *m);
 int pm_json_run(FILE *out, const struct pinmm_scenario *scn, const char *policy,
 		const struct pinmm_scn_result *res);

@@ -8,8 +8,8 @@
  *   "bound", "seed", "depth", "executions", "seconds", "executions_per_second",
  *   "exhausted", "found", "aborted", "preemptions", "bound_reached",
  *   "outcome", "message", "messages": [...], "schedule", "threads": [...],
- *   "trace": [ { "step", "thread", "thread_name", "point", "object",
- *   "value" } ] }
+ *   "trace": [ { "step", "thread", "thread_name", "point", "object", "what",
+ *   "line", "value", "value_text" } ] }
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -33,11 +33,6 @@ static const char *strategy_name(const struct pinmm_explore_cfg *cfg)
 static double rate(const struct pinmm_explore_result *ex)
 {
 	return ex->seconds > 0 ? (double)ex->executions / ex->seconds : 0;
-}
-
-static const char *thread_name(const struct pinmm_scn_explore_result *r, unsigned t)
-{
-	return t < r->nr_threads ? r->thread_names[t] : "?";
 }
 
 static int json_report(FILE *out, const struct pinmm_scenario *scn, const char *policy,
@@ -68,6 +63,8 @@ static int json_report(FILE *out, const struct pinmm_scenario *scn, const char *
 					       json_object_new_int((int)ex->bound_reached));
 		}
 	}
+	if (!replay)
+		pm_json_explore_campaign(root, &opt->cfg, ex);
 	json_object_object_add(root, "executions", json_object_new_uint64(ex->executions));
 	json_object_object_add(root, "seconds", json_object_new_double(ex->seconds));
 	json_object_object_add(root, "executions_per_second", json_object_new_double(rate(ex)));
@@ -94,10 +91,13 @@ static int json_report(FILE *out, const struct pinmm_scenario *scn, const char *
 		json_object_object_add(o, "step", json_object_new_int((int)e->step));
 		json_object_object_add(o, "thread", json_object_new_int((int)e->thread));
 		json_object_object_add(o, "thread_name",
-				       json_object_new_string(thread_name(r, e->thread)));
+				       json_object_new_string(pm_explore_thread_name(r, e->thread)));
 		json_object_object_add(o, "point", json_object_new_string(e->point));
 		json_object_object_add(o, "object", json_object_new_int((int)e->object));
+		json_object_object_add(o, "what", json_object_new_string(e->what));
+		json_object_object_add(o, "line", json_object_new_int((int)e->line));
 		json_object_object_add(o, "value", json_object_new_uint64(e->value));
+		json_object_object_add(o, "value_text", json_object_new_string(e->value_text));
 		json_object_array_add(trace, o);
 	}
 	json_object_object_add(root, "trace", trace);
@@ -107,15 +107,14 @@ static int json_report(FILE *out, const struct pinmm_scenario *scn, const char *
 	return ret;
 }
 
-static void text_trace(FILE *out, const struct pinmm_scn_explore_result *r)
+static void text_trace(FILE *out, const struct pinmm_scenario *scn,
+		       const struct pinmm_scn_explore_result *r)
 {
 	fprintf(out, "  threads:");
 	for (unsigned i = 0; i < r->nr_threads; i++)
 		fprintf(out, " T%u=%s", i, r->thread_names[i]);
-	fprintf(out, "\n  trace (decision, thread, point, object, value):\n");
-#ifdef PINMM_EXPLORE	/* the explorer's functions exist in its build only */
-	pinmm_explore_trace_text(&r->ex, out);
-#endif
+	fprintf(out, "\n");
+	pm_report_trace_text(out, scn, r);
 }
 
 int pinmm_report_explore(FILE *out, const struct pinmm_scenario *scn, const char *policy,
@@ -145,8 +144,8 @@ int pinmm_report_explore(FILE *out, const struct pinmm_scenario *scn, const char
 	fprintf(out, "%s (%s): %s%s%s\n", file, policy, colour ? col : "", what,
 		colour ? C_RESET : "");
 	if (replay) {
-		fprintf(out, "  replayed schedule \"%s\" in %.3f s\n", ex->schedule ? ex->schedule : "",
-			ex->seconds);
+		/* no time: a replay prints the same bytes every run */
+		fprintf(out, "  replayed schedule \"%s\"\n", ex->schedule ? ex->schedule : "");
 	} else {
 		if (opt->cfg.strategy == PINMM_EXPLORE_PCT)
 			fprintf(out, "  strategy pct, seed %" PRIu64 ", depth %u\n", opt->cfg.seed,
@@ -157,6 +156,16 @@ int pinmm_report_explore(FILE *out, const struct pinmm_scenario *scn, const char
 				? "exhausted up to" : "stopped in", ex->bound_reached);
 		fprintf(out, "  %lu executions in %.3f s: %.0f executions/s\n", ex->executions,
 			ex->seconds, rate(ex));
+		if (opt->cfg.nr_shards > 1)
+			fprintf(out, "  shard %u of %u (%lu schedule prefixes over the bounds)\n",
+				opt->cfg.shard, opt->cfg.nr_shards, ex->prefixes);
+		if (opt->cfg.keep_going && ex->found)
+			fprintf(out, "  %lu failing executions, %zu distinct failure%s:\n",
+				ex->failing_executions, ex->nr_failures,
+				ex->nr_failures == 1 ? "" : "s");
+		for (size_t i = 0; opt->cfg.keep_going && i < ex->nr_failures; i++)
+			fprintf(out, "    %s [schedule %s]\n", ex->failures[i].message,
+				ex->failures[i].schedule);
 	}
 	if (!ex->found)
 		return 0;
@@ -173,6 +182,6 @@ int pinmm_report_explore(FILE *out, const struct pinmm_scenario *scn, const char
 	if (!replay)
 		fprintf(out, "  replay: pinmm replay %s '%s' --policy %s\n", file,
 			ex->schedule ? ex->schedule : "", policy);
-	text_trace(out, r);
+	text_trace(out, scn, r);
 	return 0;
 }
