@@ -25,7 +25,7 @@
 
 #include "report.h"
 
-#define SCHEMA_VERSION 1
+
 
 /* digits only, 1..1000000 */
 static bool shard_number(const char *s, size_t len, unsigned long *v)
@@ -73,7 +73,7 @@ void pm_json_explore_campaign(struct json_object *root, const struct pinmm_explo
 {
 	json_object *shard = json_object_new_object(), *list = json_object_new_array();
 
-	json_object_object_add(root, "schema_version", json_object_new_int(SCHEMA_VERSION));
+	json_object_object_add(root, "schema_version", json_object_new_int(PM_JSON_SCHEMA_VERSION));
 	json_object_object_add(shard, "index", json_object_new_int(cfg->nr_shards > 1
 							? (int)cfg->shard : 1));
 	json_object_object_add(shard, "count", json_object_new_int(cfg->nr_shards > 1
@@ -246,7 +246,7 @@ static json_object *merged_json(const struct merged *m, unsigned missing)
 	static const char *const copied[] = { "file", "title", "policy", "strategy", "bound",
 					      "seed", "depth", "max_executions", "keep_going" };
 
-	json_object_object_add(root, "schema_version", json_object_new_int(SCHEMA_VERSION));
+	json_object_object_add(root, "schema_version", json_object_new_int(PM_JSON_SCHEMA_VERSION));
 	json_object_object_add(root, "mode", json_object_new_string("merge"));
 	for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)
 		if (member(m->first, copied[i]))
