@@ -66,6 +66,7 @@ struct stmt {
 			bool shared, populate;
 			int thp;		/* 0 default, 1 thp, -1 nothp */
 			uint64_t thp_size;	/* thp=SIZE (mTHP); 0: `thp`, the PMD size */
+			bool hugetlb;		/* `hugetlb`: MAP_HUGETLB from the pool */
 			unsigned prot;
 			uint64_t size, off, align;
 			bool fixed;		/* fixed=ADDR: MAP_FIXED over it */
@@ -180,6 +181,7 @@ struct pinmm_scenario {
 	 * adds the PMD order): only those are enabled for the run, as cow.c
 	 * runs one size at a time; 0 leaves the defaults */
 	uint32_t thp_orders;
+	unsigned hugetlb_pages;	/* the hugetlb pool; 0: none (the default) */
 
 	struct scn_names names[NS_NR];
 	unsigned *pin_max_pages;	/* per pin name: largest pages= used */
@@ -189,6 +191,8 @@ struct pinmm_scenario {
 
 /* `movablecore SIZE`: the largest movable zone a scenario may ask for */
 #define PINMM_SCN_MAX_MOVABLECORE (1ull << 30)
+/* `hugetlb pages=N`: the largest pool a scenario may ask for (1 GiB) */
+#define PINMM_SCN_MAX_HUGETLB 512
 /* `swap SIZE`: the largest swap device a scenario may ask for */
 #define PINMM_SCN_MAX_SWAP (1ull << 30)
 

@@ -56,6 +56,7 @@
 #define PM_PFN ((1ull << 55) - 1)
 #define KPF_THP 22
 #define KPF_ZERO_PAGE 24
+#define KPF_HUGE 17	/* a hugetlb page */
 
 enum hpin_kind { HP_NONE, HP_RING, HP_SNAP, HP_SPLICE };
 
@@ -96,6 +97,7 @@ struct host {
 	bool *pending;
 	bool stop, skipped;
 	bool killed;			/* main, from outside */
+	char hugetlb_short[120];	/* why hugetlb memory cannot be had */
 	uint8_t fresh;
 	struct hrep rep;
 };
@@ -476,6 +478,11 @@ static int do_mmap(struct host *h, const struct stmt *st)
 		c.flags |= H_MMAP_THP;
 	if (st->mmap.thp < 0)
 		c.flags |= H_MMAP_NOTHP;
+	if (st->mmap.hugetlb) {
+		if (h->hugetlb_short[0])
+			return skip(h, st, "%s", h->hugetlb_short);
+		c.flags |= H_MMAP_HUGETLB;
+	}
 	if (st->mmap.fixed) {
 		c.flags |= H_MMAP_FIXED;
 		c.addr = addr_of(h, st->mmap.at);
@@ -1075,6 +1082,11 @@ static void observe(struct host *h, int flow, const struct stmt *st, struct obse
 				saw(o, OBS_TRUE, "%s", "the huge zero page");
 				break;
 			}
+			/* hugetlb memory is never in AnonHugePages: its page says */
+			if (h->rep.v[0] & (1ull << KPF_HUGE)) {
+				saw(o, OBS_TRUE, "%s", "a hugetlb page");
+				break;
+			}
 		}
 		c = (struct hcmd){ .op = H_SMAPS_HUGE, .addr = addr_of(h, st->expect.a) };
 		ret = call(h, st->proc, &c, -1, NULL);
@@ -1105,7 +1117,7 @@ static void observe(struct host *h, int flow, const struct stmt *st, struct obse
 			break;
 		}
 		/* an anonymous THP of any size: its folio's order */
-		long order = h->rep.v[0] & (1ull << KPF_THP) ? (long)h->rep.v[1] : 0;
+		long order = h->rep.v[0] & ((1ull << KPF_THP) | (1ull << KPF_HUGE)) ? (long)h->rep.v[1] : 0;
 		saw(o, order == st->expect.value ? OBS_TRUE : OBS_FALSE, "order %ld", order);
 		break;
 	case EX_PINNED:
@@ -1382,6 +1394,25 @@ int pinmm_host_run(const struct pinmm_scenario *scn, const struct pinmm_host_opt
 			     "MADV_COLLAPSE still works), restored after");
 		pm_host_sys_set(HS_THP_ALLOC_SLEEP, "3600000");
 		pm_host_sys_set(HS_THP_SCAN_SLEEP, "3600000");
+		/* hugetlb pages=N: the pool for the run (free pages counted:
+		 * the kernel fills it as far as it can) */
+		if (scn->hugetlb_pages) {
+			char n[16];
+			long got;
+
+			snprintf(n, sizeof(n), "%u", scn->hugetlb_pages);
+			if (pm_host_sys_set(HS_NR_HUGEPAGES, n))
+				snprintf(h.hugetlb_short, sizeof(h.hugetlb_short),
+					 "could not set /proc/sys/vm/nr_hugepages");
+			else if ((got = pm_host_sys_long("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")) <
+				 (long)scn->hugetlb_pages)
+				snprintf(h.hugetlb_short, sizeof(h.hugetlb_short),
+					 "the kernel could fill %ld of %u free 2 MiB huge pages",
+					 got, scn->hugetlb_pages);
+			else
+				note(&h, true, "nr_hugepages=%u for the run, restored after",
+				     scn->hugetlb_pages);
+		}
 		/* thp=SIZE: the sizes named, and no other, as on the engine */
 		for (unsigned order = 2; scn->thp_orders && order <= 9; order++)
 			if (pm_host_sys_set(HS_MTHP_ORDER2 + order - 2,

@@ -29,6 +29,7 @@ enum hop {
 #define H_MMAP_FIXED 4
 #define H_MMAP_THP 8
 #define H_MMAP_NOTHP 16
+#define H_MMAP_HUGETLB 32
 #define H_MREMAP_DONTUNMAP 1
 #define H_PATHLEN 200
 
@@ -70,7 +71,9 @@ void *pm_host_reserve(uint64_t len, uint64_t align);
 enum hsys { HS_KSM_RUN, HS_KSM_PAGES, HS_KSM_SLEEP, HS_KSM_SMART, HS_THP_SCAN_SLEEP,
 	    HS_THP_ALLOC_SLEEP, HS_THP_ENABLED,
 	    /* hugepages-<size>kB/enabled, orders 2 (16 kB) .. 9 (2048 kB) */
-	    HS_MTHP_ORDER2, HS_MTHP_ORDER9 = HS_MTHP_ORDER2 + 7, HS_NR };
+	    HS_MTHP_ORDER2, HS_MTHP_ORDER9 = HS_MTHP_ORDER2 + 7,
+	    HS_NR_HUGEPAGES,	/* the hugetlb pool, /proc/sys/vm/nr_hugepages */
+	    HS_NR };
 int pm_host_sys_set(enum hsys s, const char *val);
 int pm_host_sys_read(const char *path, char *buf, size_t len);
 long pm_host_sys_long(const char *path);

@@ -39,6 +39,7 @@ static const char *const sys_path[HS_NR] = {
 	MTHP(2, 16), MTHP(3, 32), MTHP(4, 64), MTHP(5, 128), MTHP(6, 256), MTHP(7, 512),
 	MTHP(8, 1024), MTHP(9, 2048),
 #undef MTHP
+	[HS_NR_HUGEPAGES] = "/proc/sys/vm/nr_hugepages",
 };
 
 static struct {

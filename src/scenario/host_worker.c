@@ -201,10 +201,12 @@ static int do_mmap(const struct hcmd *c, struct hrep *r)
 	} else {
 		mflags |= MAP_ANONYMOUS;
 	}
+	if (c->flags & H_MMAP_HUGETLB)
+		mflags |= MAP_HUGETLB;	/* 2 MiB pages, the default size */
 	if (c->flags & H_MMAP_FIXED) {
 		want = (void *)c->addr;
 	} else {
-		if (c->len >= PMD || (c->flags & H_MMAP_THP))
+		if (c->len >= PMD || (c->flags & (H_MMAP_THP | H_MMAP_HUGETLB)))
 			align = align > PMD ? align : PMD;
 		want = pm_host_reserve(c->len, align);
 		if (want == MAP_FAILED) {

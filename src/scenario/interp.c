@@ -323,6 +323,9 @@ void scn_engine_config(const struct pinmm_scenario *scn, struct pinmm_config *cf
 	cfg->movable_frames = scn->movablecore >> PINMM_PAGE_SHIFT;
 	/* no swap device unless the scenario boots with one */
 	cfg->swap_pages = scn->swap >> PINMM_PAGE_SHIFT;
+	/* room for the hugetlb pool beside everything else (whole 4 MiB
+	 * blocks, the zones' unit) */
+	cfg->normal_frames += (((size_t)scn->hugetlb_pages << PINMM_HPAGE_ORDER) + 1023) & ~(size_t)1023;
 }
 
 int rt_start(struct rt *rt, const struct pinmm_scenario *scn,
@@ -353,6 +356,8 @@ int rt_start(struct rt *rt, const struct pinmm_scenario *scn,
 			ret = pinmm_thp_set_enabled(rt->eng, (uint64_t)PINMM_PAGE_SIZE << order,
 						    scn->thp_orders & (1u << order)
 							    ? PINMM_THP_MADVISE : PINMM_THP_NEVER);
+		if (!ret && scn->hugetlb_pages)
+			ret = pinmm_hugetlb_set_pool(rt->eng, scn->hugetlb_pages);
 		if (!ret)
 			ret = pinmm_mm_create(rt->eng, &rt->procs[0].mm);
 		if (ret) {

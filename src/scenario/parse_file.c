@@ -66,7 +66,7 @@ static bool p_header(struct parser *p)
 	      p_is_word(p, "breaks-without") || p_is_word(p, "breaks-with") ||
 	      p_is_word(p, "holds-with") ||
 	      p_is_word(p, "explore") || p_is_word(p, "host") ||
-	      p_is_word(p, "movablecore") || p_is_word(p, "swap")))
+	      p_is_word(p, "movablecore") || p_is_word(p, "swap") || p_is_word(p, "hugetlb")))
 		return false;
 	if (p->thread >= 0)
 		p_fail(p, &kw, "expected a statement, got header line '%.*s' inside a thread",
@@ -153,6 +153,29 @@ static bool p_header(struct parser *p)
 			p_fail(p, &at, "expected a swap device size in 4K..%lluM, a multiple of 4K, got %llu",
 			       (unsigned long long)(PINMM_SCN_MAX_SWAP >> 20), (unsigned long long)size);
 		scn->swap = size;
+	} else if (tok_is(&kw, "hugetlb")) {
+		/* the pool, as nr_hugepages at boot: hugetlb pages=N [size=2M] */
+		struct token key;
+		if (scn->hugetlb_pages)
+			p_fail(p, &kw, "expected one hugetlb line, got a second");
+		while (!p_at_end(p)) {
+			bool eq = p_option(p, &key);
+			at = p->tok;
+			if (eq && tok_is(&key, "pages")) {
+				uint64_t n = p_number(p, "a number of huge pages");
+				if (!n || n > PINMM_SCN_MAX_HUGETLB)
+					p_fail(p, &at, "expected a number of huge pages in 1..%d, got %llu",
+					       PINMM_SCN_MAX_HUGETLB, (unsigned long long)n);
+				scn->hugetlb_pages = (unsigned)n;
+			} else if (eq && tok_is(&key, "size")) {
+				if (p_number(p, "a huge page size") != PINMM_PMD_SIZE)
+					p_fail(p, &at, "expected size=2M: the engine has 2 MiB huge pages only");
+			} else {
+				p_expected(p, &key, "pages= or size=");
+			}
+		}
+		if (!scn->hugetlb_pages)
+			p_fail(p, &kw, "expected pages=N on the hugetlb line");
 	} else if (tok_is(&kw, "movablecore")) {
 		/* a boot parameter: one line, a whole number of 2 MiB blocks */
 		if (scn->movablecore)

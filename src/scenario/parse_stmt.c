@@ -87,6 +87,12 @@ static void parse_mmap(struct parser *p, struct stmt *st)
 		p_advance(p);
 		p_want(p, T_COLON, "':' after 'file'");
 		st->mmap.file = p_use(p, NS_FILE);
+	} else if (p_is_word(p, "hugetlb")) {
+		if (!p->scn->hugetlb_pages)
+			p_fail(p, &p->tok, "expected a 'hugetlb pages=N' line before hugetlb memory "
+			       "(the pool it comes from)");
+		p_advance(p);
+		st->mmap.hugetlb = true;
 	} else {
 		p_want_word(p, "anon");
 	}
@@ -132,8 +138,10 @@ static void parse_mmap(struct parser *p, struct stmt *st)
 		}
 	}
 	/* THPs are anonymous private memory (shmem THPs are not modelled) */
-	if (st->mmap.thp > 0 && (st->mmap.file >= 0 || st->mmap.shared))
+	if (st->mmap.thp > 0 && (st->mmap.file >= 0 || st->mmap.shared || st->mmap.hugetlb))
 		p_fail(p, &thp_at, "expected thp only on an anonymous private region");
+	if (st->mmap.thp < 0 && st->mmap.hugetlb)
+		p_fail(p, &thp_at, "expected no thp or nothp on hugetlb memory");
 }
 
 static void parse_file_stmt(struct parser *p, struct stmt *st)
