@@ -18,7 +18,10 @@ export PKG_CONFIG_PATH=$pcdir
 for h in "$prefix"/include/pinmm/*.h; do
 	echo "#include <pinmm/$(basename "$h")>" | cc -fsyntax-only -x c - $(pkg-config --cflags pinmm)
 done
-cc -o "$prefix/demo" "$src/tools/pinmm-demo.c" $(pkg-config --cflags --libs pinmm) \
+# the example is installed with the documentation, and is what we build
+example=$(find "$prefix/share/doc" -name pinmm-demo.c | head -n 1)
+[ -n "$example" ] || { echo "check-install: pinmm-demo.c not installed as an example" >&2; exit 1; }
+cc -o "$prefix/demo" "$example" $(pkg-config --cflags --libs pinmm) \
    -Wl,-rpath,"$(pkg-config --variable=libdir pinmm)"
 "$prefix/demo" >/dev/null
 
