@@ -22,7 +22,7 @@
 #include <pinmm/scenario.h>
 
 #include "cli.h"
-#include "suggest.h"
+#include "../src/lang/suggest.h"
 #include "pinmm-cli.h"
 
 enum { EXIT_DECLARED = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_SKIP = 4 };

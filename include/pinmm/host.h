@@ -109,7 +109,7 @@ struct pinmm_host_bench_options {
 };
 
 /* `pinmm bench`: engine and kernel side by side, ratios, goals
- * (src/scenario/host_bench.c, docs/performance.md). 0 when every goal is
+ * (src/host/host_bench.c, docs/performance.md). 0 when every goal is
  * met, 1 when one is missed, 4 when none is missed but one could not be
  * assessed (host side skipped: not root, no io_uring), -errno on error. */
 int pinmm_host_bench(const struct pinmm_host_bench_options *opt, FILE *out);

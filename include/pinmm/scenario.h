@@ -148,6 +148,11 @@ enum pinmm_cell_expect {
 struct pinmm_cell {
 	enum pinmm_cell_role role;
 	char label[96];		/* "strict", "legacy", "-anon_exclusive", ... */
+	/* a column the matrix does not run on the engine itself (the host
+	 * backend's, set by pinmm_host_plan): how to run the cell (in its
+	 * child process) and what it shows; NULL for the engine's cells */
+	void (*run)(const struct pinmm_scenario *scn, struct pinmm_cell *c);
+	const char *(*text)(const struct pinmm_cell *c);
 	struct pinmm_policy policy;
 	enum pinmm_cell_expect expect;
 	bool ran;

@@ -19,7 +19,7 @@
 
 #include <pinmm/pinmm.h>
 
-#include "ast.h"
+#include "../lang/ast.h"
 #include "observe.h"
 
 struct rt_region {

@@ -45,10 +45,10 @@
 #include <pinmm/gup.h>
 #include <pinmm/host.h>
 
-#include "ast.h"
+#include "../lang/ast.h"
 #include "host.h"
-#include "observe.h"
-#include "report.h"
+#include "../scenario/observe.h"
+#include "../report/report.h"
 
 #define PG 4096ul
 #define PM_PRESENT (1ull << 63)

@@ -11,7 +11,7 @@
 
 #include <pinmm/scenario_explore.h>
 
-#include "ast.h"
+#include "../lang/ast.h"
 #include "report.h"
 
 static const struct stmt *stmt_in(const struct stmt_list *l, unsigned line)

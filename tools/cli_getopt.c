@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "suggest.h"
+#include "../src/lang/suggest.h"
 
 #define MAX_LONG_OPTS 64
 

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <pinmm/host.h>
 #include <pinmm/scenario.h>
 
 #include "report.h"
@@ -33,8 +32,8 @@ const char *pm_row_name(const struct pinmm_row *row, char *buf, size_t len)
 
 const char *pm_cell_text(const struct pinmm_cell *c)
 {
-	if (pinmm_host_cell(c))
-		return pinmm_host_cell_text(c);
+	if (c->text)	/* a column of its own (the host's) */
+		return c->text(c);
 	switch (c->verdict) {
 	case PINMM_VERDICT_NA:
 		return c->na == PINMM_NA_NO_SWITCH ? "n/a-switch"

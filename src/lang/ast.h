@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The parsed form of a scenario (internal to src/scenario/).
+ * The parsed form of a scenario (src/lang/; read by the interpreter, the reports and the host backend).
  *
  * Everything static is settled by the parser: numbers are folded, names are
  * resolved to indices into the scenario's name tables (defined in textual

@@ -52,7 +52,7 @@
 #include <pinmm/pinmm.h>
 
 #include "host.h"
-#include "report.h"
+#include "../report/report.h"
 
 #define PG 4096ul
 #define KIB 1024ul

@@ -42,6 +42,8 @@ void pinmm_host_plan(struct pinmm_matrix *m, bool enabled, const char *why,
 		c->policy = PINMM_POLICY_STRICT;
 		c->expect = PINMM_EXPECT_PASS;
 		c->verdict = PINMM_VERDICT_NA;
+		c->run = pinmm_host_run_cell;
+		c->text = pinmm_host_cell_text;
 		if (!enabled) {
 			/* not run: na marks it as ruled out at plan time */
 			c->na = PINMM_NA_HOST;
