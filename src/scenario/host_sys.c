@@ -47,6 +47,18 @@ static const int guard_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE,
 				  SIGUSR1, SIGUSR2, SIGALRM };
 #define NR_GUARD_SIGS (int)(sizeof(guard_sigs) / sizeof(guard_sigs[0]))
 
+/* set up for the run besides the knobs, oldest first (pm_host_guard_add) */
+#define MAX_UNDO 16
+static struct {
+	const struct pm_undo *u;
+	char a[128], b[16];
+} undo_item[MAX_UNDO];
+static volatile sig_atomic_t nr_undo;
+/* the kinds a journal line may name: never anything else */
+static const struct pm_undo *const undo_kinds[] = { &pm_undo_zram, &pm_undo_swap,
+						     &pm_undo_uprobe };
+#define NR_UNDO_KINDS (int)(sizeof(undo_kinds) / sizeof(undo_kinds[0]))
+
 static char tmp_dir[256];
 static volatile pid_t guard_pgid, guard_owner;
 static int lock_fd = -1, legacy_fd = -1;
@@ -94,6 +106,21 @@ static int write_str(const char *path, const char *val, size_t len)
 	return ret;
 }
 
+void pm_host_cat(char *dst, size_t len, const char *a, const char *b, const char *c)
+{
+	const char *part[] = { a, b, c };
+	size_t n = 0;
+
+	for (int i = 0; i < 3; i++)
+		for (const char *s = part[i]; s && *s && n + 1 < len; s++)
+			dst[n++] = *s;
+	dst[n] = 0;
+}
+
+int pm_host_sys_write(const char *path, const char *val)
+{
+	return write_str(path, val, strlen(val));
+}
 
 /* the main path changes what the handlers read with the signals blocked */
 static void guard_block(sigset_t *old)
@@ -121,6 +148,9 @@ static int journal_sync(void)
 	for (int s = 0; s < HS_NR; s++)
 		if (sys_saved[s].saved)
 			pm_host_journal_add(&journal, "knob", sys_path[s], sys_saved[s].val);
+	for (int i = 0; i < nr_undo; i++)
+		pm_host_journal_add(&journal, undo_item[i].u->key, undo_item[i].a,
+				    undo_item[i].b[0] ? undo_item[i].b : NULL);
 	if (tmp_dir[0])
 		pm_host_journal_add(&journal, "tmpdir", tmp_dir, NULL);
 	ret = pm_host_journal_commit(&journal);
@@ -174,6 +204,70 @@ static void restore_knobs(void)
 	}
 }
 
+/* one word of a journal line: no blank, no newline */
+static bool journal_word(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n < max && !strpbrk(s, " \t\n");
+}
+
+int pm_host_guard_add(const struct pm_undo *u, const char *a, const char *b)
+{
+	sigset_t old;
+	int ret;
+
+	if (!journal_word(a, sizeof(undo_item[0].a)) ||
+	    (b && !journal_word(b, sizeof(undo_item[0].b))))
+		return -EINVAL;
+	guard_block(&old);
+	if (nr_undo == MAX_UNDO) {
+		guard_unblock(&old);
+		return -ENOSPC;
+	}
+	undo_item[nr_undo].u = u;
+	snprintf(undo_item[nr_undo].a, sizeof(undo_item[0].a), "%s", a);
+	snprintf(undo_item[nr_undo].b, sizeof(undo_item[0].b), "%s", b ? b : "");
+	nr_undo++;
+	/* on disk before the change, or no change */
+	ret = journal_sync();
+	if (ret)
+		nr_undo--;
+	guard_unblock(&old);
+	return ret;
+}
+
+/* undo item i; gone from the list when done (the journal: the caller's) */
+static int undo_one(int i)
+{
+	int ret = undo_item[i].u->undo(undo_item[i].a, undo_item[i].b[0] ? undo_item[i].b : NULL);
+
+	if (ret)
+		return ret;
+	for (int j = i; j + 1 < nr_undo; j++)
+		undo_item[j] = undo_item[j + 1];
+	nr_undo--;
+	return 0;
+}
+
+int pm_host_guard_undo(const struct pm_undo *u, const char *a)
+{
+	sigset_t old;
+	int ret = -ENOENT;
+
+	guard_block(&old);
+	for (int i = nr_undo; i-- > 0;) {
+		if (undo_item[i].u != u || strcmp(undo_item[i].a, a))
+			continue;
+		ret = undo_one(i);
+		if (!ret)
+			journal_sync();
+		break;
+	}
+	guard_unblock(&old);
+	return ret;
+}
+
 void pm_host_restore(void)
 {
 	sigset_t old;
@@ -191,6 +285,8 @@ static int recover(void)
 {
 	static char text[sizeof(journal.text)];
 	const char *val[HS_NR] = { 0 }, *dir = NULL;
+	struct { const struct pm_undo *u; const char *a, *b; } un[MAX_UNDO];
+	int nu = 0;
 	long pid = 0;
 	int n = 0, ret = 0;
 	ssize_t len = pm_host_journal_read(text, sizeof(text));
@@ -221,7 +317,23 @@ static int recover(void)
 			for (int s = 0; s < HS_NR; s++)
 				if (!strcmp(a, sys_path[s]))
 					val[s] = b;
+		} else {
+			for (int k = 0; k < NR_UNDO_KINDS && nu < MAX_UNDO; k++)
+				if (!strcmp(line, undo_kinds[k]->key))
+					un[nu++] = (typeof(un[0])){ undo_kinds[k], a, b };
 		}
+	}
+	/* newest first: the probes, then swap, then its device */
+	while (nu-- > 0) {
+		int err = un[nu].u->undo(un[nu].a, un[nu].b);
+
+		fprintf(stderr, "pinmm host: %s %s %s (left by the killed run %ld)%s%s\n",
+			err ? "cannot remove" : "removed", un[nu].u->what, un[nu].a, pid,
+			err ? ": " : "", err ? strerror(-err) : "");
+		if (err)
+			ret = err;
+		else
+			n++;
 	}
 	for (int s = 0; s < HS_NR; s++) {
 		int err;
@@ -309,12 +421,16 @@ static void cleanup(bool reap)
 		while (reap && (waitpid(-1, NULL, 0) > 0 || errno == EINTR))
 			;
 	}
+	/* newest first, once the workers are gone (their swap with them);
+	 * what fails stays in the journal for the next run */
+	for (int i = nr_undo; i-- > 0;)
+		undo_one(i);
 	if (tmp_dir[0]) {
 		pm_host_rmtree(tmp_dir);
 		tmp_dir[0] = 0;
 	}
-	if (journal_ours && !pm_host_journal_remove())
-		journal_ours = 0;
+	if (journal_ours)
+		journal_sync();
 }
 
 void pm_host_cleanup(void)
