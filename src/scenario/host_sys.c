@@ -327,6 +327,13 @@ static int recover(void)
 	while (nu-- > 0) {
 		int err = un[nu].u->undo(un[nu].a, un[nu].b);
 
+		if (err == -EINVAL) {
+			/* not a line this file writes: touch nothing, drop it */
+			fprintf(stderr, "pinmm host: ignored the journal's line \"%s %s%s%s\": not "
+				"one a run writes\n", un[nu].u->key, un[nu].a, un[nu].b ? " " : "",
+				un[nu].b ? un[nu].b : "");
+			continue;
+		}
 		fprintf(stderr, "pinmm host: %s %s %s (left by the killed run %ld)%s%s\n",
 			err ? "cannot remove" : "removed", un[nu].u->what, un[nu].a, pid,
 			err ? ": " : "", err ? strerror(-err) : "");
