@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Host backend tests (ctest label `host`, plain build only).
-#   host-test.sh PINMM conformance   core scenarios pass on the running kernel
+#   host-test.sh PINMM conformance   core scenarios pass on the running kernel,
+#                                    and its answer to a uprobe over a pin
 #   host-test.sh PINMM signal        SIGTERM mid-run restores KSM/THP sysfs
 #   host-test.sh PINMM kill          SIGKILL (at several moments), SIGINT,
 #                                    SIGTERM, SIGPIPE, a dead worker, a stopped
@@ -69,6 +70,13 @@ conformance)
 		files+=(tests/host/ksm-skips-pinned.pin)
 	else
 		echo "note: KSM absent, its test is skipped"
+	fi
+	# the kernel's answer to a uprobe over a pinned page (the engine's
+	# differs: docs/host-conformance.md)
+	if unshare -m --propagation private mount -t tracefs none /sys/kernel/tracing 2>/dev/null; then
+		files+=(tests/host/uprobe-pinned-rw.pin scenarios/e-uprobe.pin)
+	else
+		echo "note: no tracefs, the uprobe tests are skipped"
 	fi
 	"$pinmm" host --timeout 20 "${files[@]}"
 	rc=$?
