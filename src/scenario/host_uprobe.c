@@ -7,8 +7,10 @@
  *
  * tracefs is mounted nowhere: fsopen() + fsmount() give a mount that
  * belongs to no namespace, so the run changes no one's mount table and a
- * killed run leaves no mount behind (the controller may have threads,
- * where unshare(CLONE_NEWNS) is refused). The probe itself is global while
+ * killed run leaves no mount behind (unshare(CLONE_NEWNS) would move the
+ * whole calling process, `pinmm check` included, into a namespace of its
+ * own for the rest of its life, and is refused once it has threads). The
+ * probe itself is global while
  * it exists: journalled before it is written ("uprobe pinmm/pN",
  * host_sys.c) and removed at cleanup, from the signal handlers, or by the
  * next run after a kill. A memfd's /proc/PID/fd/N path is resolved by the
