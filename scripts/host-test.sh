@@ -299,7 +299,7 @@ kill)
 	done
 	echo "[${SECONDS}s] SIGINT, SIGTERM with a swap device and a uprobe: removed by the run"
 	# a journal line this pinmm never writes is not acted on
-	flock -w 30 /run/pinmm/host.lock sh -c 'printf "pinmm-host-journal 1\npid 1\nswap /etc/hostname\nzram 0 all\nuprobe other/p1\n" >/run/pinmm/journal && chmod 600 /run/pinmm/journal'
+	flock -w 30 /run/pinmm/host.lock sh -c 'printf "pinmm-host-journal 1\npid 1\nswap /etc/hostname\nzram 0 all\nuprobe other/p1\n" >/run/pinmm/journal.undo && chmod 600 /run/pinmm/journal.undo'
 	out=$("$pinmm" host --restore --timeout 20 2>&1)
 	[ "$(grep -c '^pinmm host: ignored the journal' <<<"$out")" -eq 3 ] ||
 		fail "foreign journal lines: --restore said: $out"

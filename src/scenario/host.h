@@ -127,9 +127,12 @@ struct pm_journal {
 void pm_host_journal_start(struct pm_journal *j);	/* header, pid */
 void pm_host_journal_add(struct pm_journal *j, const char *key, const char *a,
 			 const char *b);
-int pm_host_journal_commit(const struct pm_journal *j);	/* or remove: no entries */
-int pm_host_journal_remove(void);
-ssize_t pm_host_journal_read(char *buf, size_t len);	/* -ENOENT: none */
+/* the two journals in /run/pinmm (host_journal.c) */
+#define PM_JOURNAL "journal"
+#define PM_JOURNAL_UNDO "journal.undo"
+int pm_host_journal_commit(const struct pm_journal *j, const char *name);	/* or remove: no entries */
+int pm_host_journal_remove(const char *name);
+ssize_t pm_host_journal_read(const char *name, char *buf, size_t len);	/* -ENOENT: none */
 int pm_host_journal_dir(void);		/* /run/pinmm, ours and 0700: its fd */
 int pm_host_journal_open(const char *name, int flags);	/* in it, 0600 */
 int pm_host_rmtree(const char *dir);	/* a flat dir of ours and its files */

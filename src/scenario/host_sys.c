@@ -62,7 +62,8 @@ static const struct pm_undo *const undo_kinds[] = { &pm_undo_zram, &pm_undo_swap
 static char tmp_dir[256];
 static volatile pid_t guard_pgid, guard_owner;
 static int lock_fd = -1, legacy_fd = -1;
-static struct pm_journal journal;	/* static: the handlers' stacks are small */
+/* static: the handlers' stacks are small */
+static struct pm_journal journal, undo_journal;
 /* the journal on disk is this process's: removed at cleanup (never one a
  * run stopped while holding the lock left, when we gave up waiting) */
 static volatile sig_atomic_t journal_ours;
@@ -144,18 +145,22 @@ static int journal_sync(void)
 {
 	int ret;
 
+	pm_host_journal_start(&undo_journal);
+	for (int i = 0; i < nr_undo; i++)
+		pm_host_journal_add(&undo_journal, undo_item[i].u->key, undo_item[i].a,
+				    undo_item[i].b[0] ? undo_item[i].b : NULL);
+	ret = pm_host_journal_commit(&undo_journal, PM_JOURNAL_UNDO);
+	if (ret)
+		return ret;
 	pm_host_journal_start(&journal);
 	for (int s = 0; s < HS_NR; s++)
 		if (sys_saved[s].saved)
 			pm_host_journal_add(&journal, "knob", sys_path[s], sys_saved[s].val);
-	for (int i = 0; i < nr_undo; i++)
-		pm_host_journal_add(&journal, undo_item[i].u->key, undo_item[i].a,
-				    undo_item[i].b[0] ? undo_item[i].b : NULL);
 	if (tmp_dir[0])
 		pm_host_journal_add(&journal, "tmpdir", tmp_dir, NULL);
-	ret = pm_host_journal_commit(&journal);
+	ret = pm_host_journal_commit(&journal, PM_JOURNAL);
 	if (!ret)
-		journal_ours = journal.entries > 0;
+		journal_ours = journal.entries + undo_journal.entries > 0;
 	return ret;
 }
 
@@ -278,57 +283,58 @@ void pm_host_restore(void)
 	guard_unblock(&old);
 }
 
-/* What a killed run's journal lists, put back (knobs in sys_path order,
- * run first) and said on stderr; the journal removed. The number of
- * knobs, or -errno (the journal kept: the next run tries again). */
-static int recover(void)
+/* The next "KEY A [B]" line of the text at *cur: 0 and its words, or -1
+ * at the end (a line without A is passed over). */
+static int next_line(char **cur, char **key, char **a, char **b)
 {
-	static char text[sizeof(journal.text)];
-	const char *val[HS_NR] = { 0 }, *dir = NULL;
+	while (*cur && **cur) {
+		char *line = *cur, *next = strchr(line, '\n');
+
+		if (next)
+			*next++ = 0;
+		*cur = next;
+		*a = strchr(line, ' ');
+		if (!*a)
+			continue;
+		*(*a)++ = 0;
+		*b = strchr(*a, ' ');
+		if (*b)
+			*(*b)++ = 0;
+		*key = line;
+		return 0;
+	}
+	return -1;
+}
+
+/* What a killed run's journal.undo lists, undone newest first (its probes,
+ * then swap, then the device) and said on stderr; the file removed. The
+ * number undone, or -errno (the file kept: the next run tries again). */
+static int recover_undo(void)
+{
+	static char text[sizeof(undo_journal.text)];
 	struct { const struct pm_undo *u; const char *a, *b; } un[MAX_UNDO];
-	int nu = 0;
+	char *cur = text, *key, *a, *b;
+	int nu = 0, n = 0, ret = 0;
 	long pid = 0;
-	int n = 0, ret = 0;
-	ssize_t len = pm_host_journal_read(text, sizeof(text));
+	ssize_t len = pm_host_journal_read(PM_JOURNAL_UNDO, text, sizeof(text));
 
 	if (len == -ENOENT)
 		return 0;
 	if (len < 0)
 		return (int)len;
-	for (char *line = text, *next; line && *line; line = next) {
-		char *a, *b;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		a = strchr(line, ' ');
-		if (!a)
-			continue;
-		*a++ = 0;
-		b = strchr(a, ' ');
-		if (b)
-			*b++ = 0;
-		if (!strcmp(line, "pid")) {
+	while (!next_line(&cur, &key, &a, &b)) {
+		if (!strcmp(key, "pid"))
 			pid = strtol(a, NULL, 10);
-		} else if (!strcmp(line, "tmpdir")) {
-			dir = a;
-		} else if (!strcmp(line, "knob") && b) {
-			/* only the knobs this file knows: never any path */
-			for (int s = 0; s < HS_NR; s++)
-				if (!strcmp(a, sys_path[s]))
-					val[s] = b;
-		} else {
-			for (int k = 0; k < NR_UNDO_KINDS && nu < MAX_UNDO; k++)
-				if (!strcmp(line, undo_kinds[k]->key))
-					un[nu++] = (typeof(un[0])){ undo_kinds[k], a, b };
-		}
+		/* only the kinds this file knows */
+		for (int k = 0; k < NR_UNDO_KINDS && nu < MAX_UNDO; k++)
+			if (!strcmp(key, undo_kinds[k]->key))
+				un[nu++] = (typeof(un[0])){ undo_kinds[k], a, b };
 	}
-	/* newest first: the probes, then swap, then its device */
 	while (nu-- > 0) {
 		int err = un[nu].u->undo(un[nu].a, un[nu].b);
 
 		if (err == -EINVAL) {
-			/* not a line this file writes: touch nothing, drop it */
+			/* not a line a run writes: touch nothing, drop it */
 			fprintf(stderr, "pinmm host: ignored the journal's line \"%s %s%s%s\": not "
 				"one a run writes\n", un[nu].u->key, un[nu].a, un[nu].b ? " " : "",
 				un[nu].b ? un[nu].b : "");
@@ -341,6 +347,44 @@ static int recover(void)
 			ret = err;
 		else
 			n++;
+	}
+	if (ret)
+		return ret;
+	ret = pm_host_journal_remove(PM_JOURNAL_UNDO);
+	return ret ? ret : n;
+}
+
+/* What a killed run's journals list, put back (journal.undo first, then
+ * the knobs in sys_path order, run first) and said on stderr; the journals
+ * removed. The number put back, or -errno (what is left is kept: the next
+ * run tries again). */
+static int recover(void)
+{
+	static char text[sizeof(journal.text)];
+	const char *val[HS_NR] = { 0 }, *dir = NULL;
+	char *cur = text, *key, *a, *b;
+	long pid = 0;
+	int n = recover_undo(), ret = 0;
+	ssize_t len;
+
+	if (n < 0)
+		return n;
+	len = pm_host_journal_read(PM_JOURNAL, text, sizeof(text));
+	if (len == -ENOENT)
+		return n;
+	if (len < 0)
+		return (int)len;
+	while (!next_line(&cur, &key, &a, &b)) {
+		if (!strcmp(key, "pid")) {
+			pid = strtol(a, NULL, 10);
+		} else if (!strcmp(key, "tmpdir")) {
+			dir = a;
+		} else if (!strcmp(key, "knob") && b) {
+			/* only the knobs this file knows: never any path */
+			for (int s = 0; s < HS_NR; s++)
+				if (!strcmp(a, sys_path[s]))
+					val[s] = b;
+		}
 	}
 	for (int s = 0; s < HS_NR; s++) {
 		int err;
@@ -374,7 +418,7 @@ static int recover(void)
 	}
 	if (ret)
 		return ret;
-	ret = pm_host_journal_remove();
+	ret = pm_host_journal_remove(PM_JOURNAL);
 	return ret ? ret : n;
 }
 
