@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/swap.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "host.h"
@@ -66,7 +67,9 @@ static int zram_undo(const char *id, const char *how)
 	if (!zram_id_ok(id) || !how || (strcmp(how, "added") && strcmp(how, "free")))
 		return -EINVAL;
 	pm_host_cat(path, sizeof(path), "/sys/block/zram", id, "/reset");
-	ret = pm_host_sys_write(path, "1");
+	/* a killed run's mkswap may still hold it open for a moment */
+	for (int i = 0; (ret = pm_host_sys_write(path, "1")) == -EBUSY && i < 100; i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
 	if (ret == -ENOENT)
 		return 0;	/* gone: nothing to put back */
 	if (ret)
