@@ -804,6 +804,8 @@ static const char *reclaim_unlike(struct host *h)
 		unsigned long n = h->regions[r].len / PG;
 		uint64_t *pm = n ? calloc(n, sizeof(*pm)) : NULL;
 
+		if (n && !pm)
+			return "a region whose pages there was no memory to look at";
 		for (unsigned p = 0; pm && p < scn->names[NS_PROC].nr && !why; p++) {
 			if (!h->procs[p].started || h->procs[p].exited ||
 			    read_pagemap(h, (int)p, h->regions[r].addr, n, pm))
@@ -812,7 +814,9 @@ static const char *reclaim_unlike(struct host *h)
 				struct hcmd c = { .op = H_KPAGEFLAGS, .addr = pm[i] & PM_PFN };
 				uint64_t kf;
 
-				/* the address maps something else in this process */
+				/* nothing to reclaim, or a page-cache page (which both
+				 * leave; in an anonymous region: another region is
+				 * mapped there in this process) */
 				if (!(pm[i] & PM_PRESENT) || (pm[i] & PM_FILE) ||
 				    call(h, (int)p, &c, -1, NULL))
 					continue;
