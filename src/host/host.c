@@ -53,7 +53,10 @@
 #define PG 4096ul
 #define PM_PRESENT (1ull << 63)
 #define PM_SWAP (1ull << 62)
+#define PM_FILE (1ull << 61)		/* a page-cache page, or shared anonymous */
+#define PM_EXCLUSIVE (1ull << 56)	/* mapped by this process only */
 #define PM_PFN ((1ull << 55) - 1)
+#define KPF_KSM 21
 #define KPF_THP 22
 #define KPF_ZERO_PAGE 24
 #define KPF_HUGE 17	/* a hugetlb page */
@@ -86,7 +89,7 @@ struct host {
 	const struct pinmm_host_options *opt;
 	struct pinmm_host_result *res;
 	struct hproc *procs;
-	struct { uint64_t addr, len; bool disk_shared; } *regions;
+	struct { uint64_t addr, len; bool disk_shared, anon_private; } *regions;
 	struct hpin *pins;
 	char (*files)[H_PATHLEN];
 	int *memfds;			/* shmem files: memfds held open, else -1 */
@@ -499,6 +502,7 @@ static int do_mmap(struct host *h, const struct stmt *st)
 		/* a shared mapping of a disk file (no memfd behind it) */
 		h->regions[st->mmap.region].disk_shared =
 			st->mmap.shared && st->mmap.file >= 0 && h->memfds[st->mmap.file] < 0;
+		h->regions[st->mmap.region].anon_private = !st->mmap.shared && st->mmap.file < 0;
 	}
 	return ret;
 }
@@ -589,6 +593,8 @@ static int do_mremap(struct host *h, const struct stmt *st)
 		return ret;
 	h->regions[to].addr = h->rep.addr;
 	h->regions[to].len = c.len2;
+	h->regions[to].disk_shared = h->regions[region].disk_shared;
+	h->regions[to].anon_private = h->regions[region].anon_private;
 	pins_follow(h, st->proc, region, off, c.len, to);
 	return 0;
 }
@@ -791,6 +797,109 @@ static int do_compact(void)
 	return ret;
 }
 
+/* Can MADV_PAGEOUT of the private anonymous regions stand for the
+ * engine's reclaim of every small anonymous page? Not for a page mapped by
+ * more than one process (MADV_PAGEOUT leaves it), a THP (it would swap it
+ * whole), a KSM page (the engine keeps it), nor an anonymous copy in a
+ * private file mapping (there it would drop page-cache pages too): NULL,
+ * or what the scenario has that it cannot stand for. */
+static const char *reclaim_unlike(struct host *h)
+{
+	const struct pinmm_scenario *scn = h->scn;
+	const char *why = NULL;
+
+	for (unsigned r = 0; r < scn->names[NS_REGION].nr && !why; r++) {
+		unsigned long n = h->regions[r].len / PG;
+		uint64_t *pm = n ? calloc(n, sizeof(*pm)) : NULL;
+
+		if (n && !pm)
+			return "a region whose pages there was no memory to look at";
+		for (unsigned p = 0; pm && p < scn->names[NS_PROC].nr && !why; p++) {
+			if (!h->procs[p].started || h->procs[p].exited ||
+			    read_pagemap(h, (int)p, h->regions[r].addr, n, pm))
+				continue;
+			for (unsigned long i = 0; i < n && !why; i++) {
+				struct hcmd c = { .op = H_KPAGEFLAGS, .addr = pm[i] & PM_PFN };
+				uint64_t kf;
+
+				/* nothing to reclaim, or a page-cache page (which both
+				 * leave; in an anonymous region: another region is
+				 * mapped there in this process) */
+				if (!(pm[i] & PM_PRESENT) || (pm[i] & PM_FILE) ||
+				    call(h, (int)p, &c, -1, NULL))
+					continue;
+				kf = h->rep.v[0];
+				if (kf & (1ull << KPF_ZERO_PAGE))
+					continue;	/* neither side reclaims it */
+				if (!h->regions[r].anon_private)
+					why = "an anonymous copy in a private file mapping (MADV_PAGEOUT "
+					      "would also drop the file's page-cache pages)";
+				else if (kf & (1ull << KPF_KSM))
+					why = "a KSM page (the engine's reclaim keeps it)";
+				else if (kf & (1ull << KPF_THP))
+					why = "a transparent huge page (MADV_PAGEOUT swaps it whole, "
+					      "the engine's reclaim keeps it)";
+				else if (!(pm[i] & PM_EXCLUSIVE))
+					why = "a page mapped by more than one process (MADV_PAGEOUT "
+					      "leaves it, global reclaim would not)";
+			}
+		}
+		free(pm);
+	}
+	return why;
+}
+
+/* reclaim: MADV_PAGEOUT of every private anonymous region in every live
+ * process (global reclaim cannot be requested), when that reclaims what
+ * the engine's would: every small anonymous page; pinned ones stay, as
+ * try_to_unmap() refuses them */
+static int do_reclaim(struct host *h, const struct stmt *st)
+{
+	const struct pinmm_scenario *scn = h->scn;
+	const char *why;
+
+	if (st->pass.n)
+		return skip(h, st, "reclaim of N pages: the kernel picks them from its LRU lists, "
+			    "not in the engine's frame order");
+	if ((why = reclaim_unlike(h)))
+		return skip(h, st, "MADV_PAGEOUT stands for reclaim, but not over %s", why);
+	for (unsigned r = 0; r < scn->names[NS_REGION].nr; r++) {
+		if (!h->regions[r].anon_private || !h->regions[r].len)
+			continue;
+		for (unsigned p = 0; p < scn->names[NS_PROC].nr; p++) {
+			struct hcmd c = { .op = H_MADVISE, .addr = h->regions[r].addr,
+					  .len = h->regions[r].len,
+					  .prot = advice_of[PINMM_MADV_PAGEOUT] };
+			int ret = call(h, (int)p, &c, -1, NULL);
+
+			/* not mapped in that process (ENOMEM), or no process */
+			if (ret && ret != -ENOMEM && ret != -ESRCH)
+				return ret;
+		}
+	}
+	note(h, true, "reclaim: MADV_PAGEOUT of every private anonymous region in every process");
+	return 0;
+}
+
+static int do_uprobe(struct host *h, const struct stmt *st)
+{
+	const char *path = h->files[st->uprobe.file];
+	char why[200];
+	int ret;
+
+	if (!path[0])
+		return -EINVAL;
+	ret = st->kind == ST_UPROBE_REGISTER
+		? pm_host_uprobe_register(path, st->uprobe.off, why, sizeof(why))
+		: pm_host_uprobe_unregister(path, st->uprobe.off, why, sizeof(why));
+	if (ret == -EOPNOTSUPP)
+		return skip(h, st, "%s", why);
+	if (!ret)
+		note(h, true, "uprobes: tracefs uprobe_events on a mount in no namespace "
+		     "(fsmount); each probe journalled, removed after");
+	return ret;
+}
+
 static struct rt_last *flow_last(struct host *h, int flow, bool dev)
 {
 	return dev ? &h->dev_read[flow] : &h->read[flow];
@@ -867,8 +976,7 @@ static int action(struct host *h, int flow, const struct stmt *st)
 		return skip(h, st, "khugepaged runs on its own schedule and cannot be stepped "
 			    "(MADV_COLLAPSE is the synchronous form)");
 	case ST_RECLAIM:
-		return skip(h, st, "global reclaim cannot be requested without a swap device "
-			    "and a memory cgroup to squeeze");
+		return do_reclaim(h, st);
 	case ST_MIGRATE:
 	case ST_NUMA_HINT:
 		return skip(h, st, "one NUMA node and no user-space call that migrates a page "
@@ -880,8 +988,7 @@ static int action(struct host *h, int flow, const struct stmt *st)
 			    "per-folio error to check");
 	case ST_UPROBE_REGISTER:
 	case ST_UPROBE_UNREGISTER:
-		return skip(h, st, "uprobes on a scenario's in-memory file would need tracefs "
-			    "probes on an executable; not done");
+		return do_uprobe(h, st);
 	case ST_WRITEBACK: {
 		/* the file's dirty pages go to disk now (a shmem file has none) */
 		int fd = open(h->files[st->uprobe.file], O_RDWR | O_CLOEXEC);
@@ -1253,6 +1360,29 @@ static void raise_memlock(void)
 	setrlimit(RLIMIT_MEMLOCK, &rl);
 }
 
+/* `swap SIZE`: a zram swap device for the run (host_swap.c), else the
+ * machine's own when it has one, else the scenario is skipped */
+static int swap_for_run(struct host *h)
+{
+	char dev[32], why[200];
+
+	if (!h->scn->swap)
+		return 0;
+	if (!pm_host_swap_on(h->scn->swap, dev, sizeof(dev), why, sizeof(why))) {
+		note(h, true, "swap: %s, a zram device of %llu KiB made swap (mkswap, swapon at "
+		     "priority 32767) for the run, swapped off and reset after", dev,
+		     (unsigned long long)h->scn->swap / 1024);
+	} else if (host_has_swap()) {
+		note(h, true, "swap: the machine's own (no device of the run's: %s)", why);
+	} else {
+		snprintf(h->res->skip, sizeof(h->res->skip),
+			 "the scenario needs a swap device: none is active (/proc/swaps) and "
+			 "none could be set up (%s)", why);
+		h->skipped = true;
+	}
+	return 0;
+}
+
 static int setup(struct host *h)
 {
 	const struct pinmm_scenario *scn = h->scn;
@@ -1337,13 +1467,6 @@ int pinmm_host_run(const struct pinmm_scenario *scn, const struct pinmm_host_opt
 		snprintf(res->skip, sizeof(res->skip), "host skip: %s", scn->host_skip);
 		return 0;
 	}
-	if (scn->swap && !host_has_swap()) {
-		res->outcome = PINMM_HOST_SKIP;
-		snprintf(res->skip, sizeof(res->skip),
-			 "the scenario needs a swap device and this machine has none active "
-			 "(/proc/swaps)");
-		return 0;
-	}
 	if (scn->movablecore) {
 		/* a boot parameter: the running kernel has what it booted with */
 		res->outcome = PINMM_HOST_SKIP;
@@ -1424,10 +1547,12 @@ int pinmm_host_run(const struct pinmm_scenario *scn, const struct pinmm_host_opt
 		for (int i = 0; i < 200 && pm_host_sys_long(fs) == before; i++)
 			usleep(1000);
 	}
-	ret = setup(&h);
-	if (!ret)
+	ret = swap_for_run(&h);
+	if (!ret && !h.skipped)
+		ret = setup(&h);
+	if (!ret && !h.skipped)
 		ret = start_main(&h);
-	if (!ret)
+	if (!ret && !h.skipped)
 		completed = run_list(&h, 0, &scn->body);
 	if (pm_host_timed_out)
 		fail_at(&h, 1, "the run", "timed out after %u s", opt->timeout);

@@ -77,6 +77,9 @@ enum hsys { HS_KSM_RUN, HS_KSM_PAGES, HS_KSM_SLEEP, HS_KSM_SMART, HS_THP_SCAN_SL
 int pm_host_sys_set(enum hsys s, const char *val);
 int pm_host_sys_read(const char *path, char *buf, size_t len);
 long pm_host_sys_long(const char *path);
+int pm_host_sys_write(const char *path, const char *val);	/* async-signal-safe */
+/* dst = a b c (NULL: nothing), cut to len: paths in a signal handler */
+void pm_host_cat(char *dst, size_t len, const char *a, const char *b, const char *c);
 void pm_host_restore(void);
 /* cleanup state the signal handlers reach (SIGINT, SIGTERM, SIGHUP,
  * SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2: restore, then die of the signal;
@@ -88,6 +91,29 @@ void pm_host_guard_pgid(pid_t pgid);
  * removed with its files at cleanup): 0 or -errno */
 int pm_host_guard_mktmp(const char *base, char *dir, size_t len);
 void pm_host_cleanup(void);		/* restore, kill the group, remove files */
+/* What a run sets up besides the knobs (a zram device, a swap device, a
+ * uprobe): one journal line "KEY A [B]", written before the change and
+ * undone, newest first, at cleanup (the signal handlers too) and by the
+ * next run or --restore after a kill. undo must be async-signal-safe and
+ * check A and B, which come from a file: 0 (done, or nothing to do), or
+ * -errno (the line stays in the journal for the next run). */
+struct pm_undo {
+	const char *key;		/* the line's first word */
+	const char *what;		/* "removed WHAT A" on stderr after a kill */
+	int (*undo)(const char *a, const char *b);
+};
+extern const struct pm_undo pm_undo_zram, pm_undo_swap, pm_undo_uprobe;
+int pm_host_guard_add(const struct pm_undo *u, const char *a, const char *b);
+int pm_host_guard_undo(const struct pm_undo *u, const char *a);	/* now */
+
+/* host_swap.c: a zram swap device of size bytes for the run (undone at
+ * cleanup): 0 and its path in dev, or -errno and why it cannot be had */
+int pm_host_swap_on(uint64_t size, char *dev, size_t devlen, char *why, size_t len);
+/* host_uprobe.c: a tracefs uprobe at path:off, enabled (undone at cleanup),
+ * and its removal: 0, the kernel's -errno, or -EOPNOTSUPP and why the
+ * kernel cannot be asked */
+int pm_host_uprobe_register(const char *path, uint64_t off, char *why, size_t len);
+int pm_host_uprobe_unregister(const char *path, uint64_t off, char *why, size_t len);
 extern volatile int pm_host_timed_out;
 /* an exclusive lock over every host run on this machine (sysfs is global),
  * /run/pinmm/host.lock; once held, what a killed run's journal lists is put
@@ -106,9 +132,12 @@ struct pm_journal {
 void pm_host_journal_start(struct pm_journal *j);	/* header, pid */
 void pm_host_journal_add(struct pm_journal *j, const char *key, const char *a,
 			 const char *b);
-int pm_host_journal_commit(const struct pm_journal *j);	/* or remove: no entries */
-int pm_host_journal_remove(void);
-ssize_t pm_host_journal_read(char *buf, size_t len);	/* -ENOENT: none */
+/* the two journals in /run/pinmm (host_journal.c) */
+#define PM_JOURNAL "journal"
+#define PM_JOURNAL_UNDO "journal.undo"
+int pm_host_journal_commit(const struct pm_journal *j, const char *name);	/* or remove: no entries */
+int pm_host_journal_remove(const char *name);
+ssize_t pm_host_journal_read(const char *name, char *buf, size_t len);	/* -ENOENT: none */
 int pm_host_journal_dir(void);		/* /run/pinmm, ours and 0700: its fd */
 int pm_host_journal_open(const char *name, int flags);	/* in it, 0600 */
 int pm_host_rmtree(const char *dir);	/* a flat dir of ours and its files */

@@ -8,7 +8,16 @@
  *	knob /sys/kernel/mm/ksm/run 0		(the original, first change only)
  *	tmpdir /var/tmp/pinmm-host.0123456789ab
  *
- * It is written before the change it covers, atomically (journal.tmp,
+ * and /run/pinmm/journal.undo, in the same form, what a run set up besides
+ * (host_sys.c's undo kinds):
+ *
+ *	zram 1 added
+ *	swap /dev/zram1
+ *	uprobe pinmm/p0
+ *
+ * A file of its own, which a pinmm that knows no such lines never reads nor
+ * removes: its restore of a killed run's journal leaves it to the next run
+ * that does. Each is written before the change it covers, atomically (journal.tmp,
  * fsync, rename, fsync of the directory), and removed once everything is
  * put back. A run killed by SIGKILL, the OOM killer or a crash leaves it:
  * the next run, or `pinmm host --restore`, puts back what it lists under
@@ -31,8 +40,6 @@
 #include "host.h"
 
 #define RUN_DIR "/run/pinmm"
-#define JOURNAL "journal"
-#define JOURNAL_TMP "journal.tmp"
 
 static int dir_fd = -1;
 
@@ -132,15 +139,23 @@ void pm_host_journal_add(struct pm_journal *j, const char *key, const char *a, c
 
 /* ------------------------------------------------------------ file --- */
 
-int pm_host_journal_commit(const struct pm_journal *j)
+/* NAME.tmp: written, then renamed to NAME */
+static void tmp_name(char *dst, size_t len, const char *name)
 {
+	pm_host_cat(dst, len, name, ".tmp", NULL);
+}
+
+int pm_host_journal_commit(const struct pm_journal *j, const char *name)
+{
+	char tmp[64];
 	int fd, ret = 0;
 
 	if (!j->entries)
-		return pm_host_journal_remove();
+		return pm_host_journal_remove(name);
 	if (j->overflow)
 		return -ENOSPC;
-	fd = pm_host_journal_open(JOURNAL_TMP, O_WRONLY | O_CREAT | O_TRUNC);
+	tmp_name(tmp, sizeof(tmp), name);
+	fd = pm_host_journal_open(tmp, O_WRONLY | O_CREAT | O_TRUNC);
 	if (fd < 0)
 		return fd;
 	for (size_t off = 0; off < j->len && !ret;) {
@@ -154,36 +169,41 @@ int pm_host_journal_commit(const struct pm_journal *j)
 	if (!ret && fsync(fd))
 		ret = -errno;
 	close(fd);
-	if (!ret && renameat(dir_fd, JOURNAL_TMP, dir_fd, JOURNAL))
+	if (!ret && renameat(dir_fd, tmp, dir_fd, name))
 		ret = -errno;
 	if (ret)
-		unlinkat(dir_fd, JOURNAL_TMP, 0);
+		unlinkat(dir_fd, tmp, 0);
 	else
 		fsync(dir_fd);	/* the rename itself survives a crash */
 	return ret;
 }
 
-int pm_host_journal_remove(void)
+int pm_host_journal_remove(const char *name)
 {
+	char tmp[64];
+
 	if (dir_fd < 0)
 		return 0;
-	unlinkat(dir_fd, JOURNAL_TMP, 0);
-	if (unlinkat(dir_fd, JOURNAL, 0) && errno != ENOENT)
+	tmp_name(tmp, sizeof(tmp), name);
+	unlinkat(dir_fd, tmp, 0);
+	if (unlinkat(dir_fd, name, 0) && errno != ENOENT)
 		return -errno;
 	fsync(dir_fd);
 	return 0;
 }
 
-ssize_t pm_host_journal_read(char *buf, size_t len)
+ssize_t pm_host_journal_read(const char *name, char *buf, size_t len)
 {
-	int fd = pm_host_journal_open(JOURNAL, O_RDONLY);
+	int fd = pm_host_journal_open(name, O_RDONLY);
 	ssize_t n, got = 0;
+	char tmp[64];
 
 	if (fd < 0)
 		return fd;
-	/* a journal.tmp was never renamed: the change it was written for
-	 * was not made (the journal comes first) */
-	unlinkat(dir_fd, JOURNAL_TMP, 0);
+	/* a NAME.tmp was never renamed: the change it was written for was
+	 * not made (the journal comes first) */
+	tmp_name(tmp, sizeof(tmp), name);
+	unlinkat(dir_fd, tmp, 0);
 	while ((size_t)got < len - 1 && (n = read(fd, buf + got, len - 1 - (size_t)got)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;

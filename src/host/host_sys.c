@@ -53,10 +53,23 @@ static const int guard_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE,
 				  SIGUSR1, SIGUSR2, SIGALRM };
 #define NR_GUARD_SIGS (int)(sizeof(guard_sigs) / sizeof(guard_sigs[0]))
 
+/* set up for the run besides the knobs, oldest first (pm_host_guard_add) */
+#define MAX_UNDO 16
+static struct {
+	const struct pm_undo *u;
+	char a[128], b[16];
+} undo_item[MAX_UNDO];
+static volatile sig_atomic_t nr_undo;
+/* the kinds a journal line may name: never anything else */
+static const struct pm_undo *const undo_kinds[] = { &pm_undo_zram, &pm_undo_swap,
+						     &pm_undo_uprobe };
+#define NR_UNDO_KINDS (int)(sizeof(undo_kinds) / sizeof(undo_kinds[0]))
+
 static char tmp_dir[256];
 static volatile pid_t guard_pgid, guard_owner;
 static int lock_fd = -1, legacy_fd = -1;
-static struct pm_journal journal;	/* static: the handlers' stacks are small */
+/* static: the handlers' stacks are small */
+static struct pm_journal journal, undo_journal;
 /* the journal on disk is this process's: removed at cleanup (never one a
  * run stopped while holding the lock left, when we gave up waiting) */
 static volatile sig_atomic_t journal_ours;
@@ -100,6 +113,21 @@ static int write_str(const char *path, const char *val, size_t len)
 	return ret;
 }
 
+void pm_host_cat(char *dst, size_t len, const char *a, const char *b, const char *c)
+{
+	const char *part[] = { a, b, c };
+	size_t n = 0;
+
+	for (int i = 0; i < 3; i++)
+		for (const char *s = part[i]; s && *s && n + 1 < len; s++)
+			dst[n++] = *s;
+	dst[n] = 0;
+}
+
+int pm_host_sys_write(const char *path, const char *val)
+{
+	return write_str(path, val, strlen(val));
+}
 
 /* the main path changes what the handlers read with the signals blocked */
 static void guard_block(sigset_t *old)
@@ -123,15 +151,22 @@ static int journal_sync(void)
 {
 	int ret;
 
+	pm_host_journal_start(&undo_journal);
+	for (int i = 0; i < nr_undo; i++)
+		pm_host_journal_add(&undo_journal, undo_item[i].u->key, undo_item[i].a,
+				    undo_item[i].b[0] ? undo_item[i].b : NULL);
+	ret = pm_host_journal_commit(&undo_journal, PM_JOURNAL_UNDO);
+	if (ret)
+		return ret;
 	pm_host_journal_start(&journal);
 	for (int s = 0; s < HS_NR; s++)
 		if (sys_saved[s].saved)
 			pm_host_journal_add(&journal, "knob", sys_path[s], sys_saved[s].val);
 	if (tmp_dir[0])
 		pm_host_journal_add(&journal, "tmpdir", tmp_dir, NULL);
-	ret = pm_host_journal_commit(&journal);
+	ret = pm_host_journal_commit(&journal, PM_JOURNAL);
 	if (!ret)
-		journal_ours = journal.entries > 0;
+		journal_ours = journal.entries + undo_journal.entries > 0;
 	return ret;
 }
 
@@ -180,6 +215,70 @@ static void restore_knobs(void)
 	}
 }
 
+/* one word of a journal line: no blank, no newline */
+static bool journal_word(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n < max && !strpbrk(s, " \t\n");
+}
+
+int pm_host_guard_add(const struct pm_undo *u, const char *a, const char *b)
+{
+	sigset_t old;
+	int ret;
+
+	if (!journal_word(a, sizeof(undo_item[0].a)) ||
+	    (b && !journal_word(b, sizeof(undo_item[0].b))))
+		return -EINVAL;
+	guard_block(&old);
+	if (nr_undo == MAX_UNDO) {
+		guard_unblock(&old);
+		return -ENOSPC;
+	}
+	undo_item[nr_undo].u = u;
+	snprintf(undo_item[nr_undo].a, sizeof(undo_item[0].a), "%s", a);
+	snprintf(undo_item[nr_undo].b, sizeof(undo_item[0].b), "%s", b ? b : "");
+	nr_undo++;
+	/* on disk before the change, or no change */
+	ret = journal_sync();
+	if (ret)
+		nr_undo--;
+	guard_unblock(&old);
+	return ret;
+}
+
+/* undo item i; gone from the list when done (the journal: the caller's) */
+static int undo_one(int i)
+{
+	int ret = undo_item[i].u->undo(undo_item[i].a, undo_item[i].b[0] ? undo_item[i].b : NULL);
+
+	if (ret)
+		return ret;
+	for (int j = i; j + 1 < nr_undo; j++)
+		undo_item[j] = undo_item[j + 1];
+	nr_undo--;
+	return 0;
+}
+
+int pm_host_guard_undo(const struct pm_undo *u, const char *a)
+{
+	sigset_t old;
+	int ret = -ENOENT;
+
+	guard_block(&old);
+	for (int i = nr_undo; i-- > 0;) {
+		if (undo_item[i].u != u || strcmp(undo_item[i].a, a))
+			continue;
+		ret = undo_one(i);
+		if (!ret)
+			journal_sync();
+		break;
+	}
+	guard_unblock(&old);
+	return ret;
+}
+
 void pm_host_restore(void)
 {
 	sigset_t old;
@@ -190,39 +289,103 @@ void pm_host_restore(void)
 	guard_unblock(&old);
 }
 
-/* What a killed run's journal lists, put back (knobs in sys_path order,
- * run first) and said on stderr; the journal removed. The number of
- * knobs, or -errno (the journal kept: the next run tries again). */
-static int recover(void)
+/* The next "KEY A [B]" line of the text at *cur: 0 and its words, or -1
+ * at the end (a line without A is passed over). */
+static int next_line(char **cur, char **key, char **a, char **b)
 {
-	static char text[sizeof(journal.text)];
-	const char *val[HS_NR] = { 0 }, *dir = NULL;
+	while (*cur && **cur) {
+		char *line = *cur, *next = strchr(line, '\n');
+
+		if (next)
+			*next++ = 0;
+		*cur = next;
+		*a = strchr(line, ' ');
+		if (!*a)
+			continue;
+		*(*a)++ = 0;
+		*b = strchr(*a, ' ');
+		if (*b)
+			*(*b)++ = 0;
+		*key = line;
+		return 0;
+	}
+	return -1;
+}
+
+/* What a killed run's journal.undo lists, undone newest first (its probes,
+ * then swap, then the device) and said on stderr; the file removed. The
+ * number undone, or -errno (the file kept: the next run tries again). */
+static int recover_undo(void)
+{
+	static char text[sizeof(undo_journal.text)];
+	struct { const struct pm_undo *u; const char *a, *b; } un[MAX_UNDO];
+	char *cur = text, *key, *a, *b;
+	int nu = 0, n = 0, ret = 0;
 	long pid = 0;
-	int n = 0, ret = 0;
-	ssize_t len = pm_host_journal_read(text, sizeof(text));
+	ssize_t len = pm_host_journal_read(PM_JOURNAL_UNDO, text, sizeof(text));
 
 	if (len == -ENOENT)
 		return 0;
 	if (len < 0)
 		return (int)len;
-	for (char *line = text, *next; line && *line; line = next) {
-		char *a, *b;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = 0;
-		a = strchr(line, ' ');
-		if (!a)
-			continue;
-		*a++ = 0;
-		b = strchr(a, ' ');
-		if (b)
-			*b++ = 0;
-		if (!strcmp(line, "pid")) {
+	while (!next_line(&cur, &key, &a, &b)) {
+		if (!strcmp(key, "pid"))
 			pid = strtol(a, NULL, 10);
-		} else if (!strcmp(line, "tmpdir")) {
+		/* only the kinds this file knows */
+		for (int k = 0; k < NR_UNDO_KINDS && nu < MAX_UNDO; k++)
+			if (!strcmp(key, undo_kinds[k]->key))
+				un[nu++] = (typeof(un[0])){ undo_kinds[k], a, b };
+	}
+	while (nu-- > 0) {
+		int err = un[nu].u->undo(un[nu].a, un[nu].b);
+
+		if (err == -EINVAL) {
+			/* not a line a run writes: touch nothing, drop it */
+			fprintf(stderr, "pinmm host: ignored the journal's line \"%s %s%s%s\": not "
+				"one a run writes\n", un[nu].u->key, un[nu].a, un[nu].b ? " " : "",
+				un[nu].b ? un[nu].b : "");
+			continue;
+		}
+		fprintf(stderr, "pinmm host: %s %s %s (left by the killed run %ld)%s%s\n",
+			err ? "cannot remove" : "removed", un[nu].u->what, un[nu].a, pid,
+			err ? ": " : "", err ? strerror(-err) : "");
+		if (err)
+			ret = err;
+		else
+			n++;
+	}
+	if (ret)
+		return ret;
+	ret = pm_host_journal_remove(PM_JOURNAL_UNDO);
+	return ret ? ret : n;
+}
+
+/* What a killed run's journals list, put back (journal.undo first, then
+ * the knobs in sys_path order, run first) and said on stderr; the journals
+ * removed. The number put back, or -errno (what is left is kept: the next
+ * run tries again). */
+static int recover(void)
+{
+	static char text[sizeof(journal.text)];
+	const char *val[HS_NR] = { 0 }, *dir = NULL;
+	char *cur = text, *key, *a, *b;
+	long pid = 0;
+	int n = recover_undo(), ret = 0;
+	ssize_t len;
+
+	if (n < 0)
+		return n;
+	len = pm_host_journal_read(PM_JOURNAL, text, sizeof(text));
+	if (len == -ENOENT)
+		return n;
+	if (len < 0)
+		return (int)len;
+	while (!next_line(&cur, &key, &a, &b)) {
+		if (!strcmp(key, "pid")) {
+			pid = strtol(a, NULL, 10);
+		} else if (!strcmp(key, "tmpdir")) {
 			dir = a;
-		} else if (!strcmp(line, "knob") && b) {
+		} else if (!strcmp(key, "knob") && b) {
 			/* only the knobs this file knows: never any path */
 			for (int s = 0; s < HS_NR; s++)
 				if (!strcmp(a, sys_path[s]))
@@ -261,7 +424,7 @@ static int recover(void)
 	}
 	if (ret)
 		return ret;
-	ret = pm_host_journal_remove();
+	ret = pm_host_journal_remove(PM_JOURNAL);
 	return ret ? ret : n;
 }
 
@@ -315,12 +478,16 @@ static void cleanup(bool reap)
 		while (reap && (waitpid(-1, NULL, 0) > 0 || errno == EINTR))
 			;
 	}
+	/* newest first, once the workers are gone (their swap with them);
+	 * what fails stays in the journal for the next run */
+	for (int i = nr_undo; i-- > 0;)
+		undo_one(i);
 	if (tmp_dir[0]) {
 		pm_host_rmtree(tmp_dir);
 		tmp_dir[0] = 0;
 	}
-	if (journal_ours && !pm_host_journal_remove())
-		journal_ours = 0;
+	if (journal_ours)
+		journal_sync();
 }
 
 void pm_host_cleanup(void)
