@@ -25,7 +25,9 @@ knobs=(/sys/kernel/mm/ksm/run /sys/kernel/mm/ksm/pages_to_scan
        /sys/kernel/mm/ksm/sleep_millisecs /sys/kernel/mm/ksm/smart_scan
        /sys/kernel/mm/transparent_hugepage/enabled
        /sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs
-       /sys/kernel/mm/transparent_hugepage/khugepaged/alloc_sleep_millisecs)
+       /sys/kernel/mm/transparent_hugepage/khugepaged/alloc_sleep_millisecs
+       /sys/kernel/mm/transparent_hugepage/hugepages-*kB/enabled
+       /proc/sys/vm/nr_hugepages)
 # the uprobes defined, through tracefs mounted in a mount namespace of
 # its own (nothing global is mounted)
 uprobes() {
