@@ -23,6 +23,7 @@
 #include <pinmm/scenario_explore.h>
 
 #include "cli.h"
+#include "../src/report/report.h"
 #include "pinmm-cli.h"
 
 enum { EXIT_OK = 0, EXIT_FOUND = 1, EXIT_BAD = 2, EXIT_INCOMPLETE = 3, EXIT_UNSUPPORTED = 4 };
@@ -139,8 +140,6 @@ static int write_dot(const char *path, const struct pinmm_scenario *scn,
 {
 	FILE *f = fopen(path, "w");
 	char svg[4096];
-	pid_t pid;
-	int status;
 
 	if (!f) {
 		fprintf(stderr, "pinmm: --dot %s: %s\n", path, strerror(errno));
@@ -154,20 +153,7 @@ static int write_dot(const char *path, const struct pinmm_scenario *scn,
 	snprintf(svg, sizeof(svg), "%.*s.svg",
 		 (int)(strlen(path) > 4 && !strcmp(path + strlen(path) - 4, ".dot")
 		       ? strlen(path) - 4 : strlen(path)), path);
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", 1);
-
-		if (null >= 0) {
-			dup2(null, STDOUT_FILENO);
-			dup2(null, STDERR_FILENO);
-		}
-		execlp("dot", "dot", "-Tsvg", path, "-o", svg, (char *)NULL);
-		_exit(127);
-	}
-	if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0)
+	if (pm_dot_to_svg(path, svg) == 0)
 		fprintf(stderr, "pinmm: trace written to %s and %s\n", path, svg);
 	else
 		fprintf(stderr, "pinmm: trace written to %s (no SVG: Graphviz `dot` not found)\n",

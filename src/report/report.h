@@ -33,6 +33,18 @@ const char *pm_explore_thread_name(const struct pinmm_scn_explore_result *r, uns
 int pm_report_trace_text(FILE *out, const struct pinmm_scenario *scn,
 			 const struct pinmm_scn_explore_result *r);
 
+/* "pinmm replay FILE 'SCHEDULE' --policy P": what reproduces a
+ * counterexample (report_trace.c) */
+void pm_replay_command(char *buf, size_t len, const char *file, const char *schedule,
+		       const char *policy);
+
+/* trace_svg.c: `dot -Tsvg DOT -o SVG`: 0, -ENOENT when dot is not on PATH,
+ * -EIO when it failed; a counterexample's trace as one <svg> element (a
+ * malloc'd string, ids prefixed with id_prefix): 0, or as above */
+int pm_dot_to_svg(const char *dot_path, const char *svg_path);
+int pm_trace_svg(const struct pinmm_scenario *scn, const struct pinmm_scn_explore_result *r,
+		 const char *id_prefix, char **svg);
+
 /* campaign.c: a search's shard and counterexamples, into explore's JSON */
 struct pinmm_explore_cfg;
 struct pinmm_explore_result;

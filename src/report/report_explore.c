@@ -179,9 +179,12 @@ int pinmm_report_explore(FILE *out, const struct pinmm_scenario *scn, const char
 		fprintf(out, "  %s\n", r->run.unsupported);
 	fprintf(out, "  preemptions: %u\n  schedule: %s\n", ex->preemptions,
 		ex->schedule ? ex->schedule : "");
-	if (!replay)
-		fprintf(out, "  replay: pinmm replay %s '%s' --policy %s\n", file,
-			ex->schedule ? ex->schedule : "", policy);
+	if (!replay) {
+		char cmd[PINMM_SCN_MSGLEN * 3];
+
+		pm_replay_command(cmd, sizeof(cmd), file, ex->schedule ? ex->schedule : "", policy);
+		fprintf(out, "  replay: %s\n", cmd);
+	}
 	text_trace(out, scn, r);
 	return 0;
 }

@@ -111,3 +111,9 @@ int pinmm_report_trace_dot(FILE *out, const struct pinmm_scenario *scn,
 	fprintf(out, "}\n");
 	return ferror(out) ? -1 : 0;
 }
+
+void pm_replay_command(char *buf, size_t len, const char *file, const char *schedule,
+		       const char *policy)
+{
+	snprintf(buf, len, "pinmm replay %s '%s' --policy %s", file, schedule, policy);
+}
