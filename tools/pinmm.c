@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ static const char usage_main[] =
 	"`pinmm VERB --help` describes a verb; man pinmm (docs/pinmm.1) all of it.\n";
 
 static const char usage_check[] =
-	"usage: pinmm check [--json|--tap|--ktap] [--junit FILE] [-v] [-j N]\n"
+	"usage: pinmm check [--json|--tap|--ktap] [--junit FILE] [--html DIR] [-v] [-j N]\n"
 	"                   [--[no-]host] [--filter GLOB] [--list] [FILES|DIRS]\n"
 	"\n"
 	"Runs every scenario under strict, legacy, strict minus each switch of its\n"
@@ -51,6 +52,8 @@ static const char usage_check[] =
 	"  --tap        TAP version 13, one test point per cell\n"
 	"  --ktap       KTAP version 1, a scenario's cells as its subtests\n"
 	"  --junit FILE  also write the matrix as JUnit XML to FILE\n"
+	"  --html DIR   also write the matrix as a web page, DIR/index.html, with\n"
+	"               each cell's note and time and each counterexample's trace\n"
 	"  -v, --verbose  every cell's reason, not only UNEXPECTED ones\n"
 	"  -j, --jobs N   cells run in parallel (default 2)\n"
 	"  --host       the host column: each scenario on the running kernel too\n"
@@ -153,18 +156,42 @@ static void progress(void *arg, size_t done, size_t total,
 	fflush(stderr);
 }
 
+/* --html DIR: DIR (created if missing, not its parents) and its
+ * index.html, opened before the run; NULL after a message */
+static FILE *open_html(const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	FILE *f = NULL;
+
+	if (mkdir(dir, 0777) && errno != EEXIST)
+		goto bad;
+	errno = ENOTDIR;
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+		goto bad;
+	errno = ENAMETOOLONG;
+	if (snprintf(path, sizeof(path), "%s/index.html", dir) >= (int)sizeof(path) ||
+	    !(f = fopen(path, "w")))
+		goto bad;
+	return f;
+bad:
+	fprintf(stderr, "pinmm check: --html %s: %s\n", dir, strerror(errno));
+	return NULL;
+}
+
 static int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'J' }, { "tap", no_argument, NULL, 'T' },
 		{ "ktap", no_argument, NULL, 'K' }, { "junit", required_argument, NULL, 'U' },
+		{ "html", required_argument, NULL, 'W' },
 		{ "verbose", no_argument, NULL, 'v' }, { "jobs", required_argument, NULL, 'j' },
 		{ "host", no_argument, NULL, 'H' }, { "no-host", no_argument, NULL, 'N' },
 		{ "filter", required_argument, NULL, 'F' }, { "list", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
-	const char *filter = NULL, *junit = NULL;
-	FILE *jf = NULL;
+	const char *filter = NULL, *junit = NULL, *html = NULL;
+	FILE *jf = NULL, *hf = NULL;
 	bool list = false;
 	struct pinmm_report_options ropt = { .colour = want_colour(stdout) };
 	int host = -1;	/* the host column: default, --host, --no-host */
@@ -183,6 +210,8 @@ static int cmd_check(int argc, char **argv)
 			continue;
 		if (o == 'U') {
 			junit = optarg;
+		} else if (o == 'W') {
+			html = optarg;
 		} else if (o == 'H' || o == 'N') {
 			host = o == 'H';
 		} else if (o == 'F') {
@@ -259,6 +288,12 @@ static int cmd_check(int argc, char **argv)
 		pinmm_matrix_free(m);
 		return EXIT_USAGE;
 	}
+	if (html && !(hf = open_html(html))) {
+		if (jf)
+			fclose(jf);
+		pinmm_matrix_free(m);
+		return EXIT_USAGE;
+	}
 	pinmm_host_check_plan(m, host, 0);
 	pinmm_matrix_run(m, jobs, isatty(STDERR_FILENO) ? progress : NULL, NULL);
 	pinmm_report_matrix(stdout, m, &ropt);
@@ -266,6 +301,10 @@ static int cmd_check(int argc, char **argv)
 	if (jf && (pinmm_report_junit(jf, m) | fclose(jf))) {
 		/* a report CI cannot read is no verdict: say so, fail */
 		fprintf(stderr, "pinmm check: --junit %s: cannot write it\n", junit);
+		ret = EXIT_USAGE;
+	}
+	if (hf && (pinmm_report_html(hf, m) | fclose(hf))) {
+		fprintf(stderr, "pinmm check: --html %s: cannot write index.html\n", html);
 		ret = EXIT_USAGE;
 	}
 	pinmm_matrix_free(m);

@@ -225,6 +225,11 @@ int pinmm_report_matrix(FILE *out, const struct pinmm_matrix *m,
 /* The matrix as JUnit XML (a testsuite per scenario, a testcase per cell
  * named "scenario cell"; docs/schema/junit.xsd): 0 or -EIO. */
 int pinmm_report_junit(FILE *out, const struct pinmm_matrix *m);
+/* The matrix as one self-contained HTML page (docs/output.md): the matrix
+ * with filters, each cell's note and time, each counterexample's schedule,
+ * replay command and trace (replayed here; a picture when Graphviz `dot`
+ * is on PATH): 0 or -EIO. */
+int pinmm_report_html(FILE *out, const struct pinmm_matrix *m);
 /* One `pinmm run` result. */
 int pinmm_report_run(FILE *out, const struct pinmm_scenario *scn,
 		     const char *policy, const struct pinmm_scn_result *res,
