@@ -8,7 +8,9 @@
 #   linux-source               the kernel's own KTAP parser, kunit_parser.py (report_ktap)
 #   bash-completion            its completionsdir, where the completion installs (completion)
 #   parallel                   GNU parallel runs a campaign's shards (explore_shards)
+#   chromium, graphviz         check --html's page in a headless browser, its
+#                              traces laid out by dot (report_html)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/deps.sh clang libclang-rt-14-dev gnuplot-nox python3-jsonschema \
-	libxml2-utils linux-source bash-completion parallel
+	libxml2-utils linux-source bash-completion parallel chromium graphviz
