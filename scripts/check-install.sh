@@ -2,7 +2,9 @@
 # check-install.sh BUILD_DIR SOURCE_DIR - install libpinmm to a scratch
 # prefix as a packager would, then build and run the example program
 # (tools/pinmm-demo.c) against it twice: through pkg-config alone, and as a
-# CMake project with find_package(pinmm) and the target pinmm::pinmm.
+# CMake project with find_package(pinmm) and the target pinmm::pinmm; and
+# the scenario library: the installed pinmm runs it as declared, and takes
+# it when run without a path where there is no ./scenarios.
 set -euo pipefail
 build=$1
 src=$(cd "$2" && pwd)
@@ -12,6 +14,25 @@ cmake --install "$build" --prefix "$prefix" >/dev/null
 # the bash completion where bash-completion finds it, under the prefix
 [ -f "$prefix/share/bash-completion/completions/pinmm" ] ||
 	{ echo "check-install: no share/bash-completion/completions/pinmm" >&2; exit 1; }
+# the scenario library, without scenarios/bad/
+lib=$prefix/share/pinmm/scenarios
+[ -f "$lib/g5-pin-accounting.pin" ] && [ -f "$lib/selftests/cow-basic-cow-fork-base.pin" ] ||
+	{ echo "check-install: no scenario library in share/pinmm/scenarios" >&2; exit 1; }
+[ ! -e "$lib/bad" ] || { echo "check-install: scenarios/bad/ installed" >&2; exit 1; }
+# a few of it run as declared by the installed program (its full run is
+# ctest scenario_check's)
+"$prefix/bin/pinmm" check --no-host --filter 'g5-*' "$lib" >"$prefix/check.out" ||
+	{ cat "$prefix/check.out"; echo "check-install: installed scenarios not as declared" >&2; exit 1; }
+tail -n 1 "$prefix/check.out" | grep -qx 'as declared'
+# check without a path: ./scenarios first, else the installed library
+mkdir -p "$prefix/here/scenarios" "$prefix/nowhere"
+cp "$src/scenarios/e-munmap.pin" "$prefix/here/scenarios/"
+[ "$(cd "$prefix/here" && "$prefix/bin/pinmm" check --list | cut -f1)" = e-munmap ] ||
+	{ echo "check-install: check without a path did not take ./scenarios" >&2; exit 1; }
+[ "$(cd "$prefix/nowhere" && "$prefix/bin/pinmm" check --list | wc -l)" -eq \
+	"$(find "$lib" -maxdepth 1 -name '*.pin' | wc -l)" ] ||
+	{ echo "check-install: check without a path did not take the installed library" >&2; exit 1; }
+
 pcdir=$(dirname "$(find "$prefix" -name pinmm.pc | head -n 1)")
 export PKG_CONFIG_PATH=$pcdir
 # only the engine's headers are installed
@@ -44,5 +65,6 @@ if cmake -S "$prefix/consumer" -B "$prefix/consumer/build99" -DCMAKE_PREFIX_PATH
 	echo "check-install: find_package(pinmm 99) succeeded" >&2
 	exit 1
 fi
-echo "check-install: completion installed, headers compile alone, pinmm-demo builds with pkg-config and with" \
+echo "check-install: scenario library installed and as declared (the default without" \
+     "./scenarios), completion installed, headers compile alone, pinmm-demo builds with pkg-config and with" \
      "find_package(pinmm) (pinmm::pinmm) and runs"

@@ -31,7 +31,8 @@ enum { EXIT_DECLARED = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_SKIP = 4 };
 static const char usage_main[] =
 	"usage: pinmm [--version] [--help] VERB [ARGS]\n"
 	"\n"
-	"  check [FILES|DIRS]   the guarantee matrix of scenarios (default: scenarios/)\n"
+	"  check [FILES|DIRS]   the guarantee matrix of scenarios (default: ./scenarios,\n"
+	"                       else the installed library)\n"
 	"  run FILE             run one scenario under one policy\n"
 	"  host FILE...         run scenarios on the running Linux kernel\n"
 	"  bench                the engine and the running kernel side by side\n"
@@ -46,7 +47,9 @@ static const char usage_check[] =
 	"\n"
 	"Runs every scenario under strict, legacy, strict minus each switch of its\n"
 	"breaks-without line and each policy of its breaks-with lines, and prints\n"
-	"one row per scenario. A directory stands for its own *.pin files.\n"
+	"one row per scenario. A directory stands for its own *.pin files. Without\n"
+	"FILES|DIRS: ./scenarios if there is one, else the library installed with\n"
+	"pinmm (PREFIX/share/pinmm/scenarios).\n"
 	"\n"
 	"  --json       machine-readable output\n"
 	"  --tap        TAP version 13, one test point per cell\n"
@@ -179,6 +182,29 @@ bad:
 	return NULL;
 }
 
+/* check without a path: ./scenarios (a source tree, a project's own
+ * library), else the library installed with the program; buf holds the
+ * latter. NULL, after a message, when there is neither. */
+static const char *default_scenarios(char *buf, size_t len)
+{
+	char exe[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct stat st;
+
+	if (stat("scenarios", &st) == 0 && S_ISDIR(st.st_mode))
+		return "scenarios";
+	buf[0] = '\0';
+	if (n > 0 && (exe[n] = '\0', slash = strrchr(exe, '/'))) {
+		*slash = '\0';
+		if (snprintf(buf, len, "%s/%s", exe, PINMM_SCENARIOS_FROM_BIN) < (int)len &&
+		    stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+			return buf;
+	}
+	fprintf(stderr, "pinmm check: no ./scenarios here and no installed library%s%s\n",
+		buf[0] ? " at " : "", buf);
+	return NULL;
+}
+
 static int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -195,7 +221,8 @@ static int cmd_check(int argc, char **argv)
 	bool list = false;
 	struct pinmm_report_options ropt = { .colour = want_colour(stdout) };
 	int host = -1;	/* the host column: default, --host, --no-host */
-	const char *def[] = { "scenarios" };
+	char installed[PATH_MAX];
+	const char *def[1];
 	struct pinmm_scenario **scns;
 	struct pinmm_matrix *m;
 	char **paths, err[PINMM_SCN_ERRLEN];
@@ -238,6 +265,8 @@ static int cmd_check(int argc, char **argv)
 		return EXIT_USAGE;
 	if (ropt.format != PINMM_REPORT_TEXT)
 		ropt.colour = false;
+	if (optind == argc && !(def[0] = default_scenarios(installed, sizeof(installed))))
+		return EXIT_USAGE;
 	ret = optind < argc
 		? pinmm_scenario_collect((const char *const *)argv + optind,
 					 (size_t)(argc - optind), &paths, &npaths, err, sizeof(err))
