@@ -35,6 +35,8 @@ offers "explore" -- pinmm exp
 offers "--json" -- pinmm check --js
 offers "--ktap" -- pinmm check --kt
 offers "--junit" -- pinmm check --ju
+offers "--html" -- pinmm check --ht
+offers "" -- pinmm check --html scenarios/e-munm
 offers "--policy" -- pinmm run --pol
 offers "strict" -- pinmm run --policy st
 offers "strict,-anon_exclusive" -- pinmm run --policy strict,-anon_ex
