@@ -62,6 +62,13 @@ holds "every cell has its note and time in the page" -- \
 		"$tmp/m.json")"
 holds "the host column's note is in the page" -- grep -q '<td>skipped: --no-host</td>' \
 	"$tmp/page/index.html"
+# the filters, set from the query string: one row has an UNEXPECTED cell,
+# one is named g5-*, four have a pass
+for q in "result=unexpected 1" "name=g5 1" "result=pass 4" "name=g4&result=na 1" "name=nosuch 0"; do
+	n=$((n + 1))
+	page_ok "$tmp/page/index.html?${q% *}" --rows "$rows" --shown "${q#* }" ||
+		bad "the page filtered by ?${q% *}"
+done
 # each replay command, as printed, reproduces its counterexample (exit 1)
 while read -r cmd; do
 	expect 1 "the page's '$cmd'" -- env PATH="$(dirname "$pinmm"):$PATH" bash -c "$cmd"

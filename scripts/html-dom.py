@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""html-dom.py DOM [--rows N] [--counterexamples N] [--svgs N] [--nodot N]
-                  [--replays FILE]
+"""html-dom.py DOM [--rows N [--shown N]] [--counterexamples N] [--svgs N]
+                  [--nodot N] [--replays FILE]
 
 Checks the DOM of a `pinmm check --html` page as a browser built it
 (chromium --dump-dom; scripts/check-html.sh): the script ran to its end and
 reported no error into #errors, the matrix has N rows and the script counted
-them, every internal link (#id) names an element and no id is used twice,
+them (--shown: it hid all but N, as a filter in the query string asks), every internal link (#id) names an element and no id is used twice,
 there are N counterexamples, each with a replay command, with their traces
 as SVG pictures laid out by Graphviz (--svgs) or, without dot, saying so
 and showing the text (--nodot). --replays FILE: the replay commands, one
@@ -30,6 +30,7 @@ class Dom(HTMLParser):
         self.ids = {}
         self.hrefs = []
         self.matrix_rows = 0
+        self.hidden_rows = 0
         self.svgs = 0            # top-level <svg> elements
         self.svgs_with_nodes = 0
         self.svg_nodes = False
@@ -63,6 +64,7 @@ class Dom(HTMLParser):
         if tag == "tr" and self.stack[-1:] and self.stack[-1][0] == "tbody" \
                 and self.stack[-2:-1] and self.stack[-2][1].get("id") == "matrix":
             self.matrix_rows += 1
+            self.hidden_rows += "hidden" in a
         if tag == "svg" and not self.inside("svg"):
             self.svgs += 1
             self.svg_nodes = False
@@ -98,6 +100,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dom")
     ap.add_argument("--rows", type=int)
+    ap.add_argument("--shown", type=int)
     ap.add_argument("--counterexamples", type=int)
     ap.add_argument("--svgs", type=int)
     ap.add_argument("--nodot", type=int)
@@ -117,9 +120,12 @@ def main():
     if args.rows is not None:
         if dom.matrix_rows != args.rows:
             bad.append(f"#matrix has {dom.matrix_rows} rows, expected {args.rows}")
-        shown = f"{args.rows} of {args.rows} scenarios shown"
+        want = args.rows if args.shown is None else args.shown
+        shown = f"{want} of {args.rows} scenarios shown"
         if dom.text.get("shown", "").strip() != shown:
             bad.append(f"#shown says '{dom.text.get('shown', '')}', expected '{shown}'")
+        if dom.matrix_rows - dom.hidden_rows != want:
+            bad.append(f"{dom.matrix_rows - dom.hidden_rows} rows not hidden, expected {want}")
     for href in dom.hrefs:
         if urllib.parse.unquote(href[1:]) not in dom.ids:
             bad.append(f"link {href}: no element has that id")

@@ -1,5 +1,5 @@
 /* pinmm check --html: the filters of the matrix (by name or title, by
- * result). An error of this script is written into #errors, where a reader
+ * result; also from the page's query string). An error of this script is written into #errors, where a reader
  * of the page (and ctest report_html, in a headless browser) sees it. */
 "use strict";
 window.onerror = function (msg, src, line) {
@@ -25,6 +25,11 @@ function applyFilters() {
     shown + " of " + rows.length + " scenarios shown";
 }
 
+/* index.html?name=g4&result=unexpected opens the page filtered: a link
+ * can point at the rows that need a look */
+var query = new URLSearchParams(window.location.search);
+document.getElementById("filter-name").value = query.get("name") || "";
+document.getElementById("filter-result").value = query.get("result") || "";
 document.getElementById("filter-name").addEventListener("input", applyFilters);
 document.getElementById("filter-result").addEventListener("change", applyFilters);
 applyFilters();
