@@ -57,6 +57,9 @@ struct soak_cfg {
 	bool daemons;
 	unsigned daemon_mask;	/* which daemons (bit = enum pinmm_daemon) */
 	uint64_t seed;
+	/* go on past `seconds` until every kind of mixer operation succeeded
+	 * once, up to this many seconds in all (a slow sanitizer build) */
+	double mix_ops_deadline;
 };
 
 static inline void soak_cfg_default(struct soak_cfg *c)
@@ -276,6 +279,15 @@ static void *soak_writer(void *arg)
 	return NULL;
 }
 
+/* Has every kind of mixer operation succeeded at least once? */
+static bool soak_mix_ops_all_done(struct soak *s)
+{
+	for (unsigned i = 0; i < SOAK_MIX_OPS; i++)
+		if (!atomic_load(&s->mix_done[i]))
+			return false;
+	return true;
+}
+
 /* With hugetlb memory in the mm, fork's early copy of a pinned hugetlb
  * page fails with ENOMEM when the pool has no unreserved page, as Linux's
  * does; the pool's state at the failure cannot be read back race-free, so
@@ -440,7 +452,8 @@ static inline int soak_run(const struct soak_cfg *cfg, struct soak_result *res)
 		}
 	t0 = soak_now();
 	next_check = t0 + cfg->check_every;
-	while (soak_now() - t0 < cfg->seconds) {
+	while (soak_now() - t0 < cfg->seconds ||
+	       (soak_now() - t0 < cfg->mix_ops_deadline && !soak_mix_ops_all_done(&s))) {
 		usleep(10000);
 		if (soak_now() < next_check)
 			continue;

@@ -82,6 +82,8 @@ static void soak_mixers(void **state)
 	cfg.pinners = cfg.writers = cfg.forkers = 0;
 	cfg.mixers = 4;
 	cfg.seed = 11;
+	/* a sanitizer build may need longer for every kind to succeed */
+	cfg.mix_ops_deadline = 10 * cfg.seconds;
 	int r = soak_run(&cfg, &res);
 	report(&res);
 	print_message("    mixer operations that succeeded: %u of %d kinds\n", res.mix_ops_done,
