@@ -213,6 +213,8 @@ static inline void assert_no_leak(struct pinmm *eng)
 		print_error("leak: %zu frames still used\n", st.frames_used);
 	assert_int_equal(st.frames_used, 0);
 	assert_int_equal(st.nr_mms, 0);
+	/* no swap slot outlives the entries and the cache that held it */
+	assert_int_equal(st.swap_slots, 0);
 }
 
 static inline void finish_engine(struct pinmm *eng)

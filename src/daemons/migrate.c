@@ -139,8 +139,9 @@ static bool folio_migrate_mapping(struct pinmm_page *old, struct pinmm_page *new
 
 static bool migratable(struct pinmm_page *folio)
 {
+	/* a swap-cache folio stays: its slot would keep pointing here */
 	return folio_order(folio) == 0 && !page_test(folio, PG_ksm) &&
-	       !page_test(folio, PG_zero) &&
+	       !page_test(folio, PG_zero) && !page_test(folio, PG_swapcache) &&
 	       (page_test(folio, PG_anon) || page_test(folio, PG_pagecache));
 }
 
