@@ -93,6 +93,7 @@ int shrink_folio(struct pinmm *eng, struct pinmm_page *folio, bool cold_only)
 	struct reclaim_walk w = { .eng = eng };
 	bool check = pm_policy(eng, PINMM_SW_RECLAIM_SKIPS_PINNED);
 	struct rmap_pin rp;
+	long slot;
 	int ret = 0;
 
 	if (!rmap_pin_get(eng, folio, &rp))
@@ -105,12 +106,12 @@ int shrink_folio(struct pinmm *eng, struct pinmm_page *folio, bool cold_only)
 	if (check && folio_maybe_dma_pinned(eng, folio))
 		goto out;	/* cheap early answer; the walk decides */
 	/* a folio swapped in while another entry still refers to its slot
-	 * (after fork) is in the cache already: it goes back to that slot */
-	if (!page_test(folio, PG_swapcache) && add_to_swap(eng, folio))
+	 * (after fork) is in the cache already: it goes back to that slot.
+	 * The count we hold keeps slot and cache alive through the walk. */
+	slot = add_to_swap(eng, folio);
+	if (slot < 0)
 		goto out;
-	w.slot = swap_cache_slot(folio);
-	/* keep the slot and its cache alive through the walk */
-	swap_dup(eng, w.slot);
+	w.slot = (uint64_t)slot;
 	rmap_walk_pinned(&rp, folio, try_to_unmap_one, &w);
 	/* a pin seen part-way: the entries unmapped before it stay swap
 	 * entries of the cached folio and fault it back (try_to_unmap() stops

@@ -266,11 +266,10 @@ void swap_dup(struct pinmm *eng, uint64_t slot);	/* one more entry */
 void swap_free(struct pinmm *eng, uint64_t slot);
 void swap_write(struct pinmm *eng, uint64_t slot, const void *frame);
 void swap_destroy(struct pinmm *eng);
-/* Put folio (small, anon, locked) in the cache of a new slot, with the
- * cache's reference: 0 or -ENOMEM (no slot). */
-int add_to_swap(struct pinmm *eng, struct pinmm_page *folio);
-/* The slot of a folio in the swap cache (folio->swap). */
-uint64_t swap_cache_slot(struct pinmm_page *folio);
+/* Reclaim: the slot folio (small, anon, locked) is cached for, with one
+ * count held for the caller; a folio not in the swap cache enters it in a
+ * new slot, with the cache's reference. -ENOMEM: no slot. */
+long add_to_swap(struct pinmm *eng, struct pinmm_page *folio);
 /* The folio cached for slot, with a reference for the caller; NULL. */
 struct pinmm_page *swap_cache_get_folio(struct pinmm *eng, uint64_t slot);
 /* Read slot into folio and cache it there: 0; -EEXIST when a folio is

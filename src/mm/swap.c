@@ -182,25 +182,34 @@ void swap_destroy(struct pinmm *eng)
 
 /* ------------------------------------------------------ the swap cache --- */
 
-int add_to_swap(struct pinmm *eng, struct pinmm_page *folio)
+long add_to_swap(struct pinmm *eng, struct pinmm_page *folio)
 {
 	struct pm_swap *sw = &eng->swap;
-	long slot = swap_alloc(eng);
+	long slot;
 
+	/* cached already (swapped in while another entry refers to the
+	 * slot): hold that slot, in the same breath as the look, since the
+	 * last entry's swap_free() may take the folio out meanwhile */
+	pm_mutex_lock(&sw->lock);
+	if (page_test(folio, PG_swapcache)) {
+		slot = (long)folio_swap_slot(folio);
+		sw->count[slot]++;
+		pm_mutex_unlock(&sw->lock);
+		return slot;
+	}
+	pm_mutex_unlock(&sw->lock);
+	/* only reclaim, which holds the folio lock, adds a mapped folio */
+	slot = swap_alloc(eng);
 	if (slot < 0)
-		return (int)slot;
+		return slot;
 	folio_get(folio);	/* the cache's reference */
 	pm_mutex_lock(&sw->lock);
 	__atomic_store_n(&folio->private, (uint64_t)slot, __ATOMIC_RELAXED);
 	page_set(folio, PG_swapcache);
 	sw->cache[slot] = folio;
+	sw->count[slot] = 1;
 	pm_mutex_unlock(&sw->lock);
-	return 0;
-}
-
-uint64_t swap_cache_slot(struct pinmm_page *folio)
-{
-	return folio_swap_slot(folio);
+	return slot;
 }
 
 struct pinmm_page *swap_cache_get_folio(struct pinmm *eng, uint64_t slot)

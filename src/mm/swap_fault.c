@@ -102,9 +102,10 @@ int do_swap_page(struct pinmm_mm *mm, struct vm_area *vma, struct pt_table *pte,
 		if (vma->flags & VM_WRITE)
 			f |= PTE_WRITE | (flags & FAULT_FLAG_WRITE ? PTE_DIRTY : 0);
 	}
-	/* our reference is the mapping's now */
+	/* our reference is the mapping's now: unlock while the ptl keeps the
+	 * mapping (a zap could otherwise free the folio still locked) */
 	pt_write(pte, i, mk_pte(eng_page_pfn(eng, folio), f));
-	pm_mutex_unlock(&pte->ptl);
 	folio_unlock(folio);
+	pm_mutex_unlock(&pte->ptl);
 	return 0;
 }
