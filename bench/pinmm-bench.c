@@ -135,16 +135,30 @@ static void free_engine(struct pinmm *eng)
 }
 
 /* A populated (written) anonymous region of len bytes, 2 MiB aligned. */
-static uint64_t populated_region(struct pinmm_mm *mm, uint64_t len)
+/* Is addr mapped by a PMD leaf (a THP)? */
+static bool is_huge(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct pinmm_mapping m;
+
+	return pinmm_follow_page(mm, addr, &m) == 0 && m.present && m.huge;
+}
+
+/* flags: 0, or PINMM_MAP_HUGEPAGE for a region of PMD-mapped THPs */
+static uint64_t populated_region_flags(struct pinmm_mm *mm, uint64_t len, unsigned flags)
 {
 	uint64_t a;
 
 	CHECK(pinmm_mmap(mm, 0, len, RW,
-			 PINMM_MAP_PRIVATE | PINMM_MAP_POPULATE | PINMM_MAP_ALIGN_2M, &a));
+			 PINMM_MAP_PRIVATE | PINMM_MAP_POPULATE | PINMM_MAP_ALIGN_2M | flags, &a));
 	/* POPULATE may stop early on -ENOMEM and still return 0: touch all */
 	for (uint64_t off = 0; off < len; off += PG)
 		CHECK(pinmm_store_fill(mm, a + off, 0x5a, 1));
 	return a;
+}
+
+static uint64_t populated_region(struct pinmm_mm *mm, uint64_t len)
+{
+	return populated_region_flags(mm, len, 0);
 }
 
 /* ------------------------------------------------- 1, 2: pin + unpin --- */
@@ -180,8 +194,9 @@ static void bench_pin_fast_1(void)
 	free_engine(eng);
 }
 
-/* Batched pin + unpin over a populated region; fast or slow GUP. */
-static void bench_pin_batch(bool fast)
+/* Batched pin + unpin over a populated region (small pages, or THPs);
+ * fast or slow GUP. */
+static void bench_pin_batch(bool fast, bool thp)
 {
 	struct pinmm *eng = new_engine();
 	struct pinmm_mm *mm;
@@ -190,7 +205,11 @@ static void bench_pin_batch(bool fast)
 	double s[MAX_REPS], sp[MAX_REPS], su[MAX_REPS], tot[MAX_REPS];
 
 	CHECK(pinmm_mm_create(eng, &mm));
-	uint64_t a = populated_region(mm, PIN_REGION);
+	uint64_t a = populated_region_flags(mm, PIN_REGION, thp ? PINMM_MAP_HUGEPAGE : 0);
+	if (thp && !is_huge(mm, a + PIN_REGION - PG)) {
+		fprintf(stderr, "pinmm-bench: no THPs for the pin benchmark\n");
+		exit(3);
+	}
 	for (int r = 0; r < opt_reps; r++) {
 		double tpin = 0, tunpin = 0;
 		for (unsigned long i = 0; i < rounds; i++) {
@@ -214,7 +233,17 @@ static void bench_pin_batch(bool fast)
 		sp[r] = tpin / np;
 		su[r] = tunpin / np;
 	}
-	if (fast) {
+	if (thp) {
+		const char *name = fast ? "pin-fast-512-thp" : "pin-slow-512-thp";
+		char pin[32], unpin[32];
+		snprintf(pin, sizeof(pin), "  %s.pin", name);
+		snprintf(unpin, sizeof(unpin), "  %s.unpin", name);
+		add_result(name, fast ? "pin_user_pages_fast(512, W) + unpin, PMD-mapped THPs"
+				      : "pin_user_pages(512, W) + unpin, PMD-mapped THPs",
+			   "ns/page", s, opt_reps, NULL, NULL);
+		add_result(pin, "  of which pin", "ns/page", sp, opt_reps, NULL, NULL);
+		add_result(unpin, "  of which unpin", "ns/page", su, opt_reps, NULL, NULL);
+	} else if (fast) {
 		add_result("pin-fast-512", "pin_user_pages_fast(512, W) + unpin_user_pages",
 			   "ns/page", s, opt_reps, NULL,
 			   "65–104 (register 50–87 + unregister 15–17)");
@@ -235,8 +264,10 @@ static void bench_pin_batch(bool fast)
 	free_engine(eng);
 }
 
-static void bench_pin_fast_512(void) { bench_pin_batch(true); }
-static void bench_pin_slow_512(void) { bench_pin_batch(false); }
+static void bench_pin_fast_512(void) { bench_pin_batch(true, false); }
+static void bench_pin_slow_512(void) { bench_pin_batch(false, false); }
+static void bench_pin_fast_512_thp(void) { bench_pin_batch(true, true); }
+static void bench_pin_slow_512_thp(void) { bench_pin_batch(false, true); }
 
 /* ------------------------------------------------------------ 3: faults --- */
 
@@ -552,14 +583,6 @@ static uint64_t map_region(struct pinmm_mm *mm, uint64_t len, unsigned flags)
 
 	CHECK(pinmm_mmap(mm, 0, len, RW, PINMM_MAP_PRIVATE | PINMM_MAP_ALIGN_2M | flags, &a));
 	return a;
-}
-
-/* Is addr mapped by a PMD leaf (a THP)? */
-static bool is_huge(struct pinmm_mm *mm, uint64_t addr)
-{
-	struct pinmm_mapping m;
-
-	return pinmm_follow_page(mm, addr, &m) == 0 && m.present && m.huge;
 }
 
 #define KSM_REGION (64 * MIB)
@@ -1015,6 +1038,8 @@ static const struct bench {
 	{ "pin-fast-1", bench_pin_fast_1, "GUP-fast pin + unpin of one page, 2^18 times over 64 MiB" },
 	{ "pin-fast-512", bench_pin_fast_512, "GUP-fast pin of 512 pages + unpin_user_pages, 512 batches" },
 	{ "pin-slow-512", bench_pin_slow_512, "slow GUP (mmap_lock, ptl) pin of 512 pages + unpin, 256 batches" },
+	{ "pin-fast-512-thp", bench_pin_fast_512_thp, "GUP-fast pin of 512 pages of PMD-mapped THPs + unpin, 512 batches" },
+	{ "pin-slow-512-thp", bench_pin_slow_512_thp, "slow GUP pin of 512 pages of PMD-mapped THPs + unpin, 256 batches" },
 	{ "fault-write", bench_fault_write, "first-touch write fault, 256 MiB fresh region" },
 	{ "fault-read", bench_fault_read, "read fault (zero page), 256 MiB fresh region" },
 	{ "retouch", bench_retouch, "store to a populated page, 256 MiB" },

@@ -62,12 +62,46 @@ class Kind:
 SWAP_HEADER = ["swap 1M"]
 
 
-def thp_setup():
-    # do_run_with_thp(): a THP-aligned range, MADV_HUGEPAGE, touched all over
-    return ["mmap buf anon private 2M thp",
-            "write buf 0x01 len=2M",
-            "expect huge buf"]
+def thp_setup(size=M2):
+    """do_run_with_thp(): a THP-aligned range, MADV_HUGEPAGE, touched all
+    over; below 2 MiB an mTHP of that size, the only size enabled"""
+    if size == M2:
+        return ["mmap buf anon private 2M thp",
+                "write buf 0x01 len=2M",
+                "expect huge buf"]
+    return ["mmap buf anon private %s thp=%s" % (sz(size), sz(size)),
+            "write buf 0x01 len=%s" % sz(size),
+            "expect order buf == %d" % ((size // K4).bit_length() - 1)]
 
+
+def thp_kinds(size):
+    """cow.c's THP run kinds for one THP size (THP_RUN_*)"""
+    kb, S = size // 1024, sz(size)
+    rest = "%s-4K" % S
+    order = (size // K4).bit_length() - 1
+    kinds = []
+    if size == M2:
+        kinds.append(Kind("THP (2048 kB)", "thp", thp_setup(), M2))
+    suffix = "" if size == M2 else "-%dk" % kb
+    # cow.c PTE-maps the THP by mprotect()ing one subpage R/O and back
+    kinds += [
+        Kind("PTE-mapped THP (%d kB)" % kb, "pte-thp" + suffix,
+             thp_setup(size) + ["mprotect buf+4K 4K r", "mprotect buf+4K 4K rw",
+                                "expect not huge buf", "expect order buf == %d" % order], size),
+        Kind("single PTE of THP (%d kB)" % kb, "single-pte-thp" + suffix,
+             thp_setup(size) + ["madvise buf+4K %s dontneed" % rest, "expect not huge buf"], K4),
+        Kind("partially mremap()'ed THP (%d kB)" % kb, "mremap-thp" + suffix,
+             thp_setup(size) + ["mremap buf+%s %s moved" % (sz(size // 2), sz(size // 2))],
+             size // 2),
+        Kind("partially shared THP (%d kB)" % kb, "shared-thp" + suffix,
+             thp_setup(size) + ["madvise buf+4K %s dontfork" % rest, "fork sharer",
+                                "exit sharer", "madvise buf+4K %s dofork" % rest], size),
+    ]
+    return kinds
+
+
+# cow.c's sizes of multi-size THP (mTHP) below the PMD size
+MTHP_SIZES = [16, 32, 64, 128, 256, 512, 1024]
 
 ANON_KINDS = [
     Kind("base page", "base",
@@ -79,25 +113,11 @@ ANON_KINDS = [
           "madvise buf 4K pageout", "expect swapped buf"], K4,
          "MADV_PAGEOUT to the engine's swap device (`swap 1M`); the test starts on the swap "
          "entry", SWAP_HEADER),
-    Kind("THP (2048 kB)", "thp", thp_setup(), M2),
-    # cow.c PTE-maps the THP by mprotect()ing one subpage R/O and back
-    Kind("PTE-mapped THP (2048 kB)", "pte-thp",
-         thp_setup() + ["mprotect buf+4K 4K r", "mprotect buf+4K 4K rw",
-                        "expect not huge buf", "expect order buf == 9"], M2),
-    Kind("single PTE of THP (2048 kB)", "single-pte-thp",
-         thp_setup() + ["madvise buf+4K 2M-4K dontneed", "expect not huge buf"], K4),
-    Kind("partially mremap()'ed THP (2048 kB)", "mremap-thp",
-         thp_setup() + ["mremap buf+1M 1M moved"], 1024 * 1024),
-    Kind("partially shared THP (2048 kB)", "shared-thp",
-         thp_setup() + ["madvise buf+4K 2M-4K dontfork", "fork sharer", "exit sharer",
-                        "madvise buf+4K 2M-4K dofork"], M2),
-]
+] + thp_kinds(M2) + [k for s in MTHP_SIZES for k in thp_kinds(s * 1024)]
 
 # cow.c's other anonymous kinds, none expressible today
-MTHP_SIZES = [16, 32, 64, 128, 256, 512, 1024]
 SWAP = ("swap: reclaim here swaps out small folios only (Linux swaps a THP out whole, or "
         "splits it first)")
-MTHP = "mTHP: THP sizes 16K..1M need `thp=SIZE`"
 HUGETLB = "hugetlb: the language has no hugetlb memory"
 FILE_THP = "file THP: the engine has no THP in the page cache (file/shmem collapse)"
 KSM_ZERO = "KSM zero pages: no `use_zero_pages` setting or ksm_zero_pages counter in the language"
@@ -111,10 +131,6 @@ def anon_skip_kinds():
     for s in MTHP_SIZES + [2048]:
         out += [("swapped-out, PTE-mapped THP (%d kB)" % s, SWAP),
                 ("single PTE of swapped-out THP (%d kB)" % s, SWAP)]
-    for s in MTHP_SIZES:
-        out += [("PTE-mapped THP (%d kB)" % s, MTHP), ("single PTE of THP (%d kB)" % s, MTHP),
-                ("partially mremap()'ed THP (%d kB)" % s, MTHP),
-                ("partially shared THP (%d kB)" % s, MTHP)]
     out += [("hugetlb (2048 kB)", HUGETLB), ("hugetlb (1048576 kB)", HUGETLB)]
     return out
 

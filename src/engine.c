@@ -68,6 +68,7 @@ int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out)
 	pm_list_init(&eng->files);
 	pm_mutex_init(&eng->ksm.lock);
 	atomic_store(&eng->thp_use_zero_page, true);
+	atomic_store(&eng->thp_enabled[PINMM_HPAGE_ORDER], PINMM_THP_MADVISE);
 	eng->khugepaged = (struct pinmm_khugepaged_tunables){
 		.max_ptes_none = 511, .max_ptes_shared = 256, .max_ptes_swap = 64,
 	};

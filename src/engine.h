@@ -78,6 +78,10 @@ struct pinmm {
 	 * until the engine goes; thp_use_zero_page is Linux's use_zero_page */
 	struct pinmm_page *_Atomic huge_zero;
 	atomic_bool thp_use_zero_page;
+	/* per folio order, as /sys/kernel/mm/transparent_hugepage/
+	 * hugepages-<size>kB/enabled: an enum pinmm_thp_mode (orders 2..9;
+	 * PMD order madvise, the others never, as this host's defaults) */
+	_Atomic unsigned char thp_enabled[PINMM_HPAGE_ORDER + 1];
 	struct pm_swap swap;
 	pm_mutex_t kthread_lock;
 	struct pm_kthread kthreads[PINMM_DAEMON_NR];

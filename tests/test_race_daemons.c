@@ -84,7 +84,7 @@ static void ksm_race_case(struct pinmm_policy p, bool detected)
 		/* the device writes, the CPU does not see it */
 		((volatile uint8_t *)pinmm_page_address(st.pages[0]))[9] = 0xab;
 		assert_int_equal(load8(mm, st.addr + 9), 0x77);
-		gup_put_folio(eng, st.pages[0], PINMM_FOLL_PIN | PINMM_FOLL_WRITE);
+		gup_put_folio(eng, st.pages[0], 1, PINMM_FOLL_PIN | PINMM_FOLL_WRITE);
 	}
 	assert_invariants(eng);
 	pinmm_mm_exit(mm);
@@ -140,7 +140,7 @@ static void collapse_race_case(struct pinmm_policy p, bool detected)
 		assert_int_equal(pinmm_page_pfn(st.pages[0]), victim);
 		((volatile uint8_t *)pinmm_page_address(st.pages[0]))[1] = 0xcd;
 		assert_int_equal(load8(mm, st.addr + 1), 0x5a);	/* detected */
-		gup_put_folio(eng, st.pages[0], PINMM_FOLL_PIN | PINMM_FOLL_WRITE);
+		gup_put_folio(eng, st.pages[0], 1, PINMM_FOLL_PIN | PINMM_FOLL_WRITE);
 	}
 	assert_invariants(eng);
 	pinmm_mm_exit(mm);
@@ -230,7 +230,7 @@ static void pmd_recheck_case(struct pinmm_policy p, bool detected)
 		assert_int_equal(pinmm_page_pfn(d.pages[0]), victim);
 		((volatile uint8_t *)pinmm_page_address(d.pages[0]))[2] = 0xce;
 		assert_int_equal(load8(mm, d.addr + 2), 0x5a);	/* detected */
-		gup_put_folio(eng, d.pages[0], PINMM_FOLL_PIN | PINMM_FOLL_WRITE);
+		gup_put_folio(eng, d.pages[0], 1, PINMM_FOLL_PIN | PINMM_FOLL_WRITE);
 	}
 	sem_destroy(&d.walked);
 	sem_destroy(&d.checked);

@@ -4,9 +4,8 @@
  * preemption bound 2 exhausts the schedules clean in strict, and finds a
  * counterexample with the fix switch off; the counterexample replays.
  */
-#include "helpers.h"
+#include "explore_case.h"
 
-#include <pinmm/explore.h>
 #include <time.h>
 
 enum race { RACE_FORK, RACE_KSM, RACE_COLLAPSE, RACE_UNMAP };
@@ -146,33 +145,10 @@ static const struct pinmm_explore_ops ops = {
 
 static void explore_case(enum race race, struct pinmm_policy p, bool expect_found)
 {
+	static const char *const names[] = { "fork", "ksm", "collapse", "unmap" };
 	struct race_ctx c = { race, p };
-	struct pinmm_explore_cfg cfg = { .strategy = PINMM_EXPLORE_DFS, .bound = 2,
-					 .budget_seconds = 120 };
-	struct pinmm_explore_result r;
 
-	assert_int_equal(pinmm_explore(&ops, &c, &cfg, &r), 0);
-	print_message("    race %d: %lu executions in %.2f s, %s%s\n", race, r.executions,
-		      r.seconds, r.found ? "found: " : (r.exhausted ? "exhausted" : "budget"),
-		      r.found ? r.message : "");
-	if (!expect_found) {
-		assert_false(r.found);
-		assert_true(r.exhausted);
-	} else {
-		assert_true(r.found);
-		assert_false(r.aborted);
-		assert_non_null(r.schedule);
-		assert_true(r.trace_len > 0);
-		/* the counterexample replays, to the same failure */
-		struct pinmm_explore_result again;
-		assert_int_equal(pinmm_explore_replay(&ops, &c, r.schedule, &again), 0);
-		assert_true(again.found);
-		assert_string_equal(again.message, r.message);
-		assert_string_equal(again.schedule, r.schedule);
-		assert_int_equal(again.trace_len, r.trace_len);
-		pinmm_explore_result_free(&again);
-	}
-	pinmm_explore_result_free(&r);
+	explore_expect(&ops, &c, names[race], expect_found, 120);
 }
 
 static void fork_strict(void **s) { (void)s; explore_case(RACE_FORK, policy_strict(), false); }

@@ -173,7 +173,7 @@ static void fork_seq_case(struct pinmm_policy p, bool expect_detected)
 		assert_int_equal(byte, 0x11);	/* detected: the write missed the pin */
 		assert_int_equal(pinmm_load(child, in.a, &byte, 1), 0);
 		assert_int_equal(byte, 0x11);
-		gup_put_folio(eng, pinned, PINMM_FOLL_PIN | PINMM_FOLL_WRITE);
+		gup_put_folio(eng, pinned, 1, PINMM_FOLL_PIN | PINMM_FOLL_WRITE);
 	}
 	pinmm_mm_exit(child);
 	pinmm_mm_exit(mm);

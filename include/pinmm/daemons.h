@@ -69,6 +69,21 @@ int pinmm_split_pmd(struct pinmm_mm *mm, uint64_t addr);
  * NULL engine. */
 int pinmm_thp_set_use_zero_page(struct pinmm *eng, bool on);
 
+/*
+ * Which anonymous THP sizes faults may allocate, per size, as Linux's
+ * /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/enabled: never,
+ * madvise (MADV_HUGEPAGE / PINMM_MAP_HUGEPAGE regions) or always (every
+ * anonymous private region but MADV_NOHUGEPAGE ones). size is a power of
+ * two from 16 KiB to 2 MiB; below 2 MiB they are multi-size THPs (mTHP,
+ * Linux >= 6.8): folios mapped by PTEs, allocated whole on a write fault
+ * of an empty, aligned range inside the region, the largest size enabled
+ * first. Defaults: 2 MiB madvise, the others never. -EINVAL for a bad size
+ * or mode.
+ */
+enum pinmm_thp_mode { PINMM_THP_NEVER, PINMM_THP_MADVISE, PINMM_THP_ALWAYS };
+int pinmm_thp_set_enabled(struct pinmm *eng, uint64_t size, enum pinmm_thp_mode mode);
+int pinmm_thp_get_enabled(struct pinmm *eng, uint64_t size, enum pinmm_thp_mode *mode);
+
 /* Split the folio at addr into small folios; -EBUSY while references
  * other than its mappings exist, -EINVAL when it is not a large folio. */
 int pinmm_split_folio(struct pinmm_mm *mm, uint64_t addr);

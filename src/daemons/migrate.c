@@ -14,7 +14,9 @@
  *
  * Against GUP-fast it is the clear-then-check protocol of docs/design.md:
  * GUP-fast either sees the migration entry, or step 3 sees its reference.
- * Only small folios migrate; a THP is split first by its callers.
+ * An anonymous THP migrates whole (THP migration): a PMD mapping becomes
+ * one PMD migration entry (huge_migrate.c), PTE mappings of its pages
+ * become PTE migration entries, and the new THP is mapped the same ways.
  */
 #include <errno.h>
 
@@ -37,58 +39,77 @@ void folio_unlock(struct pinmm_page *folio)
 struct migrate_walk {
 	struct pinmm *eng;
 	struct pinmm_page *old, *new;	/* new: NULL while unmapping */
-	unsigned long unmapped, restored;
+	bool check;		/* migrate_refuses_pinned: refuse a pinned folio */
 	bool pinned;		/* a pin was seen: stop */
 };
 
-/* Step 2 for one mapping: present entry -> migration entry. */
+/* The PMD leaf (or, restoring, PMD migration entry) at addr when the
+ * folio is a THP that vma can map by a PMD there; NULL otherwise. Locked. */
+static struct pt_table *folio_pmd_lock(struct pinmm_page *folio, struct vm_area *vma,
+				       uint64_t addr)
+{
+	if (folio_order(folio) != PINMM_HPAGE_ORDER || !IS_ALIGNED(addr, PINMM_PMD_SIZE) ||
+	    addr < vma->start || addr + PINMM_PMD_SIZE > vma->end)
+		return NULL;
+	return pmd_huge_lock(vma->mm, addr);
+}
+
+static bool migrate_pte_one(struct pt_table *pte, unsigned i, pte_t e, unsigned long j,
+			    void *arg)
+{
+	struct migrate_walk *w = arg;
+
+	w->pinned = !try_to_migrate_pte(w->eng, pte, i, e, w->old, j, w->check);
+	return !w->pinned;
+}
+
+/*
+ * Step 2 for one mapping: each entry mapping a page of the folio becomes a
+ * migration entry — the PMD leaf of a PMD-mapped THP (one entry for the
+ * whole folio, THP migration), or each PTE.
+ */
 static bool try_to_migrate_one(struct pinmm_page *folio, struct vm_area *vma,
 			       uint64_t addr, void *arg)
 {
 	struct migrate_walk *w = arg;
-	struct pt_table *pte = pte_table_lock(vma->mm, addr);
-	unsigned i = pt_index(addr, PT_LEVEL_PTE);
+	struct pt_table *pmd = folio_pmd_lock(folio, vma, addr);
 
-	if (!pte)
-		return true;
-	pte_t e = pt_read(pte, i);
-	if (pte_present(e) && !pte_special(e) && pte_pfn(e) == eng_page_pfn(w->eng, folio)) {
-		/*
-		 * A page that may be pinned keeps its entry, checked right
-		 * after the clear (Linux: folio_try_share_anon_rmap_pte()).
-		 * Never a migration entry for it: fork would copy that entry
-		 * as shared, and the page would come back no longer exclusive.
-		 */
-		if (try_to_unmap_pte(w->eng, pte, i, e, SWP_MIGRATION, pte_pfn(e), folio, folio,
-				     pm_policy(w->eng, PINMM_SW_MIGRATE_REFUSES_PINNED))) {
-			page_remove_rmap(folio);
-			folio_put(folio);	/* the mapping's reference */
-			w->unmapped++;
-		} else {
-			w->pinned = true;
-		}
-	}
-	pm_mutex_unlock(&pte->ptl);
-	return !w->pinned;
+	if (!pmd)
+		return folio_walk_ptes(vma, addr, folio_nr_pages(folio), migrate_pte_one, w);
+	unsigned i = pt_index(addr, PT_LEVEL_PMD);
+	pte_t e = pt_read(pmd, i);
+	if (pte_huge(e) && pte_pfn(e) == eng_page_pfn(w->eng, folio) &&
+	    !set_pmd_migration_entry(w->eng, pmd, i, e, folio, w->check))
+		w->pinned = true;
+	pm_mutex_unlock(&pmd->ptl);
+	return !w->pinned;	/* PMD-mapped here: no PTE of it */
 }
 
-/* Step 4 (or the undo of step 2): migration entry -> present entry. */
-static bool remove_migration_pte(struct pinmm_page *folio, struct vm_area *vma,
-				 uint64_t addr, void *arg)
+static bool remove_migration_pte_one(struct pt_table *pte, unsigned i, pte_t e,
+				     unsigned long j, void *arg)
 {
 	struct migrate_walk *w = arg;
-	struct pt_table *pte = pte_table_lock(vma->mm, addr);
-	unsigned i = pt_index(addr, PT_LEVEL_PTE);
 
-	(void)folio;
-	if (!pte)
-		return true;
-	pte_t e = pt_read(pte, i);
-	if (is_migration_entry(e) && pte_swp_offset(e) == eng_page_pfn(w->eng, w->old)) {
-		restore_pte(w->eng, pte, i, e, w->new, w->new);
-		w->restored++;
-	}
-	pm_mutex_unlock(&pte->ptl);
+	remove_migration_pte(w->eng, pte, i, e, eng_page_pfn(w->eng, w->old) + j, &w->new[j],
+			     w->new);
+	return true;
+}
+
+/* Step 4 (or the undo of step 2): migration entries -> present entries. */
+static bool remove_migration_ptes(struct pinmm_page *folio, struct vm_area *vma,
+				  uint64_t addr, void *arg)
+{
+	struct migrate_walk *w = arg;
+	struct pt_table *pmd = folio_pmd_lock(folio, vma, addr);
+
+	if (!pmd)
+		return folio_walk_ptes(vma, addr, folio_nr_pages(folio), remove_migration_pte_one,
+				       w);
+	unsigned i = pt_index(addr, PT_LEVEL_PMD);
+	pte_t e = pt_read(pmd, i);
+	if (is_pmd_migration_entry(e) && pte_swp_offset(e) == eng_page_pfn(w->eng, w->old))
+		remove_migration_pmd(w->eng, pmd, i, e, w->new);
+	pm_mutex_unlock(&pmd->ptl);
 	return true;
 }
 
@@ -137,12 +158,17 @@ static bool folio_migrate_mapping(struct pinmm_page *old, struct pinmm_page *new
 	return true;
 }
 
+/* small anonymous and page-cache folios, and large anonymous ones (THPs
+ * and mTHPs, whole) */
 static bool migratable(struct pinmm_page *folio)
 {
 	/* a swap-cache folio stays: its slot would keep pointing here */
-	return folio_order(folio) == 0 && !page_test(folio, PG_ksm) &&
-	       !page_test(folio, PG_zero) && !page_test(folio, PG_swapcache) &&
-	       (page_test(folio, PG_anon) || page_test(folio, PG_pagecache));
+	if (page_test(folio, PG_ksm) || page_test(folio, PG_zero) ||
+	    page_test(folio, PG_swapcache))
+		return false;
+	if (folio_order(folio) == 0)
+		return page_test(folio, PG_anon) || page_test(folio, PG_pagecache);
+	return page_test(folio, PG_anon);
 }
 
 int migrate_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned gfp)
@@ -155,15 +181,16 @@ int migrate_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned gfp)
 	if (pm_policy(eng, PINMM_SW_MIGRATE_REFUSES_PINNED) &&
 	    folio_maybe_dma_pinned(eng, folio))
 		return -EBUSY;	/* cheap early answer; step 3 decides */
-	new = pm_alloc_folio(eng, 0, gfp);
+	new = pm_alloc_folio(eng, folio_order(folio), gfp);
 	if (!new)
-		return -ENOMEM;
+		return -ENOMEM;	/* for a THP: no free 2 MiB block */
 	return migrate_folio_to(eng, folio, new);
 }
 
 int migrate_folio_to(struct pinmm *eng, struct pinmm_page *folio, struct pinmm_page *new)
 {
-	struct migrate_walk w = { .eng = eng, .old = folio };
+	struct migrate_walk w = { .eng = eng, .old = folio,
+				  .check = pm_policy(eng, PINMM_SW_MIGRATE_REFUSES_PINNED) };
 	int expected, err = 0;
 
 	if (!migratable(folio)) {
@@ -173,6 +200,10 @@ int migrate_folio_to(struct pinmm *eng, struct pinmm_page *folio, struct pinmm_p
 	if (!folio_trylock(folio)) {
 		folio_put(new);
 		return -EAGAIN;
+	}
+	if (folio_order(new) != folio_order(folio)) {
+		err = -EAGAIN;	/* split since the caller looked */
+		goto out_unlock;
 	}
 	/* keep the rmap reachable while no entry maps the folio */
 	struct rmap_pin rp;
@@ -190,17 +221,18 @@ int migrate_folio_to(struct pinmm *eng, struct pinmm_page *folio, struct pinmm_p
 		err = w.pinned || folio_maybe_dma_pinned(eng, folio) ? -EBUSY : -EAGAIN;
 		goto put_back;
 	}
-	frame_copy(eng_page_virt(eng, new), eng_page_virt(eng, folio), PINMM_PAGE_SIZE);
+	frame_copy(eng_page_virt(eng, new), eng_page_virt(eng, folio),
+		   folio_nr_pages(folio) * PINMM_PAGE_SIZE);
 	if (!folio_migrate_mapping(folio, new, seen)) {
 		err = -EAGAIN;	/* a fault found it in the page cache meanwhile */
 		goto put_back;
 	}
 	w.new = new;
-	rmap_walk_pinned(&rp, folio, remove_migration_pte, &w);
+	rmap_walk_pinned(&rp, folio, remove_migration_ptes, &w);
 	goto out_rmap;
 put_back:
 	w.new = folio;
-	rmap_walk_pinned(&rp, folio, remove_migration_pte, &w);
+	rmap_walk_pinned(&rp, folio, remove_migration_ptes, &w);
 out_rmap:
 	rmap_pin_put(&rp);
 out_unlock:
@@ -209,23 +241,26 @@ out_unlock:
 	return err;
 }
 
-/* The folio mapped at addr, with a reference; NULL with *err. */
+/* The folio mapped at addr (by a PTE or a PMD leaf), with a reference;
+ * NULL with *err. */
 static struct pinmm_page *follow_folio(struct pinmm_mm *mm, uint64_t addr, int *err)
 {
-	struct pt_table *pte;
+	struct pt_table *t;
 	struct pinmm_page *folio = NULL;
+	unsigned i;
+	uint64_t sub;
 
 	*err = -EFAULT;
-	pte = pte_table_lock(mm, addr);
-	if (!pte)
+	t = entry_lock(mm, addr, &i, &sub);
+	if (!t)
 		return NULL;
-	pte_t e = pt_read(pte, pt_index(addr, PT_LEVEL_PTE));
+	pte_t e = pt_read(t, i);
 	if (pte_present(e) && !pte_special(e)) {
 		folio = page_folio(eng_pfn_page(mm->eng, pte_pfn(e)));
 		folio_get(folio);
 		*err = 0;
 	}
-	pm_mutex_unlock(&pte->ptl);
+	pm_mutex_unlock(&t->ptl);
 	return folio;
 }
 
@@ -254,21 +289,23 @@ int pinmm_migrate(struct pinmm_mm *mm, uint64_t addr)
 
 int pinmm_numa_hint(struct pinmm_mm *mm, uint64_t addr)
 {
-	struct pt_table *pte;
+	struct pt_table *t;
 	struct pinmm_page *folio;
-	unsigned i = pt_index(addr, PT_LEVEL_PTE);
+	unsigned i;
+	uint64_t sub;
 	int err = mm_read_lock_vma(mm, addr);
 
 	if (err)
 		return err;
 	folio = follow_folio(mm, addr, &err);
 	if (folio) {
-		/* change_prot_numa(): the next access takes a hinting fault */
-		pte = pte_table_lock(mm, addr);
-		if (pte) {
-			if (pte_present(pt_read(pte, i)))
-				pt_set_bits(pte, i, PTE_PROTNONE);
-			pm_mutex_unlock(&pte->ptl);
+		/* change_prot_numa(): the next access takes a hinting fault
+		 * (on the PMD leaf of a THP: do_huge_pmd_numa_page()) */
+		t = entry_lock(mm, addr, &i, &sub);
+		if (t) {
+			if (pte_present(pt_read(t, i)))
+				pt_set_bits(t, i, PTE_PROTNONE);
+			pm_mutex_unlock(&t->ptl);
 		}
 	}
 	pm_up_read(&mm->mmap_lock);
@@ -278,12 +315,12 @@ int pinmm_numa_hint(struct pinmm_mm *mm, uint64_t addr)
 	err = migrate_within_zone(mm->eng, folio);
 	folio_put(folio);
 	pm_down_read(&mm->mmap_lock);
-	pte = pte_table_lock(mm, addr);
-	if (pte) {
+	t = entry_lock(mm, addr, &i, &sub);
+	if (t) {
 		struct vm_area *vma = vma_lookup(mm, addr);
-		if (vma && (vma->flags & VM_ACCESS_MASK) && pte_present(pt_read(pte, i)))
-			pt_clear_bits(pte, i, PTE_PROTNONE);
-		pm_mutex_unlock(&pte->ptl);
+		if (vma && (vma->flags & VM_ACCESS_MASK) && pte_present(pt_read(t, i)))
+			pt_clear_bits(t, i, PTE_PROTNONE);
+		pm_mutex_unlock(&t->ptl);
 	}
 	pm_up_read(&mm->mmap_lock);
 	/* NUMA hinting skips what it cannot move, silently */

@@ -8,31 +8,31 @@
 
 #include "gup.h"
 
-bool try_grab_folio(struct pinmm *eng, struct pinmm_page *folio,
+bool try_grab_folio(struct pinmm *eng, struct pinmm_page *folio, int refs,
 		    unsigned flags, bool fast)
 {
 	if (fast) {
-		if (!folio_try_get(folio))
+		if (!folio_try_get_refs(folio, refs))
 			return false;
 	} else {
-		folio_get(folio);
+		folio_get_refs(folio, refs);
 	}
 	if ((flags & PINMM_FOLL_PIN) && pm_policy(eng, PINMM_SW_PIN_ACCOUNTING)) {
 		/* sequentially consistent: ordered before the caller's recheck
 		 * of the entry, against clear-then-check paths (design.md) */
-		int n = atomic_fetch_add(&folio->pincount, 1) + 1;
+		int n = atomic_fetch_add(&folio->pincount, refs) + refs;
 		pm_preempt(PM_PT_PIN_GET, folio, n);
 	}
 	return true;
 }
 
-void gup_put_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned flags)
+void gup_put_folio(struct pinmm *eng, struct pinmm_page *folio, int refs, unsigned flags)
 {
 	if ((flags & PINMM_FOLL_PIN) && pm_policy(eng, PINMM_SW_PIN_ACCOUNTING)) {
-		int n = atomic_fetch_sub(&folio->pincount, 1) - 1;
+		int n = atomic_fetch_sub(&folio->pincount, refs) - refs;
 		pm_preempt(PM_PT_PIN_PUT, folio, n);
 	}
-	folio_put(folio);
+	folio_put_refs(folio, refs);
 }
 
 bool gup_must_unshare(struct pinmm *eng, const struct vm_area *vma, unsigned flags,
@@ -88,11 +88,23 @@ static int check_vma_flags(struct vm_area *vma, unsigned flags)
 	return 0;
 }
 
-/* follow_page_pte(): take the page at addr if the entry allows it.
- * Returns 1 taken, 0 must fault (*fault_flags set), -errno. */
+/* The next page of a THP whose first page in the range was taken: the
+ * entry allowed that one, so only what differs per page is left to ask. */
+static bool follow_next_subpage(struct pinmm *eng, struct vm_area *vma, unsigned flags,
+				pte_t e, struct pinmm_page *page)
+{
+	if ((flags & PINMM_FOLL_WRITE) && !pte_write(e) && !page_anon_exclusive(page))
+		return false;	/* the FOLL_FORCE case: exclusive pages only */
+	return !gup_must_unshare(eng, vma, flags, page, false);
+}
+
+/* follow_page_pte(): take the page at addr if the entry allows it — and,
+ * through a PMD leaf, the following pages of the THP up to max, with one
+ * grab for all (follow_page_mask()'s page_mask). Returns the number taken,
+ * 0 must fault (*fault_flags set), -errno. */
 static int follow_page_pte(struct pinmm_mm *mm, struct vm_area *vma,
-			   uint64_t addr, unsigned flags,
-			   struct pinmm_page **page_out, unsigned *fault_flags)
+			   uint64_t addr, unsigned flags, struct pinmm_page **pages,
+			   unsigned long max, unsigned *fault_flags)
 {
 	struct pinmm *eng = mm->eng;
 	bool write = flags & PINMM_FOLL_WRITE;
@@ -108,7 +120,8 @@ static int follow_page_pte(struct pinmm_mm *mm, struct vm_area *vma,
 	if (!pte)
 		return 0;
 	pte_t e = pt_read(pte, i);
-	if (pte_huge(e))
+	bool huge = pte_huge(e);
+	if (huge)
 		e = mk_pte(pte_pfn(e) + sub, e & (PTE_FLAGS_MASK & ~PTE_HUGE));
 	/* a PROT_NONE mark in an accessible VMA is a NUMA hint: fault it
 	 * away. In a PROT_NONE VMA it is the protection itself, which only
@@ -130,13 +143,18 @@ static int follow_page_pte(struct pinmm_mm *mm, struct vm_area *vma,
 	}
 	if (pte_special(e)) {
 		/* the zero page: handed out without accounting */
-		*page_out = page;
+		*pages = page;
 		ret = 1;
 		goto out;
 	}
-	try_grab_folio(eng, page_folio(page), flags, false);
-	*page_out = page;
+	pages[0] = page;
 	ret = 1;
+	while (huge && (unsigned long)ret < max && sub + (uint64_t)ret < HPAGE_PMD_NR &&
+	       follow_next_subpage(eng, vma, flags, e, page + ret)) {
+		pages[ret] = page + ret;
+		ret++;
+	}
+	try_grab_folio(eng, page_folio(page), ret, flags, false);
 out:
 	pm_mutex_unlock(&pte->ptl);
 	return ret;
@@ -165,7 +183,7 @@ long __get_user_pages(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
 			ret = -EFAULT;
 			break;
 		}
-		while ((r = follow_page_pte(mm, vma, addr, flags, &pages[done],
+		while ((r = follow_page_pte(mm, vma, addr, flags, &pages[done], nr - done,
 					    &fault_flags)) == 0) {
 			if (flags & PINMM_FOLL_NOFAULT) {
 				r = -EFAULT;
@@ -184,7 +202,7 @@ long __get_user_pages(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
 			ret = r;
 			break;
 		}
-		done++;
+		done += (unsigned long)r;
 	}
 out:
 	pm_up_read(&mm->mmap_lock);

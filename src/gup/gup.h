@@ -8,14 +8,16 @@
 #include "../mm/mm.h"
 
 /*
- * Take one reference of the kind flags asks for (FOLL_GET or FOLL_PIN) on
+ * Take refs references of the kind flags asks for (FOLL_GET or FOLL_PIN) on
  * a folio the caller already holds a reference to, or (fast) only if its
- * count is not zero. Returns false when the fast grab found it free.
+ * count is not zero: one per page, in one atomic step per count however
+ * many pages of the folio are taken (Linux's try_grab_folio(folio, refs)).
+ * Returns false when the fast grab found it free.
  */
-bool try_grab_folio(struct pinmm *eng, struct pinmm_page *folio,
+bool try_grab_folio(struct pinmm *eng, struct pinmm_page *folio, int refs,
 		    unsigned flags, bool fast);
-/* Undo one try_grab_folio(). */
-void gup_put_folio(struct pinmm *eng, struct pinmm_page *folio, unsigned flags);
+/* Undo a try_grab_folio() of refs. */
+void gup_put_folio(struct pinmm *eng, struct pinmm_page *folio, int refs, unsigned flags);
 
 /* Must a R/O FOLL_PIN of this page unshare it first (make it exclusive)?
  * vma is NULL on GUP-fast, which then leaves the question to the slow path. */

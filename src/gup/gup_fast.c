@@ -4,7 +4,7 @@
  * lock, walking the tables under RCU (tables are freed only after a grace
  * period, so every table we reach stays readable until we leave).
  *
- * Per page:
+ * Per page (per run of a THP's pages under one PMD leaf):
  *   1. read the PMD, then the PTE;
  *   2. take a reference only if the count is not zero (a zero count means
  *      the folio is being freed: its descriptor stays valid, we just fail);
@@ -29,30 +29,34 @@
 #include "gup.h"
 
 /*
- * One page, through entry i of table tbl (a PTE table, or for a THP the PMD
- * table itself, sub being the page within the leaf). Returns true if taken.
+ * Pages sub .. sub + nr - 1 of what entry i of table pte maps (a PTE table
+ * and nr = 1, or for a THP the PMD table itself and a run of its pages),
+ * with one grab of nr references: gup_fast_pmd_leaf() and the per-page
+ * gup_fast_pte_range() of Linux, which also take a folio's references in
+ * one go. Returns how many were taken: nr, or 0.
  */
-static bool gup_fast_pte(struct pinmm *eng, struct pt_table *pmd, unsigned pmd_i,
-			 pte_t pmd_val, struct pt_table *pte, unsigned i, uint64_t sub,
-			 unsigned flags, struct pinmm_page **page_out)
+static unsigned long gup_fast_entry(struct pinmm *eng, struct pt_table *pmd, unsigned pmd_i,
+				    pte_t pmd_val, struct pt_table *pte, unsigned i,
+				    uint64_t sub, unsigned long nr, unsigned flags,
+				    struct pinmm_page **pages)
 {
 	pte_t e = pt_read(pte, i);
 	struct pinmm_page *page, *folio;
 
 	if (!pte_present(e) || pte_protnone(e) || pte_special(e))
-		return false;
+		return 0;
 	if ((flags & PINMM_FOLL_WRITE) && !pte_write(e))
-		return false;
+		return 0;
 	page = eng_pfn_page(eng, pte_pfn(e) + sub);
 	folio = page_folio(page);
 	/* a longterm pin of movable memory migrates first: slow path */
 	if ((flags & PINMM_FOLL_LONGTERM) && (flags & PINMM_FOLL_PIN) &&
 	    pm_policy(eng, PINMM_SW_LONGTERM_UNMOVABLE) &&
 	    pm_page_zone(folio) == PINMM_ZONE_MOVABLE)
-		return false;
+		return 0;
 	pm_preempt(PM_PT_GUP_FAST_WALKED, page, e);
-	if (!try_grab_folio(eng, folio, flags, true))
-		return false;
+	if (!try_grab_folio(eng, folio, (int)nr, flags, true))
+		return 0;
 	pm_preempt(PM_PT_GUP_FAST_GRABBED, page, e);
 
 	if (pm_policy(eng, PINMM_SW_GUP_FAST_PMD_RECHECK) &&
@@ -70,13 +74,15 @@ static bool gup_fast_pte(struct pinmm *eng, struct pt_table *pmd, unsigned pmd_i
 		goto undo;
 	/* a R/O pin of a shared anon page, or a R/O longterm pin of a file
 	 * page (the VMA decides), must unshare: slow path */
-	if (gup_must_unshare(eng, NULL, flags, page, false))
-		goto undo;
-	*page_out = page;
-	return true;
+	for (unsigned long k = 0; k < nr; k++) {
+		if (gup_must_unshare(eng, NULL, flags, page + k, false))
+			goto undo;
+		pages[k] = page + k;
+	}
+	return nr;
 undo:
-	gup_put_folio(eng, folio, flags);
-	return false;
+	gup_put_folio(eng, folio, (int)nr, flags);
+	return 0;
 }
 
 unsigned long gup_fast(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
@@ -114,14 +120,15 @@ unsigned long gup_fast(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
 		pmd = pte_table(e);
 		pmd_val = pt_read(pmd, pmd_i);
 		if (pte_huge(pmd_val)) {
-			/* a THP: each page of the leaf, rechecking the leaf */
-			for (uint64_t sub = pt_index(addr, PT_LEVEL_PTE);
-			     sub < PT_ENTRIES && done < nr; sub++) {
-				if (!gup_fast_pte(eng, pmd, pmd_i, pmd_val, pmd, pmd_i, sub,
-						  flags, &pages[done]))
-					goto out;
-				done++;
-			}
+			/* a THP: the rest of the leaf's pages in the range, in
+			 * one grab, rechecking the leaf */
+			uint64_t sub = pt_index(addr, PT_LEVEL_PTE);
+			unsigned long run = MIN(PT_ENTRIES - sub, nr - done);
+
+			if (!gup_fast_entry(eng, pmd, pmd_i, pmd_val, pmd, pmd_i, sub, run, flags,
+					    &pages[done]))
+				goto out;
+			done += run;
 			continue;
 		}
 		if (!pte_is_table(pmd_val))
@@ -130,8 +137,8 @@ unsigned long gup_fast(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
 		/* the rest of this PTE table */
 		for (unsigned i = pt_index(addr, PT_LEVEL_PTE);
 		     i < PT_ENTRIES && done < nr; i++) {
-			if (!gup_fast_pte(eng, pmd, pmd_i, pmd_val, pte, i, 0, flags,
-					  &pages[done]))
+			if (!gup_fast_entry(eng, pmd, pmd_i, pmd_val, pte, i, 0, 1, flags,
+					    &pages[done]))
 				goto out;
 			done++;
 		}
@@ -146,7 +153,7 @@ out:
 		pm_preempt(PM_PT_WP_SEQ, &mm->write_protect_seq, now);
 		if (now != seq) {
 			for (unsigned long k = 0; k < done; k++)
-				gup_put_folio(eng, page_folio(pages[k]), flags);
+				gup_put_folio(eng, page_folio(pages[k]), 1, flags);
 			done = 0;
 		}
 	}

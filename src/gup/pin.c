@@ -77,11 +77,13 @@ static bool any_movable(struct pinmm_page **pages, unsigned long nr)
  * FOLL_LONGTERM: a pin held for an unbounded time must not sit in movable
  * memory, or it would block compaction and hot-unplug for good. Like Linux's
  * check_and_migrate_movable_pages(): give the pins back, move the movable
- * folios to the normal zone (a THP is split first: only small folios
- * migrate here), and let the caller take them again.
+ * folios to the normal zone — a THP whole (THP migration), or, when no
+ * 2 MiB block is free there, split so that its pages move on the next try
+ * (migrate_pages() splits a THP it cannot allocate for) — and let the
+ * caller take them again.
  *
- * The small folios are held with plain references taken *before* the pins
- * go: in between, nothing else might keep them, and a reference taken on a
+ * The folios are held with plain references taken *before* the pins go:
+ * in between, nothing else might keep them, and a reference taken on a
  * folio already freed would bring a reused frame back to life.
  * 0, or -ENOMEM when a folio could not be moved (the normal zone is
  * full, or another reference keeps it in place).
@@ -92,33 +94,33 @@ static int longterm_migrate_movable(struct pinmm_mm *mm, uint64_t start,
 	struct pinmm *eng = mm->eng;
 	int err = 0;
 
-	/* pages[] becomes the list of what to move: a small folio we hold,
-	 * or NULL */
+	/* pages[] becomes the list of what to move: a folio we hold (once,
+	 * at its first page in the range), or NULL */
+	struct pinmm_page *prev = NULL;
 	for (unsigned long i = 0; i < nr; i++) {
 		struct pinmm_page *page = pages[i], *folio = page_folio(page);
-		bool hold = pm_page_zone(folio) == PINMM_ZONE_MOVABLE && folio_order(folio) == 0;
+		bool hold = pm_page_zone(folio) == PINMM_ZONE_MOVABLE && folio != prev;
 
 		if (hold)
 			folio_get(folio);
 		pinmm_unpin_user_page(page, false);
 		pages[i] = hold ? folio : NULL;
+		prev = folio;
 	}
 	for (unsigned long i = 0; i < nr; i++) {
-		if (pages[i]) {
-			/* any failure, as mm/gup.c reports a failed
-			 * migrate_pages(): another reference held it, or no
-			 * frame was free */
-			if (!err && migrate_folio(eng, pages[i], 0))
-				err = -ENOMEM;
-			folio_put(pages[i]);
+		struct pinmm_page *folio = pages[i];
+
+		if (!folio)
 			continue;
-		}
-		/* a movable THP: split it (by address: we hold nothing of it);
-		 * its pages move on the next try */
-		struct pinmm_mapping m;
-		if (!pinmm_follow_page(mm, start + i * PINMM_PAGE_SIZE, &m) && m.present &&
-		    m.order > 0 && pm_page_zone(page_folio(m.page)) == PINMM_ZONE_MOVABLE)
+		/* any failure, as mm/gup.c reports a failed migrate_pages():
+		 * another reference held it, or no frame was free */
+		int r = err ? 0 : migrate_folio(eng, folio, 0);
+		bool split = r == -ENOMEM && folio_order(folio) > 0;
+		folio_put(folio);
+		if (split)	/* by address: we hold nothing of it now */
 			(void)pinmm_split_folio(mm, start + i * PINMM_PAGE_SIZE);
+		else if (r)
+			err = -ENOMEM;
 	}
 	return err;
 }
@@ -184,28 +186,27 @@ long pinmm_pin_user_pages_fast(struct pinmm_mm *mm, uint64_t start,
 }
 
 /*
- * Drop one pin of page's folio; the caller settles eng->nr_pins (once per
- * batch: a counter every unpin wrote would be the one cache line two CPUs
- * unpinning disjoint pages fight over). 0, or -EINVAL with nothing changed.
+ * Drop refs pins of a folio (refs of its pages, taken together); the caller
+ * settles eng->nr_pins (once per batch: a counter every unpin wrote would be
+ * the one cache line two CPUs unpinning disjoint pages fight over). 0, or
+ * -EINVAL with nothing changed (the folio has fewer pins than that).
  */
-static int unpin_folio(struct pinmm *eng, struct pinmm_page *page, bool dirty)
+static int unpin_folio(struct pinmm *eng, struct pinmm_page *folio, int refs, bool dirty)
 {
-	struct pinmm_page *folio = page_folio(page);
-
 	if (pm_policy(eng, PINMM_SW_PIN_ACCOUNTING)) {
 		/* refuse an unpin of a folio with no pin: nothing changes */
 		int old = atomic_load(&folio->pincount);
 		do {
-			if (old <= 0)
+			if (old < refs)
 				return -EINVAL;
-		} while (!atomic_compare_exchange_weak(&folio->pincount, &old, old - 1));
-		pm_preempt(PM_PT_PIN_PUT, folio, old - 1);
+		} while (!atomic_compare_exchange_weak(&folio->pincount, &old, old - refs));
+		pm_preempt(PM_PT_PIN_PUT, folio, old - refs);
 	} else if (atomic_load(&eng->nr_pins) <= 0) {
 		return -EINVAL;	/* the best legacy can tell */
 	}
 	if (dirty && !page_test(folio, PG_dirty))
 		page_set(folio, PG_dirty);
-	folio_put(folio);
+	folio_put_refs(folio, refs);
 	return 0;
 }
 
@@ -219,7 +220,7 @@ int pinmm_unpin_user_page(struct pinmm_page *page, bool dirty)
 	if (is_zero_page(page))
 		return 0;
 	eng = pm_page_engine(page);
-	err = unpin_folio(eng, page, dirty);
+	err = unpin_folio(eng, page_folio(page), 1, dirty);
 	if (!err)
 		atomic_fetch_sub(&eng->nr_pins, 1);
 	return err;
@@ -230,7 +231,8 @@ void pinmm_unpin_user_pages(struct pinmm_page **pages, unsigned long nr, bool di
 	struct pinmm *eng = NULL;
 	long released = 0;
 
-	for (unsigned long i = 0; pages && i < nr; i++) {
+	for (unsigned long i = 0, run; pages && i < nr; i += run) {
+		run = 1;
 		if (!pages[i] || is_zero_page(pages[i]))
 			continue;
 		/* one engine per batch, as one mm's pages are */
@@ -241,7 +243,19 @@ void pinmm_unpin_user_pages(struct pinmm_page **pages, unsigned long nr, bool di
 			eng = pm_page_engine(pages[i]);
 			released = 0;
 		}
-		released += unpin_folio(eng, pages[i], dirty) == 0;
+		/* the following pages of the same folio go in one step, as
+		 * unpin_user_pages() does (gup_folio_range_next()) */
+		struct pinmm_page *folio = page_folio(pages[i]);
+		while (i + run < nr && pages[i + run] && page_folio(pages[i + run]) == folio)
+			run++;
+		if (unpin_folio(eng, folio, (int)run, dirty) == 0) {
+			released += (long)run;
+			continue;
+		}
+		/* fewer pins than pages: each page on its own, as many as
+		 * the folio has */
+		for (unsigned long k = 0; k < run; k++)
+			released += unpin_folio(eng, folio, 1, dirty) == 0;
 	}
 	if (released)
 		atomic_fetch_sub(&eng->nr_pins, released);

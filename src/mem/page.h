@@ -121,14 +121,19 @@ static inline int folio_ref_count(const struct pinmm_page *f)
 	return atomic_load(&((struct pinmm_page *)f)->refcount);
 }
 
-static inline void folio_get(struct pinmm_page *f)
+static inline void folio_get_refs(struct pinmm_page *f, int refs)
 {
-	int old = atomic_fetch_add(&f->refcount, 1);
+	int old = atomic_fetch_add(&f->refcount, refs);
 
 	/* a plain get is for a folio the caller knows alive (mapped under a
 	 * lock it holds, or already referenced): never a free frame */
 	VM_BUG_ON_PAGE(old <= 0, f);
-	pm_preempt(PM_PT_REF_GET, f, old + 1);
+	pm_preempt(PM_PT_REF_GET, f, old + refs);
+}
+
+static inline void folio_get(struct pinmm_page *f)
+{
+	folio_get_refs(f, 1);
 }
 
 /*
@@ -136,15 +141,20 @@ static inline void folio_get(struct pinmm_page *f)
  * freed). Sequentially consistent: it orders before the caller's re-read of
  * the entry it came from (see gup_fast.c).
  */
-static inline bool folio_try_get(struct pinmm_page *f)
+static inline bool folio_try_get_refs(struct pinmm_page *f, int refs)
 {
 	int old = atomic_load(&f->refcount);
 	do {
 		if (old <= 0)
 			return false;
-	} while (!atomic_compare_exchange_weak(&f->refcount, &old, old + 1));
-	pm_preempt(PM_PT_REF_GET, f, old + 1);
+	} while (!atomic_compare_exchange_weak(&f->refcount, &old, old + refs));
+	pm_preempt(PM_PT_REF_GET, f, old + refs);
 	return true;
+}
+
+static inline bool folio_try_get(struct pinmm_page *f)
+{
+	return folio_try_get_refs(f, 1);
 }
 
 /* Drop a reference; frees the folio on the last one. */

@@ -65,6 +65,8 @@ static int do_anonymous_page(struct pinmm_mm *mm, struct vm_area *vma,
 		pm_mutex_unlock(&pte->ptl);
 		return 0;
 	}
+	if (!do_anonymous_mthp(mm, vma, pte, addr, flags))
+		return 0;
 	page = alloc_anon_page(eng, NULL);
 	if (!page)
 		return -ENOMEM;
@@ -248,7 +250,7 @@ int handle_mm_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr,
 
 	addr = ALIGN_DOWN(addr, PINMM_PAGE_SIZE);
 	/* a PMD leaf maps it: the THP's own fault paths */
-	struct pt_table *pmd = pmd_leaf_lock(mm, addr);
+	struct pt_table *pmd = pmd_leaf_lock_wait(mm, addr);
 	if (pmd) {
 		unsigned pi = pt_index(addr, PT_LEVEL_PMD);
 		pte_t pe = pt_read(pmd, pi);

@@ -90,7 +90,7 @@ static int copy_huge_pmd(struct pinmm_mm *dst, struct pinmm_mm *src, uint64_t ad
 
 	if (!dpmd || pmd_deposit(dpmd, i))
 		return -ENOMEM;
-	spmd = pmd_leaf_lock(src, addr);
+	spmd = pmd_leaf_lock_wait(src, addr);
 	if (!spmd)
 		return 1;	/* split meanwhile: copy the PTEs */
 	pte_t e = pt_read(spmd, i);
@@ -128,7 +128,7 @@ static int copy_page_range(struct pinmm_mm *dst, struct pinmm_mm *src,
 		uint64_t next = MIN(ALIGN_DOWN(addr, PINMM_PMD_SIZE) + PINMM_PMD_SIZE,
 				    src_vma->end);
 		struct pt_table *spte, *dpte = NULL;
-		struct pt_table *leaf = pmd_leaf_lock(src, addr);
+		struct pt_table *leaf = pmd_leaf_lock_wait(src, addr);
 
 		if (leaf) {
 			pm_mutex_unlock(&leaf->ptl);

@@ -18,8 +18,7 @@
 
 bool vma_thp_suitable(const struct vm_area *vma, uint64_t haddr)
 {
-	return !vma->file && !(vma->flags & VM_SHARED) && (vma->flags & VM_HUGEPAGE) &&
-	       !(vma->flags & VM_NOHUGEPAGE) && haddr >= vma->start &&
+	return thp_vma_allowable_order(vma, PINMM_HPAGE_ORDER) && haddr >= vma->start &&
 	       haddr + PINMM_PMD_SIZE <= vma->end;
 }
 
@@ -181,7 +180,7 @@ int split_huge_pmd_locked(struct pinmm *eng, struct pt_table *pmd, unsigned i)
 
 int split_huge_pmd_address(struct pinmm_mm *mm, uint64_t addr)
 {
-	struct pt_table *pmd = pmd_leaf_lock(mm, addr);
+	struct pt_table *pmd = pmd_leaf_lock_wait(mm, addr);
 	int err;
 
 	if (!pmd)
@@ -287,49 +286,35 @@ void zap_huge_pmd(struct pinmm *eng, struct pt_table *pmd, unsigned i)
 struct split_walk {
 	struct pinmm *eng;
 	struct pinmm_page *folio;
+	unsigned long nr;	/* its pages, from before the split */
 	bool remap;		/* false: unmap into migration entries */
 	bool pinned;		/* a pin was seen while unmapping: stop */
 };
 
-static bool split_one(struct pinmm_page *folio, struct vm_area *vma, uint64_t addr, void *arg)
+static bool split_pte_one(struct pt_table *pte, unsigned i, pte_t e, unsigned long j, void *arg)
 {
 	struct split_walk *w = arg;
-	uint64_t head_pfn = eng_page_pfn(w->eng, w->folio);
+	struct pinmm_page *page = &w->folio[j];
 
-	(void)folio;
-	for (unsigned long j = 0; j < HPAGE_NR; j++) {
-		uint64_t va = addr + j * PINMM_PAGE_SIZE;
-		struct pt_table *pte;
-		unsigned i = pt_index(va, PT_LEVEL_PTE);
-
-		if (va < vma->start)
-			continue;	/* that part of the THP was unmapped here */
-		if (va >= vma->end)
-			break;
-		pte = pte_table_lock(vma->mm, va);
-		if (!pte)
-			continue;
-		pte_t e = pt_read(pte, i);
-		struct pinmm_page *page = &w->folio[j];
-		if (!w->remap && pte_present(e) && pte_pfn(e) == head_pfn + j) {
-			/* as migration: a page that may be pinned keeps its
-			 * entry (and the split is refused) */
-			if (!try_to_unmap_pte(w->eng, pte, i, e, SWP_MIGRATION, head_pfn + j,
-					      page, w->folio, true)) {
-				pm_mutex_unlock(&pte->ptl);
-				w->pinned = true;
-				return false;
-			}
-			page_remove_rmap(page);
-			folio_put(w->folio);
-		} else if (w->remap && is_migration_entry(e) &&
-			   pte_swp_offset(e) == head_pfn + j) {
-			/* page_folio(): the page itself once split */
-			restore_pte(w->eng, pte, i, e, page, page_folio(page));
-		}
-		pm_mutex_unlock(&pte->ptl);
+	if (w->remap) {
+		/* page_folio(): the page itself once split */
+		remove_migration_pte(w->eng, pte, i, e, eng_page_pfn(w->eng, page), page,
+				     page_folio(page));
+		return true;
 	}
-	return true;
+	/* as migration: a page that may be pinned keeps its entry (and the
+	 * split is refused) */
+	w->pinned = !try_to_migrate_pte(w->eng, pte, i, e, w->folio, j, true);
+	return !w->pinned;
+}
+
+static bool split_one(struct pinmm_page *folio, struct vm_area *vma, uint64_t addr, void *arg)
+{
+	(void)folio;
+	struct split_walk *w = arg;
+
+	/* the size from before: the remap runs after the split */
+	return folio_walk_ptes(vma, addr, w->nr, split_pte_one, arg);
 }
 
 /* rmap callback: split the PMD mapping of the folio at addr, if any. */
@@ -354,7 +339,7 @@ static bool split_pmd_one(struct pinmm_page *folio, struct vm_area *vma, uint64_
 
 static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int extra)
 {
-	struct split_walk w = { .eng = eng, .folio = folio };
+	struct split_walk w = { .eng = eng, .folio = folio, .nr = folio_nr_pages(folio) };
 	struct rmap_pin rp;
 
 	if (!rmap_pin_get(eng, folio, &rp))
@@ -377,7 +362,7 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 		rmap_pin_put(&rp);
 		return -EBUSY;
 	}
-	for (unsigned long j = 0; j < HPAGE_NR; j++) {
+	for (unsigned long j = 0; j < w.nr; j++) {
 		struct pinmm_page *p = &folio[j];
 		uint32_t keep = atomic_load(&p->flags) &
 				((1u << PG_anon) | (1u << PG_anon_exclusive) | (1u << PG_dirty));
@@ -399,9 +384,9 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 	/* the caller's references stay on the first page */
 	atomic_store(&folio->refcount, extra);
 	w.remap = true;
-	rmap_walk_pinned_nr(&rp, folio, HPAGE_NR, split_one, &w);
+	rmap_walk_pinned_nr(&rp, folio, w.nr, split_one, &w);
 	rmap_pin_put(&rp);
-	for (unsigned long j = 0; j < HPAGE_NR; j++) {
+	for (unsigned long j = 0; j < w.nr; j++) {
 		page_clear(&folio[j], PG_locked);
 		if (j)
 			folio_put(&folio[j]);	/* frees what nobody maps now */

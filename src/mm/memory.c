@@ -58,7 +58,7 @@ void zap_page_range(struct pinmm_mm *mm, struct vm_area *vma, uint64_t start,
 	for (uint64_t addr = start; addr < end;) {
 		uint64_t haddr = ALIGN_DOWN(addr, PINMM_PMD_SIZE);
 		uint64_t next = MIN(haddr + PINMM_PMD_SIZE, end);
-		struct pt_table *pmd = pmd_leaf_lock(mm, addr);
+		struct pt_table *pmd = pmd_leaf_lock_wait(mm, addr);
 
 		if (pmd) {
 			/* a THP: all of it goes, or its PMD splits first */

@@ -195,6 +195,23 @@ bool try_to_unmap_pte(struct pinmm *eng, struct pt_table *pte, unsigned i, pte_t
  * with a reference on folio and the bits it kept. ptl held. */
 void restore_pte(struct pinmm *eng, struct pt_table *pte, unsigned i, pte_t swp,
 		 struct pinmm_page *page, struct pinmm_page *folio);
+/*
+ * The PTEs of vma that may map pages 0..nr-1 of a folio vma_address() put
+ * at addr: fn(pte, i, e, j, arg) for page j, with its table locked and e
+ * its entry; pages outside the VMA (a folio partly unmapped here) and
+ * missing tables are skipped. fn returns false to stop the walk (false).
+ */
+typedef bool (*folio_pte_fn)(struct pt_table *pte, unsigned i, pte_t e, unsigned long j,
+			     void *arg);
+bool folio_walk_ptes(struct vm_area *vma, uint64_t addr, unsigned long nr, folio_pte_fn fn,
+		     void *arg);
+/* Page j of folio, if e maps it: a migration entry in its place (split and
+ * migration), by try_to_unmap_pte(). false: it may be pinned and stays. */
+bool try_to_migrate_pte(struct pinmm *eng, struct pt_table *pte, unsigned i, pte_t e,
+			struct pinmm_page *folio, unsigned long j, bool check_pins);
+/* A migration entry e for the frame old_pfn maps page (of folio) again. */
+void remove_migration_pte(struct pinmm *eng, struct pt_table *pte, unsigned i, pte_t e,
+			  uint64_t old_pfn, struct pinmm_page *page, struct pinmm_page *folio);
 /* Lock / unlock a VMA's rmap (mremap moves entries under it). */
 void vma_rmap_lock(struct vm_area *vma);
 void vma_rmap_unlock(struct vm_area *vma);
@@ -221,6 +238,8 @@ struct pt_table *pte_table_lookup(struct pinmm_mm *mm, uint64_t addr,
 struct pt_table *pmd_table_alloc(struct pinmm_mm *mm, uint64_t addr);
 /* When a PMD leaf (THP) maps addr: its PMD table, locked; else NULL. */
 struct pt_table *pmd_leaf_lock(struct pinmm_mm *mm, uint64_t addr);
+/* ... a PMD leaf or a PMD migration entry (a THP migrating whole) */
+struct pt_table *pmd_huge_lock(struct pinmm_mm *mm, uint64_t addr);
 /* Lock whatever maps addr: its PTE table, or for a THP the PMD table that
  * holds the leaf. *i: the entry; *sub: the 4 KiB page within the leaf (0
  * for a PTE). NULL when neither exists. */
@@ -291,6 +310,13 @@ int do_swap_page(struct pinmm_mm *mm, struct vm_area *vma, struct pt_table *pte,
 
 /* --- huge_memory.c --- */
 bool vma_thp_suitable(const struct vm_area *vma, uint64_t haddr);
+/* --- mthp.c --- */
+/* May a fault in vma allocate an anonymous folio of this order? */
+bool thp_vma_allowable_order(const struct vm_area *vma, unsigned order);
+/* Write fault of the empty PTE at addr: an mTHP for the aligned range
+ * around it, mapped whole. 0 done, 1 fall back to a small page. */
+int do_anonymous_mthp(struct pinmm_mm *mm, struct vm_area *vma, struct pt_table *pte,
+		      uint64_t addr, unsigned flags);
 void prep_anon_thp(struct pinmm_page *folio, struct vm_area *vma, uint64_t haddr);
 int do_huge_pmd_anonymous_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr,
 			       unsigned flags);
@@ -305,6 +331,20 @@ int split_huge_pmd_locked(struct pinmm *eng, struct pt_table *pmd, unsigned i);
 /* split the PMD leaf mapping addr, if any (-EINVAL when none) */
 int split_huge_pmd_address(struct pinmm_mm *mm, uint64_t addr);
 void zap_huge_pmd(struct pinmm *eng, struct pt_table *pmd, unsigned i);
+
+/* --- huge_migrate.c: PMD migration entries --- */
+/* Like pmd_leaf_lock(), but a PMD migration entry is waited out first (the
+ * migrator puts a leaf back): for walkers that hold mmap_lock and no rmap
+ * lock, which need the leaf itself (fault, zap, fork, mprotect, splits). */
+struct pt_table *pmd_leaf_lock_wait(struct pinmm_mm *mm, uint64_t addr);
+/* The PMD leaf e at entry i (lock held) of folio becomes a migration entry;
+ * false (entry restored) when check_pins and the folio may be pinned. */
+bool set_pmd_migration_entry(struct pinmm *eng, struct pt_table *pmd, unsigned i, pte_t e,
+			     struct pinmm_page *folio, bool check_pins);
+/* The way back: the migration entry swp at i maps folio (the new one, or
+ * the old one when the migration is undone) by a PMD leaf again. */
+void remove_migration_pmd(struct pinmm *eng, struct pt_table *pmd, unsigned i, pte_t swp,
+			  struct pinmm_page *folio);
 
 /* The folio is anon and this page of it is marked exclusive. */
 static inline bool page_anon_exclusive(const struct pinmm_page *p)

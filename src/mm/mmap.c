@@ -168,7 +168,7 @@ static void change_protection(struct pinmm_mm *mm, uint64_t start, uint64_t end,
 {
 	for (uint64_t addr = start; addr < end;) {
 		uint64_t next = MIN(ALIGN_DOWN(addr, PINMM_PMD_SIZE) + PINMM_PMD_SIZE, end);
-		struct pt_table *pte = pmd_leaf_lock(mm, addr);
+		struct pt_table *pte = pmd_leaf_lock_wait(mm, addr);
 		unsigned pi = pt_index(addr, PT_LEVEL_PMD);
 
 		if (pte) {

@@ -233,17 +233,24 @@ static struct pt_table *pmd_table_lookup(struct pinmm_mm *mm, uint64_t addr,
 	return t;
 }
 
-struct pt_table *pmd_leaf_lock(struct pinmm_mm *mm, uint64_t addr)
+/* a PMD leaf, or (with migration) a PMD migration entry */
+static bool pmd_is_huge(pte_t e, bool migration)
+{
+	return pte_huge(e) || (migration && is_pmd_migration_entry(e));
+}
+
+static struct pt_table *pmd_lock_huge(struct pinmm_mm *mm, uint64_t addr, bool migration)
 {
 	struct pt_table *pud = NULL, *pmd;
 	unsigned i = pt_index(addr, PT_LEVEL_PMD);
 
 	pm_rcu_read_lock();
 	pmd = pmd_table_lookup(mm, addr, &pud);
-	if (pmd && pte_huge(pt_read(pmd, i))) {
+	if (pmd && pmd_is_huge(pt_read(pmd, i), migration)) {
 		pm_mutex_lock(&pmd->ptl);
 		pte_t up = pt_read(pud, pt_index(addr, PT_LEVEL_PUD));
-		if (!pte_is_table(up) || pte_table(up) != pmd || !pte_huge(pt_read(pmd, i))) {
+		if (!pte_is_table(up) || pte_table(up) != pmd ||
+		    !pmd_is_huge(pt_read(pmd, i), migration)) {
 			pm_mutex_unlock(&pmd->ptl);
 			pmd = NULL;
 		}
@@ -252,6 +259,16 @@ struct pt_table *pmd_leaf_lock(struct pinmm_mm *mm, uint64_t addr)
 	}
 	pm_rcu_read_unlock();
 	return pmd;
+}
+
+struct pt_table *pmd_leaf_lock(struct pinmm_mm *mm, uint64_t addr)
+{
+	return pmd_lock_huge(mm, addr, false);
+}
+
+struct pt_table *pmd_huge_lock(struct pinmm_mm *mm, uint64_t addr)
+{
+	return pmd_lock_huge(mm, addr, true);
 }
 
 struct pt_table *entry_lock(struct pinmm_mm *mm, uint64_t addr, unsigned *i, uint64_t *sub)

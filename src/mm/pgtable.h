@@ -96,7 +96,10 @@ static inline enum pte_swp_type pte_swp_type(pte_t e)
  * write, dirty, young, protnone, and whether the page was anon-exclusive.
  */
 #define PTE_SWP_EXCLUSIVE PTE_SPECIAL
-#define PTE_SWP_SAVED (PTE_WRITE | PTE_DIRTY | PTE_YOUNG | PTE_PROTNONE | PTE_SWP_EXCLUSIVE)
+/* PTE_HUGE too: a PMD migration entry (a THP being migrated whole) keeps
+ * it, so the entry says which level it stands for */
+#define PTE_SWP_SAVED \
+	(PTE_WRITE | PTE_DIRTY | PTE_YOUNG | PTE_PROTNONE | PTE_SWP_EXCLUSIVE | PTE_HUGE)
 
 static inline pte_t mk_swp_entry(enum pte_swp_type type, uint64_t offset, pte_t saved)
 {
@@ -107,6 +110,10 @@ static inline uint64_t pte_swp_offset(pte_t e) { return e >> PTE_PFN_SHIFT; }
 static inline bool is_migration_entry(pte_t e)
 {
 	return pte_is_swp(e) && pte_swp_type(e) == SWP_MIGRATION;
+}
+static inline bool is_pmd_migration_entry(pte_t e)
+{
+	return is_migration_entry(e) && (e & PTE_HUGE);
 }
 
 static inline unsigned pt_index(uint64_t addr, int level)

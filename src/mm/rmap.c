@@ -257,3 +257,52 @@ void restore_pte(struct pinmm *eng, struct pt_table *pte, unsigned i, pte_t swp,
 		page_set(page, PG_anon_exclusive);
 	pt_write(pte, i, mk_pte(eng_page_pfn(eng, page), swp & PTE_SWP_SAVED & ~PTE_SWP_EXCLUSIVE));
 }
+
+bool folio_walk_ptes(struct vm_area *vma, uint64_t addr, unsigned long nr, folio_pte_fn fn,
+		     void *arg)
+{
+	for (unsigned long j = 0; j < nr; j++) {
+		uint64_t va = addr + j * PINMM_PAGE_SIZE;
+		unsigned i = pt_index(va, PT_LEVEL_PTE);
+		struct pt_table *pte;
+		bool more;
+
+		if (va < vma->start)
+			continue;	/* that part of the folio is not mapped here */
+		if (va >= vma->end)
+			break;
+		pte = pte_table_lock(vma->mm, va);
+		if (!pte)
+			continue;
+		more = fn(pte, i, pt_read(pte, i), j, arg);
+		pm_mutex_unlock(&pte->ptl);
+		if (!more)
+			return false;
+	}
+	return true;
+}
+
+bool try_to_migrate_pte(struct pinmm *eng, struct pt_table *pte, unsigned i, pte_t e,
+			struct pinmm_page *folio, unsigned long j, bool check_pins)
+{
+	uint64_t pfn = eng_page_pfn(eng, folio) + j;
+
+	if (!pte_present(e) || pte_special(e) || pte_pfn(e) != pfn)
+		return true;
+	/* a page that may be pinned keeps its entry, checked right after the
+	 * clear (Linux: folio_try_share_anon_rmap_pte()); never a migration
+	 * entry for it: fork would copy that entry as shared, and the page
+	 * would come back no longer exclusive */
+	if (!try_to_unmap_pte(eng, pte, i, e, SWP_MIGRATION, pfn, &folio[j], folio, check_pins))
+		return false;
+	page_remove_rmap(&folio[j]);
+	folio_put(folio);	/* the mapping's reference */
+	return true;
+}
+
+void remove_migration_pte(struct pinmm *eng, struct pt_table *pte, unsigned i, pte_t e,
+			  uint64_t old_pfn, struct pinmm_page *page, struct pinmm_page *folio)
+{
+	if (is_migration_entry(e) && pte_swp_offset(e) == old_pfn)
+		restore_pte(eng, pte, i, e, page, folio);
+}

@@ -65,6 +65,7 @@ struct stmt {
 			int region, file;	/* file -1: anonymous */
 			bool shared, populate;
 			int thp;		/* 0 default, 1 thp, -1 nothp */
+			uint64_t thp_size;	/* thp=SIZE (mTHP); 0: `thp`, the PMD size */
 			unsigned prot;
 			uint64_t size, off, align;
 			bool fixed;		/* fixed=ADDR: MAP_FIXED over it */
@@ -176,6 +177,10 @@ struct pinmm_scenario {
 	char *host_skip;
 	uint64_t movablecore;	/* bytes of movable zone; 0: none (the default) */
 	uint64_t swap;		/* bytes of swap device; 0: none (the default) */
+	/* THP sizes named by `thp=SIZE` (bit = folio order; a plain `thp`
+	 * adds the PMD order): only those are enabled for the run, as cow.c
+	 * runs one size at a time; 0 leaves the defaults */
+	uint32_t thp_orders;
 
 	struct scn_names names[NS_NR];
 	unsigned *pin_max_pages;	/* per pin name: largest pages= used */

@@ -1104,8 +1104,8 @@ static void observe(struct host *h, int flow, const struct stmt *st, struct obse
 			saw(o, OBS_ERROR, "kpageflags: %s", errname(ret));
 			break;
 		}
-		/* anonymous THPs here are PMD-sized (mTHP sizes off) */
-		long order = h->rep.v[0] & (1ull << KPF_THP) ? 9 : 0;
+		/* an anonymous THP of any size: its folio's order */
+		long order = h->rep.v[0] & (1ull << KPF_THP) ? (long)h->rep.v[1] : 0;
 		saw(o, order == st->expect.value ? OBS_TRUE : OBS_FALSE, "order %ld", order);
 		break;
 	case EX_PINNED:
@@ -1382,6 +1382,12 @@ int pinmm_host_run(const struct pinmm_scenario *scn, const struct pinmm_host_opt
 			     "MADV_COLLAPSE still works), restored after");
 		pm_host_sys_set(HS_THP_ALLOC_SLEEP, "3600000");
 		pm_host_sys_set(HS_THP_SCAN_SLEEP, "3600000");
+		/* thp=SIZE: the sizes named, and no other, as on the engine */
+		for (unsigned order = 2; scn->thp_orders && order <= 9; order++)
+			if (pm_host_sys_set(HS_MTHP_ORDER2 + order - 2,
+					    scn->thp_orders & (1u << order) ? "madvise" : "never"))
+				note(&h, false, "could not set the %lu kB THP size",
+				     4ul << order);
 		/* the write wakes it for one pass: let that pass end before
 		 * the scenario maps anything */
 		for (int i = 0; i < 200 && pm_host_sys_long(fs) == before; i++)

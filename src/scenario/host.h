@@ -68,7 +68,9 @@ void *pm_host_reserve(uint64_t len, uint64_t align);
  * restored by pm_host_restore() (async-signal-safe; atexit and the signal
  * handlers too) */
 enum hsys { HS_KSM_RUN, HS_KSM_PAGES, HS_KSM_SLEEP, HS_KSM_SMART, HS_THP_SCAN_SLEEP,
-	    HS_THP_ALLOC_SLEEP, HS_THP_ENABLED, HS_NR };
+	    HS_THP_ALLOC_SLEEP, HS_THP_ENABLED,
+	    /* hugepages-<size>kB/enabled, orders 2 (16 kB) .. 9 (2048 kB) */
+	    HS_MTHP_ORDER2, HS_MTHP_ORDER9 = HS_MTHP_ORDER2 + 7, HS_NR };
 int pm_host_sys_set(enum hsys s, const char *val);
 int pm_host_sys_read(const char *path, char *buf, size_t len);
 long pm_host_sys_long(const char *path);

@@ -34,6 +34,11 @@ static const char *const sys_path[HS_NR] = {
 	[HS_THP_SCAN_SLEEP] = "/sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs",
 	[HS_THP_ENABLED] = "/sys/kernel/mm/transparent_hugepage/enabled",
 	[HS_THP_ALLOC_SLEEP] = "/sys/kernel/mm/transparent_hugepage/khugepaged/alloc_sleep_millisecs",
+#define MTHP(order, kb) \
+	[HS_MTHP_ORDER2 + (order) - 2] = "/sys/kernel/mm/transparent_hugepage/hugepages-" #kb "kB/enabled"
+	MTHP(2, 16), MTHP(3, 32), MTHP(4, 64), MTHP(5, 128), MTHP(6, 256), MTHP(7, 512),
+	MTHP(8, 1024), MTHP(9, 2048),
+#undef MTHP
 };
 
 static struct {

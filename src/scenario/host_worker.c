@@ -292,19 +292,33 @@ static int do_smaps_huge(const struct hcmd *c, struct hrep *r)
 	return found ? 0 : EFAULT;
 }
 
+/* The flags of page c->addr (v[0]) and the order of its folio (v[1]): a
+ * compound page is its head and the tails after it, read around it from
+ * /proc/kpageflags (the kernel shows no folio order; a THP is at most
+ * 2 MiB here). */
 static int do_kpageflags(const struct hcmd *c, struct hrep *r)
 {
+	enum { HEAD = 15, TAIL = 16, SPAN = 512 };
+	uint64_t flags[2 * SPAN], first = c->addr >= SPAN ? c->addr - SPAN : 0;
 	int fd = open("/proc/kpageflags", O_RDONLY);
-	uint64_t flags = 0;
+	ssize_t got;
 
 	if (fd < 0)
 		return errno;
-	if (pread(fd, &flags, 8, (off_t)(c->addr * 8)) != 8) {
-		close(fd);
-		return EIO;
-	}
+	got = pread(fd, flags, sizeof(flags), (off_t)(first * 8));
 	close(fd);
-	r->v[0] = flags;
+	if (got < (ssize_t)((c->addr - first + 1) * 8))
+		return EIO;
+	size_t n = (size_t)got / 8, at = c->addr - first, head = at, end;
+	r->v[0] = flags[at];
+	while (head > 0 && (flags[head] & (1ull << TAIL)))
+		head--;
+	r->v[1] = 0;
+	if (!(flags[head] & (1ull << HEAD)) || (head != at && !(flags[at] & (1ull << TAIL))))
+		return 0;	/* a small page */
+	for (end = head + 1; end < n && (flags[end] & (1ull << TAIL)); end++)
+		;
+	r->v[1] = (uint64_t)__builtin_ctzll(end - head);
 	return 0;
 }
 

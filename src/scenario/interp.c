@@ -344,7 +344,14 @@ int rt_start(struct rt *rt, const struct pinmm_scenario *scn,
 	if (!ret)
 		ret = pinmm_create(&cfg, &rt->eng);
 	if (!ret) {
-		ret = pinmm_mm_create(rt->eng, &rt->procs[0].mm);
+		/* the THP sizes the scenario names, and no other */
+		for (unsigned order = 2; !ret && scn->thp_orders && order <= PINMM_HPAGE_ORDER;
+		     order++)
+			ret = pinmm_thp_set_enabled(rt->eng, (uint64_t)PINMM_PAGE_SIZE << order,
+						    scn->thp_orders & (1u << order)
+							    ? PINMM_THP_MADVISE : PINMM_THP_NEVER);
+		if (!ret)
+			ret = pinmm_mm_create(rt->eng, &rt->procs[0].mm);
 		if (ret) {
 			pinmm_destroy(rt->eng);
 			rt->eng = NULL;

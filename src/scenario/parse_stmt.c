@@ -64,9 +64,21 @@ static unsigned p_prot(struct parser *p)
 
 /* ------------------------------------------------- processes, memory --- */
 
+/* thp=SIZE: an anonymous THP size, 16K .. 2M, a power of two (mTHP) */
+static uint64_t p_thp_size(struct parser *p)
+{
+	struct token at = p->tok;
+	uint64_t v = p_number(p, "a THP size");
+
+	if (v < 4 * PINMM_PAGE_SIZE || v > PINMM_PMD_SIZE || (v & (v - 1)))
+		p_fail(p, &at, "expected a THP size that is a power of two from 16K to 2M, got %llu",
+		       (unsigned long long)v);
+	return v;
+}
+
 static void parse_mmap(struct parser *p, struct stmt *st)
 {
-	struct token key;
+	struct token key, thp_at = { 0 };
 
 	st->mmap.region = p_define(p, NS_REGION, true);
 	st->mmap.file = -1;
@@ -89,6 +101,15 @@ static void parse_mmap(struct parser *p, struct stmt *st)
 
 		if (!eq && (tok_is(&key, "thp") || tok_is(&key, "nothp"))) {
 			st->mmap.thp = tok_is(&key, "thp") ? 1 : -1;
+			thp_at = key;
+			if (st->mmap.thp > 0)
+				p->scn->thp_orders |= 1u << PINMM_HPAGE_ORDER;
+		} else if (eq && tok_is(&key, "thp")) {
+			thp_at = key;
+			st->mmap.thp = 1;
+			st->mmap.thp_size = p_thp_size(p);
+			p->scn->thp_orders |= 1u << __builtin_ctzll(st->mmap.thp_size >>
+								    PINMM_PAGE_SHIFT);
 		} else if (!eq && tok_is(&key, "populate")) {
 			st->mmap.populate = true;
 		} else if (eq && tok_is(&key, "prot")) {
@@ -107,9 +128,12 @@ static void parse_mmap(struct parser *p, struct stmt *st)
 			st->mmap.fixed = true;
 			st->mmap.at = p_addr(p);
 		} else {
-			bad_option(p, &key, "thp, nothp, populate, prot=, off=, align= or fixed=");
+			bad_option(p, &key, "thp, thp=, nothp, populate, prot=, off=, align= or fixed=");
 		}
 	}
+	/* THPs are anonymous private memory (shmem THPs are not modelled) */
+	if (st->mmap.thp > 0 && (st->mmap.file >= 0 || st->mmap.shared))
+		p_fail(p, &thp_at, "expected thp only on an anonymous private region");
 }
 
 static void parse_file_stmt(struct parser *p, struct stmt *st)
