@@ -304,11 +304,7 @@ static void checker_swap_count(void **state)
 	(void)state;
 	struct pinmm *eng = make_strict_engine();
 	struct pinmm_mm *mm = make_mm(eng);
-	uint64_t a = map_rw_populated(mm, 1);
-
-	fill(mm, a, 0x5C, PG);
-	assert_int_equal(pinmm_madvise(mm, a, PG, PINMM_MADV_PAGEOUT), 0);
-	assert_true(follow(mm, a).swapped);
+	uint64_t a = map_swapped_out(mm, 1, 0x5C);
 	size_t slot = SIZE_MAX;
 	for (size_t i = 0; i < eng->swap.nr; i++)
 		if (eng->swap.data[i])
@@ -332,10 +328,7 @@ static void checker_swap_cache(void **state)
 	(void)state;
 	struct pinmm *eng = make_strict_engine();
 	struct pinmm_mm *mm = make_mm(eng);
-	uint64_t a = map_rw_populated(mm, 1);
-
-	fill(mm, a, 0x5D, PG);
-	assert_int_equal(pinmm_madvise(mm, a, PG, PINMM_MADV_PAGEOUT), 0);
+	uint64_t a = map_swapped_out(mm, 1, 0x5D);
 	struct pinmm_mm *child = fork_mm(mm);
 	assert_bytes(mm, a, 0x5D, PG);	/* cached: the child's entry refers to it */
 	struct pinmm_page *folio = follow(mm, a).page;

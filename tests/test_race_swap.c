@@ -56,11 +56,7 @@ static void race_case(struct pinmm_policy p)
 {
 	struct pinmm *eng = make_engine(p);
 	struct pinmm_mm *mm = make_mm(eng);
-	uint64_t a = map_rw_populated(mm, 1);
-
-	fill(mm, a, 0x5e, PG);
-	assert_int_equal(pinmm_madvise(mm, a, PG, PINMM_MADV_PAGEOUT), 0);
-	assert_true(follow(mm, a).swapped);
+	uint64_t a = map_swapped_out(mm, 1, 0x5e);
 	struct pinmm_mm *child = fork_mm(mm);
 	struct stage st = { .other = mm, .a = a, .at = PM_PT_SWAPIN_MISSED };
 

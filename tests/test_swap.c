@@ -36,10 +36,7 @@ static void second_swapin_maps_the_cached_page(void **s)
 	(void)s;
 	struct pinmm *eng = make_swap_engine(policy_strict());
 	struct pinmm_mm *mm = make_mm(eng);
-	uint64_t a = map_rw_populated(mm, 1);
-
-	fill(mm, a, 0x41, PG);
-	pageout(mm, a, PG);
+	uint64_t a = map_swapped_out(mm, 1, 0x41);
 	assert_swap(eng, 1, 0);		/* written, then freed from the cache */
 	struct pinmm_mm *child = fork_mm(mm);
 	assert_false(follow(mm, a).anon_exclusive);	/* fork dropped the marker */
@@ -83,10 +80,7 @@ static void slot_goes_with_its_last_reference(void **s)
 	(void)s;
 	struct pinmm *eng = make_swap_engine(policy_strict());
 	struct pinmm_mm *mm = make_mm(eng);
-	uint64_t a = map_rw_populated(mm, 2);
-
-	fill(mm, a, 0x51, 2 * PG);
-	pageout(mm, a, 2 * PG);
+	uint64_t a = map_swapped_out(mm, 2, 0x51);
 	struct pinmm_mm *child = fork_mm(mm);
 	assert_swap(eng, 2, 0);
 	/* page 0: the child goes, the parent's entry keeps the slot */
@@ -234,13 +228,11 @@ static void ro_longterm_pin_of_cached_page(void **s)
 	(void)s;
 	struct pinmm *eng = make_swap_engine(policy_strict());
 	struct pinmm_mm *mm = make_mm(eng);
-	uint64_t a = map_rw_populated(mm, 1);
+	uint64_t a = map_swapped_out(mm, 1, 0x81);
 	struct pinmm_page *pages[1];
 	struct pinmm_pin pin;
 
 	zero_pin(&pin);
-	fill(mm, a, 0x81, PG);
-	pageout(mm, a, PG);
 	struct pinmm_mm *child = fork_mm(mm);
 	pin_ok(mm, &pin, a, 1, PINMM_FOLL_LONGTERM, false, pages);
 	assert_false(finfo(pages[0]).swapcache);
