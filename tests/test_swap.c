@@ -248,6 +248,35 @@ static void ro_longterm_pin_of_cached_page(void **s)
 	finish_engine(eng);
 }
 
+/* MADV_COLLAPSE over a page the swap cache holds for another process's
+ * entry: the cache's reference is expected (is_refcount_suitable()), the
+ * range collapses, and the other process still swaps in the old bytes. */
+static void collapse_over_a_cached_page(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_swap_engine(policy_strict());
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_anon(mm, PINMM_PMD_SIZE, PROT_RW,
+			      PINMM_MAP_PRIVATE | PINMM_MAP_NOHUGEPAGE);
+
+	fill(mm, a, 0x91, PINMM_PMD_SIZE);
+	assert_int_equal(pinmm_madvise(mm, a, PG, PINMM_MADV_PAGEOUT), 0);
+	struct pinmm_mm *child = fork_mm(mm);
+	assert_int_equal(load8(mm, a), 0x91);
+	assert_true(finfo_at(mm, a).swapcache);
+	assert_int_equal(pinmm_madvise(mm, a, PINMM_PMD_SIZE, PINMM_MADV_HUGEPAGE), 0);
+	assert_int_equal(pinmm_madvise(mm, a, PINMM_PMD_SIZE, PINMM_MADV_COLLAPSE), 0);
+	assert_true(follow(mm, a).huge);
+	assert_swap(eng, 1, 1);		/* the child's entry keeps the old page */
+	store8(mm, a, 0x92);
+	assert_int_equal(load8(child, a), 0x91);
+	assert_swap(eng, 0, 0);
+	assert_invariants(eng);
+	pinmm_mm_exit(child);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	tests_filter_from_env();
@@ -260,6 +289,7 @@ int main(void)
 		cmocka_unit_test(get_through_swap_no_swp_exclusive),
 		cmocka_unit_test(get_through_swap_legacy),
 		cmocka_unit_test(ro_longterm_pin_of_cached_page),
+		cmocka_unit_test(collapse_over_a_cached_page),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
