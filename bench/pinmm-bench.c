@@ -196,7 +196,17 @@ static void bench_pin_fast_1(void)
 
 /* Batched pin + unpin over a populated region (small pages, or THPs);
  * fast or slow GUP. */
-static void bench_pin_batch(bool fast, bool thp)
+/* The folio order of the page at addr. */
+static unsigned order_at(struct pinmm_mm *mm, uint64_t addr)
+{
+	struct pinmm_mapping m;
+
+	return pinmm_follow_page(mm, addr, &m) == 0 && m.present ? m.order : 0;
+}
+
+/* thp: 0 small pages, else the THP size the region is faulted in with
+ * (2 MiB: PMD-mapped; below: mTHPs) */
+static void bench_pin_batch(bool fast, uint64_t thp)
 {
 	struct pinmm *eng = new_engine();
 	struct pinmm_mm *mm;
@@ -205,9 +215,14 @@ static void bench_pin_batch(bool fast, bool thp)
 	double s[MAX_REPS], sp[MAX_REPS], su[MAX_REPS], tot[MAX_REPS];
 
 	CHECK(pinmm_mm_create(eng, &mm));
+	if (thp && thp != PINMM_PMD_SIZE) {
+		CHECK(pinmm_thp_set_enabled(eng, PINMM_PMD_SIZE, PINMM_THP_NEVER));
+		CHECK(pinmm_thp_set_enabled(eng, thp, PINMM_THP_MADVISE));
+	}
 	uint64_t a = populated_region_flags(mm, PIN_REGION, thp ? PINMM_MAP_HUGEPAGE : 0);
-	if (thp && !is_huge(mm, a + PIN_REGION - PG)) {
-		fprintf(stderr, "pinmm-bench: no THPs for the pin benchmark\n");
+	if (thp && (1ul << order_at(mm, a + PIN_REGION - PG)) * PG != thp) {
+		fprintf(stderr, "pinmm-bench: no THPs of %lu KiB for the pin benchmark\n",
+			(unsigned long)(thp >> 10));
 		exit(3);
 	}
 	for (int r = 0; r < opt_reps; r++) {
@@ -234,13 +249,19 @@ static void bench_pin_batch(bool fast, bool thp)
 		su[r] = tunpin / np;
 	}
 	if (thp) {
-		const char *name = fast ? "pin-fast-512-thp" : "pin-slow-512-thp";
-		char pin[32], unpin[32];
-		snprintf(pin, sizeof(pin), "  %s.pin", name);
-		snprintf(unpin, sizeof(unpin), "  %s.unpin", name);
-		add_result(name, fast ? "pin_user_pages_fast(512, W) + unpin, PMD-mapped THPs"
-				      : "pin_user_pages(512, W) + unpin, PMD-mapped THPs",
-			   "ns/page", s, opt_reps, NULL, NULL);
+		/* add_result keeps the pointers: one set of strings per row */
+		static char text[4][4][80];
+		bool pmd = thp == PINMM_PMD_SIZE;
+		char (*t)[80] = text[(fast ? 0 : 2) + !pmd];
+		char *name = t[0], *pin = t[1], *unpin = t[2], *what = t[3];
+		const char *kind = fast ? "fast" : "slow", *size = pmd ? "thp" : "mthp64";
+		snprintf(name, 80, "pin-%s-512-%s", kind, size);
+		snprintf(pin, 80, "  pin-%s-512-%s.pin", kind, size);
+		snprintf(unpin, 80, "  pin-%s-512-%s.unpin", kind, size);
+		snprintf(what, 80, "%s(512, W) + unpin, %s",
+			 fast ? "pin_user_pages_fast" : "pin_user_pages",
+			 pmd ? "PMD-mapped THPs" : "64 KiB mTHPs");
+		add_result(name, what, "ns/page", s, opt_reps, NULL, NULL);
 		add_result(pin, "  of which pin", "ns/page", sp, opt_reps, NULL, NULL);
 		add_result(unpin, "  of which unpin", "ns/page", su, opt_reps, NULL, NULL);
 	} else if (fast) {
@@ -264,10 +285,12 @@ static void bench_pin_batch(bool fast, bool thp)
 	free_engine(eng);
 }
 
-static void bench_pin_fast_512(void) { bench_pin_batch(true, false); }
-static void bench_pin_slow_512(void) { bench_pin_batch(false, false); }
-static void bench_pin_fast_512_thp(void) { bench_pin_batch(true, true); }
-static void bench_pin_slow_512_thp(void) { bench_pin_batch(false, true); }
+static void bench_pin_fast_512(void) { bench_pin_batch(true, 0); }
+static void bench_pin_slow_512(void) { bench_pin_batch(false, 0); }
+static void bench_pin_fast_512_thp(void) { bench_pin_batch(true, PINMM_PMD_SIZE); }
+static void bench_pin_slow_512_thp(void) { bench_pin_batch(false, PINMM_PMD_SIZE); }
+static void bench_pin_fast_512_mthp64(void) { bench_pin_batch(true, 64 * 1024); }
+static void bench_pin_slow_512_mthp64(void) { bench_pin_batch(false, 64 * 1024); }
 
 /* ------------------------------------------------------------ 3: faults --- */
 
@@ -946,6 +969,51 @@ static void bench_thp_fault(void)
 	free_engine(eng);
 }
 
+/* First touch of anonymous memory in folios of each THP size (mTHP 16 KiB
+ * .. 1 MiB, then the PMD size and small pages): one store per folio, so
+ * one fault allocates, zeroes and maps each; per 4 KiB page. */
+#define MTHP_REGION (64 * MIB)
+
+static void bench_mthp_fault(void)
+{
+	static char names[9][32], whats[9][80];	/* add_result keeps pointers */
+	double s[9][MAX_REPS];
+	int nr = 0;
+
+	for (unsigned order = 0; order <= 9; order++) {
+		if (order == 1)
+			continue;	/* no anonymous size */
+		struct pinmm *eng = new_engine();
+		struct pinmm_mm *mm;
+		uint64_t size = PG << order;
+
+		CHECK(pinmm_mm_create(eng, &mm));
+		CHECK(pinmm_thp_set_enabled(eng, HPAGE, PINMM_THP_NEVER));
+		if (order)
+			CHECK(pinmm_thp_set_enabled(eng, size, PINMM_THP_MADVISE));
+		for (int r = -1; r < opt_reps; r++) {
+			uint64_t a = map_region(mm, MTHP_REGION, PINMM_MAP_HUGEPAGE);
+			double t0 = now_ns();
+			for (uint64_t off = 0; off < MTHP_REGION; off += size)
+				CHECK(pinmm_store_fill(mm, a + off, (uint8_t)r, 1));
+			double dt = now_ns() - t0;
+			if (order_at(mm, a + MTHP_REGION - PG) != order)
+				exit(3);
+			CHECK(pinmm_munmap(mm, a, MTHP_REGION));
+			if (r >= 0)
+				s[nr][r] = dt / (double)(MTHP_REGION / PG);
+		}
+		snprintf(names[nr], sizeof(names[0]), order ? "mthp-fault-%luk" : "mthp-fault-4k",
+			 (unsigned long)(size >> 10));
+		snprintf(whats[nr], sizeof(whats[0]), "first-touch store per %lu KiB folio%s",
+			 (unsigned long)(size >> 10), order == 9 ? " (PMD THP)" : order ? " (mTHP)" : "");
+		add_result(names[nr], whats[nr], "ns/page", s[nr], opt_reps, NULL, NULL);
+		nr++;
+		pinmm_mm_exit(mm);
+		free_engine(eng);
+	}
+}
+
 #define SPLIT_REGION (64 * MIB)
 #define SPLIT_HPAGES (SPLIT_REGION / HPAGE)
 
@@ -1040,6 +1108,9 @@ static const struct bench {
 	{ "pin-slow-512", bench_pin_slow_512, "slow GUP (mmap_lock, ptl) pin of 512 pages + unpin, 256 batches" },
 	{ "pin-fast-512-thp", bench_pin_fast_512_thp, "GUP-fast pin of 512 pages of PMD-mapped THPs + unpin, 512 batches" },
 	{ "pin-slow-512-thp", bench_pin_slow_512_thp, "slow GUP pin of 512 pages of PMD-mapped THPs + unpin, 256 batches" },
+	{ "mthp-fault", bench_mthp_fault, "first-touch store per folio of every THP size, 4K .. 2M, 64 MiB each" },
+	{ "pin-fast-512-mthp64", bench_pin_fast_512_mthp64, "GUP-fast pin of 512 pages of 64 KiB mTHPs + unpin, 512 batches" },
+	{ "pin-slow-512-mthp64", bench_pin_slow_512_mthp64, "slow GUP pin of 512 pages of 64 KiB mTHPs + unpin, 256 batches" },
 	{ "fault-write", bench_fault_write, "first-touch write fault, 256 MiB fresh region" },
 	{ "fault-read", bench_fault_read, "read fault (zero page), 256 MiB fresh region" },
 	{ "retouch", bench_retouch, "store to a populated page, 256 MiB" },

@@ -276,6 +276,17 @@ static void *soak_writer(void *arg)
 	return NULL;
 }
 
+/* With hugetlb memory in the mm, fork's early copy of a pinned hugetlb
+ * page fails with ENOMEM when the pool has no unreserved page, as Linux's
+ * does; the pool's state at the failure cannot be read back race-free, so
+ * any ENOMEM of fork counts as that once the mixers have a pool. */
+static bool soak_hugetlb_pool_dry(struct soak *s)
+{
+	struct pinmm_hugetlb_info i;
+
+	return !pinmm_hugetlb_info(s->eng, &i) && i.total;
+}
+
 static void *soak_forker(void *arg)
 {
 	struct soak_worker *wk = arg;
@@ -292,7 +303,9 @@ static void *soak_forker(void *arg)
 		case 0: {
 			struct pinmm_mm *child = NULL;
 			e = pinmm_fork(s->mm, &child);
-			if (e)
+			if (e == -ENOMEM && soak_hugetlb_pool_dry(s))
+				e = 0;	/* a pinned hugetlb page found no copy */
+			if (e || !child)
 				break;
 			atomic_fetch_add(&s->forks, 1);
 			/* the child's writes reach only its own copies */
@@ -390,6 +403,13 @@ static inline int soak_run(const struct soak_cfg *cfg, struct soak_result *res)
 		return -1;
 	if (cfg->mixers &&
 	    pinmm_file_create(s.eng, SOAK_MIX_FILE_PAGES * SOAK_PG, 0x90, &s.mix_file))
+		return -1;
+	/* the mixers' kinds of large memory: 16 and 64 KiB mTHPs in
+	 * MADV_HUGEPAGE regions, and a hugetlb pool (4 of the 16 MiB) */
+	if (cfg->mixers &&
+	    (pinmm_thp_set_enabled(s.eng, 16 * 1024, PINMM_THP_MADVISE) ||
+	     pinmm_thp_set_enabled(s.eng, 64 * 1024, PINMM_THP_MADVISE) ||
+	     pinmm_hugetlb_set_pool(s.eng, 2)))
 		return -1;
 	/* pinners' pages: populated, in one plain mapping */
 	if (cfg->pinners &&

@@ -88,7 +88,17 @@ static int mix_map(struct mixer *m)
 			k = i;
 	if (k < 0)
 		return 0;
-	switch (mix_pick(m, 5)) {
+	switch (mix_pick(m, 7)) {
+	case 5:	/* mTHPs (16 or 64 KiB folios) in a MADV_HUGEPAGE region */
+		len = (1 + mix_pick(m, 4)) * 64 * 1024;
+		e = pinmm_mmap(s->mm, 0, len, prot,
+			       PINMM_MAP_PRIVATE | PINMM_MAP_HUGEPAGE |
+			       (mix_pick(m, 2) ? PINMM_MAP_POPULATE : 0), &a);
+		break;
+	case 6:	/* a hugetlb page from the pool (ENOMEM when it is empty) */
+		len = PINMM_PMD_SIZE;
+		e = pinmm_mmap(s->mm, 0, len, prot, PINMM_MAP_PRIVATE | PINMM_MAP_HUGETLB, &a);
+		break;
 	case 0:	/* a THP-able 2 MiB region */
 		len = PINMM_PMD_SIZE;
 		flags = PINMM_MAP_PRIVATE | PINMM_MAP_ALIGN_2M | PINMM_MAP_HUGEPAGE;

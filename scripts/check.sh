@@ -9,13 +9,24 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/deps.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-# quiet build: its output is shown only when it fails
-if ! { cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPINMM_SANITIZE= &&
-       cmake --build build -j2; } >"$log" 2>&1; then
+# the build's output goes to a log, shown only when it fails; its progress
+# to stderr, a line per tenth
+echo "check.sh: building pinmm (build/)" >&2
+set +e
+{ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPINMM_SANITIZE= &&
+  cmake --build build -j2; } 2>&1 | tee "$log" |
+	awk 'match($0, /^\[ *[0-9]+%\]/) {
+		p = int(substr($0, RSTART + 1, RLENGTH - 3) / 10) * 10
+		if (p > last) { last = p; printf "check.sh: build %d%%\n", p > "/dev/stderr" }
+	     }'
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" -ne 0 ]; then
 	cat "$log" >&2
 	echo "check.sh: build failed" >&2
 	exit 1
 fi
+echo "check.sh: built; running the scenarios" >&2
 # the host column (the same scenarios on this machine's kernel) needs root
 if [ "$(id -u)" -eq 0 ]; then
 	echo "check.sh: the host column runs each scenario on this kernel; KSM and THP settings change" \

@@ -27,6 +27,12 @@ expect 3 "explore that runs out of budget before it is exhausted" -- \
 	"$pinmm" explore scenarios/g4-gup-fast-vs-khugepaged.pin --budget 0.05
 expect 2 "run of a directory" -- "$pinmm" run scenarios
 expect 2 "--json and --tap together" -- "$pinmm" check --json --tap --no-host scenarios/e-munmap.pin
+expect 2 "--json and --ktap together" -- "$pinmm" check --json --ktap --no-host scenarios/e-munmap.pin
+expect 2 "--ktap and --tap together" -- "$pinmm" check --ktap --tap --no-host scenarios/e-munmap.pin
+expect 2 "--ktap for run (a matrix format)" -- "$pinmm" run --ktap scenarios/e-munmap.pin
+expect 0 "--junit FILE with a stdout format" -- \
+	"$pinmm" check --tap --junit /dev/null --no-host scenarios/e-munmap.pin
+expect 2 "--junit without its file" -- "$pinmm" check --no-host --junit
 expect 0 "a replay that fits" -- "$pinmm" replay scenarios/g4-gup-fast-recheck.pin ''
 expect 2 "--filter that matches no scenario" -- "$pinmm" check --no-host --filter 'no-such-*' scenarios
 n=$((n + 1))
@@ -36,11 +42,25 @@ if [ "$listed" -ne "$want" ]; then
 	echo "FAIL: --list --filter 'g4-*' listed $listed scenarios, expected $want"
 	fail=$((fail + 1))
 fi
-n=$((n + 1))
-said=$("$pinmm" chekc 2>&1 || true)
-if [[ $said != *"did you mean 'check'"* ]]; then
-	echo "FAIL: a mistyped verb does not name the nearest one"
-	fail=$((fail + 1))
-fi
+# a mistyped option names the nearest one, and is a usage error
+says() {	# says TEXT -- COMMAND...: exit 2, TEXT on stderr
+	local want=$1 said rc
+	shift 2
+	n=$((n + 1))
+	said=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	if [ $rc -ne 2 ] || [[ $said != *"$want"* ]]; then
+		echo "FAIL: $*: exit $rc, expected 2 and \"$want\", got: $said"
+		fail=$((fail + 1))
+	fi
+}
+says "did you mean '--json'?" -- "$pinmm" check --jsno scenarios/e-munmap.pin
+says "did you mean '--ktap'?" -- "$pinmm" check --ktpa scenarios/e-munmap.pin
+says "did you mean '--policy'?" -- "$pinmm" run --polcy strict scenarios/e-munmap.pin
+says "did you mean '--bound'?" -- "$pinmm" explore --bund 1 scenarios/g4-gup-fast-recheck.pin
+says "did you mean '--quick'?" -- "$pinmm" bench --quik
+says "option '--jobs' needs a value" -- "$pinmm" check --no-host --jobs
+says "option '--json' takes no value" -- "$pinmm" check --json=yes scenarios/e-munmap.pin
+says "did you mean 'check'?" -- "$pinmm" chek
 echo "cli-false-greens: $((n - fail))/$n as expected"
 [ $fail -eq 0 ]

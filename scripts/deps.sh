@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Install pinmm's build dependencies (Debian 12). Idempotent and quiet:
-# does nothing when every package is already installed.
+# deps.sh [PACKAGE...] - install pinmm's build dependencies (Debian 12):
+# what the main job (scripts/check.sh) needs; with arguments, those packages
+# instead (scripts/test-deps.sh adds the test-only ones that way).
+# Idempotent and quiet: does nothing when every package is already installed.
 set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config liburcu-dev libbsd-dev libcmocka-dev
-      liburing-dev libjson-c-dev clang libclang-rt-14-dev gnuplot-nox)
+      liburing-dev libjson-c-dev libxml2-dev)
+[ $# -eq 0 ] || PKGS=("$@")
 
 missing=()
 for p in "${PKGS[@]}"; do

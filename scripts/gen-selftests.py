@@ -103,6 +103,12 @@ def thp_kinds(size):
 # cow.c's sizes of multi-size THP (mTHP) below the PMD size
 MTHP_SIZES = [16, 32, 64, 128, 256, 512, 1024]
 
+# do_run_with_hugetlb(): MAP_HUGETLB of one 2 MiB page, from a pool big
+# enough for the copies fork and COW take
+HUGETLB_KIND = Kind("hugetlb (2048 kB)", "hugetlb",
+                    ["hugetlb pages=4", "mmap buf hugetlb private 2M",
+                     "write buf 0x01 len=2M", "expect huge buf"], M2)
+
 ANON_KINDS = [
     Kind("base page", "base",
          ["mmap buf anon private 4K nothp", "write buf 0x01 len=4K"], K4),
@@ -113,12 +119,24 @@ ANON_KINDS = [
           "madvise buf 4K pageout", "expect swapped buf"], K4,
          "MADV_PAGEOUT to the engine's swap device (`swap 1M`); the test starts on the swap "
          "entry", SWAP_HEADER),
-] + thp_kinds(M2) + [k for s in MTHP_SIZES for k in thp_kinds(s * 1024)]
+] + thp_kinds(M2) + [k for s in MTHP_SIZES for k in thp_kinds(s * 1024)] + [HUGETLB_KIND]
+
+# cow.c's vmsplice() cases are XFAIL for hugetlb: hugetlb_wp() reuses a
+# page mapped once whatever references it, so the pipe sees the other
+# process's write. The scenario says what Linux does: the leak.
+HUGETLB_XFAIL = {"vmsplice-child", "vmsplice-child-mprotect", "vmsplice-before-fork",
+                 "vmsplice-after-fork"}
+
+
+def xfail_body(lines):
+    return [l.replace("== 0x01", "== 0xff") if l.startswith("expect dev-read r") else l
+            for l in lines]
 
 # cow.c's other anonymous kinds, none expressible today
 SWAP = ("swap: reclaim here swaps out small folios only (Linux swaps a THP out whole, or "
         "splits it first)")
-HUGETLB = "hugetlb: the language has no hugetlb memory"
+HUGETLB = "hugetlb: shared hugetlb memory (hugetlbfs files) is not modelled"
+HUGETLB_1G = "hugetlb: 1 GiB huge pages are not modelled (2 MiB only)"
 FILE_THP = "file THP: the engine has no THP in the page cache (file/shmem collapse)"
 KSM_ZERO = "KSM zero pages: no `use_zero_pages` setting or ksm_zero_pages counter in the language"
 UFFD = "userfaultfd: the language has no UFFD-WP"
@@ -131,7 +149,7 @@ def anon_skip_kinds():
     for s in MTHP_SIZES + [2048]:
         out += [("swapped-out, PTE-mapped THP (%d kB)" % s, SWAP),
                 ("single PTE of swapped-out THP (%d kB)" % s, SWAP)]
-    out += [("hugetlb (2048 kB)", HUGETLB), ("hugetlb (1048576 kB)", HUGETLB)]
+    out += [("hugetlb (1048576 kB)", HUGETLB_1G)]
     return out
 
 
@@ -653,8 +671,13 @@ def build():
     for desc, slug, what, fn in ANON_FAMILIES:
         for k in ANON_KINDS:
             b, br = fn(k)
+            note = k.note
+            if k is HUGETLB_KIND and slug in HUGETLB_XFAIL:
+                b, br = xfail_body(b), []
+                note = ("XFAIL in cow.c: with hugetlb, Linux leaks here (hugetlb_wp() reuses "
+                        "a page mapped once); the scenario expects the leak")
             cases.append(Case("cow.c", "%s ... with %s" % (desc, k.name),
-                              "cow-%s-%s" % (slug, k.slug), what, k.setup + b, br, k.note,
+                              "cow-%s-%s" % (slug, k.slug), what, k.setup + b, br, note,
                               k.header))
         for kname, why in anon_skip_kinds():
             skips.append(("cow.c", "%s ... with %s" % (desc, kname), why))

@@ -16,13 +16,15 @@ echo "A skip names the statement and why the kernel cannot express it; nothing i
 echo
 echo "| scenario | kernel | engine (strict) | why / notes |"
 echo "| --- | --- | --- | --- |"
-for f in scenarios/*.pin; do
-	h=$("$pinmm" host --timeout 30 "$f" 2>&1 || true)
+rows=$(for f in scenarios/*.pin; do
+	# not the lines of the wait for another run or of a restore
+	h=$("$pinmm" host --timeout 30 "$f" 2>&1 | grep -v '^pinmm host: ' || true)
 	e=$("$pinmm" run "$f" 2>&1 | head -1 | sed -E 's/.*: //' || true)
 	k=$(head -1 <<<"$h" | sed -E 's/.*\): //')
 	why=$(tail -n +2 <<<"$h" | sed -E 's/^ +//; s/\|/\\|/g' | paste -sd ';' - | sed 's/;/; /g')
 	echo "| $(basename "$f" .pin) | $k | $e | ${why:-—} |"
-done
+done)
+echo "$rows"
 echo
 echo "## Disagreements"
 echo
@@ -34,16 +36,41 @@ echo "agree (\`g3-ksm-skips-pinned\`, pinned last; \`g3-ksm-pinned-met-first\`).
 echo "on the host, where Linux refuses writable longterm pins of shared mappings; \`file ... shmem\`"
 echo "(the default) is now a memfd, \`disk\` a file on a disk file system, on both sides."
 echo
+echo "Uprobes over a pinned page (no row above: the host cannot take \`g3-uprobe-pinned\`'s R/O"
+echo "longterm pin). The engine refuses to register (EBUSY) when the text page may be pinned"
+echo "(\`uprobe_checks_pins\`), a guard on a model of Linux's former \`__replace_page()\`, which mapped a"
+echo "new copy in place of the page. Linux 6.18 does not replace an anonymous exclusive page: it"
+echo "breaks COW of a page-cache page through GUP (FOLL_FORCE) and writes the breakpoint into the"
+echo "page in place, and a pinned page of a private mapping is anonymous and exclusive. Measured"
+echo "here (\`tests/host/uprobe-pinned-rw.pin\`, run by the \`host_conformance\` test: a R/W pin taken"
+echo "while the mapping was writable, then \`mprotect\` to r-x): registering succeeds, the pinned page"
+echo "stays mapped, the CPU and the device both read the breakpoint byte 0xcc, and unregistering"
+echo "writes 0x90 back into the same page. The pin never loses coherence and there is no EBUSY:"
+echo "\`g3-uprobe-pinned\`'s \`expect error EBUSY\` and its later read of 0x90 describe the engine, not"
+echo "this kernel. Unpinned, both sides agree (\`e-uprobe\`)."
+echo
 echo "## Skips"
 echo
 echo "- R/O FOLL_LONGTERM pins: no user-space interface (io_uring fixed buffers are always FOLL_WRITE;"
 echo "  RDMA/VFIO absent), so every G2 longterm scenario is skipped at its pin."
-echo "- khugepaged, reclaim, migrate, NUMA hinting, PMD split, folio split, uprobes: the statement"
-echo "  cannot be requested (or its result observed) from user space on this machine; the reason is"
-echo "  in each row."
-echo "- \`movablecore\` (a boot parameter) and \`swap\` without an active swap device: the whole"
-echo "  scenario is skipped, with that reason."
+echo "- khugepaged, migrate, NUMA hinting, PMD split, folio split: the statement cannot be requested"
+echo "  (or its result observed) from user space on this machine; the reason is in each row."
+echo "- \`movablecore\` (a boot parameter): the whole scenario is skipped, with that reason."
+echo "- \`swap SIZE\`: the run makes a zram swap device of its own (mkswap, swapon at priority 32767),"
+echo "  swapped off, reset and removed after; skipped only when neither it nor the machine's swap can"
+echo "  be had. \`reclaim\` is MADV_PAGEOUT of every private anonymous region of every process (skipped"
+echo "  where that would reclaim other pages than the engine's: see docs/scenario.md). Uprobes are"
+echo "  tracefs probes on a mount in no namespace; each probe, zram and swap device is journalled."
 echo "- \`expect pinned\`, \`expect zone\`, \`expect invariants\`: skipped one by one (the run goes on)."
 echo "- Short-term R/W pins are held as io_uring fixed buffers (FOLL_LONGTERM added), noted per row."
+echo
+echo "## Skips in numbers"
+echo
+lib_n=$(ls scenarios/*.pin | wc -l)
+lib_s=$(grep -c '^| [^|]* | skipped |' <<<"$rows")
+sel_n=$(ls scenarios/selftests/*.pin | wc -l)
+sel_s=$("$pinmm" host --json --timeout 30 scenarios/selftests/*.pin 2>/dev/null | grep -c '"outcome":"skipped"' || true)
+echo "The library: $lib_s of $lib_n skipped. The selftest suite (\`scenarios/selftests\`): $sel_s of $sel_n."
+echo "Together $((lib_s + sel_s)) of $((lib_n + sel_n))."
 } >"$out"
 echo "wrote $out"

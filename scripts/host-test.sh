@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Host backend tests (ctest label `host`, plain build only).
-#   host-test.sh PINMM conformance   core scenarios pass on the running kernel
+#   host-test.sh PINMM conformance   core scenarios pass on the running kernel,
+#                                    and its answer to a uprobe over a pin
 #   host-test.sh PINMM signal        SIGTERM mid-run restores KSM/THP sysfs
 #   host-test.sh PINMM kill          SIGKILL (at several moments), SIGINT,
 #                                    SIGTERM, SIGPIPE, a dead worker, a stopped
-#                                    run: the journal lets the next run or
+#                                    run, a run holding a swap device and a
+#                                    uprobe: the journal lets the next run or
 #                                    --restore put every setting back
 #   host-test.sh PINMM bench         `pinmm bench --quick`: every row measured
 #                                    on both sides, KSM knobs restored, SVG
@@ -24,12 +26,27 @@ knobs=(/sys/kernel/mm/ksm/run /sys/kernel/mm/ksm/pages_to_scan
        /sys/kernel/mm/transparent_hugepage/enabled
        /sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs
        /sys/kernel/mm/transparent_hugepage/khugepaged/alloc_sleep_millisecs)
+# the uprobes defined, through tracefs mounted in a mount namespace of
+# its own (nothing global is mounted)
+uprobes() {
+	unshare -m --propagation private sh -c \
+		'mount -t tracefs none /sys/kernel/tracing && cat /sys/kernel/tracing/uprobe_events' 2>/dev/null
+}
+# the settings, the swap devices, the zram devices and the uprobes
+state() {
+	cat "${knobs[@]}" 2>/dev/null
+	tail -n +2 /proc/swaps
+	for d in /sys/block/zram*; do
+		[ -e "$d" ] && echo "$d $(cat "$d/initstate") $(cat "$d/disksize")"
+	done
+	uprobes
+}
 # read while no run is under way: not between a run's change and its restore
 read_knobs() {
 	if [ -d /run/pinmm ]; then
-		flock -w 30 /run/pinmm/host.lock cat "${knobs[@]}" 2>/dev/null
+		flock -w 30 /run/pinmm/host.lock bash -c "$(declare -p knobs); $(declare -f uprobes state); state"
 	else
-		cat "${knobs[@]}" 2>/dev/null
+		state
 	fi
 }
 # Runs of an older pinmm (another checkout's tests) lock /tmp/pinmm-host.lock
@@ -40,6 +57,12 @@ if [ -f /tmp/pinmm-host.lock ] && [ ! -L /tmp/pinmm-host.lock ] &&
 	exec 9</tmp/pinmm-host.lock
 	flock -s -w 50 9 || { echo "FAIL: an older pinmm holds /tmp/pinmm-host.lock"; exit 1; }
 fi
+
+# schema_ok STATUS: scripts/validate-json.py's status is a pass: valid, or no
+# validator (exit 4) outside CI only (in CI scripts/test-deps.sh installs it)
+schema_ok() {
+	[ "$1" -eq 0 ] || { [ "$1" -eq 4 ] && [ -z "${CI:-}" ]; }
+}
 
 case $what in
 conformance)
@@ -54,9 +77,33 @@ conformance)
 	else
 		echo "note: KSM absent, its test is skipped"
 	fi
-	"$pinmm" host --timeout 20 "${files[@]}"
+	# the kernel's answer to a uprobe over a pinned page (the engine's
+	# differs: docs/host-conformance.md)
+	if unshare -m --propagation private mount -t tracefs none /sys/kernel/tracing 2>/dev/null; then
+		files+=(tests/host/uprobe-pinned-rw.pin scenarios/e-uprobe.pin)
+	else
+		echo "note: no tracefs, the uprobe tests are skipped"
+	fi
+	out=$(mktemp)
+	"$pinmm" host --json --timeout 20 "${files[@]}" >"$out"
 	rc=$?
+	cat "$out"
+	# a JSON line per scenario, each as docs/schema/pinmm-host.schema.json says
+	lines=$(grep -c . "$out")
+	python3 scripts/validate-json.py --lines docs/schema/pinmm-host.schema.json "$out"
+	valid=$?
+	rm -f "$out"
 	[ $rc -eq 0 ] || { echo "FAIL: pinmm host exited $rc"; exit 1; }
+	[ "$lines" -eq ${#files[@]} ] || { echo "FAIL: $lines JSON lines for ${#files[@]} scenarios"; exit 1; }
+	schema_ok $valid || { echo "FAIL: the JSON does not follow its schema"; exit 1; }
+	# reclaim where MADV_PAGEOUT would take other pages than the engine's
+	# (one shared after fork): skipped with that reason, never answered
+	if [ -w /sys/class/zram-control/hot_add ]; then
+		out=$("$pinmm" host --timeout 20 tests/host/reclaim-shared.pin 2>&1)
+		rc=$?
+		[ $rc -eq 4 ] && grep -q 'skipped: reclaim .*mapped by more than one process' <<<"$out" ||
+			{ echo "FAIL: reclaim over a shared page (exit $rc): $out"; exit 1; }
+	fi
 	echo "PASS: ${#files[@]} scenarios agree with the kernel"
 	;;
 signal)
@@ -208,6 +255,79 @@ kill)
 	"$pinmm" host --restore --timeout 20 >/dev/null 2>&1
 	check_back "stopped run"
 	echo "[${SECONDS}s] a stopped run: the next one said it waits for pid $pid and timed out"
+
+	# a run with a zram swap device and a uprobe of its own: killed while
+	# they are set up, the journal has them swapped off, reset, removed
+	long=tests/host/swap-uprobe-long.pin
+	if [ ! -w /sys/class/zram-control/hot_add ] ||
+	   ! unshare -m --propagation private mount -t tracefs none /sys/kernel/tracing 2>/dev/null ||
+	   ! command -v mkswap >/dev/null; then
+		echo "note: no zram-control, tracefs or mkswap: the swap and uprobe cases are left out"
+		echo "PASS: every setting and file put back after SIGKILL, signals, a dead worker (${SECONDS}s)"
+		exit 0
+	fi
+	# until the run has a swap device (swap) or its uprobe too (probe)
+	wait_for() {
+		for _ in $(seq 400); do
+			if grep -q '^/dev/zram' /proc/swaps; then
+				[ "$1" = swap ] && return 0
+				uprobes | grep -q '^p:pinmm/' && return 0
+			fi
+			sleep 0.025
+		done
+		fail "the run never set up its $1"
+	}
+	for what in swap probe; do
+		start "$long"
+		wait_for "$what"
+		kill -KILL "$pid"
+		wait "$pid" 2>/dev/null
+		out=$("$pinmm" host --restore --timeout 20 2>&1) || fail "SIGKILL with $what: --restore: $out"
+		grep -q '^pinmm host: removed swap device /dev/zram' <<<"$out" &&
+		grep -q '^pinmm host: removed zram device ' <<<"$out" ||
+			fail "SIGKILL with $what: --restore said: $out"
+		[ "$what" = swap ] || grep -q '^pinmm host: removed uprobe pinmm/p' <<<"$out" ||
+			fail "SIGKILL with a probe: --restore said: $out"
+		check_back "SIGKILL with $what set up"
+	done
+	echo "[${SECONDS}s] SIGKILL with a swap device, then with a uprobe: --restore removed them"
+	# early: while the device is made (hot_add, mkswap, swapon)
+	for t in 0.02 0.05 0.1; do
+		start "$long"
+		sleep "$t"
+		kill -KILL "$pid"
+		wait "$pid" 2>/dev/null
+		"$pinmm" host --restore --timeout 20 >/dev/null 2>&1 || fail "SIGKILL at ${t}s: --restore failed"
+		check_back "SIGKILL at ${t}s of the swap run"
+	done
+	echo "[${SECONDS}s] SIGKILL at 0.02, 0.05, 0.1 s of the swap run: put back"
+	start "$long"
+	wait_for probe
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	out=$("$pinmm" host --timeout 20 tests/host/dontneed-repin.pin 2>&1) || fail "the run after: $out"
+	grep -q '^pinmm host: removed uprobe pinmm/p' <<<"$out" || fail "the run after a SIGKILL said: $out"
+	check_back "SIGKILL with a probe, then a run"
+	echo "[${SECONDS}s] SIGKILL with a swap device and a uprobe, then a run: it removed them first"
+	for sig in INT TERM; do
+		start "$long"
+		wait_for probe
+		kill -"$sig" "$pid"
+		wait "$pid" 2>/dev/null
+		rc=$?
+		[ $rc -eq $((128 + $(kill -l "$sig"))) ] || fail "SIG$sig with a probe: exit $rc"
+		check_back "SIG$sig with a probe"
+		out=$("$pinmm" host --restore --timeout 20 2>&1)
+		[ "$out" = "pinmm host: nothing to restore" ] || fail "SIG$sig with a probe: journal left: $out"
+	done
+	echo "[${SECONDS}s] SIGINT, SIGTERM with a swap device and a uprobe: removed by the run"
+	# a journal line this pinmm never writes is not acted on
+	flock -w 30 /run/pinmm/host.lock sh -c 'printf "pinmm-host-journal 1\npid 1\nswap /etc/hostname\nzram 0 all\nuprobe other/p1\n" >/run/pinmm/journal.undo && chmod 600 /run/pinmm/journal.undo'
+	out=$("$pinmm" host --restore --timeout 20 2>&1)
+	[ "$(grep -c '^pinmm host: ignored the journal' <<<"$out")" -eq 3 ] ||
+		fail "foreign journal lines: --restore said: $out"
+	check_back "foreign journal lines"
+	echo "[${SECONDS}s] journal lines naming another device or probe: ignored, the journal removed"
 	echo "PASS: every setting and file put back after SIGKILL, signals, a dead worker (${SECONDS}s)"
 	;;
 bench)
@@ -220,11 +340,14 @@ bench)
 	rc=$?
 	after=$(read_knobs)
 	out=$(cat "$tmp/out.json")
+	python3 scripts/validate-json.py docs/schema/pinmm-bench.schema.json "$tmp/out.json"
+	valid=$?
 	svg=$(head -c 300 "$tmp/bench.svg" 2>/dev/null)
 	rm -rf "$tmp"
 	[ "$before" = "$after" ] || { echo "FAIL: KSM sysfs not restored"; exit 1; }
 	[ $rc -eq 4 ] && { echo "SKIP: host side skipped"; echo "$out" | grep host_skipped; exit 4; }
 	[ $rc -le 1 ] || { echo "FAIL: pinmm bench exited $rc"; exit 1; }
+	schema_ok $valid || { echo "FAIL: the JSON does not follow its schema"; exit 1; }
 	for row in pin-4 pin-64 pin-1024 fault-write fork fork-pinned fork-ratio ksm-merge; do
 		grep -Eq "\"name\": ?\"$row\"" <<<"$out" || { echo "FAIL: no row $row"; exit 1; }
 	done

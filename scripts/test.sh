@@ -5,11 +5,15 @@
 #   build-asan  AddressSanitizer + UBSan        all tests but the host ones
 #   build-tsan  ThreadSanitizer                 tests labelled concurrency|race
 #   build-fuzz  clang libFuzzer, ASan+UBSan     30 s of scripts/fuzz.sh
-# Works on a fresh Debian 12 as root (deps.sh installs what is missing).
+# Works on a fresh Debian 12 as root: deps.sh installs what the build needs,
+# test-deps.sh what only the tests need (clang, the formats' validators).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/deps.sh
+bash scripts/test-deps.sh
+# GNU parallel's campaign test (explore_shards) must run here, not skip
+export PINMM_REQUIRE_PARALLEL=1
 
 passed=0
 failed=0

@@ -63,6 +63,7 @@ int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out)
 	pm_mutex_init(&eng->objects_lock);
 	pm_mutex_init(&eng->pin_records.lock);
 	pm_mutex_init(&eng->swap.lock);
+	pm_mutex_init(&eng->hugetlb.lock);
 	pm_mutex_init(&eng->kthread_lock);
 	pm_list_init(&eng->mms);
 	pm_list_init(&eng->files);
@@ -114,6 +115,7 @@ int pinmm_destroy(struct pinmm *eng)
 	}
 	pm_mutex_unlock(&eng->objects_lock);
 	put_huge_zero_folio(eng);
+	hugetlb_pool_destroy(eng);
 	/* RCU callbacks still pending touch only the domain, not the engine */
 	pm_rcu_domain_put(eng->rcu_dom);
 
@@ -159,7 +161,11 @@ void pinmm_get_stats(struct pinmm *eng, struct pinmm_stats *out)
 		out->frames_free[z] = pm_zone_nr_free(zone);
 		used += out->frames_total[z] - out->frames_free[z];
 	}
-	/* not the zero pages: the small one and, once made, the huge one */
+	/* not the zero pages (the small one and, once made, the huge one),
+	 * nor the free pages of the hugetlb pool */
+	pm_mutex_lock(&eng->hugetlb.lock);
+	used -= eng->hugetlb.nr_free * HPAGE_PMD_NR;
+	pm_mutex_unlock(&eng->hugetlb.lock);
 	out->frames_used = used - 1 - (atomic_load(&eng->huge_zero) ? HPAGE_PMD_NR : 0);
 	out->nr_mms = (size_t)atomic_load(&eng->nr_mms);
 	out->page_tables = (size_t)atomic_load(&eng->nr_page_tables);

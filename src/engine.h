@@ -83,6 +83,12 @@ struct pinmm {
 	 * PMD order madvise, the others never, as this host's defaults) */
 	_Atomic unsigned char thp_enabled[PINMM_HPAGE_ORDER + 1];
 	struct pm_swap swap;
+	/* the hugetlb pool (hugetlb.c) */
+	struct pm_hugetlb {
+		pm_mutex_t lock;
+		struct pinmm_page **free;	/* free pages, a stack */
+		unsigned long nr_total, nr_free, nr_resv, cap;
+	} hugetlb;
 	pm_mutex_t kthread_lock;
 	struct pm_kthread kthreads[PINMM_DAEMON_NR];
 
@@ -156,5 +162,10 @@ void ksm_state_destroy(struct pinmm *eng);
 
 /* Injection point: true when this allocation must fail. */
 bool pm_should_fail_alloc(struct pinmm *eng, enum pinmm_alloc_kind kind);
+
+/* hugetlb.c: a freed hugetlb folio goes back to the pool; the pool's
+ * pages go back to the buddy allocator when the engine does */
+void hugetlb_free_folio(struct pinmm *eng, struct pinmm_page *folio);
+void hugetlb_pool_destroy(struct pinmm *eng);
 
 #endif

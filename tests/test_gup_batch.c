@@ -122,6 +122,54 @@ static void ro_pin_run_with_shared_pages(void **s)
 	finish_engine(eng);
 }
 
+/* PTE runs: 40 pages from page 10 of a 64 KiB mTHP cover three folios
+ * (6 + 16 + 16 pages of them, then 2 of a fourth): each gets its share. */
+static void pte_runs_of_mthp_case(bool fast)
+{
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	struct pinmm_page *pages[40];
+	uint64_t a;
+
+	assert_int_equal(pinmm_thp_set_enabled(eng, PINMM_PMD_SIZE, PINMM_THP_NEVER), 0);
+	assert_int_equal(pinmm_thp_set_enabled(eng, 64 * 1024, PINMM_THP_MADVISE), 0);
+	assert_int_equal(pinmm_mmap(mm, 0, 256 * 1024, PROT_RW,
+				    PINMM_MAP_PRIVATE | PINMM_MAP_HUGEPAGE | PINMM_MAP_ALIGN_2M,
+				    &a), 0);
+	fill(mm, a, 0x4d, 256 * 1024);
+	long n = fast ? pinmm_pin_user_pages_fast(mm, a + 10 * PG, 40, PINMM_FOLL_WRITE, pages)
+		      : pinmm_pin_user_pages(mm, a + 10 * PG, 40, PINMM_FOLL_WRITE, pages);
+	assert_int_equal(n, 40);
+	static const int share[4] = { 6, 16, 16, 2 };
+	for (unsigned f = 0; f < 4; f++) {
+		struct pinmm_folio_info fi = finfo_at(mm, a + f * 16 * PG);
+		assert_int_equal(fi.order, 4);
+		assert_int_equal(fi.pincount, share[f]);
+		assert_int_equal(fi.refcount, 16 + share[f]);
+	}
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(pinmm_page_pfn(pages[i]), pfn_at(mm, a + (10 + i) * PG));
+	assert_invariants(eng);
+	pinmm_unpin_user_pages(pages, 40, false);
+	assert_int_equal(finfo_at(mm, a + 16 * PG).refcount, 16);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	assert_int_equal(frames_used(eng), 0);
+	finish_engine(eng);
+}
+
+static void pte_runs_of_mthp_fast(void **s)
+{
+	(void)s;
+	pte_runs_of_mthp_case(true);
+}
+
+static void pte_runs_of_mthp_slow(void **s)
+{
+	(void)s;
+	pte_runs_of_mthp_case(false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -129,6 +177,8 @@ int main(void)
 		cmocka_unit_test(batched_counts_slow),
 		cmocka_unit_test(unpin_more_than_pinned_refuses_the_rest),
 		cmocka_unit_test(ro_pin_run_with_shared_pages),
+		cmocka_unit_test(pte_runs_of_mthp_fast),
+		cmocka_unit_test(pte_runs_of_mthp_slow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

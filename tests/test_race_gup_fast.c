@@ -210,6 +210,55 @@ static void fork_then_pin_fast_coherent(void **s)
 	assert_int_equal(pinmm_destroy(eng), 0);
 }
 
+/* ------------------------------------ a folio split between read and grab */
+
+/*
+ * GUP-fast read the PTEs of a run of one 64 KiB mTHP and counted on its
+ * folio; before the grab the folio is split into 16 small ones. The split
+ * maps every page again by the same entries, so rechecking the entries
+ * cannot tell: the references would go to the old head alone, and each
+ * small folio would be pinned without a count. GUP-fast must see that the
+ * pages no longer belong to the folio it grabbed (Linux rechecks
+ * page_folio() after try_grab_folio) and leave the run to the slow path.
+ */
+static void split_mthp(struct inject *in)
+{
+	in->result = pinmm_split_folio(in->mm, in->a);
+}
+
+static void fast_pin_vs_folio_split(void **s)
+{
+	(void)s;
+	struct pinmm *eng = small_engine(PINMM_POLICY_STRICT);
+	struct inject in = { .at = PM_PT_GUP_FAST_WALKED, .armed = true, .action = split_mthp,
+			     .eng = eng, .result = 1 };
+	struct pinmm_page *pages[16];
+
+	assert_int_equal(pinmm_thp_set_enabled(eng, 64 * 1024, PINMM_THP_MADVISE), 0);
+	assert_int_equal(pinmm_mm_create(eng, &in.mm), 0);
+	assert_int_equal(pinmm_mmap(in.mm, 0, 64 * 1024, PROT_RW,
+				    PINMM_MAP_PRIVATE | PINMM_MAP_HUGEPAGE | PINMM_MAP_ALIGN_2M,
+				    &in.a), 0);
+	assert_int_equal(pinmm_store_fill(in.mm, in.a, 0x5e, 64 * 1024), 0);
+	assert_int_equal(finfo_at(in.mm, in.a).order, 4);
+	pm_preempt_set_hook(hook, &in);
+	long n = pinmm_pin_user_pages_fast(in.mm, in.a, 16, PINMM_FOLL_WRITE, pages);
+	pm_preempt_set_hook(NULL, NULL);
+	assert_int_equal(in.result, 0);		/* the split happened */
+	assert_int_equal(n, 16);
+	for (unsigned k = 0; k < 16; k++) {
+		struct pinmm_folio_info f = finfo(pages[k]);
+		assert_int_equal(f.order, 0);
+		assert_int_equal(f.pincount, 1);	/* each page its own count */
+		assert_int_equal(f.refcount, 2);	/* its mapping's + the pin */
+	}
+	assert_invariants(eng);
+	pinmm_unpin_user_pages(pages, 16, false);
+	assert_invariants(eng);
+	pinmm_mm_exit(in.mm);
+	assert_int_equal(pinmm_destroy(eng), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +267,7 @@ int main(void)
 		cmocka_unit_test(fork_seq_strict),
 		cmocka_unit_test(fork_seq_off_detected),
 		cmocka_unit_test(fork_then_pin_fast_coherent),
+		cmocka_unit_test(fast_pin_vs_folio_split),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,7 @@
  * pins the page R/W FOLL_LONGTERM (as a device driver would), forks, and
  * then stores a new byte in the parent. The device reads through its pin:
  * if it sees the parent's new byte the pin "kept" the page (G1 of
- * GUARANTEE.md); if it sees the old one the parent's store went to a copy
+ * docs/guarantee.md); if it sees the old one the parent's store went to a copy
  * and the device was "LOST".
  *
  * Exit status: 0 when strict keeps and legacy loses (the matrix is as

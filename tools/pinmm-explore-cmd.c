@@ -34,6 +34,8 @@ const char pinmm_usage_explore[] =
 	"usage: pinmm explore FILE [--policy P] [--bound K] [--strategy dfs|pct]\n"
 	"                    [--seed S] [--depth D] [--budget SECONDS]\n"
 	"                    [--max-executions N] [--progress] [--json] [--dot FILE]\n"
+	"                    [--shard K/N] [--keep-going]\n"
+	"       pinmm explore --merge [--json] SHARD.json...\n"
 	"\n"
 	"Runs the scenario's threads (the ones its first `run` starts) under the\n"
 	"deterministic explorer: every interleaving at the engine's preemption\n"
@@ -56,6 +58,12 @@ const char pinmm_usage_explore[] =
 	"                  a terminal (on a terminal one live line is always shown)\n"
 	"  --dot FILE      the counterexample's trace as Graphviz DOT; FILE.svg too\n"
 	"                  when `dot` is installed\n"
+	"  --shard K/N     run part K (1..N) of the search: shards on N cores or hosts\n"
+	"                  together run what one search runs (write each with --json)\n"
+	"  --keep-going    do not stop at a counterexample: run the whole search and\n"
+	"                  report every distinct failure with its first schedule\n"
+	"  --merge         merge the --json results of a campaign's shards: executions\n"
+	"                  add up, exhausted when all are, counterexamples united\n"
 	"\n"
 	"Exit status: 0 no counterexample (dfs: exhausted), 1 counterexample found,\n"
 	"2 bad input, 3 dfs stopped by its budget or execution cap before it was\n"
@@ -101,25 +109,33 @@ int pinmm_cli_policy(const char *verb, const char *text, const struct pinmm_scen
 /* A live line on a terminal; with --progress elsewhere, a line every 5 s. */
 static bool progress_lines;
 
-static void progress(unsigned long executions, double seconds, unsigned depth, void *arg)
+static void progress(const struct pinmm_explore_progress *p, void *arg)
 {
 	const struct pinmm_explore_cfg *cfg = arg;
 	static double last_line;
+	char frac[48] = "", stage[48];
 
-	if (progress_lines && seconds - last_line < 5)
+	if (progress_lines && p->seconds - last_line < 5)
 		return;
-	last_line = seconds;
-	fprintf(stderr, "%s%lu executions, %.1f s, %.0f/s, %s %u%s",
-		progress_lines ? "pinmm explore: " : "\r\033[K", executions, seconds,
-		seconds > 0 ? (double)executions / seconds : 0.0,
-		cfg->strategy == PINMM_EXPLORE_PCT ? "depth" : "bound", depth,
-		progress_lines ? "\n" : "");
+	last_line = p->seconds;
+	if (p->fraction >= 0)
+		snprintf(frac, sizeof(frac), ", %s%.0f%% done",
+			 cfg->strategy == PINMM_EXPLORE_PCT ? "" : "~", 100 * p->fraction);
+	if (cfg->strategy == PINMM_EXPLORE_PCT)
+		snprintf(stage, sizeof(stage), "depth %u", p->bound);
+	else
+		snprintf(stage, sizeof(stage), "bound %u of %u", p->bound, cfg->bound);
+	fprintf(stderr, "%s%lu executions, %.0f/s, %s%s, %.1f s%s",
+		progress_lines ? "pinmm explore: " : "\r\033[K", p->executions,
+		p->seconds > 0 ? (double)p->executions / p->seconds : 0.0, stage, frac,
+		p->seconds, progress_lines ? "\n" : "");
 	fflush(stderr);
 }
 
 /* The counterexample's trace as DOT in path, and as SVG next to it when
  * Graphviz is installed (not a dependency: without it, DOT only). */
-static int write_dot(const char *path, const struct pinmm_scn_explore_result *r)
+static int write_dot(const char *path, const struct pinmm_scenario *scn,
+		     const struct pinmm_scn_explore_result *r)
 {
 	FILE *f = fopen(path, "w");
 	char svg[4096];
@@ -130,7 +146,7 @@ static int write_dot(const char *path, const struct pinmm_scn_explore_result *r)
 		fprintf(stderr, "pinmm: --dot %s: %s\n", path, strerror(errno));
 		return -errno;
 	}
-	pinmm_explore_trace_dot(&r->ex, f);
+	pinmm_report_trace_dot(f, scn, r);
 	if (fclose(f)) {
 		fprintf(stderr, "pinmm: --dot %s: %s\n", path, strerror(errno));
 		return -EIO;
@@ -171,7 +187,7 @@ static int exit_of(const struct pinmm_scn_explore_result *r, bool dfs_search)
 
 enum { O_POLICY = 'p', O_BOUND = 'b', O_STRATEGY = 's', O_SEED = 'S', O_DEPTH = 'd',
        O_BUDGET = 'B', O_MAX = 'm', O_JSON = 'J', O_DOT = 'D', O_TRACE = 't', O_HELP = 'h',
-       O_PROGRESS = 'P' };
+       O_PROGRESS = 'P', O_SHARD = 'K', O_KEEP_GOING = 'k', O_MERGE = 'M' };
 
 static const struct option explore_opts[] = {
 	{ "policy", required_argument, NULL, O_POLICY },
@@ -185,6 +201,9 @@ static const struct option explore_opts[] = {
 	{ "dot", required_argument, NULL, O_DOT },
 	{ "trace", no_argument, NULL, O_TRACE },
 	{ "progress", no_argument, NULL, O_PROGRESS },
+	{ "shard", required_argument, NULL, O_SHARD },
+	{ "keep-going", no_argument, NULL, O_KEEP_GOING },
+	{ "merge", no_argument, NULL, O_MERGE },
 	{ "help", no_argument, NULL, O_HELP },
 	{ 0 },
 };
@@ -199,19 +218,21 @@ static int run_verb(int argc, char **argv, bool replay)
 	struct pinmm_scenario *scn;
 	const char *policy = NULL, *dot = NULL, *schedule = NULL;
 	char err[PINMM_SCN_ERRLEN], pname[256];
-	bool bound_given = false, seed_given = false;
+	bool bound_given = false, seed_given = false, merge = false;
+	int nr_json_opts = 0;
 	unsigned long v;
 	int o, ret;
 
 	opt.cfg.seed = 1;
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "p:h", explore_opts, NULL)) != -1) {
+	while ((o = pm_cli_getopt(verb, argc, argv, "p:h", explore_opts)) != -1) {
 		switch (o) {
 		case O_POLICY:
 			policy = optarg;
 			break;
 		case O_JSON:
 			ropt.format = PINMM_REPORT_JSON;
+			nr_json_opts++;
 			break;
 		case O_DOT:
 			dot = optarg;
@@ -228,6 +249,23 @@ static int run_verb(int argc, char **argv, bool replay)
 			if (replay)
 				goto bad;
 			progress_lines = true;
+			break;
+		case O_SHARD:
+			if (replay)
+				goto bad;
+			if (pinmm_explore_parse_shard(verb, optarg, &opt.cfg.shard,
+						      &opt.cfg.nr_shards))
+				return EXIT_BAD;
+			break;
+		case O_KEEP_GOING:
+			if (replay)
+				goto bad;
+			opt.cfg.keep_going = true;
+			break;
+		case O_MERGE:
+			if (replay)
+				goto bad;
+			merge = true;
 			break;
 		case O_BOUND:
 			if (replay)
@@ -281,6 +319,17 @@ static int run_verb(int argc, char **argv, bool replay)
 		default:
 			goto bad;
 		}
+	}
+	if (merge) {
+		/* only --json goes with --merge: the rest is in the shards' files */
+		if (optind == argc || optind != nr_json_opts + 2) {
+			fprintf(stderr, "pinmm explore: --merge takes SHARD.json files and "
+				"--json only\n");
+			return EXIT_BAD;
+		}
+		ret = pinmm_explore_merge(stdout, argv + optind, argc - optind,
+					  ropt.format == PINMM_REPORT_JSON);
+		return ret < 0 ? EXIT_BAD : ret;
 	}
 	if (optind + (replay ? 2 : 1) != argc)
 		goto bad;
@@ -338,7 +387,7 @@ static int run_verb(int argc, char **argv, bool replay)
 		pinmm_report_explore(stdout, scn, pname, &opt, &res, replay, &ropt);
 		ret = exit_of(&res, !replay && opt.cfg.strategy == PINMM_EXPLORE_DFS);
 		if (dot && res.ex.trace_len)
-			write_dot(dot, &res);
+			write_dot(dot, scn, &res);
 		else if (dot)
 			fprintf(stderr, "pinmm %s: no counterexample: no trace for --dot\n", verb);
 	}

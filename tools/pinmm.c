@@ -22,7 +22,7 @@
 #include <pinmm/scenario.h>
 
 #include "cli.h"
-#include "suggest.h"
+#include "../src/lang/suggest.h"
 #include "pinmm-cli.h"
 
 enum { EXIT_DECLARED = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_SKIP = 4 };
@@ -40,8 +40,8 @@ static const char usage_main[] =
 	"`pinmm VERB --help` describes a verb; man pinmm (docs/pinmm.1) all of it.\n";
 
 static const char usage_check[] =
-	"usage: pinmm check [--json|--tap] [-v] [-j N] [--[no-]host] [--filter GLOB]\n"
-	"                   [--list] [FILES|DIRS]\n"
+	"usage: pinmm check [--json|--tap|--ktap] [--junit FILE] [-v] [-j N]\n"
+	"                   [--[no-]host] [--filter GLOB] [--list] [FILES|DIRS]\n"
 	"\n"
 	"Runs every scenario under strict, legacy, strict minus each switch of its\n"
 	"breaks-without line and each policy of its breaks-with lines, and prints\n"
@@ -49,6 +49,8 @@ static const char usage_check[] =
 	"\n"
 	"  --json       machine-readable output\n"
 	"  --tap        TAP version 13, one test point per cell\n"
+	"  --ktap       KTAP version 1, a scenario's cells as its subtests\n"
+	"  --junit FILE  also write the matrix as JUnit XML to FILE\n"
 	"  -v, --verbose  every cell's reason, not only UNEXPECTED ones\n"
 	"  -j, --jobs N   cells run in parallel (default 2)\n"
 	"  --host       the host column: each scenario on the running kernel too\n"
@@ -77,7 +79,6 @@ static bool want_colour(FILE *f)
 	return isatty(fileno(f)) && !getenv("NO_COLOR");
 }
 
-/* --json / --tap shared by both verbs; false if o is not one of them */
 /* A scenario's name: its file name without the directory and ".pin". */
 static void scenario_name(const char *path, char *out, size_t len)
 {
@@ -109,23 +110,36 @@ static bool filter_paths(char **paths, size_t *n, const char *glob)
 	return kept > 0;
 }
 
-/* --json / --tap; a second, different format is a usage error (*bad). */
+/* The formats of stdout; --junit FILE writes a file and goes with any. */
+static const struct {
+	int opt;
+	enum pinmm_report_format format;
+	const char *name;
+} formats[] = {
+	{ 'J', PINMM_REPORT_JSON, "--json" }, { 'T', PINMM_REPORT_TAP, "--tap" },
+	{ 'K', PINMM_REPORT_KTAP, "--ktap" },
+};
+
+/* A format option: a second, different one is a usage error (*bad). */
 static bool format_option(int o, struct pinmm_report_options *ropt, bool *bad)
 {
-	enum pinmm_report_format f;
+	const char *had = NULL;
 
-	if (o == 'J')
-		f = PINMM_REPORT_JSON;
-	else if (o == 'T')
-		f = PINMM_REPORT_TAP;
-	else
-		return false;
-	if (ropt->format != PINMM_REPORT_TEXT && ropt->format != f) {
-		fputs("pinmm: --json and --tap cannot be used together\n", stderr);
-		*bad = true;
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (formats[i].format == ropt->format)
+			had = formats[i].name;
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		if (formats[i].opt != o)
+			continue;
+		if (had && ropt->format != formats[i].format) {
+			fprintf(stderr, "pinmm: %s and %s cannot be used together\n", had,
+				formats[i].name);
+			*bad = true;
+		}
+		ropt->format = formats[i].format;
+		return true;
 	}
-	ropt->format = f;
-	return true;
+	return false;
 }
 
 static void progress(void *arg, size_t done, size_t total,
@@ -143,12 +157,14 @@ static int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'J' }, { "tap", no_argument, NULL, 'T' },
+		{ "ktap", no_argument, NULL, 'K' }, { "junit", required_argument, NULL, 'U' },
 		{ "verbose", no_argument, NULL, 'v' }, { "jobs", required_argument, NULL, 'j' },
 		{ "host", no_argument, NULL, 'H' }, { "no-host", no_argument, NULL, 'N' },
 		{ "filter", required_argument, NULL, 'F' }, { "list", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
-	const char *filter = NULL;
+	const char *filter = NULL, *junit = NULL;
+	FILE *jf = NULL;
 	bool list = false;
 	struct pinmm_report_options ropt = { .colour = want_colour(stdout) };
 	int host = -1;	/* the host column: default, --host, --no-host */
@@ -162,10 +178,12 @@ static int cmd_check(int argc, char **argv)
 
 	bool clash = false;
 
-	while ((o = getopt_long(argc, argv, "vj:h", opts, NULL)) != -1) {
+	while ((o = pm_cli_getopt("check", argc, argv, "vj:h", opts)) != -1) {
 		if (format_option(o, &ropt, &clash))
 			continue;
-		if (o == 'H' || o == 'N') {
+		if (o == 'U') {
+			junit = optarg;
+		} else if (o == 'H' || o == 'N') {
 			host = o == 'H';
 		} else if (o == 'F') {
 			filter = optarg;
@@ -235,10 +253,21 @@ static int cmd_check(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	free(scns);
+	/* before the run: a file that cannot be written is known at once */
+	if (junit && !(jf = fopen(junit, "w"))) {
+		fprintf(stderr, "pinmm check: --junit %s: %s\n", junit, strerror(errno));
+		pinmm_matrix_free(m);
+		return EXIT_USAGE;
+	}
 	pinmm_host_check_plan(m, host, 0);
 	pinmm_matrix_run(m, jobs, isatty(STDERR_FILENO) ? progress : NULL, NULL);
 	pinmm_report_matrix(stdout, m, &ropt);
 	ret = pinmm_matrix_as_declared(m) ? EXIT_DECLARED : EXIT_FAILED;
+	if (jf && (pinmm_report_junit(jf, m) | fclose(jf))) {
+		/* a report CI cannot read is no verdict: say so, fail */
+		fprintf(stderr, "pinmm check: --junit %s: cannot write it\n", junit);
+		ret = EXIT_USAGE;
+	}
 	pinmm_matrix_free(m);
 	return ret;
 }
@@ -286,7 +315,7 @@ static int cmd_run(int argc, char **argv)
 	bool clash = false;
 	struct stat st;
 
-	while ((o = getopt_long(argc, argv, "p:th", opts, NULL)) != -1) {
+	while ((o = pm_cli_getopt("run", argc, argv, "p:th", opts)) != -1) {
 		if (format_option(o, &ropt, &clash))
 			continue;
 		if (o == 'p') {
@@ -295,6 +324,11 @@ static int cmd_run(int argc, char **argv)
 			sopt.trace = stderr;
 		} else if (o == 'h') {
 			fputs(usage_run, stdout);
+			/* the names, from the engine: also what completion offers */
+			fputs("\nswitches:", stdout);
+			for (int sw = 0; sw < PINMM_SW_NR; sw++)
+				printf(" %s", pinmm_switch_name((enum pinmm_switch)sw));
+			putchar('\n');
 			return EXIT_DECLARED;
 		} else {
 			fputs(usage_run, stderr);
@@ -363,6 +397,9 @@ int main(int argc, char **argv)
 		return pinmm_host_cmd(argc - 1, argv + 1);
 	if (!strcmp(verb, "bench"))
 		return pinmm_host_cmd_bench(argc - 1, argv + 1);
+	/* internal: exec'd by `pinmm bench` (not a verb for people) */
+	if (!strcmp(verb, "__bench-fork-child"))
+		return pinmm_host_bench_fork_child(argc - 1, argv + 1);
 	static const char *const verbs[] = { "check", "run", "explore", "replay", "host", "bench" };
 	const char *near = pm_nearest_word(verb, strlen(verb), verbs, sizeof(verbs) / sizeof(verbs[0]));
 	if (near)

@@ -38,6 +38,19 @@ extern "C" {
 #define PINMM_EXPLORE_MAX_THREADS 8
 #define PINMM_EXPLORE_MAX_BOUND 16
 
+/* One step of a trace. Nothing in it is an address: the same schedule
+ * gives the same trace, byte for byte, in every process. */
+struct pinmm_trace_event {
+	unsigned step;		/* decision index */
+	unsigned thread;
+	const char *point;	/* "pte-read", "ref-get", "lock", ... */
+	unsigned object;	/* small id, in order of first appearance */
+	uint64_t value;		/* an entry pointing to a table: its flags only */
+	unsigned line;		/* the source line the thread was at (0: unknown) */
+	char what[64];		/* the object: "pte buf+4K", "mmap_lock main", ... */
+	char value_text[40];	/* the value in words: "pfn 0x601 write,dirty", "2" */
+};
+
 /* What one execution runs. setup() builds fresh state (an engine, its
  * mms...) for each execution; thread(state, i) is thread i's work;
  * check() judges the finished execution: 0 as expected, else a failure
@@ -48,9 +61,23 @@ struct pinmm_explore_ops {
 	void (*thread)(void *state, unsigned tid);
 	int (*check)(void *state, char *msg, size_t len);
 	void (*teardown)(void *state);
+	/* optional: name a traced step's object (e->what) and the source line
+	 * thread tid is at (e->line), as the caller knows them; called on that
+	 * thread at the preemption point, every other thread stopped. Without
+	 * it (or when it leaves e->what empty) the object is "object #N". */
+	void (*describe)(void *state, unsigned tid, const void *obj,
+			 struct pinmm_trace_event *e);
 };
 
 enum pinmm_explore_strategy { PINMM_EXPLORE_DFS, PINMM_EXPLORE_PCT };
+
+struct pinmm_explore_progress {
+	unsigned long executions;
+	double seconds;
+	unsigned bound;		/* DFS: the bound being searched; PCT: the depth */
+	double fraction;	/* of the whole search done (DFS: an estimate,
+				 * from the final bound's tree); < 0: unknown */
+};
 
 struct pinmm_explore_cfg {
 	enum pinmm_explore_strategy strategy;
@@ -60,19 +87,30 @@ struct pinmm_explore_cfg {
 	double budget_seconds;	/* 0: none */
 	unsigned long max_executions;	/* 0: none */
 	unsigned long max_steps;	/* per execution (livelock guard); 0: 100000 */
+	/* one shard of a campaign: shard (1..nr_shards) runs its part of the
+	 * search, the same whatever the machine (DFS: the subtrees under every
+	 * nr_shards-th schedule prefix; PCT: every nr_shards-th execution
+	 * index); nr_shards 0 or 1: the whole search */
+	unsigned shard, nr_shards;
+	/* after a failure, go on to the end of the search, keeping each
+	 * distinct failure (its first schedule) in result.failures */
+	bool keep_going;
 	/* called about every 0.25 s with the running totals (may be NULL) */
-	void (*progress)(unsigned long executions, double seconds, unsigned depth,
-			 void *arg);
+	void (*progress)(const struct pinmm_explore_progress *p, void *arg);
 	void *progress_arg;
 };
 
-/* One step of a trace. */
-struct pinmm_trace_event {
-	unsigned step;		/* decision index */
-	unsigned thread;
-	const char *point;	/* "pte-read", "ref-get", "lock", ... */
-	unsigned object;	/* small id, in order of first appearance */
-	uint64_t value;
+
+/* A failure and where the search met it first: in the order of the
+ * search, (bound, prefix, index) is the same in a shard as in the whole
+ * search, so merged shards agree with one run on which came first. */
+struct pinmm_explore_failure {
+	char message[256];
+	char *schedule;		/* malloc'd */
+	unsigned preemptions;
+	unsigned bound;		/* DFS: the bound of the pass; PCT: 0 */
+	unsigned long prefix;	/* DFS: the prefix's number; PCT: the execution's */
+	unsigned long index;	/* DFS: executions before it under its prefix */
 };
 
 struct pinmm_explore_result {
@@ -87,6 +125,13 @@ struct pinmm_explore_result {
 	char *schedule;		/* replayable, malloc'd ("" = default order) */
 	struct pinmm_trace_event *trace;	/* of the failing schedule */
 	size_t trace_len;
+	/* each distinct failure (by message) with its first schedule in the
+	 * search order, the first found first; with keep_going all of them
+	 * (up to 100; failing_executions counts every one) */
+	struct pinmm_explore_failure *failures;
+	size_t nr_failures;
+	unsigned long failing_executions;
+	unsigned long prefixes;		/* DFS: schedule prefixes this shard ran */
 };
 
 /* Search. 0 (see result), -EINVAL (bad ops/cfg: no threads or more than
@@ -100,10 +145,48 @@ int pinmm_explore_replay(const struct pinmm_explore_ops *ops, void *ctx,
 			 const char *schedule, struct pinmm_explore_result *result);
 void pinmm_explore_result_free(struct pinmm_explore_result *result);
 
-/* The failing schedule's trace as text, or as Graphviz DOT (a sequence
- * diagram: one column per thread, one node per step). */
-int pinmm_explore_trace_text(const struct pinmm_explore_result *r, FILE *out);
-int pinmm_explore_trace_dot(const struct pinmm_explore_result *r, FILE *out);
+/*
+ * What an engine object met at a preemption point is, for a describe() op
+ * that knows what its mms' addresses mean (the scenario interpreter: its
+ * regions). Called on an explorer thread at a preemption point, every
+ * other thread stopped: the walks take no lock (page tables are read in an
+ * RCU read section), and call no preemption point.
+ */
+struct pinmm;
+struct pinmm_mm;
+struct pinmm_file;
+struct pinmm_page;
+
+struct pinmm_explore_where {
+	const char *what;	/* "pte", "pmd", "pud", "pgd", "ptl", "pmd ptl",
+				 * "folio of", "anon_vma lock", "mapping lock" */
+	uint64_t addr;		/* where in the range it sits (its first address) */
+};
+/* obj is an entry, a table lock or a mapped folio (or its anon_vma's or
+ * file's lock) of [start, end) in mm: true, *w filled */
+bool pinmm_explore_find_in_range(struct pinmm_mm *mm, uint64_t start, uint64_t end,
+				 const void *obj, struct pinmm_explore_where *w);
+/* obj is another entry of the table that holds entry, the level's entry
+ * for addr ("pte": level 1 ... "pgd": 4): true, *obj_addr the first
+ * address obj maps (how a table nothing reaches any more, one khugepaged
+ * has just detached, is still named) */
+bool pinmm_explore_same_table(const void *entry, uint64_t addr, int level, const void *obj,
+			      uint64_t *obj_addr);
+/* obj is mm's "mmap_lock" or "write_protect_seq"; else NULL */
+const char *pinmm_explore_find_in_mm(struct pinmm_mm *mm, const void *obj);
+/* obj is file f's "mapping lock", or the "folio of" its page *index */
+const char *pinmm_explore_find_in_file(struct pinmm_file *f, const void *obj,
+				       uint64_t *index);
+/* obj is page's folio (or page itself) */
+bool pinmm_explore_is_folio_of(const struct pinmm_page *page, const void *obj);
+/* obj is one of the engine's own locks ("mmlist_lock", "ksm_thread_mutex",
+ * "zone normal lock", ...) or the zero page; or a frame's descriptor:
+ * "folio pfn", *pfn set (frame numbers are the same every run); else NULL */
+const char *pinmm_explore_find_in_engine(struct pinmm *eng, const void *obj,
+					 uint64_t *pfn);
+/* The engine's live mms, oldest first (one a fork is creating included):
+ * how many there are; the first max of them in mms */
+size_t pinmm_explore_mms(struct pinmm *eng, struct pinmm_mm **mms, size_t max);
 
 #ifdef __cplusplus
 }

@@ -109,7 +109,7 @@ struct pinmm_host_bench_options {
 };
 
 /* `pinmm bench`: engine and kernel side by side, ratios, goals
- * (src/scenario/host_bench.c, docs/performance.md). 0 when every goal is
+ * (src/host/host_bench.c, docs/performance.md). 0 when every goal is
  * met, 1 when one is missed, 4 when none is missed but one could not be
  * assessed (host side skipped: not root, no io_uring), -errno on error. */
 int pinmm_host_bench(const struct pinmm_host_bench_options *opt, FILE *out);
@@ -120,6 +120,9 @@ int pinmm_host_bench(const struct pinmm_host_bench_options *opt, FILE *out);
  * status as docs/pinmm.1 says. */
 int pinmm_host_cmd(int argc, char **argv);
 int pinmm_host_cmd_bench(int argc, char **argv);
+/* The process `pinmm bench` execs to time the host's forks in an address
+ * space that holds nothing but the region (argv: verb, length, reps, fd). */
+int pinmm_host_bench_fork_child(int argc, char **argv);
 /* `pinmm check`'s host column: mode 1 --host, 0 --no-host, -1 default
  * (included when the backend can run here, else skipped with the reason) */
 void pinmm_host_check_plan(struct pinmm_matrix *m, int mode, unsigned timeout);

@@ -121,6 +121,12 @@ unsigned pinmm_mm_id(const struct pinmm_mm *mm);
  * so that POPULATE already faults THPs (a scenario's `thp` / `nothp`) */
 #define PINMM_MAP_HUGEPAGE 0x40u
 #define PINMM_MAP_NOHUGEPAGE 0x80u
+/* MAP_HUGETLB: anonymous memory in 2 MiB pages of the hugetlb pool; the
+ * length is rounded up to 2 MiB, the address 2 MiB-aligned. A private
+ * mapping reserves its pages (-ENOMEM when the pool cannot); a shared one
+ * is not modelled (-EOPNOTSUPP). Splits (munmap, mprotect, madvise) must
+ * fall on 2 MiB boundaries (-EINVAL); mremap of it is refused (-EINVAL). */
+#define PINMM_MAP_HUGETLB 0x100u
 
 /*
  * Anonymous mmap. addr is a hint (0: the engine chooses) unless FIXED.
@@ -132,6 +138,17 @@ unsigned pinmm_mm_id(const struct pinmm_mm *mm);
 int pinmm_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len,
 	       unsigned prot, unsigned flags, uint64_t *out_addr);
 int pinmm_munmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len);
+
+/* The hugetlb pool (Linux's /proc/sys/vm/nr_hugepages): grow or shrink it
+ * to nr 2 MiB pages taken from the normal zone. 0; -ENOMEM when fewer could
+ * be had, -EBUSY when pages in use or reserved keep it larger (the pool
+ * holds what it could get either way); -EINVAL for a NULL engine or more
+ * pages than the engine has. */
+int pinmm_hugetlb_set_pool(struct pinmm *eng, unsigned long nr);
+struct pinmm_hugetlb_info {
+	unsigned long total, free, resv;	/* HugePages_Total/_Free/_Rsvd */
+};
+int pinmm_hugetlb_info(struct pinmm *eng, struct pinmm_hugetlb_info *out);
 int pinmm_mprotect(struct pinmm_mm *mm, uint64_t addr, uint64_t len,
 		   unsigned prot);
 

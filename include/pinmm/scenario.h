@@ -148,10 +148,16 @@ enum pinmm_cell_expect {
 struct pinmm_cell {
 	enum pinmm_cell_role role;
 	char label[96];		/* "strict", "legacy", "-anon_exclusive", ... */
+	/* a column the matrix does not run on the engine itself (the host
+	 * backend's, set by pinmm_host_plan): how to run the cell (in its
+	 * child process) and what it shows; NULL for the engine's cells */
+	void (*run)(const struct pinmm_scenario *scn, struct pinmm_cell *c);
+	const char *(*text)(const struct pinmm_cell *c);
 	struct pinmm_policy policy;
 	enum pinmm_cell_expect expect;
 	bool ran;
 	unsigned attempts;	/* runs made (races: until detected) */
+	double ms;		/* wall-clock time of the cell's run, ms; 0 if not run */
 	struct pinmm_scn_result result;
 	enum pinmm_cell_verdict verdict;
 	enum pinmm_na na;
@@ -206,7 +212,7 @@ const char *pinmm_cell_role_str(enum pinmm_cell_role r);
 /* ----------------------------------------------------------- output --- */
 
 enum pinmm_report_format { PINMM_REPORT_TEXT, PINMM_REPORT_JSON,
-			   PINMM_REPORT_TAP };
+			   PINMM_REPORT_TAP, PINMM_REPORT_KTAP /* check only */ };
 
 struct pinmm_report_options {
 	enum pinmm_report_format format;
@@ -216,6 +222,9 @@ struct pinmm_report_options {
 
 int pinmm_report_matrix(FILE *out, const struct pinmm_matrix *m,
 			const struct pinmm_report_options *opt);
+/* The matrix as JUnit XML (a testsuite per scenario, a testcase per cell
+ * named "scenario cell"; docs/schema/junit.xsd): 0 or -EIO. */
+int pinmm_report_junit(FILE *out, const struct pinmm_matrix *m);
 /* One `pinmm run` result. */
 int pinmm_report_run(FILE *out, const struct pinmm_scenario *scn,
 		     const char *policy, const struct pinmm_scn_result *res,

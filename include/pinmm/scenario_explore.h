@@ -67,6 +67,21 @@ int pinmm_report_explore(FILE *out, const struct pinmm_scenario *scn, const char
 			 const struct pinmm_scn_explore_result *res, bool replay,
 			 const struct pinmm_report_options *ropt);
 
+/* `--shard K/N`: 0, or -EINVAL with the reason on stderr (K from 1 to N). */
+int pinmm_explore_parse_shard(const char *verb, const char *arg, unsigned *shard,
+			      unsigned *count);
+/* Merge the JSON results of a campaign's shards (explore --shard K/N
+ * --json): text or JSON on out. The exit status explore would give (0, 1
+ * a counterexample, 3 a DFS not exhausted or a shard missing), or -EINVAL
+ * (unreadable, not one campaign: reason on stderr), -ENOMEM. */
+int pinmm_explore_merge(FILE *out, char *const *paths, int nr, bool json);
+
+/* The counterexample's trace as a Graphviz sequence diagram: one lane per
+ * thread (named), one node per step (its point, object, value, and the
+ * scenario line and statement that issued it), a red edge at each switch. */
+int pinmm_report_trace_dot(FILE *out, const struct pinmm_scenario *scn,
+			   const struct pinmm_scn_explore_result *res);
+
 #ifdef __cplusplus
 }
 #endif

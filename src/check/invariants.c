@@ -231,7 +231,9 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		}
 		if (p == eng->zero_page || page_test(p, PG_tail))
 			continue;
-		if (p == atomic_load(&eng->huge_zero)) {
+		if (p == atomic_load(&eng->huge_zero) ||
+		    (page_test(p, PG_hugetlb) && !folio_ref_count(p))) {
+			/* the huge zero page, a free hugetlb pool page */
 			pfn += HPAGE_PMD_NR - 1;	/* no counts to explain */
 			continue;
 		}

@@ -70,8 +70,10 @@ static int check_vma_flags(struct vm_area *vma, unsigned flags)
 
 	if (flags & PINMM_FOLL_FORCE) {
 		/* ptrace may write into a private read-only mapping (COW),
-		 * never into a shared one it cannot write */
-		if (write && !(vma->flags & VM_WRITE) && (vma->flags & VM_SHARED))
+		 * never into a shared one it cannot write, nor into hugetlb
+		 * memory (no FOLL_FORCE|FOLL_WRITE for it) */
+		if (write && !(vma->flags & VM_WRITE) &&
+		    (vma->flags & (VM_SHARED | VM_HUGETLB)))
 			return -EFAULT;
 		return 0;
 	}

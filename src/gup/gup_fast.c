@@ -29,16 +29,17 @@
 #include "gup.h"
 
 /*
- * Pages sub .. sub + nr - 1 of what entry i of table pte maps (a PTE table
- * and nr = 1, or for a THP the PMD table itself and a run of its pages),
- * with one grab of nr references: gup_fast_pmd_leaf() and the per-page
- * gup_fast_pte_range() of Linux, which also take a folio's references in
- * one go. Returns how many were taken: nr, or 0.
+ * nr pages of one folio, with one grab of nr references (Linux's
+ * try_grab_folio(folio, refs)): for a THP, pages sub .. sub + nr - 1 of
+ * what the PMD leaf at entry i of table pte (the PMD table itself) maps
+ * (stride 0: one entry for all); else the pages the nr PTEs from entry i
+ * map (stride 1, sub 0), each rechecked. Returns how many were taken: nr,
+ * or 0.
  */
 static unsigned long gup_fast_entry(struct pinmm *eng, struct pt_table *pmd, unsigned pmd_i,
 				    pte_t pmd_val, struct pt_table *pte, unsigned i,
-				    uint64_t sub, unsigned long nr, unsigned flags,
-				    struct pinmm_page **pages)
+				    uint64_t sub, unsigned long nr, unsigned stride,
+				    unsigned flags, struct pinmm_page **pages)
 {
 	pte_t e = pt_read(pte, i);
 	struct pinmm_page *page, *folio;
@@ -59,11 +60,20 @@ static unsigned long gup_fast_entry(struct pinmm *eng, struct pt_table *pmd, uns
 		return 0;
 	pm_preempt(PM_PT_GUP_FAST_GRABBED, page, e);
 
+	/* the pages still belong to the folio we counted on (a split in
+	 * between puts the same entries back: only this tells) */
+	if (page_folio(page) != folio || page - folio + nr > folio_nr_pages(folio))
+		goto undo;
 	if (pm_policy(eng, PINMM_SW_GUP_FAST_PMD_RECHECK) &&
 	    pt_read(pmd, pmd_i) != pmd_val)
 		goto undo;
-	if (pm_policy(eng, PINMM_SW_GUP_FAST_RECHECK) && pt_read(pte, i) != e)
-		goto undo;
+	for (unsigned long k = 0; pm_policy(eng, PINMM_SW_GUP_FAST_RECHECK) && k < nr; k++) {
+		if (pt_read(pte, i + (unsigned)(k * stride)) !=
+		    e + ((pte_t)(k * stride) << PTE_PFN_SHIFT))
+			goto undo;
+		if (!stride)
+			break;	/* one leaf for the whole run */
+	}
 	/* gup_fast_folio_allowed(): a writable longterm pin of a page of a
 	 * dirty-tracked file is the slow path's to refuse (the file is freed
 	 * only after a grace period: we walk under RCU) */
@@ -83,6 +93,28 @@ static unsigned long gup_fast_entry(struct pinmm *eng, struct pt_table *pmd, uns
 undo:
 	gup_put_folio(eng, folio, (int)nr, flags);
 	return 0;
+}
+
+/*
+ * How many PTEs from entry i (at most max) map the following pages of one
+ * folio with the same bits: a guess taken without preemption points, which
+ * gup_fast_entry() checks after its grab like every entry it takes.
+ */
+static unsigned long pte_run(struct pinmm *eng, struct pt_table *pte, unsigned i,
+			     unsigned long max)
+{
+	pte_t e = atomic_load(&pte->ent[i]);
+	unsigned long n = 1;
+
+	if (!pte_present(e) || pte_special(e))
+		return 1;
+	struct pinmm_page *page = eng_pfn_page(eng, pte_pfn(e)), *folio = page_folio(page);
+	unsigned long left = folio_nr_pages(folio) - (unsigned long)(page - folio);
+
+	max = MIN(max, left);
+	while (n < max && atomic_load(&pte->ent[i + n]) == e + ((pte_t)n << PTE_PFN_SHIFT))
+		n++;
+	return n;
 }
 
 unsigned long gup_fast(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
@@ -125,7 +157,7 @@ unsigned long gup_fast(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
 			uint64_t sub = pt_index(addr, PT_LEVEL_PTE);
 			unsigned long run = MIN(PT_ENTRIES - sub, nr - done);
 
-			if (!gup_fast_entry(eng, pmd, pmd_i, pmd_val, pmd, pmd_i, sub, run, flags,
+			if (!gup_fast_entry(eng, pmd, pmd_i, pmd_val, pmd, pmd_i, sub, run, 0, flags,
 					    &pages[done]))
 				goto out;
 			done += run;
@@ -134,13 +166,15 @@ unsigned long gup_fast(struct pinmm_mm *mm, uint64_t start, unsigned long nr,
 		if (!pte_is_table(pmd_val))
 			break;
 		pte = pte_table(pmd_val);
-		/* the rest of this PTE table */
-		for (unsigned i = pt_index(addr, PT_LEVEL_PTE);
-		     i < PT_ENTRIES && done < nr; i++) {
-			if (!gup_fast_entry(eng, pmd, pmd_i, pmd_val, pte, i, 0, 1, flags,
+		/* the rest of this PTE table, a run of one folio's pages at a
+		 * time */
+		for (unsigned i = pt_index(addr, PT_LEVEL_PTE), run;
+		     i < PT_ENTRIES && done < nr; i += run) {
+			run = (unsigned)pte_run(eng, pte, i, MIN(PT_ENTRIES - i, nr - done));
+			if (!gup_fast_entry(eng, pmd, pmd_i, pmd_val, pte, i, 0, run, 1, flags,
 					    &pages[done]))
 				goto out;
-			done++;
+			done += run;
 		}
 	}
 out:

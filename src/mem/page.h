@@ -46,6 +46,7 @@ enum pm_page_flag {
 	PG_zero,		/* the shared zero page */
 	PG_reserved,
 	PG_pagecache,		/* in a shmem object's page cache */
+	PG_hugetlb,		/* head: a hugetlb pool page (free while refcount 0) */
 };
 
 struct pinmm_page {

@@ -249,6 +249,8 @@ int handle_mm_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr,
 	int err = 0;
 
 	addr = ALIGN_DOWN(addr, PINMM_PAGE_SIZE);
+	if (vma->flags & VM_HUGETLB)
+		return hugetlb_fault(mm, vma, addr, flags);
 	/* a PMD leaf maps it: the THP's own fault paths */
 	struct pt_table *pmd = pmd_leaf_lock_wait(mm, addr);
 	if (pmd) {

@@ -124,7 +124,15 @@ static int copy_page_range(struct pinmm_mm *dst, struct pinmm_mm *src,
 {
 	struct pinmm *eng = src->eng;
 
-	for (uint64_t addr = src_vma->start; addr < src_vma->end;) {
+	/* hugetlb: one PMD leaf per 2 MiB, or nothing */
+	for (uint64_t addr = src_vma->start;
+	     (src_vma->flags & VM_HUGETLB) && addr < src_vma->end; addr += PINMM_PMD_SIZE) {
+		int r = copy_hugetlb_pmd(dst, dst_vma, src, addr);
+		if (r)
+			return r;
+	}
+	for (uint64_t addr = src_vma->start;
+	     !(src_vma->flags & VM_HUGETLB) && addr < src_vma->end;) {
 		uint64_t next = MIN(ALIGN_DOWN(addr, PINMM_PMD_SIZE) + PINMM_PMD_SIZE,
 				    src_vma->end);
 		struct pt_table *spte, *dpte = NULL;

@@ -196,7 +196,9 @@ int pinmm_split_pmd(struct pinmm_mm *mm, uint64_t addr)
 
 	if (err)
 		return err;
-	err = split_huge_pmd_address(mm, addr);
+	/* a hugetlb page is mapped whole, always */
+	err = vma_lookup(mm, addr)->flags & VM_HUGETLB ? -EINVAL
+						      : split_huge_pmd_address(mm, addr);
 	pm_up_read(&mm->mmap_lock);
 	return err;
 }
@@ -263,14 +265,19 @@ void zap_huge_pmd(struct pinmm *eng, struct pt_table *pmd, unsigned i)
 		pt_free_now(deposited);	/* never visible to anyone */
 	if (is_huge_zero_pmd(old))
 		return;		/* the huge zero page holds no references */
+	zap_pmd_folio(eng, folio, old);
+}
 
+void zap_pmd_folio(struct pinmm *eng, struct pinmm_page *folio, pte_t old)
+{
+	(void)eng;
 	if (old & PTE_DIRTY)
 		page_set(folio, PG_dirty);
 	if (atomic_fetch_sub(&folio->entire_mapcount, 1) == 1)
 		for (unsigned long j = 0; j < HPAGE_NR; j++)
 			if (!atomic_load(&folio[j].mapcount))
 				page_clear(&folio[j], PG_anon_exclusive);
-	folio_put(folio);
+	folio_put(folio);	/* the mapping's reference */
 }
 
 /*
@@ -406,7 +413,7 @@ int pinmm_split_folio(struct pinmm_mm *mm, uint64_t addr)
 	err = pinmm_follow_page(mm, addr, &m);
 	if (err)
 		return err;
-	if (!m.present || m.order == 0 || m.zero_page)
+	if (!m.present || m.order == 0 || m.zero_page || page_test(page_folio(m.page), PG_hugetlb))
 		return -EINVAL;
 	pm_down_write(&mm->mmap_lock);
 	struct pinmm_page *folio = page_folio(m.page);

@@ -60,11 +60,7 @@ bool set_pmd_migration_entry(struct pinmm *eng, struct pt_table *pmd, unsigned i
 		pt_write(pmd, i, e);
 		return false;
 	}
-	if (atomic_fetch_sub(&folio->entire_mapcount, 1) == 1)
-		for (unsigned long j = 0; j < HPAGE_PMD_NR; j++)
-			if (!atomic_load(&folio[j].mapcount))
-				page_clear(&folio[j], PG_anon_exclusive);
-	folio_put(folio);	/* the mapping's reference */
+	zap_pmd_folio(eng, folio, e);
 	return true;
 }
 

@@ -40,6 +40,36 @@ static int madvise_dontneed(struct pinmm_mm *mm, uint64_t start, uint64_t end,
 	return 0;
 }
 
+/*
+ * hugetlb memory in [start, *end): DONTNEED zaps whole huge pages only (a
+ * start inside one is -EINVAL, the end is rounded down:
+ * madvise_dontneed_free_valid_vma()); FREE, PAGEOUT and COLLAPSE are for
+ * other memory (-EINVAL); the rest apply (splits on 2 MiB boundaries).
+ */
+static int madvise_hugetlb_range(struct pinmm_mm *mm, uint64_t start, uint64_t *end,
+				 enum pinmm_advice advice)
+{
+	bool hugetlb = false;
+
+	for (struct vm_area *v = find_vma(mm, start); v && v->start < *end; v = vma_next(mm, v))
+		hugetlb |= v->flags & VM_HUGETLB;
+	if (!hugetlb)
+		return 0;
+	switch (advice) {
+	case PINMM_MADV_FREE:
+	case PINMM_MADV_PAGEOUT:
+	case PINMM_MADV_COLLAPSE:
+		return -EINVAL;
+	case PINMM_MADV_DONTNEED:
+		if (!IS_ALIGNED(start, PINMM_PMD_SIZE))
+			return -EINVAL;
+		*end = MAX(start, ALIGN_DOWN(*end, PINMM_PMD_SIZE));
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 int pinmm_madvise(struct pinmm_mm *mm, uint64_t addr, uint64_t len,
 		  enum pinmm_advice advice)
 {
@@ -77,7 +107,10 @@ int pinmm_madvise(struct pinmm_mm *mm, uint64_t addr, uint64_t len,
 		}
 	}
 
-	switch (advice) {
+	err = madvise_hugetlb_range(mm, addr, &end, advice);
+	switch (err ? PINMM_MADV_NR : advice) {
+	case PINMM_MADV_NR:
+		break;	/* refused for hugetlb memory */
 	case PINMM_MADV_DONTNEED:
 		err = madvise_dontneed(mm, addr, end, false);
 		break;

@@ -28,6 +28,7 @@
 #define VM_MERGEABLE 0x0200ul	/* MADV_MERGEABLE (KSM) */
 #define VM_HUGEPAGE 0x0400ul
 #define VM_NOHUGEPAGE 0x0800ul
+#define VM_HUGETLB 0x1000ul	/* MAP_HUGETLB: huge pages from the pool */
 #define VM_ACCESS_MASK (VM_READ | VM_WRITE | VM_EXEC)
 
 /*
@@ -75,6 +76,9 @@ struct vm_area {
 	uint64_t pgoff;		/* anon: linear index of start; file: page in file */
 	struct pinmm_file *file;	/* shared anon, or a file mapping */
 	struct anon_vma *anon_vma;	/* private mappings */
+	/* VM_HUGETLB, the owner of a private mapping: huge pages reserved
+	 * for it that no fault has taken yet */
+	unsigned long hugetlb_resv;
 	struct pm_list anon_link, file_link;
 	struct pinmm_mm *mm;
 	RB_ENTRY(vm_area) rb;
@@ -331,6 +335,19 @@ int split_huge_pmd_locked(struct pinmm *eng, struct pt_table *pmd, unsigned i);
 /* split the PMD leaf mapping addr, if any (-EINVAL when none) */
 int split_huge_pmd_address(struct pinmm_mm *mm, uint64_t addr);
 void zap_huge_pmd(struct pinmm *eng, struct pt_table *pmd, unsigned i);
+/* What a PMD mapping old of folio held goes: its dirty bit to the folio,
+ * its entire mapcount (and the exclusive marks with the last), its
+ * reference. The entry is gone already. */
+void zap_pmd_folio(struct pinmm *eng, struct pinmm_page *folio, pte_t old);
+
+/* --- hugetlb.c --- */
+/* pages reserved for an owner's private mapping: see hugetlb.c */
+int hugetlb_reserve(struct pinmm *eng, unsigned long nr);
+void hugetlb_unreserve(struct pinmm *eng, unsigned long nr);
+unsigned long hugetlb_resv_in(struct vm_area *vma, uint64_t start, uint64_t end);
+int hugetlb_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr, unsigned flags);
+int copy_hugetlb_pmd(struct pinmm_mm *dst, struct vm_area *dst_vma, struct pinmm_mm *src,
+		     uint64_t addr);
 
 /* --- huge_migrate.c: PMD migration entries --- */
 /* Like pmd_leaf_lock(), but a PMD migration entry is waited out first (the

@@ -43,7 +43,8 @@ static int do_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned pr
 	const unsigned known = PINMM_MAP_PRIVATE | PINMM_MAP_SHARED |
 			       PINMM_MAP_FIXED | PINMM_MAP_POPULATE |
 			       PINMM_MAP_FIXED_NOREPLACE | PINMM_MAP_ALIGN_2M |
-			       PINMM_MAP_HUGEPAGE | PINMM_MAP_NOHUGEPAGE;
+			       PINMM_MAP_HUGEPAGE | PINMM_MAP_NOHUGEPAGE | PINMM_MAP_HUGETLB;
+	bool hugetlb = flags & PINMM_MAP_HUGETLB;
 	bool fixed = flags & (PINMM_MAP_FIXED | PINMM_MAP_FIXED_NOREPLACE);
 	struct vm_area *vma;
 	int err = 0;
@@ -52,10 +53,14 @@ static int do_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned pr
 	    !(flags & PINMM_MAP_PRIVATE) == !(flags & PINMM_MAP_SHARED) || !len ||
 	    ((flags & PINMM_MAP_HUGEPAGE) && (flags & PINMM_MAP_NOHUGEPAGE)))
 		return -EINVAL;
-	len = ALIGN_UP(len, PINMM_PAGE_SIZE);
+	if (hugetlb && (file || (flags & (PINMM_MAP_HUGEPAGE | PINMM_MAP_NOHUGEPAGE))))
+		return -EINVAL;	/* MAP_HUGETLB is anonymous memory of its own kind */
+	if (hugetlb && (flags & PINMM_MAP_SHARED))
+		return -EOPNOTSUPP;	/* shared hugetlb memory is not modelled */
+	len = ALIGN_UP(len, hugetlb ? PINMM_PMD_SIZE : PINMM_PAGE_SIZE);
 	if (len == 0 || len > PINMM_USER_MAX)
 		return -ENOMEM;
-	if (fixed && !range_ok(addr, len))
+	if (fixed && (!range_ok(addr, len) || (hugetlb && !IS_ALIGNED(addr, PINMM_PMD_SIZE))))
 		return -EINVAL;
 	if (atomic_load(&mm->dead))
 		return -ESRCH;
@@ -68,6 +73,16 @@ static int do_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned pr
 		     (flags & PINMM_MAP_NOHUGEPAGE ? VM_NOHUGEPAGE : 0);
 	if (flags & PINMM_MAP_SHARED)
 		vma->flags |= VM_SHARED | VM_MAYWRITE;
+	if (hugetlb) {
+		/* the owner's pages, reserved now (hugetlb_reserve_pages()) */
+		vma->flags |= VM_HUGETLB;
+		err = hugetlb_reserve(mm->eng, len >> PINMM_PMD_SHIFT);
+		if (err) {
+			vma_free(vma);
+			return err;
+		}
+		vma->hugetlb_resv = len >> PINMM_PMD_SHIFT;
+	}
 	if (file) {
 		pm_file_get(file);
 		vma->file = file;
@@ -102,7 +117,8 @@ static int do_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned pr
 				goto out_unlock;
 		}
 	} else {
-		uint64_t align = (flags & (PINMM_MAP_ALIGN_2M | PINMM_MAP_HUGEPAGE)) ||
+		uint64_t align = (flags & (PINMM_MAP_ALIGN_2M | PINMM_MAP_HUGEPAGE |
+					   PINMM_MAP_HUGETLB)) ||
 					 len >= PINMM_PMD_SIZE ?
 					 PINMM_PMD_SIZE : PINMM_PAGE_SIZE;
 		struct vm_area *v = addr ? find_vma(mm, addr) : NULL;

@@ -81,6 +81,10 @@ int pinmm_mremap(struct pinmm_mm *mm, uint64_t old_addr, uint64_t old_len,
 		err = -EFAULT;
 		goto out;
 	}
+	if (vma->flags & VM_HUGETLB) {
+		err = -EINVAL;	/* moving hugetlb page tables is not modelled */
+		goto out;
+	}
 	if ((flags & PINMM_MREMAP_DONTUNMAP) && (vma->flags & VM_SHARED)) {
 		err = -EINVAL;
 		goto out;

@@ -49,7 +49,7 @@ bool thp_vma_allowable_order(const struct vm_area *vma, unsigned order)
 {
 	unsigned mode = atomic_load(&vma->mm->eng->thp_enabled[order]);
 
-	if (vma->file || (vma->flags & (VM_SHARED | VM_NOHUGEPAGE)))
+	if (vma->file || (vma->flags & (VM_SHARED | VM_NOHUGEPAGE | VM_HUGETLB)))
 		return false;
 	return mode == PINMM_THP_ALWAYS || (mode == PINMM_THP_MADVISE && (vma->flags & VM_HUGEPAGE));
 }

@@ -140,8 +140,8 @@ static struct pt_table *pt_next_alloc(struct pinmm *eng, struct pt_table *t,
 		return NULL;
 	pte_t expected = 0;
 	if (atomic_compare_exchange_strong(&t->ent[i], &expected, mk_table_entry(n))) {
-		pm_preempt(t->level == PT_LEVEL_PTE + 1 ? PM_PT_PMD_WRITE : PM_PT_PTE_WRITE,
-			   &t->ent[i], mk_table_entry(n));
+		/* t is a PGD, PUD or PMD table: an upper-level entry */
+		pm_preempt(PM_PT_PMD_WRITE, &t->ent[i], mk_table_entry(n));
 		return n;
 	}
 	pt_free_now(n);	/* never visible */

@@ -33,6 +33,8 @@ struct vm_area *vma_alloc(struct pinmm_mm *mm)
 
 void vma_free(struct vm_area *vma)
 {
+	if (vma->hugetlb_resv)	/* its pages no fault took go back */
+		hugetlb_unreserve(vma->mm->eng, vma->hugetlb_resv);
 	if (vma->file)
 		pm_file_put(vma->file);
 	if (vma->anon_vma)
@@ -105,6 +107,9 @@ int vma_split(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr)
 
 	if (addr <= vma->start || addr >= vma->end)
 		return 0;
+	/* hugetlb pages are never split (hugetlb_vm_op_split()) */
+	if ((vma->flags & VM_HUGETLB) && !IS_ALIGNED(addr, PINMM_PMD_SIZE))
+		return -EINVAL;
 	/* a THP straddling the new boundary is PTE-mapped first, as Linux's
 	 * vma_adjust_trans_huge() */
 	if (!IS_ALIGNED(addr, PINMM_PMD_SIZE) &&
@@ -115,6 +120,9 @@ int vma_split(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr)
 		return -ENOMEM;
 	tail->start = addr;
 	tail->pgoff = vma->pgoff + ((addr - vma->start) >> PINMM_PAGE_SHIFT);
+	/* the owner's reservation follows the empty slots */
+	tail->hugetlb_resv = hugetlb_resv_in(vma, addr, vma->end);
+	vma->hugetlb_resv -= tail->hugetlb_resv;
 	/*
 	 * An rmap walker must see the old VMA whole or both halves, never
 	 * the shortened one alone: it would miss the entries of the tail (a
@@ -154,6 +162,8 @@ void vma_merge_range(struct pinmm_mm *mm, uint64_t start, uint64_t end)
 		 * range mapped by neither (as vma_split) */
 		vma_rmap_lock(v);
 		v->end = next->end;
+		v->hugetlb_resv += next->hugetlb_resv;
+		next->hugetlb_resv = 0;
 		if (next->anon_vma)
 			pm_list_del(&next->anon_link);
 		if (next->file)

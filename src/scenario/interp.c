@@ -216,9 +216,11 @@ static bool step(struct rt_ctx *ctx, const struct stmt *st)
 bool rt_run_range(struct rt_ctx *ctx, const struct stmt_list *list,
 		  unsigned from, unsigned to)
 {
-	for (unsigned i = from; i < to && i < list->nr; i++)
+	for (unsigned i = from; i < to && i < list->nr; i++) {
+		ctx->cur = list->v[i];
 		if (ctx->rt->stop || !step(ctx, list->v[i]))
 			return false;
+	}
 	return true;
 }
 
@@ -311,6 +313,7 @@ static void rt_free(struct rt *rt)
 	free(rt->files);
 	free(rt->threads);
 	free(rt->pending);
+	free(rt->entries);
 	pthread_mutex_destroy(&rt->lock);
 }
 
@@ -320,6 +323,9 @@ void scn_engine_config(const struct pinmm_scenario *scn, struct pinmm_config *cf
 	cfg->movable_frames = scn->movablecore >> PINMM_PAGE_SHIFT;
 	/* no swap device unless the scenario boots with one */
 	cfg->swap_pages = scn->swap >> PINMM_PAGE_SHIFT;
+	/* room for the hugetlb pool beside everything else (whole 4 MiB
+	 * blocks, the zones' unit) */
+	cfg->normal_frames += (((size_t)scn->hugetlb_pages << PINMM_HPAGE_ORDER) + 1023) & ~(size_t)1023;
 }
 
 int rt_start(struct rt *rt, const struct pinmm_scenario *scn,
@@ -350,6 +356,8 @@ int rt_start(struct rt *rt, const struct pinmm_scenario *scn,
 			ret = pinmm_thp_set_enabled(rt->eng, (uint64_t)PINMM_PAGE_SIZE << order,
 						    scn->thp_orders & (1u << order)
 							    ? PINMM_THP_MADVISE : PINMM_THP_NEVER);
+		if (!ret && scn->hugetlb_pages)
+			ret = pinmm_hugetlb_set_pool(rt->eng, scn->hugetlb_pages);
 		if (!ret)
 			ret = pinmm_mm_create(rt->eng, &rt->procs[0].mm);
 		if (ret) {

@@ -19,7 +19,7 @@
 
 #include <pinmm/pinmm.h>
 
-#include "ast.h"
+#include "../lang/ast.h"
 #include "observe.h"
 
 struct rt_region {
@@ -48,6 +48,7 @@ struct rt_ctx {
 	struct rt *rt;
 	const char *name;		/* "main" or the thread's name */
 	struct rt_last read, dev_read;
+	const struct stmt *cur;		/* the statement it is running */
 	pthread_t tid;
 	bool started;
 };
@@ -69,6 +70,9 @@ struct rt {
 	 * flow stops at its next statement */
 	_Atomic bool stop;
 	bool unsupported;
+	/* explore traces: the page-table entries named so far (interp_objects.c) */
+	struct rt_entry_name *entries;
+	unsigned nr_entries;
 };
 
 /* interp.c */
@@ -98,6 +102,11 @@ bool rt_run_range(struct rt_ctx *ctx, const struct stmt_list *list,
 		  unsigned from, unsigned to);
 void rt_end(struct rt *rt, bool completed);
 void rt_release(struct rt *rt);
+
+/* interp_objects.c (explore build): what an engine object met at a
+ * preemption point is, named as the scenario knows it ("pte buf+4K",
+ * "mmap_lock child", ...); "" when nothing names it */
+void rt_name_object(struct rt *rt, const void *obj, char *buf, size_t len);
 
 /* interp_ops.c: an action; 0 or a negative errno from the engine */
 int rt_action(struct rt_ctx *ctx, const struct stmt *st);

@@ -88,6 +88,8 @@ static int do_mmap(struct rt *rt, struct pinmm_mm *mm, const struct stmt *st)
 
 	if (st->mmap.populate)
 		flags |= PINMM_MAP_POPULATE;
+	if (st->mmap.hugetlb)
+		flags |= PINMM_MAP_HUGETLB;
 	if (st->mmap.thp)
 		flags |= st->mmap.thp > 0 ? PINMM_MAP_HUGEPAGE : PINMM_MAP_NOHUGEPAGE;
 	if (st->mmap.fixed) {

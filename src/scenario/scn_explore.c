@@ -171,9 +171,20 @@ static void scn_teardown(void *state)
 	free(s);
 }
 
+/* A traced step: the statement its thread is at, its object by name. */
+static void scn_describe(void *state, unsigned tid, const void *obj,
+			 struct pinmm_trace_event *e)
+{
+	struct scn_state *s = state;
+	const struct stmt *st = s->rt.threads[s->c->map[tid]].cur;
+
+	e->line = st ? st->line : 0;
+	rt_name_object(&s->rt, obj, e->what, sizeof(e->what));
+}
+
 static const struct pinmm_explore_ops scn_ops = {
 	.setup = scn_setup, .thread = scn_thread, .check = scn_check,
-	.teardown = scn_teardown,
+	.teardown = scn_teardown, .describe = scn_describe,
 };
 
 static int prepare(const struct pinmm_scenario *scn, const struct pinmm_scn_explore_options *opt,
@@ -215,6 +226,13 @@ int pinmm_scenario_explore(const struct pinmm_scenario *scn,
 	if (ret)
 		return ret;
 	ret = pinmm_explore(&ops, &c, &opt->cfg, &res->ex);
+	if (!ret && res->ex.found && opt->cfg.keep_going) {
+		/* executions went on after the first failure: judge it again */
+		struct pinmm_explore_result again;
+
+		ret = pinmm_explore_replay(&ops, &c, res->ex.schedule, &again);
+		pinmm_explore_result_free(&again);
+	}
 	if (!ret)
 		res->run = c.last;
 	return ret;

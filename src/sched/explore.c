@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The explorer's strategies over the controlled scheduler: depth-first
- * search with a preemption bound (iterative: bound 0, 1, ... so the first
- * failure has the fewest preemptions), PCT, and replay of a schedule.
+ * The explorer's strategies over the controlled scheduler: PCT, replay of
+ * a schedule, and what every search shares (executions, failures,
+ * progress); depth-first search is in dfs.c.
  *
  * A schedule string lists only the decisions that differ from the default
  * order (keep running the current thread, else the lowest runnable one):
@@ -11,13 +11,14 @@
  */
 #ifdef PINMM_EXPLORE
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "sched.h"
+#include "search.h"
 
-static double now_seconds(void)
+double pm_now(void)
 {
 	struct timespec ts;
 
@@ -121,14 +122,13 @@ static int parse_schedule(const char *text, struct replay_strategy *r)
  * since the preemption hook is process-wide. */
 static struct pm_sched *sched;
 
-/* Run one execution; *failed set when check() (or the scheduler) says so. */
-static int execute(const struct pinmm_explore_ops *ops, void *ctx,
-		   struct pm_sched_run *run, bool *failed, char *msg, size_t len)
+int pm_search_execute(struct pm_search *s, struct pm_sched_run *run, bool *failed,
+		      char *msg, size_t len)
 {
 	int err;
 
-	run->ops = ops;
-	run->state = ops->setup(ctx);
+	run->ops = s->ops;
+	run->state = s->ops->setup(s->ctx);
 	if (!run->state)
 		return -ENOMEM;
 	err = pm_sched_execute(sched, run);
@@ -137,33 +137,27 @@ static int execute(const struct pinmm_explore_ops *ops, void *ctx,
 			*failed = true;
 			snprintf(msg, len, "%s", run->why);
 		} else {
-			*failed = ops->check(run->state, msg, len) != 0;
+			*failed = s->ops->check(run->state, msg, len) != 0;
 		}
 	}
-	ops->teardown(run->state);
+	s->ops->teardown(run->state);
 	return err;
 }
 
-/* Fill the result with the failing schedule, replayed once more for its
- * trace (the same schedule gives the same execution). */
-static int record_failure(const struct pinmm_explore_ops *ops, void *ctx,
-			  struct pm_sched_run *run, struct pinmm_explore_result *res)
+/* The first failure's trace: its schedule replayed once more with tracing
+ * on (the same schedule gives the same execution). */
+static int trace_failure(struct pm_search *s, const struct pm_sched_run *run)
 {
+	struct pinmm_explore_result *res = s->res;
 	struct replay_strategy r;
 	struct pm_sched_run again = { .strategy = &r.base, .want_trace = true,
 				      .max_steps = run->max_steps };
 	bool failed = false;
 	char msg[256];
-	int err;
+	int err = parse_schedule(res->schedule, &r);
 
-	res->found = true;
-	res->preemptions = run->nr_dec ? run->dec[run->nr_dec - 1].preemptions : 0;
-	res->schedule = schedule_string(run->dec, run->nr_dec);
-	if (!res->schedule)
-		return -ENOMEM;
-	err = parse_schedule(res->schedule, &r);
 	if (!err)
-		err = execute(ops, ctx, &again, &failed, msg, sizeof(msg));
+		err = pm_search_execute(s, &again, &failed, msg, sizeof(msg));
 	free(r.dev);
 	if (!err) {
 		res->trace = again.trace;
@@ -174,102 +168,62 @@ static int record_failure(const struct pinmm_explore_ops *ops, void *ctx,
 	return err;
 }
 
-/* ------------------------------------------------------------- DFS --- */
+/* distinct failures kept with their schedules (the count goes on) */
+#define MAX_FAILURES 100
 
-/* The order in which a decision's alternatives are tried: the default
- * first, then the other runnable threads by number. */
-static int next_alternative(const struct pm_decision *d, unsigned bound)
+int pm_search_failed(struct pm_search *s, const struct pm_sched_run *run, const char *msg,
+		     unsigned bound, unsigned long prefix, unsigned long index)
 {
-	int cur = d->current == 0xff ? -1 : d->current;
-	int def = pm_sched_default(cur, d->enabled);
-	bool passed = d->chosen == def;
+	struct pinmm_explore_result *res = s->res;
+	struct pinmm_explore_failure *f;
 
-	for (int t = 0; t < PINMM_EXPLORE_MAX_THREADS; t++) {
-		if (!(d->enabled & (1u << t)) || t == def)
-			continue;
-		if (!passed) {
-			if (t == d->chosen)
-				passed = true;
-			continue;
-		}
-		bool preempts = cur >= 0 && (d->enabled & (1u << cur)) && t != cur;
-		if (d->preemptions + (unsigned)preempts <= bound)
-			return t;
-	}
-	return -1;
+	res->failing_executions++;
+	for (size_t i = 0; i < res->nr_failures; i++)
+		if (!strcmp(res->failures[i].message, msg))
+			return 0;
+	if (res->nr_failures == MAX_FAILURES)
+		return 0;
+	f = realloc(res->failures, (res->nr_failures + 1) * sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	res->failures = f;
+	f += res->nr_failures;
+	memset(f, 0, sizeof(*f));
+	snprintf(f->message, sizeof(f->message), "%s", msg);
+	f->schedule = schedule_string(run->dec, run->nr_dec);
+	if (!f->schedule)
+		return -ENOMEM;
+	res->nr_failures++;
+	f->preemptions = run->nr_dec ? run->dec[run->nr_dec - 1].preemptions : 0;
+	f->bound = bound;
+	f->prefix = prefix;
+	f->index = index;
+	if (res->found)
+		return 0;
+	res->found = true;
+	res->aborted = run->aborted;
+	res->bound_reached = bound;
+	res->preemptions = f->preemptions;
+	snprintf(res->message, sizeof(res->message), "%s", msg);
+	res->schedule = strdup(f->schedule);
+	return res->schedule ? trace_failure(s, run) : -ENOMEM;
 }
 
-static int explore_dfs(const struct pinmm_explore_ops *ops, void *ctx,
-		       const struct pinmm_explore_cfg *cfg, struct pinmm_explore_result *res,
-		       double start)
+bool pm_search_tick(struct pm_search *s, unsigned bound, double fraction)
 {
-	uint8_t *prefix = NULL;
-	size_t nr_prefix = 0;
-	double last = start;
-	int err = 0;
+	const struct pinmm_explore_cfg *cfg = s->cfg;
+	double t = pm_now();
 
-	for (unsigned bound = 0; bound <= cfg->bound; bound++) {
-		nr_prefix = 0;
-		for (;;) {
-			struct pm_sched_run run = { .prefix = prefix, .nr_prefix = nr_prefix,
-						    .max_steps = cfg->max_steps };
-			bool failed = false;
-			char msg[256];
+	if (cfg->progress && t - s->last_progress > 0.25) {
+		struct pinmm_explore_progress p = { .executions = s->res->executions,
+						    .seconds = t - s->start, .bound = bound,
+						    .fraction = fraction };
 
-			err = execute(ops, ctx, &run, &failed, msg, sizeof(msg));
-			if (err)
-				goto out;
-			res->executions++;
-			if (failed) {
-				snprintf(res->message, sizeof(res->message), "%s", msg);
-				res->aborted = run.aborted;
-				res->bound_reached = bound;
-				err = record_failure(ops, ctx, &run, res);
-				pm_sched_run_free(&run);
-				goto out;
-			}
-			/* backtrack to the deepest decision with an untried
-			 * alternative within the bound */
-			ssize_t j = (ssize_t)run.nr_dec - 1;
-			int alt = -1;
-			for (; j >= 0; j--) {
-				alt = next_alternative(&run.dec[j], bound);
-				if (alt >= 0)
-					break;
-			}
-			if (j >= 0) {
-				uint8_t *np = realloc(prefix, (size_t)j + 1);
-				if (!np) {
-					pm_sched_run_free(&run);
-					err = -ENOMEM;
-					goto out;
-				}
-				prefix = np;
-				for (ssize_t k = 0; k < j; k++)
-					prefix[k] = run.dec[k].chosen;
-				prefix[j] = (uint8_t)alt;
-				nr_prefix = (size_t)j + 1;
-			}
-			pm_sched_run_free(&run);
-			double t = now_seconds();
-			if (cfg->progress && t - last > 0.25) {
-				cfg->progress(res->executions, t - start, bound, cfg->progress_arg);
-				last = t;
-			}
-			if (j < 0)
-				break;	/* this bound is exhausted */
-			if ((cfg->budget_seconds > 0 && t - start > cfg->budget_seconds) ||
-			    (cfg->max_executions && res->executions >= cfg->max_executions)) {
-				res->bound_reached = bound;
-				goto out;	/* not exhausted */
-			}
-		}
-		res->bound_reached = bound;
+		cfg->progress(&p, cfg->progress_arg);
+		s->last_progress = t;
 	}
-	res->exhausted = true;
-out:
-	free(prefix);
-	return err;
+	return (cfg->budget_seconds > 0 && t - s->start > cfg->budget_seconds) ||
+	       (cfg->max_executions && s->res->executions >= cfg->max_executions);
 }
 
 /* ------------------------------------------------------------- PCT --- */
@@ -305,52 +259,63 @@ static int pct_choose(struct pm_strategy *st, unsigned i, int current, unsigned 
 	return best;
 }
 
-static int explore_pct(const struct pinmm_explore_ops *ops, void *ctx,
-		       const struct pinmm_explore_cfg *cfg, struct pinmm_explore_result *res,
-		       double start)
+/* The length of the default-order execution, the range of PCT's change
+ * points: the same in every shard (not counted as an execution). */
+static int pct_steps(struct pm_search *s, unsigned long *steps)
 {
-	uint64_t rng = cfg->seed;
-	unsigned long steps = 64;	/* estimate of an execution's length */
+	struct pm_sched_run run = { .max_steps = s->cfg->max_steps };
+	bool failed;
+	char msg[256];
+	int err = pm_search_execute(s, &run, &failed, msg, sizeof(msg));
+
+	*steps = run.nr_dec > 64 ? run.nr_dec : 64;
+	pm_sched_run_free(&run);
+	return err;
+}
+
+/*
+ * Execution i draws its priorities and change points from seed and i
+ * alone, so that shard K of N can run executions K-1, K-1+N, ... and the
+ * shards together run what one search runs.
+ */
+static int explore_pct(struct pm_search *s)
+{
+	const struct pinmm_explore_cfg *cfg = s->cfg;
+	struct pinmm_explore_result *res = s->res;
 	unsigned depth = cfg->depth ? cfg->depth : 3;
-	double last = start;
+	unsigned long steps, stride = cfg->nr_shards > 1 ? cfg->nr_shards : 1;
+	/* without a cap or a budget, PCT stops after 1000 executions */
+	unsigned long total = cfg->max_executions ? cfg->max_executions
+			    : cfg->budget_seconds > 0 ? ULONG_MAX : 1000;
+	int err = pct_steps(s, &steps);
 
 	if (depth > 16)
 		depth = 16;
-	for (;;) {
+	for (unsigned long i = cfg->nr_shards > 1 ? cfg->shard - 1 : 0; !err && i < total;
+	     i += stride) {
 		struct pct_strategy p = { .base.choose = pct_choose, .nr_change = depth - 1 };
 		struct pm_sched_run run = { .strategy = &p.base, .max_steps = cfg->max_steps };
+		uint64_t rng = cfg->seed + i * 0xd1b54a32d192ed03ull;
 		bool failed = false;
 		char msg[256];
-		int err;
 
-		for (unsigned t = 0; t < ops->nr_threads; t++)
+		for (unsigned t = 0; t < s->ops->nr_threads; t++)
 			p.prio[t] = (int)(depth + splitmix(&rng) % 1000 * PINMM_EXPLORE_MAX_THREADS + t);
 		for (unsigned c = 0; c < p.nr_change; c++)
 			p.change_at[c] = (unsigned)(1 + splitmix(&rng) % steps);
-		err = execute(ops, ctx, &run, &failed, msg, sizeof(msg));
-		if (err)
-			return err;
-		res->executions++;
-		if (run.nr_dec > steps)
-			steps = run.nr_dec;
-		if (failed) {
-			snprintf(res->message, sizeof(res->message), "%s", msg);
-			res->aborted = run.aborted;
-			err = record_failure(ops, ctx, &run, res);
-			pm_sched_run_free(&run);
-			return err;
+		err = pm_search_execute(s, &run, &failed, msg, sizeof(msg));
+		if (!err) {
+			res->executions++;
+			if (failed)
+				err = pm_search_failed(s, &run, msg, 0, i, 0);
 		}
 		pm_sched_run_free(&run);
-		double t = now_seconds();
-		if (cfg->progress && t - last > 0.25) {
-			cfg->progress(res->executions, t - start, depth, cfg->progress_arg);
-			last = t;
-		}
-		if ((cfg->budget_seconds > 0 && t - start > cfg->budget_seconds) ||
-		    (cfg->max_executions && res->executions >= cfg->max_executions) ||
-		    (!cfg->budget_seconds && !cfg->max_executions && res->executions >= 1000))
-			return 0;	/* PCT never exhausts a space */
+		if (err || (failed && !cfg->keep_going))
+			return err;
+		if (pm_search_tick(s, depth, total == ULONG_MAX ? -1 : (double)(i + 1) / total))
+			return 0;
 	}
+	return err;	/* PCT never exhausts a space */
 }
 
 /* ------------------------------------------------------------ public --- */
@@ -364,20 +329,22 @@ static bool ops_ok(const struct pinmm_explore_ops *ops)
 int pinmm_explore(const struct pinmm_explore_ops *ops, void *ctx,
 		  const struct pinmm_explore_cfg *cfg, struct pinmm_explore_result *res)
 {
-	double start = now_seconds();
+	struct pm_search s = { .ops = ops, .ctx = ctx, .cfg = cfg, .res = res };
+	double start = pm_now();
 	int err;
 
-	if (!ops_ok(ops) || !cfg || !res || cfg->bound > PINMM_EXPLORE_MAX_BOUND)
+	if (!ops_ok(ops) || !cfg || !res || cfg->bound > PINMM_EXPLORE_MAX_BOUND ||
+	    (cfg->nr_shards > 1 && (cfg->shard < 1 || cfg->shard > cfg->nr_shards)))
 		return -EINVAL;
 	memset(res, 0, sizeof(*res));
 	sched = pm_sched_new(ops->nr_threads);
 	if (!sched)
 		return -ENOMEM;
-	err = cfg->strategy == PINMM_EXPLORE_PCT ? explore_pct(ops, ctx, cfg, res, start)
-						 : explore_dfs(ops, ctx, cfg, res, start);
+	s.start = s.last_progress = start;
+	err = cfg->strategy == PINMM_EXPLORE_PCT ? explore_pct(&s) : pm_explore_dfs(&s);
 	pm_sched_free(sched);
 	sched = NULL;
-	res->seconds = now_seconds() - start;
+	res->seconds = pm_now() - start;
 	return err;
 }
 
@@ -386,8 +353,9 @@ int pinmm_explore_replay(const struct pinmm_explore_ops *ops, void *ctx,
 {
 	struct replay_strategy r;
 	struct pm_sched_run run = { .strategy = &r.base, .want_trace = true };
+	struct pm_search s = { .ops = ops, .ctx = ctx, .res = res };
 	bool failed = false;
-	double start = now_seconds();
+	double start = pm_now();
 	int err;
 
 	if (!ops_ok(ops) || !res || !schedule)
@@ -400,7 +368,7 @@ int pinmm_explore_replay(const struct pinmm_explore_ops *ops, void *ctx,
 			err = -ENOMEM;
 	}
 	if (!err) {
-		err = execute(ops, ctx, &run, &failed, res->message, sizeof(res->message));
+		err = pm_search_execute(&s, &run, &failed, res->message, sizeof(res->message));
 		pm_sched_free(sched);
 		sched = NULL;
 	}
@@ -426,7 +394,7 @@ int pinmm_explore_replay(const struct pinmm_explore_ops *ops, void *ctx,
 		run.trace = NULL;
 	}
 	pm_sched_run_free(&run);
-	res->seconds = now_seconds() - start;
+	res->seconds = pm_now() - start;
 	return err;
 }
 
@@ -436,53 +404,16 @@ void pinmm_explore_result_free(struct pinmm_explore_result *res)
 		return;
 	free(res->schedule);
 	free(res->trace);
+	for (size_t i = 0; i < res->nr_failures; i++)
+		free(res->failures[i].schedule);
+	free(res->failures);
 	res->schedule = NULL;
 	res->trace = NULL;
 	res->trace_len = 0;
+	res->failures = NULL;
+	res->nr_failures = 0;
 }
 
-int pinmm_explore_trace_text(const struct pinmm_explore_result *r, FILE *out)
-{
-	for (size_t i = 0; i < r->trace_len; i++) {
-		const struct pinmm_trace_event *e = &r->trace[i];
-
-		fprintf(out, "%6u  T%u  %-18s obj#%-4u %#llx\n", e->step, e->thread, e->point,
-			e->object, (unsigned long long)e->value);
-	}
-	return 0;
-}
-
-int pinmm_explore_trace_dot(const struct pinmm_explore_result *r, FILE *out)
-{
-	unsigned threads = 0;
-
-	for (size_t i = 0; i < r->trace_len; i++)
-		if (r->trace[i].thread + 1 > threads)
-			threads = r->trace[i].thread + 1;
-	fprintf(out, "digraph trace {\n  rankdir=TB;\n  node [shape=box, fontname=monospace];\n");
-	for (unsigned t = 0; t < threads; t++) {
-		fprintf(out, "  subgraph cluster_T%u { label=\"thread %u\";\n", t, t);
-		size_t prev = SIZE_MAX;
-		for (size_t i = 0; i < r->trace_len; i++) {
-			if (r->trace[i].thread != t)
-				continue;
-			fprintf(out, "    e%zu [label=\"%u: %s obj#%u = %#llx\"];\n", i,
-				r->trace[i].step, r->trace[i].point, r->trace[i].object,
-				(unsigned long long)r->trace[i].value);
-			if (prev != SIZE_MAX)
-				fprintf(out, "    e%zu -> e%zu;\n", prev, i);
-			prev = i;
-		}
-		fprintf(out, "  }\n");
-	}
-	/* the order in which the steps really happened, across threads */
-	for (size_t i = 1; i < r->trace_len; i++)
-		if (r->trace[i].thread != r->trace[i - 1].thread)
-			fprintf(out, "  e%zu -> e%zu [style=dashed, color=red, constraint=false];\n",
-				i - 1, i);
-	fprintf(out, "}\n");
-	return 0;
-}
 #else
 typedef int pm_explore_unused_t;
 #endif

@@ -14,6 +14,7 @@
 #ifdef PINMM_EXPLORE
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,6 +165,52 @@ static unsigned object_id(struct pm_sched *s, const void *obj)
 	return s->nr_objects;
 }
 
+/* An object its describe() cannot name (now): the name it had earlier in
+ * this execution (an entry of a page table khugepaged has just detached is
+ * still that entry), else "object #N", N in order of first appearance. */
+static void unnamed_object(const struct pm_sched_run *run, struct pinmm_trace_event *e)
+{
+	for (size_t i = run->nr_trace - 1; i-- > 0;)
+		if (run->trace[i].object == e->object && strncmp(run->trace[i].what, "object #", 8)) {
+			memcpy(e->what, run->trace[i].what, sizeof(e->what));
+			return;
+		}
+	snprintf(e->what, sizeof(e->what), "object #%u", e->object);
+}
+
+/* An object named for the first time now (the region an mmap under way
+ * was creating has its name now): its earlier steps get the name too. */
+static void name_earlier(const struct pm_sched_run *run, const struct pinmm_trace_event *e)
+{
+	for (size_t i = run->nr_trace - 1; i-- > 0;) {
+		struct pinmm_trace_event *o = &run->trace[i];
+
+		if (o->object != e->object)
+			continue;
+		if (strncmp(o->what, "object #", 8))
+			return;	/* named then: so were the ones before */
+		memcpy(o->what, e->what, sizeof(o->what));
+	}
+}
+
+/* The execution is over, its state still there: an object nothing named
+ * while it ran may have a name now (the anon_vma lock of a mapping an
+ * mmap was creating, once a page of it is mapped). */
+static void name_leftovers(struct pm_sched *s, struct pm_sched_run *run)
+{
+	for (size_t i = 0; i < run->nr_trace; i++) {
+		struct pinmm_trace_event e = run->trace[i];
+
+		if (strncmp(e.what, "object #", 8) || e.object > s->nr_objects)
+			continue;
+		e.what[0] = 0;
+		run->ops->describe(run->state, e.thread, s->objects[e.object - 1], &e);
+		for (size_t j = i; e.what[0] && j < run->nr_trace; j++)
+			if (run->trace[j].object == e.object)
+				memcpy(run->trace[j].what, e.what, sizeof(e.what));
+	}
+}
+
 static void sched_hook(enum pm_point pt, const void *obj, uint64_t val, void *arg)
 {
 	struct pm_sched *s = arg;
@@ -179,9 +226,18 @@ static void sched_hook(enum pm_point pt, const void *obj, uint64_t val, void *ar
 				abort();
 			s->run->trace = t;
 		}
-		s->run->trace[s->run->nr_trace++] = (struct pinmm_trace_event){
+		struct pinmm_trace_event *e = &s->run->trace[s->run->nr_trace++];
+
+		*e = (struct pinmm_trace_event){
 			.step = (unsigned)s->run->nr_dec, .thread = self->id,
 			.point = pm_point_name(pt), .object = object_id(s, obj), .value = val };
+		pm_trace_value(pt, &e->value, e->value_text, sizeof(e->value_text));
+		if (s->run->ops->describe)
+			s->run->ops->describe(s->run->state, self->id, obj, e);
+		if (!e->what[0])
+			unnamed_object(s->run, e);
+		else
+			name_earlier(s->run, e);
 	}
 	reschedule(s, self, false);
 	pthread_mutex_unlock(&s->m);
@@ -351,6 +407,8 @@ int pm_sched_execute(struct pm_sched *s, struct pm_sched_run *run)
 	active = NULL;
 	s->current = -1;
 	pthread_mutex_unlock(&s->m);
+	if (run->want_trace && run->ops->describe)
+		name_leftovers(s, run);
 	return 0;
 }
 

@@ -13,6 +13,8 @@
 
 #include <pinmm/explore.h>
 
+#include "../base/preempt.h"
+
 /* One scheduling decision. */
 struct pm_decision {
 	uint8_t chosen;		/* thread that ran next */
@@ -51,6 +53,10 @@ void pm_sched_free(struct pm_sched *s);
 /* Run one execution of run->ops' threads on run->state. */
 int pm_sched_execute(struct pm_sched *s, struct pm_sched_run *run);
 void pm_sched_run_free(struct pm_sched_run *run);
+
+/* objects.c: a traced value in words; an entry that points to a table
+ * keeps its flags only (*val changed). */
+void pm_trace_value(enum pm_point pt, uint64_t *val, char *buf, size_t len);
 
 /* The default choice: keep running the current thread, else the lowest. */
 static inline int pm_sched_default(int current, unsigned enabled)

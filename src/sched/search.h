@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A search under way (explore build only): what explore.c (PCT, replay,
+ * the entry points) and dfs.c (depth-first search, shards) share.
+ */
+#ifndef PM_SCHED_SEARCH_H
+#define PM_SCHED_SEARCH_H
+
+#include "sched.h"
+
+struct pm_search {
+	const struct pinmm_explore_ops *ops;
+	void *ctx;
+	const struct pinmm_explore_cfg *cfg;
+	struct pinmm_explore_result *res;
+	double start, last_progress;
+};
+
+double pm_now(void);
+/* Run one execution; *failed set when check() (or the scheduler) says so. */
+int pm_search_execute(struct pm_search *s, struct pm_sched_run *run, bool *failed,
+		      char *msg, size_t len);
+/* A failing execution: counted, and kept when its message is new (the
+ * first failure also with its trace). 0 or -ENOMEM. */
+int pm_search_failed(struct pm_search *s, const struct pm_sched_run *run, const char *msg,
+		     unsigned bound, unsigned long prefix, unsigned long index);
+/* Report progress when it is time; true when the budget is spent. */
+bool pm_search_tick(struct pm_search *s, unsigned bound, double fraction);
+
+/* dfs.c */
+int pm_explore_dfs(struct pm_search *s);
+
+#endif
