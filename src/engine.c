@@ -64,6 +64,7 @@ int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out)
 	pm_mutex_init(&eng->pin_records.lock);
 	pm_mutex_init(&eng->swap.lock);
 	pm_mutex_init(&eng->hugetlb.lock);
+	eng->hugetlb.free_folio = hugetlb_free_folio;
 	pm_mutex_init(&eng->kthread_lock);
 	pm_list_init(&eng->mms);
 	pm_list_init(&eng->files);

@@ -88,6 +88,10 @@ struct pinmm {
 		pm_mutex_t lock;
 		struct pinmm_page **free;	/* free pages, a stack */
 		unsigned long nr_total, nr_free, nr_resv, cap;
+		/* where a freed hugetlb folio goes (hugetlb_free_folio; the
+		 * folio code below mm/ calls it through this, as Linux's
+		 * free_huge_folio is a folio's destructor) */
+		void (*free_folio)(struct pinmm *eng, struct pinmm_page *folio);
 	} hugetlb;
 	pm_mutex_t kthread_lock;
 	struct pm_kthread kthreads[PINMM_DAEMON_NR];

@@ -570,12 +570,19 @@ static void file_and_uprobe_misuse(void **state)
 	/* uprobes past the end of the file */
 	assert_int_equal(pinmm_uprobe_register(f, 3 * PG), -EINVAL);
 	assert_int_equal(pinmm_uprobe_unregister(f, UINT64_MAX), -EINVAL);
-	/* a pinned text page: -EBUSY, nothing changed (a short-term pin: a
-	 * R/O longterm one would first take the mapping's private copy) */
+	/* a short-term R/O pin of the text page (the page-cache page: only a
+	 * longterm one would take the mapping's own copy first): the probe
+	 * gives the mapping its own copy with the breakpoint, the pinned
+	 * page-cache page and the file stay as they were (G2: a snapshot) */
 	pin_ok(w.mm, &pin, text + PG, 1, 0, false, pp);
 	uint64_t pfn = pfn_at(w.mm, text + PG);
-	assert_int_equal(pinmm_uprobe_register(f, PG + 5), -EBUSY);
-	assert_int_equal(pfn_at(w.mm, text + PG), pfn);
+	assert_int_equal(pinmm_uprobe_register(f, PG + 5), 0);
+	assert_int_not_equal(pfn_at(w.mm, text + PG), pfn);
+	assert_int_equal(load8(w.mm, text + PG + 5), 0xcc);
+	uint8_t dev = 0;
+	assert_int_equal(pinmm_dev_read(&pin, 0, 5, &dev, 1), 0);
+	assert_int_equal(dev, 0x66);
+	assert_int_equal(pinmm_uprobe_unregister(f, PG + 5), 0);
 	assert_int_equal(load8(w.mm, text + PG + 5), 0x66);
 	unpin_ok(&pin);
 	assert_int_equal(pinmm_file_read(f, 0, b, 16), 0);

@@ -1705,7 +1705,8 @@ static void op_uprobe(struct world *w, const struct step *st)
 	bool install = st->r[2] & 1;
 
 	/* biased towards the historical failure: a breakpoint in a page that
-	 * is pinned in a private file mapping (uprobes must refuse it) */
+	 * is pinned in a private file mapping (uprobes must write into it in
+	 * place, never replace it) */
 	if ((st->r[2] >> 4) & 1) {
 		for (int t = 0; t < MAX_PINS; t++) {
 			struct mpin *pn = &w->pins[(st->r[0] + (uint64_t)t) % MAX_PINS];
@@ -1743,24 +1744,29 @@ static void op_uprobe(struct world *w, const struct step *st)
 	}
 	int r = install ? pinmm_uprobe_register(f->file, off)
 			: pinmm_uprobe_unregister(f->file, off);
-	if (r == -EBUSY)
-		return;		/* a page that may be pinned: nothing changed */
 	if (r) {
 		fail_(w, "errno", "uprobe: %d", r);
 		return;
 	}
 	uint8_t byte = install ? 0xcc : obj_byte(f, idx, off % PG);
-	/* G3: uprobes never replace a page that may be pinned: no held
-	 * FOLL_PIN handle may hold a page that was mapped at a target before */
+	/* G3: uprobes never replace a pinned page G1 covers: one that was
+	 * mapped at a target before is mapped there still (Linux writes the
+	 * breakpoint into it in place) */
 	for (int t = 0; t < ntargets && !w->failed; t++)
 		for (int k = 0; k < MAX_PINS; k++) {
 			struct mpin *pn = &w->pins[k];
-			for (unsigned long j = 0; pn->held && pn->is_pin && j < pn->n; j++)
-				if (pn->pages[j] == before[t])
+			for (unsigned long j = 0; pn->held && pn->is_pin && j < pn->n; j++) {
+				struct pinmm_mapping m;
+				if (pn->pages[j] != before[t] || !pn->guarded[j] || !pn->tracked[j])
+					continue;
+				memset(&m, 0, sizeof(m));
+				if (pinmm_follow_page(w->p[pn->proc].mm, pn->cur[j], &m) ||
+				    m.page != pn->pages[j])
 					fail_(w, "uprobe-pinned", "uprobe_%s of file%u +%llu replaced a page pinned by handle %d (taken in mm%u at 0x%llx)",
 					      install ? "register" : "unregister", f->id,
 					      (unsigned long long)off, k, w->p[pn->proc].id,
 					      (unsigned long long)pn->cur[j]);
+			}
 		}
 	if (w->failed)
 		return;
@@ -1774,7 +1780,25 @@ static void op_uprobe(struct world *w, const struct step *st)
 			    idx >= v->pgoff + v_npages(v))
 				continue;
 			uint64_t a = v->start + (idx - v->pgoff) * PG + off % PG;
-			/* a new page of its own: a R/O pin there no longer sees
+			unsigned long pg = (unsigned long)((a - v->start) / PG);
+			struct pinmm_mapping m;
+			struct pinmm_folio_info fi;
+			/* an unregister whose copy became the file's page again
+			 * (nothing held it) maps the page cache once more: the
+			 * file decides (whether it did is the engine's call:
+			 * it depends on references the model does not count) */
+			memset(&m, 0, sizeof(m));
+			pinmm_follow_page(p->mm, a, &m);
+			pinmm_folio_info(m.page, &fi);
+			if (!install && pinmm_policy_has(pinmm_get_policy(w->eng), PINMM_SW_UPROBE_WRITE_IN_PLACE) &&
+			    (!m.present || !fi.anon) && v->slot) {
+				mp_put(v->slot[pg]);
+				v->slot[pg] = NULL;
+				unguard_range(w, pi, a & ~(PG - 1), (a & ~(PG - 1)) + PG);
+				continue;
+			}
+			/* a page of its own (a new one, or the pinned one
+			 * written in place): a R/O pin there no longer sees
 			 * this address (the model's taint is conservative) */
 			m_wpage(w, pi, a)[off % PG] = byte;
 			/* a get there no longer sees this address */

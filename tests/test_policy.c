@@ -29,7 +29,7 @@ static const char *const names[PINMM_SW_NR] = {
 	"migrate_refuses_pinned",
 	"longterm_unmovable",
 	"reclaim_skips_pinned",
-	"uprobe_checks_pins",
+	"uprobe_write_in_place",
 	"ro_longterm_cow_unshare",
 	"swp_exclusive",
 };
@@ -159,9 +159,9 @@ static void test_parse_changes_in_order(void **state)
 	assert_int_equal(parse_ok("strict,-ksm_clear_then_check,-anon_exclusive").on,
 			 ALL & ~(1u << PINMM_SW_KSM_CLEAR_THEN_CHECK) &
 				 ~(1u << PINMM_SW_ANON_EXCLUSIVE));
-	assert_int_equal(parse_ok("legacy,+pin_accounting,+uprobe_checks_pins").on,
+	assert_int_equal(parse_ok("legacy,+pin_accounting,+uprobe_write_in_place").on,
 			 (1u << PINMM_SW_PIN_ACCOUNTING) |
-				 (1u << PINMM_SW_UPROBE_CHECKS_PINS));
+				 (1u << PINMM_SW_UPROBE_WRITE_IN_PLACE));
 
 	/* every switch turned off one by one from strict ends as legacy */
 	char text[1024] = "strict";
@@ -321,8 +321,8 @@ static void test_format_nearer_base(void **state)
 	/* changes listed in enum order, whatever order they were parsed in */
 	format_is(parse_ok("strict,-ksm_clear_then_check,-anon_exclusive"),
 		  "strict,-anon_exclusive,-ksm_clear_then_check");
-	format_is(parse_ok("legacy,+uprobe_checks_pins,+pin_accounting"),
-		  "legacy,+pin_accounting,+uprobe_checks_pins");
+	format_is(parse_ok("legacy,+uprobe_write_in_place,+pin_accounting"),
+		  "legacy,+pin_accounting,+uprobe_write_in_place");
 
 	/* 5 on, 9 off: legacy is nearer */
 	format_is((struct pinmm_policy){ .on = 0x1f },
@@ -339,7 +339,7 @@ static void test_format_nearer_base(void **state)
 	/* 7 on, 7 off (14 switches): a tie goes to strict */
 	format_is((struct pinmm_policy){ .on = 0x7f },
 		  "strict,-khugepaged_clear_then_check,-migrate_refuses_pinned,"
-		  "-longterm_unmovable,-reclaim_skips_pinned,-uprobe_checks_pins,"
+		  "-longterm_unmovable,-reclaim_skips_pinned,-uprobe_write_in_place,"
 		  "-ro_longterm_cow_unshare,-swp_exclusive");
 }
 

@@ -218,7 +218,8 @@ static void uprobe_takes_mmap_locks_oldest_first(void **state)
 }
 
 /*
- * uprobe register takes a reference on the text page it will replace. It
+ * uprobe register (the former __replace_page(), uprobe_write_in_place off)
+ * takes a reference on the text page it will replace. It
  * used to read the entry under the page-table lock and take the reference
  * after dropping it: a migration in between freed the page and the
  * reference revived a free frame (DEBUG_VM: a get on a free frame, found
@@ -230,6 +231,7 @@ struct uprobe_migrate_stage {
 	struct pinmm_mm *mm;
 	uint64_t addr;
 	const void *ptl;
+	int at;		/* the unlock of ptl to stage at (0: the second) */
 	int unlocks;
 	bool fired;
 	int migrate_err;
@@ -240,7 +242,8 @@ static void uprobe_migrate_hook(enum pm_point pt, const void *obj, uint64_t val,
 	struct uprobe_migrate_stage *st = arg;
 
 	(void)val;
-	if (in_hook || st->fired || pt != PM_PT_UNLOCK || obj != st->ptl || ++st->unlocks != 2)
+	if (in_hook || st->fired || pt != PM_PT_UNLOCK || obj != st->ptl ||
+	    ++st->unlocks != (st->at ? st->at : 2))
 		return;
 	st->fired = true;
 	in_hook = true;
@@ -251,7 +254,7 @@ static void uprobe_migrate_hook(enum pm_point pt, const void *obj, uint64_t val,
 static void uprobe_page_reference_vs_migration(void **state)
 {
 	(void)state;
-	struct pinmm *eng = make_strict_engine();
+	struct pinmm *eng = make_engine(policy_strict_without(PINMM_SW_UPROBE_WRITE_IN_PLACE));
 	struct pinmm_mm *mm = make_mm(eng);
 	struct pinmm_file *f;
 	uint64_t a;
@@ -275,6 +278,48 @@ static void uprobe_page_reference_vs_migration(void **state)
 	pinmm_file_put(f);
 	pinmm_mm_exit(mm);
 	finish_engine(eng);
+}
+
+/*
+ * The same in Linux 6.18's way (uprobe_write_in_place): the probe faults
+ * the page in as the mapping's own, then writes into whatever page the
+ * entry maps under the page-table lock. A migration staged at each release
+ * of that lock in turn moves the page before, between or after: the
+ * breakpoint must end up in the page mapped at the end, and every count
+ * must be right.
+ */
+static void uprobe_in_place_vs_migration(void **state)
+{
+	(void)state;
+	for (int at = 1; at <= 4; at++) {
+		struct pinmm *eng = make_strict_engine();
+		struct pinmm_mm *mm = make_mm(eng);
+		struct pinmm_file *f;
+		uint64_t a;
+
+		assert_int_equal(pinmm_file_create(eng, 2 * PG, 0x90, &f), 0);
+		assert_int_equal(pinmm_mmap_file(mm, 0, 2 * PG, PROT_RX, PINMM_MAP_PRIVATE, f, 0,
+						 &a), 0);
+		assert_int_equal(load8(mm, a + PG), 0x90);
+		struct pt_table *pte = pte_table_lookup(mm, a + PG, NULL);
+		assert_non_null(pte);
+		struct uprobe_migrate_stage st = { .mm = mm, .addr = a + PG, .ptl = &pte->ptl,
+						   .at = at };
+
+		pm_preempt_set_hook(uprobe_migrate_hook, &st);
+		int r = pinmm_uprobe_register(f, PG + 0x10);
+		pm_preempt_set_hook(NULL, NULL);
+		assert_int_equal(r, 0);
+		assert_int_equal(load8(mm, a + PG + 0x10), 0xcc);
+		assert_int_equal(load8(mm, a + PG + 0x11), 0x90);
+		assert_invariants(eng);
+		assert_int_equal(pinmm_uprobe_unregister(f, PG + 0x10), 0);
+		assert_int_equal(load8(mm, a + PG + 0x10), 0x90);
+		assert_invariants(eng);
+		pinmm_file_put(f);
+		pinmm_mm_exit(mm);
+		finish_engine(eng);
+	}
 }
 
 /* ------------------------------------ mapcount changes are race points --- */
@@ -335,6 +380,7 @@ int main(void)
 		cmocka_unit_test(uprobe_register_vs_exit),
 		cmocka_unit_test(uprobe_takes_mmap_locks_oldest_first),
 		cmocka_unit_test(uprobe_page_reference_vs_migration),
+		cmocka_unit_test(uprobe_in_place_vs_migration),
 		cmocka_unit_test(mapcount_changes_are_preemption_points),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

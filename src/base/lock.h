@@ -10,6 +10,7 @@
 #define PM_BASE_LOCK_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "preempt.h"
 
@@ -17,22 +18,23 @@ typedef struct { pthread_mutex_t m; } pm_mutex_t;
 typedef struct { pthread_rwlock_t rw; } pm_rwsem_t;
 
 #ifdef PINMM_EXPLORE
-/* src/sched: is this thread under the controlled scheduler? */
-bool pm_sched_controlled(void);
-/* the lock at obj is taken: run someone else until it may be free */
-void pm_sched_wait_lock(const void *obj);
-/* obj was released: its waiters may try again */
-void pm_sched_wake(const void *obj);
-#define PM_LOCK_SLOW(obj, trylock, lock)                        \
-	do {                                                    \
-		if (!pm_sched_controlled()) {                   \
-			lock;                                   \
-			break;                                  \
-		}                                               \
-		while (trylock)                                 \
-			pm_sched_wait_lock(obj);                \
+/* through the scheduler's ops (preempt.h), when one is in charge */
+#define PM_LOCK_SLOW(obj, trylock, lock)                                \
+	do {                                                            \
+		const struct pm_sched_ops *ops_ = atomic_load(&pm_sched_ops); \
+		if (!ops_ || !ops_->controlled()) {                     \
+			lock;                                           \
+			break;                                          \
+		}                                                       \
+		while (trylock)                                         \
+			ops_->wait_lock(obj);                           \
 	} while (0)
-#define PM_UNLOCK_WAKE(obj) pm_sched_wake(obj)
+#define PM_UNLOCK_WAKE(obj)                                             \
+	do {                                                            \
+		const struct pm_sched_ops *ops_ = atomic_load(&pm_sched_ops); \
+		if (ops_)                                               \
+			ops_->wake(obj);                                \
+	} while (0)
 #else
 #define PM_LOCK_SLOW(obj, trylock, lock) lock
 #define PM_UNLOCK_WAKE(obj) ((void)(obj))

@@ -4,6 +4,7 @@
 
 #ifdef PINMM_EXPLORE
 #include <stdatomic.h>
+#include <sched.h>
 #include <stddef.h>
 
 static _Atomic(pm_preempt_hook_t) hook;
@@ -23,12 +24,22 @@ void pm_preempt_call(enum pm_point pt, const void *obj, uint64_t val)
 		h(pt, obj, val, atomic_load(&hook_arg));
 }
 
-/* with no scheduler in charge, a relax is a yield (src/sched overrides
- * the decision when the caller is a controlled thread) */
-void pm_sched_relax(void);
+const struct pm_sched_ops *_Atomic pm_sched_ops;
+
+void pm_sched_set_ops(const struct pm_sched_ops *ops)
+{
+	atomic_store(&pm_sched_ops, ops);
+}
+
+/* with no scheduler in charge, a relax is a yield */
 void pm_cpu_relax(void)
 {
-	pm_sched_relax();
+	const struct pm_sched_ops *ops = atomic_load(&pm_sched_ops);
+
+	if (ops)
+		ops->relax();
+	else
+		sched_yield();
 }
 
 const char *pm_point_name(enum pm_point pt)

@@ -46,6 +46,23 @@ const char *pm_point_name(enum pm_point pt);
 /* A spin-wait for another thread's progress: under the controlled
  * scheduler, run someone else. */
 void pm_cpu_relax(void);
+/*
+ * What the locks and spin-waits ask of a controlled scheduler. src/sched
+ * fills it in when it starts (base/ knows no scheduler: it calls through
+ * this, as it calls the preemption hook); unset, every thread runs free.
+ *   controlled  is this thread under the controlled scheduler?
+ *   wait_lock   the lock at obj is taken: run someone else meanwhile
+ *   wake        obj was released: its waiters may try again
+ *   relax       a spin-wait: run someone else
+ */
+struct pm_sched_ops {
+	bool (*controlled)(void);
+	void (*wait_lock)(const void *obj);
+	void (*wake)(const void *obj);
+	void (*relax)(void);
+};
+void pm_sched_set_ops(const struct pm_sched_ops *ops);
+extern const struct pm_sched_ops *_Atomic pm_sched_ops;
 #else
 #include <sched.h>
 #define pm_preempt(pt, obj, val) do { (void)(obj); (void)(val); } while (0)

@@ -5,10 +5,6 @@
 
 #include "../mm/mm.h"
 
-/* PG_locked: one mover of a folio at a time. */
-bool folio_trylock(struct pinmm_page *folio);
-void folio_unlock(struct pinmm_page *folio);
-
 /*
  * Move a small folio (caller holds a reference) to a new frame allocated
  * with gfp. 0; -EBUSY (it may be pinned, or it cannot migrate: large, KSM);

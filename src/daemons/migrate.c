@@ -26,16 +26,6 @@
 #include "../mm/mm.h"
 #include "daemons.h"
 
-bool folio_trylock(struct pinmm_page *folio)
-{
-	return !(atomic_fetch_or(&folio->flags, 1u << PG_locked) & (1u << PG_locked));
-}
-
-void folio_unlock(struct pinmm_page *folio)
-{
-	page_clear(folio, PG_locked);
-}
-
 struct migrate_walk {
 	struct pinmm *eng;
 	struct pinmm_page *old, *new;	/* new: NULL while unmapping */
@@ -242,29 +232,6 @@ out_unlock:
 	return err;
 }
 
-/* The folio mapped at addr (by a PTE or a PMD leaf), with a reference;
- * NULL with *err. */
-static struct pinmm_page *follow_folio(struct pinmm_mm *mm, uint64_t addr, int *err)
-{
-	struct pt_table *t;
-	struct pinmm_page *folio = NULL;
-	unsigned i;
-	uint64_t sub;
-
-	*err = -EFAULT;
-	t = entry_lock(mm, addr, &i, &sub);
-	if (!t)
-		return NULL;
-	pte_t e = pt_read(t, i);
-	if (pte_present(e) && !pte_special(e)) {
-		folio = page_folio(eng_pfn_page(mm->eng, pte_pfn(e)));
-		folio_get(folio);
-		*err = 0;
-	}
-	pm_mutex_unlock(&t->ptl);
-	return folio;
-}
-
 /* Move a folio to another frame of the same kind of zone. */
 static int migrate_within_zone(struct pinmm *eng, struct pinmm_page *folio)
 {
@@ -279,7 +246,7 @@ int pinmm_migrate(struct pinmm_mm *mm, uint64_t addr)
 
 	if (err)
 		return err;
-	folio = follow_folio(mm, addr, &err);
+	folio = folio_get_at(mm, addr, &err);
 	pm_up_read(&mm->mmap_lock);
 	if (!folio)
 		return err;
@@ -298,7 +265,7 @@ int pinmm_numa_hint(struct pinmm_mm *mm, uint64_t addr)
 
 	if (err)
 		return err;
-	folio = follow_folio(mm, addr, &err);
+	folio = folio_get_at(mm, addr, &err);
 	if (folio) {
 		/* change_prot_numa(): the next access takes a hinting fault
 		 * (on the PMD leaf of a THP: do_huge_pmd_numa_page()) */

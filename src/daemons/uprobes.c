@@ -1,18 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * uprobes: a breakpoint at a file offset, written into every private
- * mapping of that text page. As Linux's __replace_page(), each mapping gets
- * a private anonymous copy of the page with the breakpoint byte, installed
- * in place of the page it mapped (the page-cache page, or an earlier copy);
- * unregistering installs a copy with the original byte.
+ * mapping of that text page.
  *
- * Replacing a page that may be pinned would leave the device with a page
- * the process no longer maps: uprobe_checks_pins refuses the whole
- * operation first (-EBUSY, no mapping changed). Mappings made after the
- * registration are not probed (Linux's uprobe_mmap() is not modelled).
+ * As Linux 6.18 does it (uprobe_write() over folio_walk, observed on the
+ * host: docs/host-conformance.md): a FOLL_FORCE write fault first makes
+ * the page the mapping's own - a page-cache page gets an anonymous copy,
+ * an anonymous page shared after fork is unshared, an exclusive one
+ * (pinned or not) stays - and the byte is written into that page in place.
+ * A pinned page therefore stays mapped, and the device sees the breakpoint
+ * as the CPU does. Unregistering writes the original byte back the same
+ * way, and when the copy is then the page-cache page again and nothing may
+ * pin it, zaps it: the next fault maps the page cache.
+ *
+ * Without uprobe_write_in_place, the former __replace_page(): every
+ * mapping gets a new anonymous copy with the byte, installed in place of
+ * the page it mapped - a pinned page included, which the process then no
+ * longer maps. Mappings made after the registration are not probed
+ * (Linux's uprobe_mmap() is not modelled).
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <pinmm/daemons.h>
 
@@ -170,6 +179,80 @@ static int replace_page(struct pinmm *eng, struct uprobe_target *t,
 	return err;
 }
 
+/* Is the page the file's page again (the original bytes)? */
+static bool identical_to_cache(struct pinmm_file *f, uint64_t index, const uint8_t *frame)
+{
+	uint8_t want[PINMM_PAGE_SIZE], have[PINMM_PAGE_SIZE];
+
+	frame_copy_from(have, frame, sizeof(have));
+	return !pinmm_file_read(f, index * PINMM_PAGE_SIZE, want, sizeof(want)) &&
+	       !memcmp(want, have, sizeof(want));
+}
+
+/* The page t maps, as the mapping's own exclusive anonymous page, with its
+ * page-table lock held and its entry in *e; NULL when it changed under us. */
+static struct pinmm_page *uprobe_own_page(struct pinmm *eng, struct uprobe_target *t,
+					  struct pt_table **ptl, pte_t *e)
+{
+	struct pt_table *pte = pte_table_lock(t->mm, t->addr);
+	struct pinmm_page *page = NULL;
+
+	if (!pte)
+		return NULL;
+	*e = pt_read(pte, pt_index(t->addr, PT_LEVEL_PTE));
+	if (pte_present(*e) && !pte_special(*e))
+		page = eng_pfn_page(eng, pte_pfn(*e));
+	if (!page || !page_test(page_folio(page), PG_anon) || !page_anon_exclusive(page)) {
+		pm_mutex_unlock(&pte->ptl);
+		return NULL;
+	}
+	*ptl = pte;
+	return page;
+}
+
+/*
+ * The in-place write of one mapping (mmap_lock held): fault the page in as
+ * the mapping's own (a FOLL_FORCE write: a copy of a page-cache or shared
+ * page, kept read-only), then write the byte into it under the page-table
+ * lock. Unregistering, a copy that is the file's page again goes (not one
+ * that may be pinned, or that anyone else holds); the file read happens
+ * outside the page-table lock (the file lock comes before it).
+ */
+static int uprobe_write_in_page(struct pinmm_file *f, struct uprobe_target *t, uint64_t off,
+				uint8_t byte)
+{
+	struct pinmm *eng = f->eng;
+	struct pt_table *pte;
+	struct pinmm_page *page = NULL;
+	pte_t e = 0;
+
+	for (int tries = 0; tries < 16 && !page; tries++) {
+		int err = handle_mm_fault(t->mm, t->vma, t->addr,
+					  FAULT_FLAG_WRITE | FAULT_FLAG_FORCE);
+		if (err)
+			return err;
+		page = uprobe_own_page(eng, t, &pte, &e);
+	}
+	if (!page)
+		return -EAGAIN;
+	frame_copy_to((uint8_t *)eng_page_virt(eng, page) + (off & (PINMM_PAGE_SIZE - 1)), &byte, 1);
+	pm_mutex_unlock(&pte->ptl);
+	if (byte == UPROBE_SWBP || folio_maybe_dma_pinned(eng, page_folio(page)) ||
+	    !identical_to_cache(f, off >> PINMM_PAGE_SHIFT, eng_page_virt(eng, page)))
+		return 0;
+	pte_t now;
+	struct pinmm_page *again = uprobe_own_page(eng, t, &pte, &now);
+	if (!again)
+		return 0;	/* gone meanwhile: nothing to revert */
+	if (again == page && now == e && folio_ref_count(page_folio(page)) == 1 &&
+	    !folio_maybe_dma_pinned(eng, page_folio(page))) {
+		pt_xchg(pte, pt_index(t->addr, PT_LEVEL_PTE), 0);
+		zap_present_pte(eng, now);
+	}
+	pm_mutex_unlock(&pte->ptl);
+	return 0;
+}
+
 static int uprobe_write_opcode(struct pinmm_file *f, uint64_t off, bool install)
 {
 	struct pinmm *eng;
@@ -199,17 +282,13 @@ static int uprobe_write_opcode(struct pinmm_file *f, uint64_t off, bool install)
 	for (size_t k = 0; k < n; k++)
 		if (first_of_mm(t, k))
 			pm_down_read(&t[k].mm->mmap_lock);
+	bool in_place = pm_policy(eng, PINMM_SW_UPROBE_WRITE_IN_PLACE);
 	for (size_t k = 0; k < n && !err; k++) {
 		if (!uprobe_revalidate(&t[k], f, off >> PINMM_PAGE_SHIFT))
 			continue;
-		pages[k] = uprobe_get_page(&t[k], &err);
-		/* all or nothing: a page that may be pinned stops it here */
-		if (!err && pm_policy(eng, PINMM_SW_UPROBE_CHECKS_PINS) &&
-		    folio_maybe_dma_pinned(eng, page_folio(pages[k])))
-			err = -EBUSY;
-	}
-	for (size_t k = 0; k < n && !err; k++) {
-		if (t[k].vma)
+		if (in_place)
+			err = uprobe_write_in_page(f, &t[k], off, install ? UPROBE_SWBP : orig);
+		else if ((pages[k] = uprobe_get_page(&t[k], &err)))
 			err = replace_page(eng, &t[k], pages[k], off & (PINMM_PAGE_SIZE - 1),
 					   install ? UPROBE_SWBP : orig);
 	}

@@ -49,7 +49,9 @@ static void free_folio(struct pinmm_page *folio)
 	VM_BUG_ON_PAGE(page_test(folio, PG_swapcache), folio);
 	VM_BUG_ON_PAGE(folio_still_mapped(folio), folio);
 	if (page_test(folio, PG_hugetlb)) {
-		hugetlb_free_folio(pm_page_engine(folio), folio);	/* back to the pool */
+		struct pinmm *eng = pm_page_engine(folio);
+
+		eng->hugetlb.free_folio(eng, folio);	/* back to the pool */
 		return;
 	}
 	pm_free_folio(folio);

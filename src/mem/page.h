@@ -162,6 +162,18 @@ static inline bool folio_try_get(struct pinmm_page *f)
 void folio_put(struct pinmm_page *f);
 void folio_put_refs(struct pinmm_page *f, int refs);
 
+/* PG_locked: one mover of a folio at a time (migration, splits, reclaim),
+ * and a swap-in's folio until it is mapped. */
+static inline bool folio_trylock(struct pinmm_page *folio)
+{
+	return !(atomic_fetch_or(&folio->flags, 1u << PG_locked) & (1u << PG_locked));
+}
+
+static inline void folio_unlock(struct pinmm_page *folio)
+{
+	atomic_fetch_and(&folio->flags, ~(1u << PG_locked));
+}
+
 /* Per page mapcount (PTE maps) plus the folio's PMD maps. */
 static inline int page_mapcount(struct pinmm_page *p)
 {

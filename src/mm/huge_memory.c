@@ -403,24 +403,26 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 
 int pinmm_split_folio(struct pinmm_mm *mm, uint64_t addr)
 {
-	struct pinmm_mapping m;
+	struct pinmm_page *folio;
 	int err;
 
 	if (!mm)
 		return -EINVAL;
 	if (atomic_load(&mm->dead))
 		return -ESRCH;
-	err = pinmm_follow_page(mm, addr, &m);
-	if (err)
-		return err;
-	if (!m.present || m.order == 0 || m.zero_page || page_test(page_folio(m.page), PG_hugetlb))
-		return -EINVAL;
 	pm_down_write(&mm->mmap_lock);
-	struct pinmm_page *folio = page_folio(m.page);
-	/* our own reference keeps it from going away meanwhile */
-	if (!folio_try_get(folio)) {
+	if (!vma_lookup(mm, addr)) {
 		pm_up_write(&mm->mmap_lock);
-		return -EAGAIN;
+		return -EFAULT;
+	}
+	/* our own reference keeps it from going away meanwhile */
+	folio = folio_get_at(mm, addr, &err);
+	if (!folio || !folio_order(folio) || page_test(folio, PG_hugetlb)) {
+		/* nothing mapped, a small folio, or a hugetlb page */
+		pm_up_write(&mm->mmap_lock);
+		if (folio)
+			folio_put(folio);
+		return -EINVAL;
 	}
 	split_huge_pmd_address(mm, addr);	/* PTE-map it here first */
 	if (folio_order(folio) == 0)

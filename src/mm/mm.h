@@ -248,6 +248,9 @@ struct pt_table *pmd_huge_lock(struct pinmm_mm *mm, uint64_t addr);
  * holds the leaf. *i: the entry; *sub: the 4 KiB page within the leaf (0
  * for a PTE). NULL when neither exists. */
 struct pt_table *entry_lock(struct pinmm_mm *mm, uint64_t addr, unsigned *i, uint64_t *sub);
+/* The folio mapped at addr (by a PTE or a PMD leaf; not the zero pages),
+ * with a reference; NULL and -EFAULT when none. mmap_lock held. */
+struct pinmm_page *folio_get_at(struct pinmm_mm *mm, uint64_t addr, int *err);
 /* Lock the PTE table for addr: walks under RCU, locks, rechecks that the
  * PMD still points at it. NULL when no table. */
 struct pt_table *pte_table_lock(struct pinmm_mm *mm, uint64_t addr);

@@ -285,6 +285,26 @@ struct pt_table *entry_lock(struct pinmm_mm *mm, uint64_t addr, unsigned *i, uin
 	return t;
 }
 
+struct pinmm_page *folio_get_at(struct pinmm_mm *mm, uint64_t addr, int *err)
+{
+	struct pinmm_page *folio = NULL;
+	unsigned i;
+	uint64_t sub;
+	struct pt_table *t = entry_lock(mm, addr, &i, &sub);
+
+	*err = -EFAULT;
+	if (!t)
+		return NULL;
+	pte_t e = pt_read(t, i);
+	if (pte_present(e) && !pte_special(e)) {
+		folio = page_folio(eng_pfn_page(mm->eng, pte_pfn(e)));
+		folio_get(folio);
+		*err = 0;
+	}
+	pm_mutex_unlock(&t->ptl);
+	return folio;
+}
+
 /* true when some VMA overlaps [start, end) */
 static bool range_has_vma(struct pinmm_mm *mm, uint64_t start, uint64_t end)
 {

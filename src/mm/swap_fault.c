@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 
-#include "../daemons/daemons.h"
 #include "mm.h"
 
 /* The folio for slot, locked, with a reference; NULL: retry (0 in *err) or

@@ -49,7 +49,7 @@ struct pm_sched {
 
 static __thread struct sched_thread *self;
 
-bool pm_sched_controlled(void)
+static bool pm_sched_controlled(void)
 {
 	return self != NULL;
 }
@@ -243,7 +243,7 @@ static void sched_hook(enum pm_point pt, const void *obj, uint64_t val, void *ar
 	pthread_mutex_unlock(&s->m);
 }
 
-void pm_sched_wait_lock(const void *obj)
+static void pm_sched_wait_lock(const void *obj)
 {
 	struct pm_sched *s = self->s;
 
@@ -260,7 +260,7 @@ void pm_sched_wait_lock(const void *obj)
 	pthread_mutex_unlock(&s->m);
 }
 
-void pm_sched_wake(const void *obj)
+static void pm_sched_wake(const void *obj)
 {
 	struct pm_sched *s = self ? self->s : active;
 
@@ -273,7 +273,7 @@ void pm_sched_wake(const void *obj)
 	pthread_mutex_unlock(&s->m);
 }
 
-void pm_sched_relax(void)
+static void pm_sched_relax(void)
 {
 	struct pm_sched *s = self ? self->s : NULL;
 
@@ -420,6 +420,20 @@ void pm_sched_run_free(struct pm_sched_run *run)
 	run->trace = NULL;
 	run->nr_dec = run->nr_trace = 0;
 }
+/* The locks and spin-waits of base/ reach this scheduler only through
+ * these (base/preempt.h), set when the program starts. */
+static const struct pm_sched_ops sched_ops = {
+	.controlled = pm_sched_controlled,
+	.wait_lock = pm_sched_wait_lock,
+	.wake = pm_sched_wake,
+	.relax = pm_sched_relax,
+};
+
+__attribute__((constructor)) static void sched_ops_register(void)
+{
+	pm_sched_set_ops(&sched_ops);
+}
+
 #else
 typedef int pm_sched_unused_t;
 #endif

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* madvise: DONTNEED, FREE, DONTFORK/DOFORK and the VMA-flag advices. */
+/* madvise: DONTNEED, FREE, DONTFORK/DOFORK and the VMA-flag advices, and the
+ * entry to the mechanisms that move pages (KSM, collapse, pageout). */
 #include <errno.h>
 
-#include "../daemons/daemons.h"
-#include "mm.h"
+#include "daemons.h"
+#include "../mm/mm.h"
 
 /* Set or clear vm_flags bits on every VMA of [start,end), splitting. */
 static int madvise_vma_flags(struct pinmm_mm *mm, uint64_t start, uint64_t end,
