@@ -52,8 +52,14 @@ def sz(n):
 # (cow.c's `size`). `setup` is a list of statements.
 
 class Kind:
-    def __init__(self, name, slug, setup, size, note=""):
+    def __init__(self, name, slug, setup, size, note="", header=()):
         self.name, self.slug, self.setup, self.size, self.note = name, slug, setup, size, note
+        self.header = list(header)   # machine set-up lines (`swap SIZE`)
+
+
+# the swap device of a scenario that swaps out (cow.c's run_with_*_swap,
+# khugepaged.c's swap cases): a few pages' worth is all they use
+SWAP_HEADER = ["swap 1M"]
 
 
 def thp_setup(size=M2):
@@ -106,6 +112,13 @@ HUGETLB_KIND = Kind("hugetlb (2048 kB)", "hugetlb",
 ANON_KINDS = [
     Kind("base page", "base",
          ["mmap buf anon private 4K nothp", "write buf 0x01 len=4K"], K4),
+    # do_run_with_base_page(swapout=true): MADV_PAGEOUT, and the test runs
+    # on the swap entry (its first access swaps in through the swap cache)
+    Kind("swapped out base page", "swapped",
+         ["mmap buf anon private 4K nothp", "write buf 0x01 len=4K",
+          "madvise buf 4K pageout", "expect swapped buf"], K4,
+         "MADV_PAGEOUT to the engine's swap device (`swap 1M`); the test starts on the swap "
+         "entry", SWAP_HEADER),
 ] + thp_kinds(M2) + [k for s in MTHP_SIZES for k in thp_kinds(s * 1024)] + [HUGETLB_KIND]
 
 # cow.c's vmsplice() cases are XFAIL for hugetlb: hugetlb_wp() reuses a
@@ -120,7 +133,8 @@ def xfail_body(lines):
             for l in lines]
 
 # cow.c's other anonymous kinds, none expressible today
-SWAP = "swap: swapping out needs `swap SIZE`, which the engine does not have yet"
+SWAP = ("swap: reclaim here swaps out small folios only (Linux swaps a THP out whole, or "
+        "splits it first)")
 HUGETLB = "hugetlb: shared hugetlb memory (hugetlbfs files) is not modelled"
 HUGETLB_1G = "hugetlb: 1 GiB huge pages are not modelled (2 MiB only)"
 FILE_THP = "file THP: the engine has no THP in the page cache (file/shmem collapse)"
@@ -131,7 +145,7 @@ LONG = "length: 512 mremap rounds to unroll (expressible, left out to keep the s
 
 
 def anon_skip_kinds():
-    out = [("swapped out base page", SWAP), ("swapped-out THP (2048 kB)", SWAP)]
+    out = [("swapped-out THP (2048 kB)", SWAP)]
     for s in MTHP_SIZES + [2048]:
         out += [("swapped-out, PTE-mapped THP (%d kB)" % s, SWAP),
                 ("single PTE of swapped-out THP (%d kB)" % s, SWAP)]
@@ -511,6 +525,11 @@ def kh(b):
     return b, []
 
 
+# a khugepaged.c case that swaps out: the scenario boots with a swap device
+def kh_swap(b):
+    return b, [], SWAP_HEADER
+
+
 # alloc_hpage() of khugepaged.c is `mmap ... thp` + a write: a THP on fault
 def kh_setup(n=1):
     return ["mmap buf anon private %s nothp" % sz(n * M2)]
@@ -558,9 +577,20 @@ KH_CASES = [
     ("collapse_compound_extreme", "Collapse PTE table full of different compound pages",
      "compound-extreme", "", None, LONG),
     ("collapse_swapin_single_pte", "Collapse with swapping in single PTE entry",
-     "swapin-single-pte", "", None, SWAP),
+     "swapin-single-pte", "a table with one page swapped out (MADV_PAGEOUT) collapses: the "
+     "page is swapped in first and keeps its bytes",
+     lambda k: kh_swap(kh_setup() + ["write buf 0x5a len=2M", "madvise buf 4K pageout",
+                                     "expect swapped buf", "madvise buf 2M hugepage",
+                                     "madvise buf 2M collapse", "expect huge buf",
+                                     "expect read buf len=2M == 0x5a"]), None),
     ("collapse_max_ptes_swap", "Maybe collapse with max_ptes_swap exceeded", "max-ptes-swap",
-     "", None, SWAP),
+     "MADV_COLLAPSE ignores max_ptes_swap: 65 of 512 pages swapped out (one more than the "
+     "default 64) are swapped in and collapse",
+     lambda k: kh_swap(kh_setup() + ["write buf 0x5a len=2M", "madvise buf 260K pageout",
+                                     "expect swapped buf", "expect swapped buf+256K",
+                                     "madvise buf 2M hugepage", "madvise buf 2M collapse",
+                                     "expect huge buf", "expect read buf len=2M == 0x5a"]),
+     None),
     ("collapse_fork", "Collapse PTE table with single page shared with parent process", "fork",
      "the child collapses a table holding a page COW-shared with the parent; the parent keeps "
      "its small page and its data",
@@ -630,9 +660,10 @@ KH_FILE_OPS = {"collapse_max_ptes_none": ["file"],
 # --------------------------------------------------------------- table ---
 
 class Case:
-    def __init__(self, suite, name, fname, what, lines, breaks, note=""):
+    def __init__(self, suite, name, fname, what, lines, breaks, note="", header=()):
         self.suite, self.name, self.fname, self.what = suite, name, fname, what
         self.lines, self.breaks, self.note = lines, breaks, note
+        self.header = list(header)
 
 
 def build():
@@ -646,7 +677,8 @@ def build():
                 note = ("XFAIL in cow.c: with hugetlb, Linux leaks here (hugetlb_wp() reuses "
                         "a page mapped once); the scenario expects the leak")
             cases.append(Case("cow.c", "%s ... with %s" % (desc, k.name),
-                              "cow-%s-%s" % (slug, k.slug), what, k.setup + b, br, note))
+                              "cow-%s-%s" % (slug, k.slug), what, k.setup + b, br, note,
+                              k.header))
         for kname, why in anon_skip_kinds():
             skips.append(("cow.c", "%s ... with %s" % (desc, kname), why))
     for desc, slug, variant in COLLAPSE_CASES:
@@ -684,8 +716,9 @@ def build():
         if fn is None:
             skips.append(("khugepaged.c", name, why))
             continue
-        b, br = fn(None)
-        cases.append(Case("khugepaged.c", name, "khugepaged-" + slug, what, b, br))
+        b, br, *header = fn(None)
+        cases.append(Case("khugepaged.c", name, "khugepaged-" + slug, what, b, br,
+                          header=header[0] if header else ()))
     for fn_name, msg in KH_FILE_TESTS:
         for ops in KH_FILE_OPS.get(fn_name, ["file", "shmem"]):
             skips.append(("khugepaged.c", "%s (madvise:%s): %s" % (fn_name, ops, msg), FILE_THP))
@@ -699,6 +732,7 @@ def render(c):
     if c.note:
         out.append("# Note: %s." % c.note)
     out.append('scenario "%s: %s"' % (c.suite.replace(".c", ""), c.name.replace('"', "'")))
+    out += c.header
     if c.breaks:
         out.append("breaks-without " + " ".join(c.breaks))
     out += c.lines

@@ -174,6 +174,12 @@ void pinmm_get_stats(struct pinmm *eng, struct pinmm_stats *out)
 	out->cow_copies = atomic_load(&eng->stats.cow_copies);
 	out->cow_reuses = atomic_load(&eng->stats.cow_reuses);
 	out->fork_early_copies = atomic_load(&eng->stats.fork_early_copies);
+	pm_mutex_lock(&eng->swap.lock);
+	for (size_t i = 0; i < eng->swap.nr; i++) {
+		out->swap_slots += eng->swap.data[i] != NULL;
+		out->swap_cache += eng->swap.data[i] && eng->swap.cache[i];
+	}
+	pm_mutex_unlock(&eng->swap.lock);
 }
 
 struct pinmm_mm **pm_snapshot_mms(struct pinmm *eng, size_t *nr)

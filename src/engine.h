@@ -43,12 +43,12 @@ static inline void pm_list_del(struct pm_list *n)
 #define pm_list_for_each(pos, head) \
 	for ((pos) = (head)->next; (pos) != (head); (pos) = (pos)->next)
 
-/* The in-memory swap device (mm/swap.c). */
+/* The in-memory swap device and its swap cache (mm/swap.c). */
 struct pm_swap {
 	pm_mutex_t lock;
 	uint8_t **data;		/* slot contents, NULL when free */
 	int *count;		/* swap entries referring to each slot */
-	bool *writing;		/* allocated, contents not written yet */
+	struct pinmm_page **cache;	/* the folio cached for each slot, or NULL */
 	size_t nr, cap;
 	size_t free_hint;	/* no free slot below it */
 };

@@ -213,6 +213,8 @@ static inline void assert_no_leak(struct pinmm *eng)
 		print_error("leak: %zu frames still used\n", st.frames_used);
 	assert_int_equal(st.frames_used, 0);
 	assert_int_equal(st.nr_mms, 0);
+	/* no swap slot outlives the entries and the cache that held it */
+	assert_int_equal(st.swap_slots, 0);
 }
 
 static inline void finish_engine(struct pinmm *eng)
@@ -318,6 +320,20 @@ static inline struct pinmm_mapping follow(struct pinmm_mm *mm, uint64_t addr)
 }
 
 /* pfn mapped at addr (must be present) */
+/* npages of private anonymous memory holding byte, swapped out
+ * (MADV_PAGEOUT; the default engine has a swap device) */
+static inline uint64_t map_swapped_out(struct pinmm_mm *mm, unsigned long npages,
+				       uint8_t byte)
+{
+	uint64_t a = map_rw_populated(mm, npages);
+
+	fill(mm, a, byte, npages * PG);
+	assert_int_equal(pinmm_madvise(mm, a, npages * PG, PINMM_MADV_PAGEOUT), 0);
+	for (unsigned long i = 0; i < npages; i++)
+		assert_true(follow(mm, a + i * PG).swapped);
+	return a;
+}
+
 static inline uint64_t pfn_at(struct pinmm_mm *mm, uint64_t addr)
 {
 	struct pinmm_mapping m = follow(mm, addr);

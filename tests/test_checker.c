@@ -304,11 +304,7 @@ static void checker_swap_count(void **state)
 	(void)state;
 	struct pinmm *eng = make_strict_engine();
 	struct pinmm_mm *mm = make_mm(eng);
-	uint64_t a = map_rw_populated(mm, 1);
-
-	fill(mm, a, 0x5C, PG);
-	assert_int_equal(pinmm_madvise(mm, a, PG, PINMM_MADV_PAGEOUT), 0);
-	assert_true(follow(mm, a).swapped);
+	uint64_t a = map_swapped_out(mm, 1, 0x5C);
 	size_t slot = SIZE_MAX;
 	for (size_t i = 0; i < eng->swap.nr; i++)
 		if (eng->swap.data[i])
@@ -321,6 +317,50 @@ static void checker_swap_count(void **state)
 	eng->swap.count[slot]--;
 	expect_clean(eng);
 	assert_bytes(mm, a, 0x5C, PG);	/* swapped back in */
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+/* the swap cache: its reference is counted, and a cached folio and its
+ * slot must name each other; a slot held by nothing is a leak */
+static void checker_swap_cache(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_swapped_out(mm, 1, 0x5D);
+	struct pinmm_mm *child = fork_mm(mm);
+	assert_bytes(mm, a, 0x5D, PG);	/* cached: the child's entry refers to it */
+	struct pinmm_page *folio = follow(mm, a).page;
+	uint64_t slot = folio->private;
+	assert_true(page_test(folio, PG_swapcache));
+	assert_ptr_equal(eng->swap.cache[slot], folio);
+	expect_clean(eng);
+
+	/* the cache's reference explains one reference of the folio */
+	page_clear(folio, PG_swapcache);
+	expect_violation(eng, "caches pfn");
+	page_set(folio, PG_swapcache);
+	atomic_fetch_sub(&folio->refcount, 1);
+	expect_violation(eng, "refcount 1 < 2");
+	atomic_fetch_add(&folio->refcount, 1);
+	expect_clean(eng);
+
+	/* a folio claiming a slot that does not cache it */
+	eng->swap.cache[slot] = NULL;
+	expect_violation(eng, "which does not cache it");
+	eng->swap.cache[slot] = folio;
+
+	expect_clean(eng);
+
+	/* a slot held by no entry and no cached folio: leaked */
+	long leak = swap_alloc(eng);
+	assert_true(leak >= 0);
+	expect_violation(eng, "in use with no entry and no cached folio");
+	swap_dup(eng, (uint64_t)leak);
+	swap_free(eng, (uint64_t)leak);		/* the last count frees it */
+	expect_clean(eng);
+	pinmm_mm_exit(child);
 	pinmm_mm_exit(mm);
 	finish_engine(eng);
 }
@@ -355,6 +395,7 @@ int main(void)
 		cmocka_unit_test(checker_rmap),
 		cmocka_unit_test(checker_special_entries),
 		cmocka_unit_test(checker_swap_count),
+		cmocka_unit_test(checker_swap_cache),
 		cmocka_unit_test(checker_free_lists),
 	};
 	return cmocka_run_group_tests_name("checker", tests, NULL, NULL);

@@ -17,7 +17,8 @@ static void reclaim_swaps_out_and_in(void **s)
 		assert_true(follow(mm, a + i * PG).swapped);
 	assert_int_equal(frames_used(eng), used - 8);
 	assert_invariants(eng);
-	/* fork shares the swap entries; each side swaps in its own copy */
+	/* fork shares the swap entries; the first swap-in caches the page
+	 * for the other side, and a write copies as COW does */
 	struct pinmm_mm *child = fork_mm(mm);
 	assert_invariants(eng);
 	assert_bytes(mm, a + 2 * PG, 0x32, PG);
@@ -93,6 +94,9 @@ static void reclaim_off_detected(void **s)
 	reclaim_case(policy_strict_without(PINMM_SW_RECLAIM_SKIPS_PINNED), true);
 }
 
+/* A page with a GUP reference (no pin) is unmapped, but stays in the swap
+ * cache for the reference (Linux's __remove_mapping() cannot freeze its
+ * count): the next access maps the same page again. */
 static void reclaim_keeps_gup_referenced(void **s)
 {
 	(void)s;
@@ -103,9 +107,15 @@ static void reclaim_keeps_gup_referenced(void **s)
 	struct pinmm_pin get;
 
 	zero_pin(&get);
+	fill(mm, a, 0x3c, 2 * PG);
 	assert_int_equal(pinmm_get(mm, &get, a, 1, 0, false, pages), 0);
-	assert_int_equal(pinmm_reclaim(eng, 10), 1);	/* only the other one */
-	assert_false(follow(mm, a).swapped);
+	assert_int_equal(pinmm_reclaim(eng, 10), 1);	/* only the other one is freed */
+	assert_true(follow(mm, a).swapped);
+	assert_true(finfo(pages[0]).swapcache);
+	assert_invariants(eng);
+	assert_int_equal(load8(mm, a), 0x3c);
+	assert_int_equal(pfn_at(mm, a), pinmm_page_pfn(pages[0]));
+	assert_false(finfo(pages[0]).swapcache);
 	assert_int_equal(pinmm_put(&get), 0);
 	assert_invariants(eng);
 	pinmm_mm_exit(mm);

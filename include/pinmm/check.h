@@ -27,7 +27,8 @@ struct pinmm_mapping {
 	bool huge;		/* mapped by a PMD leaf */
 	bool zero_page;		/* the shared zero page */
 	bool swapped;		/* the entry is a swap entry */
-	bool anon_exclusive;	/* the page is marked exclusive to mm */
+	bool anon_exclusive;	/* the page is marked exclusive to mm (a swap
+				 * entry: it carries the exclusive marker) */
 	uint64_t pfn;		/* frame of the 4 KiB page at addr */
 	struct pinmm_page *page;
 	unsigned order;		/* order of the folio */
@@ -57,6 +58,8 @@ struct pinmm_stats {
 	size_t page_tables;	/* live page-table pages */
 	size_t gup_fast_fallbacks;	/* GUP-fast attempts that fell back */
 	size_t cow_copies, cow_reuses, fork_early_copies;
+	size_t swap_slots;	/* swap slots in use */
+	size_t swap_cache;	/* of which a folio is cached for */
 };
 /* NULL eng: *out zeroed; NULL out: nothing. */
 void pinmm_get_stats(struct pinmm *eng, struct pinmm_stats *out);

@@ -57,6 +57,7 @@ const char *pm_point_name(enum pm_point pt)
 		[PM_PT_FORK_CHECKED] = "fork-checked",
 		[PM_PT_KSM_CHECKED] = "ksm-checked",
 		[PM_PT_COLLAPSE_CHECKED] = "collapse-checked",
+		[PM_PT_SWAPIN_MISSED] = "swapin-missed",
 	};
 	return (unsigned)pt < PM_PT_NR && names[pt] ? names[pt] : "?";
 }

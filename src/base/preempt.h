@@ -32,6 +32,7 @@ enum pm_point {
 	PM_PT_FORK_CHECKED,	/* fork decided copy-or-share, before wrprotect */
 	PM_PT_KSM_CHECKED,	/* legacy KSM checked the counts, before wrprotect */
 	PM_PT_COLLAPSE_CHECKED,	/* legacy khugepaged checked, before clearing */
+	PM_PT_SWAPIN_MISSED,	/* a swap-in found no folio cached for its slot (val) */
 	PM_PT_NR
 };
 

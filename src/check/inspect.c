@@ -41,6 +41,7 @@ int follow_page_locked(struct pinmm_mm *mm, uint64_t addr, struct pinmm_mapping 
 			out->order = folio_order(page_folio(page));
 		} else if (pte_is_swp(e)) {
 			out->swapped = pte_swp_type(e) == SWP_SWAP;
+			out->anon_exclusive = out->swapped && (e & PTE_SWP_EXCLUSIVE);
 		}
 		pm_mutex_unlock(&pte->ptl);
 	}

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * G5 at a quiescent point: recount every reference from the page tables,
- * the page caches and the GUP books, and compare with the folios' counts;
- * and check that the rmap finds every mapping the page tables hold.
+ * the page caches, the swap cache and the GUP books, and compare with the
+ * folios' counts; check that the rmap finds every mapping the page tables
+ * hold, and that every swap slot is counted by exactly its entries and
+ * held by an entry or a cached folio.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -63,6 +65,24 @@ static void check_rmap(struct recount *rc, struct pinmm_mm *mm, struct vm_area *
 			  (unsigned long long)v->pgoff, v->file ? ", file" : "",
 			  !want ? "none expected" : folio_mapping(folio) == want ? "right"
 			  : "another object's");
+}
+
+/* The swap cache's reference on a folio in it (one per page), checked
+ * against the slot it names. */
+static int swap_cache_refs(struct pinmm *eng, struct pinmm_page *folio, struct recount *rc)
+{
+	uint64_t slot = folio->private;
+	bool ok;
+
+	if (!page_test(folio, PG_swapcache))
+		return 0;
+	pm_mutex_lock(&eng->swap.lock);
+	ok = slot < eng->swap.nr && eng->swap.data[slot] && eng->swap.cache[slot] == folio;
+	pm_mutex_unlock(&eng->swap.lock);
+	if (!ok)
+		violation(rc, "pfn %#lx: in the swap cache of slot %llu, which does not cache it",
+			  (unsigned long)eng_page_pfn(eng, folio), (unsigned long long)slot);
+	return (int)folio_nr_pages(folio);
 }
 
 static void count_mm(struct pinmm *eng, struct pinmm_mm *mm, struct recount *rc)
@@ -219,7 +239,7 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		}
 		/* a folio head: explain its references */
 		int ref = folio_ref_count(p), pinc = atomic_load(&p->pincount);
-		int maps = 0, cache = 0;
+		int maps = 0, cache = swap_cache_refs(eng, p, &rc);
 		for (unsigned long i = 0; i < folio_nr_pages(p); i++) {
 			maps += rc.maps[pfn + i];
 			cache += rc.cache[pfn + i];
@@ -245,14 +265,23 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		pins += pinc;
 		pfn += folio_nr_pages(p) - 1;
 	}
-	/* every swap slot in use is referred to by exactly its count */
+	/* every swap slot in use is referred to by exactly its count, and
+	 * held by an entry or by its cached folio */
 	pm_mutex_lock(&eng->swap.lock);
 	for (size_t i = 0; i < rc.nr_swap; i++) {
-		int count = eng->swap.data[i] ? eng->swap.count[i] : 0;
+		bool used = eng->swap.data[i];
+		int count = used ? eng->swap.count[i] : 0;
+		struct pinmm_page *f = used ? eng->swap.cache[i] : NULL;
 
-		if (count != rc.swap[i] || (eng->swap.data[i] && !count))
+		if (count != rc.swap[i])
 			violation(&rc, "swap slot %zu: count %d but %d entries", i, count,
 				  rc.swap[i]);
+		else if (used && !count && !f)
+			violation(&rc, "swap slot %zu: in use with no entry and no cached folio",
+				  i);
+		if (f && (!page_test(f, PG_swapcache) || f->private != i))
+			violation(&rc, "swap slot %zu: caches pfn %#lx, which is not in the swap cache there",
+				  i, (unsigned long)eng_page_pfn(eng, f));
 	}
 	pm_mutex_unlock(&eng->swap.lock);
 	for (int z = 0; z < PINMM_ZONE_NR; z++)

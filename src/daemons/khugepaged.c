@@ -79,15 +79,21 @@ static int scan_ptes(struct pinmm *eng, struct pt_table *pte, const struct colla
 	return present || *swapped ? 0 : -EINVAL;
 }
 
-/* References of a folio beyond its mappings' (a pin, a GUP reference, a
- * mover's): is_refcount_suitable() in Linux. */
+/* References of a folio beyond its mappings' and the swap cache's (a pin,
+ * a GUP reference, a mover's): is_refcount_suitable() in Linux. */
 static int folio_extra_refs(struct pinmm_page *folio)
 {
+	/* the count before the flag: a folio leaving the swap cache meanwhile
+	 * (the cache clears the flag, then drops its reference) looks
+	 * referenced, never the other way round */
+	int refs = folio_ref_count(folio);
 	int maps = atomic_load(&folio->entire_mapcount);
 
 	for (unsigned long i = 0; i < folio_nr_pages(folio); i++)
 		maps += atomic_load(&folio[i].mapcount);
-	return folio_ref_count(folio) - maps;
+	if (page_test(folio, PG_swapcache))
+		maps += (int)folio_nr_pages(folio);
+	return refs - maps;
 }
 
 /* Does any page mapped here belong to a folio that may be pinned? */

@@ -152,8 +152,11 @@ static bool folio_migrate_mapping(struct pinmm_page *old, struct pinmm_page *new
  * and mTHPs, whole) */
 static bool migratable(struct pinmm_page *folio)
 {
-	if (page_test(folio, PG_ksm) || page_test(folio, PG_zero) || page_test(folio, PG_hugetlb))
-		return false;	/* hugetlb migration is not modelled */
+	/* hugetlb migration is not modelled; a swap-cache folio stays: its
+	 * slot would keep pointing here */
+	if (page_test(folio, PG_ksm) || page_test(folio, PG_zero) ||
+	    page_test(folio, PG_hugetlb) || page_test(folio, PG_swapcache))
+		return false;
 	if (folio_order(folio) == 0)
 		return page_test(folio, PG_anon) || page_test(folio, PG_pagecache);
 	return page_test(folio, PG_anon);

@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reclaim: pick cold anonymous pages, unmap them into swap entries through
- * the rmap, write them to the swap device and free the frames.
+ * Reclaim: pick cold anonymous pages, put them in the swap cache
+ * (add_to_swap), unmap them into swap entries through the rmap, write them
+ * to the swap device and free them from the cache.
  *
  * A page that may be pinned is never unmapped (reclaim_skips_pinned): each
  * entry is replaced by its swap entry first (the clear), then the pin
- * count is read (the check); a pinned page gets its entries back. After
- * the last mapping is gone, any reference but ours (a GUP reference) also
- * puts it back. With the switch off a pinned page is unmapped, and the next
- * access swaps in a different page than the one the device holds.
+ * count is read (the check); a pinned page keeps its entry. Once the
+ * last mapping is gone, a page that someone else still references (a GUP
+ * reference) stays in the swap cache, unmapped, as Linux keeps it
+ * (__remove_mapping() fails to freeze the count): the next access maps it
+ * again from there. With the switch off reclaim is blind to pins and
+ * references: the page leaves the cache anyway, and the next access swaps
+ * in a different page than the one the device holds.
+ *
+ * A swap entry remembers whether its page was exclusive (swp_exclusive);
+ * with the switch off the marker is dropped at unmap, as before Linux 5.19.
  */
 #include <errno.h>
 
@@ -55,10 +62,13 @@ static bool try_to_unmap_one(struct pinmm_page *folio, struct vm_area *vma, uint
 		return true;
 	pte_t e = pt_read(pte, i);
 	if (pte_present(e) && !pte_special(e) && pte_pfn(e) == eng_page_pfn(eng, folio)) {
-		/* the saved bits serve a restore (a swap-in maps a new page by
+		/* the saved bits serve a restore (a swap-in maps the page by
 		 * the VMA's rules instead) */
 		if (try_to_unmap_pte(eng, pte, i, e, SWP_SWAP, w->slot, folio, folio,
 				     pm_policy(eng, PINMM_SW_RECLAIM_SKIPS_PINNED))) {
+			/* before 5.19 PG_anon_exclusive was forgotten here */
+			if (!pm_policy(eng, PINMM_SW_SWP_EXCLUSIVE))
+				pt_clear_bits(pte, i, PTE_SWP_EXCLUSIVE);
 			if (e & PTE_DIRTY)
 				page_set(folio, PG_dirty);
 			swap_dup(eng, w->slot);
@@ -73,33 +83,15 @@ static bool try_to_unmap_one(struct pinmm_page *folio, struct vm_area *vma, uint
 	return !w->abort;
 }
 
-/* Undo: swap entries of our slot point at the folio again. */
-static bool restore_one(struct pinmm_page *folio, struct vm_area *vma, uint64_t addr,
-			void *arg)
-{
-	struct reclaim_walk *w = arg;
-	struct pt_table *pte = pte_table_lock(vma->mm, addr);
-	unsigned i = pt_index(addr, PT_LEVEL_PTE);
-
-	if (!pte)
-		return true;
-	pte_t e = pt_read(pte, i);
-	if (pte_is_swp(e) && pte_swp_type(e) == SWP_SWAP && pte_swp_offset(e) == w->slot) {
-		restore_pte(w->eng, pte, i, e, folio, folio);
-		swap_free(w->eng, w->slot);
-	}
-	pm_mutex_unlock(&pte->ptl);
-	return true;
-}
-
 /*
  * Swap one small anon folio out (caller holds a reference and its lock).
  * cold_only: leave it if it was used since the last look (second chance).
- * Returns 1 swapped out, 0 kept.
+ * Returns 1 swapped out (freed), 0 kept (mapped, or unmapped in the cache).
  */
 int shrink_folio(struct pinmm *eng, struct pinmm_page *folio, bool cold_only)
 {
 	struct reclaim_walk w = { .eng = eng };
+	bool check = pm_policy(eng, PINMM_SW_RECLAIM_SKIPS_PINNED);
 	struct rmap_pin rp;
 	long slot;
 	int ret = 0;
@@ -111,24 +103,27 @@ int shrink_folio(struct pinmm *eng, struct pinmm_page *folio, bool cold_only)
 		if (w.young)
 			goto out;
 	}
-	if (pm_policy(eng, PINMM_SW_RECLAIM_SKIPS_PINNED) && folio_maybe_dma_pinned(eng, folio))
+	if (check && folio_maybe_dma_pinned(eng, folio))
 		goto out;	/* cheap early answer; the walk decides */
-	slot = swap_alloc(eng);
+	/* a folio swapped in while another entry still refers to its slot
+	 * (after fork) is in the cache already: it goes back to that slot.
+	 * The count we hold keeps slot and cache alive through the walk. */
+	slot = add_to_swap(eng, folio);
 	if (slot < 0)
 		goto out;
 	w.slot = (uint64_t)slot;
-	/* the slot holds no entry yet: keep it alive through the walk */
-	swap_dup(eng, w.slot);
 	rmap_walk_pinned(&rp, folio, try_to_unmap_one, &w);
-	if (w.abort || (pm_policy(eng, PINMM_SW_RECLAIM_SKIPS_PINNED) &&
-			folio_ref_count(folio) != 1)) {
-		rmap_walk_pinned(&rp, folio, restore_one, &w);
-	} else {
+	/* a pin seen part-way: the entries unmapped before it stay swap
+	 * entries of the cached folio and fault it back (try_to_unmap() stops
+	 * there too) */
+	if (!w.abort && atomic_load(&folio->mapcount) == 0) {
 		/* unmapped everywhere: its bytes are final now */
 		swap_write(eng, w.slot, eng_page_virt(eng, folio));
-		ret = w.unmapped > 0;
+		/* __remove_mapping(): only our reference and the cache's */
+		ret = swap_cache_remove(eng, folio, check ? 2 : -1) && w.unmapped > 0;
 	}
-	swap_free(eng, w.slot);	/* our own hold */
+	/* our hold; the last count takes a folio left mapped out of the cache */
+	swap_free(eng, w.slot);
 out:
 	rmap_pin_put(&rp);
 	return ret;

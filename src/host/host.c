@@ -1168,7 +1168,8 @@ static void observe(struct host *h, int flow, const struct stmt *st, struct obse
 		break;
 	case EX_SAME_PAGE:
 		if ((ret = read_pagemap(h, st->proc, addr_of(h, st->expect.a), 1, &pm[0])) ||
-		    (ret = read_pagemap(h, st->proc, addr_of(h, st->expect.b), 1, &pm[1]))) {
+		    (ret = read_pagemap(h, st->expect.proc_b < 0 ? st->proc : st->expect.proc_b,
+					addr_of(h, st->expect.b), 1, &pm[1]))) {
 			saw(o, OBS_ERROR, "pagemap: %s", errname(ret));
 			break;
 		}

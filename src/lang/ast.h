@@ -132,6 +132,7 @@ struct stmt {
 			bool negate;
 			bool has_addr;		/* `expect read ==` uses the last read */
 			struct scn_addr a, b;
+			int proc_b;		/* same-page ... in=PROC: where b is; -1: here */
 			int pin;
 			unsigned long page;
 			uint64_t off, len;

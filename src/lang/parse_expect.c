@@ -109,9 +109,17 @@ void pm_parse_expect(struct parser *p, struct stmt *st)
 	case EX_MAPPED:
 		st->expect.pin = p_use_pin(p, false);
 		break;
-	case EX_SAME_PAGE:
+	case EX_SAME_PAGE:	/* same-page ADDR1 ADDR2 [in=PROC] */
 		st->expect.a = p_addr(p);
 		st->expect.b = p_addr(p);
+		st->expect.proc_b = -1;
+		if (p->tok.kind == T_WORD) {
+			struct token key;
+
+			if (!p_option(p, &key) || !tok_is(&key, "in"))
+				p_expected(p, &key, "in= or end of line");
+			st->expect.proc_b = p_use(p, NS_PROC);
+		}
 		break;
 	case EX_PINNED:		/* pinned PIN [page=I] == N */
 		st->expect.pin = p_use_pin(p, false);

@@ -45,6 +45,8 @@ static void free_folio(struct pinmm_page *folio)
 	/* a lock holder holds a reference too */
 	VM_BUG_ON_PAGE(page_test(folio, PG_locked), folio);
 	VM_BUG_ON_PAGE(page_test(folio, PG_buddy), folio);
+	/* the swap cache holds a reference while the folio is in it */
+	VM_BUG_ON_PAGE(page_test(folio, PG_swapcache), folio);
 	VM_BUG_ON_PAGE(folio_still_mapped(folio), folio);
 	if (page_test(folio, PG_hugetlb)) {
 		struct pinmm *eng = pm_page_engine(folio);

@@ -162,7 +162,8 @@ static inline bool folio_try_get(struct pinmm_page *f)
 void folio_put(struct pinmm_page *f);
 void folio_put_refs(struct pinmm_page *f, int refs);
 
-/* PG_locked: one mover of a folio at a time (migration, splits). */
+/* PG_locked: one mover of a folio at a time (migration, splits, reclaim),
+ * and a swap-in's folio until it is mapped. */
 static inline bool folio_trylock(struct pinmm_page *folio)
 {
 	return !(atomic_fetch_or(&folio->flags, 1u << PG_locked) & (1u << PG_locked));

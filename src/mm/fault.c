@@ -132,18 +132,27 @@ static bool wp_can_reuse_anon(struct pinmm *eng, struct pinmm_page *page)
 {
 	struct pinmm_page *folio = page_folio(page);
 
-	if (!pm_policy(eng, PINMM_SW_ANON_EXCLUSIVE))
-		return page_mapcount(page) == 1;	/* legacy: blind to GUP */
+	if (!pm_policy(eng, PINMM_SW_ANON_EXCLUSIVE)) {
+		/* legacy: blind to GUP; reuse_swap_page() counted the swap
+		 * entries too, and let the swap cache go */
+		if (page_mapcount(page) != 1)
+			return false;
+		return !page_test(folio, PG_swapcache) || folio_free_swap(eng, folio);
+	}
 	if (page_anon_exclusive(page))
 		return true;
 	if (page_test(folio, PG_ksm) || folio_order(folio) > 0)
 		return false;
+	/* the swap cache's reference goes first, when no other entry refers
+	 * to the slot (wp_can_reuse_anon_folio()) */
+	if (page_test(folio, PG_swapcache) && folio_ref_count(folio) <= 2)
+		folio_free_swap(eng, folio);
 	/*
 	 * Only our mapping references it: nobody (no other mm, no pin, no GUP
-	 * reference) can observe the page, so it becomes ours. GUP-fast cannot
-	 * raise the count now: it only pins through a writable entry or an
-	 * exclusive page (R/O pins of shared pages go to the slow path, which
-	 * takes this ptl).
+	 * reference, no swap entry through the cache) can observe the page, so
+	 * it becomes ours. GUP-fast cannot raise the count now: it only pins
+	 * through a writable entry or an exclusive page (R/O pins of shared
+	 * pages go to the slow path, which takes this ptl).
 	 */
 	return folio_ref_count(folio) == 1;
 }

@@ -284,14 +284,34 @@ pte_t vma_pte_flags(const struct vm_area *vma, bool writable);
 /* check/inspect.c: pinmm_follow_page() with mmap_lock already held */
 int follow_page_locked(struct pinmm_mm *mm, uint64_t addr, struct pinmm_mapping *out);
 
-/* --- swap.c --- */
+/* --- swap.c: the swap device and the swap cache --- */
 /* A new slot (count 0, contents written later by swap_write); -ENOMEM. */
 long swap_alloc(struct pinmm *eng);
 void swap_dup(struct pinmm *eng, uint64_t slot);	/* one more entry */
-void swap_free(struct pinmm *eng, uint64_t slot);	/* one entry less */
-void swap_read(struct pinmm *eng, uint64_t slot, void *frame);
+/* One entry less; the last one also empties the slot's cache. */
+void swap_free(struct pinmm *eng, uint64_t slot);
 void swap_write(struct pinmm *eng, uint64_t slot, const void *frame);
 void swap_destroy(struct pinmm *eng);
+/* Reclaim: the slot folio (small, anon, locked) is cached for, with one
+ * count held for the caller; a folio not in the swap cache enters it in a
+ * new slot, with the cache's reference. -ENOMEM: no slot. */
+long add_to_swap(struct pinmm *eng, struct pinmm_page *folio);
+/* The folio cached for slot, with a reference for the caller; NULL. */
+struct pinmm_page *swap_cache_get_folio(struct pinmm *eng, uint64_t slot);
+/* Read slot into folio and cache it there: 0; -EEXIST when a folio is
+ * cached already (*cached: it, with a reference); -ENOENT when no entry
+ * refers to the slot any more. */
+int swap_cache_add_new(struct pinmm *eng, uint64_t slot, struct pinmm_page *folio,
+		       struct pinmm_page **cached);
+/* Is folio the one cached for slot? */
+bool swap_cache_holds(struct pinmm *eng, struct pinmm_page *folio, uint64_t slot);
+/* Take folio out of the cache if its refcount is refs (any when refs < 0):
+ * reclaim's __remove_mapping(). */
+bool swap_cache_remove(struct pinmm *eng, struct pinmm_page *folio, int refs);
+/* Take folio out of the cache if no entry refers to its slot. */
+bool folio_free_swap(struct pinmm *eng, struct pinmm_page *folio);
+
+/* --- swap_fault.c --- */
 int do_swap_page(struct pinmm_mm *mm, struct vm_area *vma, struct pt_table *pte,
 		 uint64_t addr, pte_t entry, unsigned flags);
 

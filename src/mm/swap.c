@@ -1,12 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The swap device: an in-memory array of 4 KiB slots, each with a count of
- * the swap entries (PTEs) that refer to it. There is no swap cache: a
- * swap-in reads the slot into a fresh page, and each process that faults
- * on a shared entry (after fork) gets its own copy, as COW would give it.
- * A slot is "being written" from its allocation until reclaim has copied
- * the unmapped page into it (swap_write); a swap-in waits that out (Linux
- * finds the page in the swap cache instead).
+ * The swap device and the swap cache (Linux's mm/swapfile.c and
+ * mm/swap_state.c): an in-memory array of 4 KiB slots, each with a count
+ * of the swap entries (PTEs) that refer to it, and the folio cached for it
+ * (NULL when none: Linux's SWAP_HAS_CACHE bit and its swap cache in one).
+ *
+ * A folio in the swap cache has PG_swapcache, its slot in ->private
+ * (folio->swap) and one reference held by the cache. Reclaim puts a folio
+ * there before it unmaps it (add_to_swap), so that a swap-in during the
+ * unmap, or while another process still has an entry for the slot (after
+ * fork), finds and maps the same page. A slot lives while entries refer to
+ * it or a folio is cached for it.
+ *
+ * The cache gives its folio up (folio_free_swap) once no entry refers to
+ * the slot any more, mapped or not: the engine's swap counts as full
+ * (Linux's vm_swap_full()), so a swap-in does not keep a copy that would
+ * only save a later write to the device. Until then a write fault may
+ * reuse the folio only if it is exclusive (the entry said so), as the
+ * cache's reference makes the refcount test fail.
+ *
+ * All of it is under sw->lock (below the page-table locks). A deletion
+ * needs no folio lock: who must not lose the folio holds a count on the
+ * slot (reclaim's hold, a swap-in's entry) or a reference that reclaim's
+ * deletion checks for.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +30,11 @@
 
 #include "../mem/frame_io.h"
 #include "mm.h"
+
+static uint64_t folio_swap_slot(const struct pinmm_page *folio)
+{
+	return __atomic_load_n(&folio->private, __ATOMIC_RELAXED);
+}
 
 long swap_alloc(struct pinmm *eng)
 {
@@ -46,27 +67,66 @@ long swap_alloc(struct pinmm *eng)
 			size_t cap = sw->cap ? 2 * sw->cap : 64;
 			uint8_t **d = realloc(sw->data, cap * sizeof(*d));
 			int *c = d ? realloc(sw->count, cap * sizeof(*c)) : NULL;
-			bool *w = c ? realloc(sw->writing, cap * sizeof(*w)) : NULL;
+			struct pinmm_page **f = c ? realloc(sw->cache, cap * sizeof(*f)) : NULL;
 			if (d)
 				sw->data = d;
 			if (c)
 				sw->count = c;
-			if (!w) {
+			if (!f) {
 				pm_mutex_unlock(&sw->lock);
 				free(buf);
 				return -ENOMEM;
 			}
-			sw->writing = w;
+			sw->cache = f;
 			sw->cap = cap;
 		}
 		slot = (long)sw->nr++;
 	}
 	sw->data[slot] = buf;
 	sw->count[slot] = 0;
-	sw->writing[slot] = true;
+	sw->cache[slot] = NULL;
 	sw->free_hint = (size_t)slot + 1;
 	pm_mutex_unlock(&sw->lock);
 	return slot;
+}
+
+/* The slot goes when nothing refers to it: returns its buffer to free. */
+static uint8_t *slot_release_locked(struct pm_swap *sw, uint64_t slot)
+{
+	uint8_t *buf;
+
+	if (sw->count[slot] > 0 || sw->cache[slot])
+		return NULL;
+	buf = sw->data[slot];
+	sw->data[slot] = NULL;
+	if (slot < sw->free_hint)
+		sw->free_hint = slot;
+	return buf;
+}
+
+/* __delete_from_swap_cache(): the caller drops the cache's reference
+ * (after sw->lock) and frees the returned buffer. */
+static uint8_t *swap_cache_del_locked(struct pm_swap *sw, struct pinmm_page *folio)
+{
+	uint64_t slot = folio_swap_slot(folio);
+
+	sw->cache[slot] = NULL;
+	page_clear(folio, PG_swapcache);
+	/* its bytes are newer than the slot's from now on */
+	page_set(folio, PG_dirty);
+	return slot_release_locked(sw, slot);
+}
+
+/* Under sw->lock: may the cache let go of folio (no entry refers to its
+ * slot)? */
+static bool swap_cache_idle_locked(struct pm_swap *sw, struct pinmm_page *folio)
+{
+	uint64_t slot;
+
+	if (!page_test(folio, PG_swapcache))
+		return false;
+	slot = folio_swap_slot(folio);
+	return sw->cache[slot] == folio && sw->count[slot] == 0;
 }
 
 void swap_dup(struct pinmm *eng, uint64_t slot)
@@ -76,44 +136,37 @@ void swap_dup(struct pinmm *eng, uint64_t slot)
 	pm_mutex_unlock(&eng->swap.lock);
 }
 
+/*
+ * One entry less (free_swap_and_cache()). The last one takes the cached
+ * folio out of the cache, mapped or not (swap counts as full).
+ */
 void swap_free(struct pinmm *eng, uint64_t slot)
 {
 	struct pm_swap *sw = &eng->swap;
+	struct pinmm_page *folio = NULL;
 	uint8_t *buf = NULL;
 
 	pm_mutex_lock(&sw->lock);
-	if (--sw->count[slot] <= 0) {
-		buf = sw->data[slot];
-		sw->data[slot] = NULL;
-		sw->count[slot] = 0;
-		if (slot < sw->free_hint)
-			sw->free_hint = slot;
+	if (--sw->count[slot] == 0) {
+		struct pinmm_page *f = sw->cache[slot];
+
+		if (f && swap_cache_idle_locked(sw, f)) {
+			buf = swap_cache_del_locked(sw, f);
+			folio = f;
+		} else {
+			buf = slot_release_locked(sw, slot);
+		}
 	}
 	pm_mutex_unlock(&sw->lock);
 	free(buf);
+	if (folio)
+		folio_put(folio);
 }
 
 void swap_write(struct pinmm *eng, uint64_t slot, const void *frame)
 {
 	pm_mutex_lock(&eng->swap.lock);
 	frame_copy_from(eng->swap.data[slot], frame, PINMM_PAGE_SIZE);
-	eng->swap.writing[slot] = false;
-	pm_mutex_unlock(&eng->swap.lock);
-}
-
-/* Is the slot still waiting for its contents? */
-static bool swap_busy(struct pinmm *eng, uint64_t slot)
-{
-	pm_mutex_lock(&eng->swap.lock);
-	bool busy = eng->swap.writing[slot];
-	pm_mutex_unlock(&eng->swap.lock);
-	return busy;
-}
-
-void swap_read(struct pinmm *eng, uint64_t slot, void *frame)
-{
-	pm_mutex_lock(&eng->swap.lock);
-	frame_copy_to(frame, eng->swap.data[slot], PINMM_PAGE_SIZE);
 	pm_mutex_unlock(&eng->swap.lock);
 }
 
@@ -123,48 +176,122 @@ void swap_destroy(struct pinmm *eng)
 		free(eng->swap.data[i]);
 	free(eng->swap.data);
 	free(eng->swap.count);
-	free(eng->swap.writing);
+	free(eng->swap.cache);
 	pm_mutex_destroy(&eng->swap.lock);
 }
 
-/*
- * Swap-in: the entry at addr refers to a slot; read it into a new page and
- * map that. The page is exclusive when the entry was (no fork shared it).
- * mmap_lock held for read.
- */
-int do_swap_page(struct pinmm_mm *mm, struct vm_area *vma, struct pt_table *pte,
-		 uint64_t addr, pte_t entry, unsigned flags)
-{
-	struct pinmm *eng = mm->eng;
-	unsigned i = pt_index(addr, PT_LEVEL_PTE);
-	struct pinmm_page *page = pm_alloc_folio(eng, 0, PM_GFP_MOVABLE);
-	bool exclusive = entry & PTE_SWP_EXCLUSIVE;
+/* ------------------------------------------------------ the swap cache --- */
 
-	if (!page)
-		return -ENOMEM;
-	pm_mutex_lock(&pte->ptl);
-	if (pt_read(pte, i) != entry) {
-		pm_mutex_unlock(&pte->ptl);
-		folio_put(page);
-		return 0;	/* someone else swapped it in */
+long add_to_swap(struct pinmm *eng, struct pinmm_page *folio)
+{
+	struct pm_swap *sw = &eng->swap;
+	long slot;
+
+	/* cached already (swapped in while another entry refers to the
+	 * slot): hold that slot, in the same breath as the look, since the
+	 * last entry's swap_free() may take the folio out meanwhile */
+	pm_mutex_lock(&sw->lock);
+	if (page_test(folio, PG_swapcache)) {
+		slot = (long)folio_swap_slot(folio);
+		sw->count[slot]++;
+		pm_mutex_unlock(&sw->lock);
+		return slot;
 	}
-	/* reclaim has not written it yet (or will put the page back): wait,
-	 * without the lock its restore needs */
-	if (swap_busy(eng, pte_swp_offset(entry))) {
-		pm_mutex_unlock(&pte->ptl);
-		folio_put(page);
-		pm_cpu_relax();
-		return 0;
+	pm_mutex_unlock(&sw->lock);
+	/* only reclaim, which holds the folio lock, adds a mapped folio */
+	slot = swap_alloc(eng);
+	if (slot < 0)
+		return slot;
+	folio_get(folio);	/* the cache's reference */
+	pm_mutex_lock(&sw->lock);
+	__atomic_store_n(&folio->private, (uint64_t)slot, __ATOMIC_RELAXED);
+	page_set(folio, PG_swapcache);
+	sw->cache[slot] = folio;
+	sw->count[slot] = 1;
+	pm_mutex_unlock(&sw->lock);
+	return slot;
+}
+
+struct pinmm_page *swap_cache_get_folio(struct pinmm *eng, uint64_t slot)
+{
+	struct pm_swap *sw = &eng->swap;
+	struct pinmm_page *folio = NULL;
+
+	pm_mutex_lock(&sw->lock);
+	if (slot < sw->nr && sw->data[slot] && (folio = sw->cache[slot]))
+		folio_get(folio);	/* the cache's reference keeps it > 0 */
+	pm_mutex_unlock(&sw->lock);
+	return folio;
+}
+
+int swap_cache_add_new(struct pinmm *eng, uint64_t slot, struct pinmm_page *folio,
+		       struct pinmm_page **cached)
+{
+	struct pm_swap *sw = &eng->swap;
+	int ret = 0;
+
+	*cached = NULL;
+	pm_mutex_lock(&sw->lock);
+	if (slot >= sw->nr || !sw->data[slot] || sw->count[slot] == 0) {
+		ret = -ENOENT;		/* the entry went meanwhile */
+	} else if (sw->cache[slot]) {
+		*cached = sw->cache[slot];	/* another swap-in was first */
+		folio_get(*cached);
+		ret = -EEXIST;
+	} else {
+		/* read under the lock: the entry's count keeps the slot */
+		frame_copy_to(eng_page_virt(eng, folio), sw->data[slot], PINMM_PAGE_SIZE);
+		folio_get(folio);	/* the cache's reference */
+		__atomic_store_n(&folio->private, slot, __ATOMIC_RELAXED);
+		page_set(folio, PG_swapcache);
+		sw->cache[slot] = folio;
 	}
-	/* read under the entry's lock: while the entry is there it holds its
-	 * slot, which another swap-in could otherwise free (and reuse) first */
-	swap_read(eng, pte_swp_offset(entry), eng_page_virt(eng, page));
-	page_add_anon_rmap_new(page, vma, addr);
-	if (exclusive)
-		page_set(page, PG_anon_exclusive);
-	pt_write(pte, i, mk_pte(eng_page_pfn(eng, page),
-				vma_pte_flags(vma, exclusive && (flags & FAULT_FLAG_WRITE))));
-	pm_mutex_unlock(&pte->ptl);
-	swap_free(eng, pte_swp_offset(entry));
-	return 0;
+	pm_mutex_unlock(&sw->lock);
+	return ret;
+}
+
+bool swap_cache_holds(struct pinmm *eng, struct pinmm_page *folio, uint64_t slot)
+{
+	struct pm_swap *sw = &eng->swap;
+	bool ret;
+
+	pm_mutex_lock(&sw->lock);
+	ret = page_test(folio, PG_swapcache) && folio_swap_slot(folio) == slot &&
+	      slot < sw->nr && sw->cache[slot] == folio;
+	pm_mutex_unlock(&sw->lock);
+	return ret;
+}
+
+/* Delete folio from the cache if its refcount is refs (any when refs < 0)
+ * and, when idle, no entry refers to its slot; drops the cache's
+ * reference. */
+static bool swap_cache_try_delete(struct pinmm *eng, struct pinmm_page *folio, int refs,
+				  bool idle)
+{
+	struct pm_swap *sw = &eng->swap;
+	uint8_t *buf = NULL;
+	bool removed = false;
+
+	pm_mutex_lock(&sw->lock);
+	if (page_test(folio, PG_swapcache) && (refs < 0 || folio_ref_count(folio) == refs) &&
+	    (!idle || swap_cache_idle_locked(sw, folio))) {
+		buf = swap_cache_del_locked(sw, folio);
+		removed = true;
+	}
+	pm_mutex_unlock(&sw->lock);
+	free(buf);
+	if (removed)
+		folio_put(folio);
+	return removed;
+}
+
+bool swap_cache_remove(struct pinmm *eng, struct pinmm_page *folio, int refs)
+{
+	return swap_cache_try_delete(eng, folio, refs, false);
+}
+
+bool folio_free_swap(struct pinmm *eng, struct pinmm_page *folio)
+{
+	/* the common answer without the lock */
+	return page_test(folio, PG_swapcache) && swap_cache_try_delete(eng, folio, -1, true);
 }

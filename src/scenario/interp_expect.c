@@ -43,14 +43,21 @@ static uint64_t pin_where(struct rt *rt, const struct stmt *st,
 	return rt_addr(rt, a);
 }
 
-static void follow(struct rt *rt, const struct stmt *st, struct scn_addr a,
-		   struct pinmm_mapping *m, struct observation *o)
+/* What maps a in proc (the statement's own when proc < 0). */
+static void follow_in(struct rt *rt, const struct stmt *st, int proc, struct scn_addr a,
+		      struct pinmm_mapping *m, struct observation *o)
 {
-	struct pinmm_mm *mm = rt_mm(rt, st->proc);
+	struct pinmm_mm *mm = rt_mm(rt, proc < 0 ? st->proc : proc);
 
 	memset(m, 0, sizeof(*m));
 	if (!mm || pinmm_follow_page(mm, rt_addr(rt, a), m))
 		saw(o, OBS_ERROR, "no mapping there");
+}
+
+static void follow(struct rt *rt, const struct stmt *st, struct scn_addr a,
+		   struct pinmm_mapping *m, struct observation *o)
+{
+	follow_in(rt, st, -1, a, m, o);
 }
 
 static void observe(struct rt_ctx *ctx, const struct stmt *st,
@@ -125,7 +132,7 @@ static void observe(struct rt_ctx *ctx, const struct stmt *st,
 		o->v = OBS_TRUE;
 		follow(rt, st, st->expect.a, &m, o);
 		if (o->v != OBS_ERROR)
-			follow(rt, st, st->expect.b, &m2, o);
+			follow_in(rt, st, st->expect.proc_b, st->expect.b, &m2, o);
 		if (o->v == OBS_ERROR)
 			break;
 		saw(o, m.present && m2.present && m.pfn == m2.pfn ? OBS_TRUE : OBS_FALSE,
