@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <pinmm/explore.h>
 #include <pinmm/host.h>
 #include <pinmm/scenario.h>
 
@@ -33,6 +34,8 @@ const char *pm_row_name(const struct pinmm_row *row, char *buf, size_t len)
 
 const char *pm_cell_text(const struct pinmm_cell *c)
 {
+	static char text[40];	/* the CLI prints one cell at a time */
+
 	if (pinmm_host_cell(c))
 		return pinmm_host_cell_text(c);
 	switch (c->verdict) {
@@ -44,7 +47,12 @@ const char *pm_cell_text(const struct pinmm_cell *c)
 	case PINMM_VERDICT_DETECTED:
 		return c->explored ? "detected (explore)" : "detected";
 	case PINMM_VERDICT_PASS:
-		return c->explored ? "pass (explore)" : "pass";
+		if (!c->explored)
+			return "pass";
+		if (c->bound == PINMM_EXPLORE_UNBOUNDED)
+			return "proved";
+		snprintf(text, sizeof(text), "pass (explore, bound %u)", c->bound);
+		return text;
 	default:
 		return pinmm_verdict_str(c->verdict);
 	}
@@ -133,8 +141,9 @@ static void text_matrix(FILE *out, const struct pinmm_matrix *m,
 		fprintf(out, "\nn/a: the engine has not built a mechanism the scenario uses; "
 			"n/a-switch: it cannot turn that switch off yet;\nn/a-explorer: "
 			"the explorer's budget ran out before its bound was exhausted; "
-			"(pass)/(fails): legacy, nothing declared;\n(explore): every "
-			"interleaving of the threads up to the scenario's preemption bound;\n"
+			"(pass)/(fails): legacy, nothing declared;\n(explore, bound K): every "
+			"interleaving of the threads with at most K preemptions; proved: every "
+			"interleaving;\n"
 			"host:skipped: the host column was not run, or the kernel cannot "
 			"express a step (pinmm check -v says which).\n");
 	fprintf(out, "\n%u scenarios, %u cells: %u pass, %u detected, %u UNEXPECTED, "

@@ -128,7 +128,7 @@ static int subtree(struct dfs *d, size_t floor, unsigned long nr, double base, d
 {
 	struct pm_search *s = d->s;
 	unsigned long index = 0;
-	bool final = d->bound == s->cfg->bound;
+	bool final = d->bound == s->cfg->bound || s->cfg->bound == PINMM_EXPLORE_UNBOUNDED;
 
 	d->nr_prefix = floor;
 	for (;;) {
@@ -376,8 +376,11 @@ int pm_explore_dfs(struct pm_search *s)
 	bool stop = false;
 	int err = 0;
 
-	for (unsigned bound = 0; !err && !stop && bound <= cfg->bound; bound++) {
-		d.bound = bound;
+	/* without a bound: one pass over every schedule */
+	bool unbounded = cfg->bound == PINMM_EXPLORE_UNBOUNDED;
+
+	for (unsigned bound = 0; !err && !stop && (unbounded || bound <= cfg->bound); bound++) {
+		d.bound = unbounded ? PINMM_EXPLORE_UNBOUNDED : bound;
 		if (!s->res->found)	/* keep_going: where the first was found */
 			s->res->bound_reached = bound;
 		if (cfg->nr_shards > 1) {
@@ -386,6 +389,8 @@ int pm_explore_dfs(struct pm_search *s)
 			s->res->prefixes = 1;
 			err = subtree(&d, 0, 0, 0, 1, &stop);
 		}
+		if (unbounded)
+			break;
 	}
 	s->res->exhausted = !err && !stop;
 	free(d.prefix);

@@ -27,7 +27,9 @@ int pm_search_failed(struct pm_search *s, const struct pm_sched_run *run, const 
 /* Report progress when it is time; true when the budget is spent. */
 bool pm_search_tick(struct pm_search *s, unsigned bound, double fraction);
 
-/* dfs.c */
+/* dfs.c: every schedule within the bound */
 int pm_explore_dfs(struct pm_search *s);
+/* dpor.c: one schedule of each class of equivalent ones */
+int pm_explore_dpor(struct pm_search *s);
 
 #endif
