@@ -26,14 +26,6 @@
 #define MIN_PREFIXES_PER_SHARD 4
 #define MAX_PREFIXES_PER_SHARD 32
 
-/* Whether choosing t at d stays within the bound. */
-static bool allowed(const struct pm_decision *d, int t, unsigned bound)
-{
-	int cur = d->current == 0xff ? -1 : d->current;
-	bool preempts = cur >= 0 && (d->enabled & (1u << cur)) && t != cur;
-
-	return d->preemptions + (unsigned)preempts <= bound;
-}
 
 /* The order in which a decision's alternatives are tried: the default
  * first, then the other runnable threads by number. */
@@ -50,7 +42,7 @@ static int next_alternative(const struct pm_decision *d, unsigned bound)
 				passed = true;
 			continue;
 		}
-		if (allowed(d, t, bound))
+		if (pm_search_allowed(d, t, bound))
 			return t;
 	}
 	return -1;
@@ -64,7 +56,7 @@ static unsigned choices(const struct pm_decision *d, unsigned bound, unsigned *r
 
 	*rank = 0;
 	for (int t = 0; t < PINMM_EXPLORE_MAX_THREADS; t++) {
-		if (!(d->enabled & (1u << t)) || t == def || !allowed(d, t, bound))
+		if (!(d->enabled & (1u << t)) || t == def || !pm_search_allowed(d, t, bound))
 			continue;
 		if (t == d->chosen)
 			*rank = n;

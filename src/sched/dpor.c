@@ -137,13 +137,6 @@ struct dpor {
 	int err;
 };
 
-static bool allowed(const struct pm_decision *d, int t, unsigned bound)
-{
-	int cur = d->current == 0xff ? -1 : d->current;
-	bool preempts = cur >= 0 && (d->enabled & (1u << cur)) && t != cur;
-
-	return bound == PINMM_EXPLORE_UNBOUNDED || d->preemptions + (unsigned)preempts <= bound;
-}
 
 static int grow_nodes(struct dpor *p, size_t n)
 {
@@ -270,7 +263,7 @@ static void add_backtrack(struct dpor *p, const struct pm_decision *dec, size_t 
 	unsigned want = dec[i].enabled & (1u << t) ? 1u << t : dec[i].enabled;
 
 	for (int u = 0; u < PINMM_EXPLORE_MAX_THREADS; u++)
-		if ((want & (1u << u)) && allowed(&dec[i], u, p->bound))
+		if ((want & (1u << u)) && pm_search_allowed(&dec[i], u, p->bound))
 			p->node[i].backtrack |= (uint8_t)(1u << u);
 }
 
