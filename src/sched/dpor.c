@@ -272,7 +272,10 @@ static void add_backtrack(struct dpor *p, const struct pm_decision *dec, size_t 
  * nothing earlier in v happens before. */
 static unsigned initials(const struct dpor *p, const struct pm_decision *dec, size_t i, size_t j)
 {
-	unsigned pt = dec[i].chosen, init = 0, seen = 0;
+	/* per thread, the number (idx) of its first step in v; 0: none yet.
+	 * A step of v after one of thread r's in v happens after r's first. */
+	uint32_t first[PINMM_EXPLORE_MAX_THREADS] = { 0 };
+	unsigned pt = dec[i].chosen, init = 0;
 
 	for (size_t k = i + 1; k <= j; k++) {
 		unsigned tk = dec[k].chosen;
@@ -280,12 +283,11 @@ static unsigned initials(const struct dpor *p, const struct pm_decision *dec, si
 
 		if (k < j && p->clock[k][pt] >= p->idx[i])
 			continue;	/* after i: not in v */
-		if (seen & (1u << tk))
+		if (first[tk])
 			continue;	/* after its thread's earlier step in v */
-		for (size_t m = i + 1; m < k && !before; m++)
-			before = p->clock[m][pt] < p->idx[i] &&
-				 p->clock[k][dec[m].chosen] >= p->idx[m];
-		seen |= 1u << tk;
+		for (int r = 0; r < PINMM_EXPLORE_MAX_THREADS && !before; r++)
+			before = first[r] && p->clock[k][r] >= first[r];
+		first[tk] = p->idx[k];
 		if (!before)
 			init |= 1u << tk;
 	}
