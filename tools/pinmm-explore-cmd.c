@@ -274,10 +274,14 @@ static int run_verb(int argc, char **argv, bool replay)
 		case O_BOUND:
 			if (replay)
 				goto bad;
-			if (!strcmp(optarg, "none"))
+			if (!strcmp(optarg, "none")) {
 				v = PINMM_EXPLORE_UNBOUNDED;
-			else if (pm_cli_ulong(verb, "--bound", optarg, 0, PINMM_EXPLORE_MAX_BOUND, &v))
+			} else if (pm_cli_ulong(verb, "--bound", optarg, 0, PINMM_EXPLORE_MAX_BOUND,
+						&v)) {
+				fprintf(stderr, "pinmm explore: --bound: or none, for every "
+					"interleaving\n");
 				return EXIT_BAD;
+			}
 			opt.cfg.bound = (unsigned)v;
 			bound_given = true;
 			break;

@@ -12,8 +12,10 @@
  * Strategies: depth-first search of every schedule with at most `bound`
  * preemptions (CHESS: a preemption is a switch away from a thread that
  * could have gone on), in order of increasing bound, so the first failure
- * found has the fewest preemptions; and randomised priority scheduling
- * (PCT) with a seed and a depth, for larger scenarios.
+ * found has the fewest preemptions — by default with partial-order
+ * reduction (one schedule of each class that differ only in the order of
+ * independent steps), or plain; and randomised priority scheduling (PCT)
+ * with a seed and a depth, for larger scenarios.
  *
  * These functions exist in the explore build of the engine (the
  * libpinmm_explore archive, built with PINMM_EXPLORE), where preemption

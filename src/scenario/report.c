@@ -85,6 +85,9 @@ static void cell(FILE *out, const struct pinmm_cell *c, const char *prefix,
 		fprintf(out, "%*s", width - n, "");
 }
 
+/* the strict and legacy columns: "pass (explore, bound 16)" and a blank */
+#define COLUMN 25
+
 static void text_matrix(FILE *out, const struct pinmm_matrix *m,
 			const struct pinmm_report_options *opt)
 {
@@ -97,7 +100,7 @@ static void text_matrix(FILE *out, const struct pinmm_matrix *m,
 
 		w = n > w ? n : w;
 	}
-	fprintf(out, "%-*s  %-20s%-20s%s\n", w, "scenario", "strict", "legacy",
+	fprintf(out, "%-*s  %-*s%-*s%s\n", w, "scenario", COLUMN, "strict", COLUMN, "legacy",
 		"ablations (policy:result)");
 	for (size_t i = 0; i < m->nr_rows; i++) {
 		const struct pinmm_row *row = &m->rows[i];
@@ -110,7 +113,7 @@ static void text_matrix(FILE *out, const struct pinmm_matrix *m,
 
 			snprintf(pre, sizeof(pre), "%s%s", ablation ? c->label : "",
 				 ablation ? ":" : "");
-			cell(out, c, pre, ablation && k + 1 == row->nr_cells ? 0 : 20,
+			cell(out, c, pre, ablation && k + 1 == row->nr_cells ? 0 : COLUMN,
 			     opt->colour);
 			if (ablation && k + 1 < row->nr_cells)
 				fputc(' ', out);
