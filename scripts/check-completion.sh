@@ -41,7 +41,8 @@ offers "--policy" -- pinmm run --pol
 offers "strict" -- pinmm run --policy st
 offers "strict,-anon_exclusive" -- pinmm run --policy strict,-anon_ex
 offers "legacy,+pin_accounting,-gup_fast_recheck" -- pinmm explore --policy legacy,+pin_accounting,-gup_fast_rech
-offers "dfs pct" -- pinmm explore --strategy ''
+offers "dfs dfs-plain pct" -- pinmm explore --strategy ''
+offers "none" -- pinmm explore --bound n
 offers "g5-pin-accounting" -- pinmm check --filter g5-pin-acc
 offers "scenarios/e-munmap.pin" -- pinmm run scenarios/e-munm
 offers "scenarios" -- pinmm check scenari

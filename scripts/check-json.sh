@@ -25,6 +25,23 @@ invalid() {
 holds "an UNEXPECTED cell" -- grep -q '"verdict":"UNEXPECTED"' "$tmp/check.json"
 holds "an explored cell" -- grep -q '"explored":true' "$tmp/check.json"
 valid "$schema/pinmm-check.schema.json" "$tmp/check.json"
+# explore bound=none: a proved cell, bound null
+"$pinmm" check --json --no-host tests/scenarios/threads-proved.pin >"$tmp/check-proved.json"
+holds "a proved cell (bound null)" -- python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))["scenarios"][0]["cells"][0]
+sys.exit(not (c["verdict"] == "pass" and c["exhausted"] and c["bound"] is None))' \
+	"$tmp/check-proved.json"
+valid "$schema/pinmm-check.schema.json" "$tmp/check-proved.json"
+holds "the text says proved" -- bash -c "'$pinmm' check --no-host tests/scenarios/threads-proved.pin |
+	grep -q '^threads-proved  *proved '"
+holds "a bounded pass says its bound" -- bash -c "'$pinmm' check --no-host \
+	scenarios/g4-gup-fast-recheck.pin | grep -q 'pass (explore, bound 2)'"
+"$pinmm" explore --json --bound none tests/scenarios/threads-proved.pin >"$tmp/explore-none.json"
+valid "$schema/pinmm-explore.schema.json" "$tmp/explore-none.json"
+"$pinmm" explore --json --strategy dfs-plain --bound 1 scenarios/g4-gup-fast-recheck.pin \
+	>"$tmp/explore-plain.json"
+valid "$schema/pinmm-explore.schema.json" "$tmp/explore-plain.json"
 "$pinmm" run --json scenarios/e-munmap.pin >"$tmp/run-pass.json"
 valid "$schema/pinmm-run.schema.json" "$tmp/run-pass.json"
 "$pinmm" run --json --policy legacy scenarios/g5-pin-accounting.pin >"$tmp/run-fail.json"

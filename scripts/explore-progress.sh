@@ -16,7 +16,7 @@ command -v script >/dev/null || { echo "explore-progress: no script(1)"; exit 77
 
 # a search longer than the first report (0.25 s), cut by its budget
 # (what reaches the terminal is stderr: stdout goes to a file)
-script -qec "'$pinmm' explore $f --bound 3 --budget 2 >'$dir/out'" /dev/null \
+script -qec "'$pinmm' explore $f --strategy dfs-plain --bound 3 --budget 2 >'$dir/out'" /dev/null \
 	>"$dir/tty-err" 2>&1
 err=$(cat "$dir/tty-err")
 line=$(tr '\r' '\n' <"$dir/tty-err" | grep -a executions | tail -n 1)

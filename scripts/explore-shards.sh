@@ -33,7 +33,7 @@ for c in sorted(r["counterexamples"], key=lambda c: c["message"]):
 	print("failure", c["message"], "| schedule", c["schedule"])' "$1"
 }
 
-# FILE POLICY OPTIONS
+# FILE POLICY OPTIONS (a sharded dfs is the plain search: compare with that)
 while read -r f pol opts; do
 	name=$(basename "$f" .pin)-${pol//,/}-${opts//[ -]/}
 	# shellcheck disable=SC2086
@@ -54,9 +54,9 @@ while read -r f pol opts; do
 		echo "ok   $f $pol $opts: merge = one search: $(head -n 2 "$dir/$name.all" | tr '\n' ' ')(shards: $per) exit $rc"
 	fi
 done <<'LIST'
-scenarios/g4-gup-fast-vs-fork.pin strict
-scenarios/g4-gup-fast-vs-fork.pin strict,-fork_gup_fast_seq --keep-going
-scenarios/g4-gup-fast-vs-ksm.pin legacy --keep-going
+scenarios/g4-gup-fast-vs-fork.pin strict --strategy dfs-plain
+scenarios/g4-gup-fast-vs-fork.pin strict,-fork_gup_fast_seq --keep-going --strategy dfs-plain
+scenarios/g4-gup-fast-vs-ksm.pin legacy --keep-going --strategy dfs-plain
 scenarios/g4-gup-fast-vs-fork.pin strict,-fork_gup_fast_seq --keep-going --strategy pct
 LIST
 

@@ -30,7 +30,8 @@ enum { EXIT_OK = 0, EXIT_FOUND = 1, EXIT_BAD = 2, EXIT_INCOMPLETE = 3, EXIT_UNSU
 #define DEFAULT_BUDGET_SECONDS 600.0
 
 const char pinmm_usage_explore[] =
-	"usage: pinmm explore FILE [--policy P] [--bound K] [--strategy dfs|pct]\n"
+	"usage: pinmm explore FILE [--policy P] [--bound K|none]\n"
+	"                    [--strategy dfs|dfs-plain|pct]\n"
 	"                    [--seed S] [--depth D] [--budget SECONDS]\n"
 	"                    [--max-executions N] [--progress] [--json] [--dot FILE]\n"
 	"                    [--shard K/N] [--keep-going]\n"
@@ -38,15 +39,19 @@ const char pinmm_usage_explore[] =
 	"\n"
 	"Runs the scenario's threads (the ones its first `run` starts) under the\n"
 	"deterministic explorer: every interleaving at the engine's preemption\n"
-	"points with at most K preemptions (dfs, by increasing bound), or random\n"
-	"priority schedules (pct). A counterexample is printed with its schedule\n"
-	"string, a replay command and the trace of the failing execution.\n"
+	"points with at most K preemptions (dfs, by increasing bound; one of each\n"
+	"class of schedules that differ only in the order of independent steps,\n"
+	"dfs-plain every schedule), or random priority schedules (pct). A\n"
+	"counterexample is printed with its schedule string, a replay command and\n"
+	"the trace of the failing execution.\n"
 	"\n"
 	"  --policy P      strict, legacy, or either with ,+switch / ,-switch changes\n"
 	"                  (default: the scenario's policy line, else strict)\n"
 	"  --bound K       dfs: most preemptions per schedule (default: the\n"
-	"                  scenario's `explore bound=K`, else 2)\n"
-	"  --strategy S    dfs (default) or pct\n"
+	"                  scenario's `explore bound=K`, else 2); none: every\n"
+	"                  interleaving\n"
+	"  --strategy S    dfs (default: with partial-order reduction), dfs-plain\n"
+	"                  or pct\n"
 	"  --seed S        pct: random seed (default 1)\n"
 	"  --depth D       pct: priority change points + 1 (default 3)\n"
 	"  --budget SEC    stop after SEC seconds (dfs: then not exhausted;\n"
@@ -121,8 +126,8 @@ static void progress(const struct pinmm_explore_progress *p, void *arg)
 		snprintf(frac, sizeof(frac), ", %s%.0f%% done",
 			 cfg->strategy == PINMM_EXPLORE_PCT ? "" : "~", 100 * p->fraction);
 	if (cfg->strategy == PINMM_EXPLORE_PCT)
-		snprintf(stage, sizeof(stage), "depth %u", p->bound);
-	else
+		snprintf(stage, sizeof(stage), "no bound");
+	if (cfg->strategy != PINMM_EXPLORE_PCT && cfg->bound != PINMM_EXPLORE_UNBOUNDED)
 		snprintf(stage, sizeof(stage), "bound %u of %u", p->bound, cfg->bound);
 	fprintf(stderr, "%s%lu executions, %.0f/s, %s%s, %.1f s%s",
 		progress_lines ? "pinmm explore: " : "\r\033[K", p->executions,
@@ -254,8 +259,14 @@ static int run_verb(int argc, char **argv, bool replay)
 		case O_BOUND:
 			if (replay)
 				goto bad;
-			if (pm_cli_ulong(verb, "--bound", optarg, 0, PINMM_EXPLORE_MAX_BOUND, &v))
+			if (!strcmp(optarg, "none")) {
+				v = PINMM_EXPLORE_UNBOUNDED;
+			} else if (pm_cli_ulong(verb, "--bound", optarg, 0, PINMM_EXPLORE_MAX_BOUND,
+						&v)) {
+				fprintf(stderr, "pinmm explore: --bound: or none, for every "
+					"interleaving\n");
 				return EXIT_BAD;
+			}
 			opt.cfg.bound = (unsigned)v;
 			bound_given = true;
 			break;
@@ -264,11 +275,13 @@ static int run_verb(int argc, char **argv, bool replay)
 				goto bad;
 			if (!strcmp(optarg, "dfs")) {
 				opt.cfg.strategy = PINMM_EXPLORE_DFS;
+			} else if (!strcmp(optarg, "dfs-plain")) {
+				opt.cfg.strategy = PINMM_EXPLORE_DFS_PLAIN;
 			} else if (!strcmp(optarg, "pct")) {
 				opt.cfg.strategy = PINMM_EXPLORE_PCT;
 			} else {
-				fprintf(stderr, "pinmm explore: --strategy: expected dfs or pct, got '%s'\n",
-					optarg);
+				fprintf(stderr, "pinmm explore: --strategy: expected dfs, dfs-plain or "
+					"pct, got '%s'\n", optarg);
 				return EXIT_BAD;
 			}
 			break;
@@ -337,7 +350,16 @@ static int run_verb(int argc, char **argv, bool replay)
 	if (!bound_given)
 		opt.cfg.bound = pinmm_scenario_explore_bound(scn) ? pinmm_scenario_explore_bound(scn)
 								  : 2;
-	if (!replay && opt.cfg.strategy == PINMM_EXPLORE_DFS && !opt.cfg.budget_seconds)
+	if (opt.cfg.nr_shards > 1 && opt.cfg.bound == PINMM_EXPLORE_UNBOUNDED) {
+		fprintf(stderr, "pinmm explore: --bound none does not go with --shard\n");
+		pinmm_scenario_free(scn);
+		return EXIT_BAD;
+	}
+	/* shards split the plain search's tree (the reduction's cannot be cut
+	 * up in advance): say so in the report */
+	if (opt.cfg.nr_shards > 1 && opt.cfg.strategy == PINMM_EXPLORE_DFS)
+		opt.cfg.strategy = PINMM_EXPLORE_DFS_PLAIN;
+	if (!replay && opt.cfg.strategy != PINMM_EXPLORE_PCT && !opt.cfg.budget_seconds)
 		opt.cfg.budget_seconds = DEFAULT_BUDGET_SECONDS;
 	if (!replay && (isatty(STDERR_FILENO) || progress_lines)) {
 		progress_lines = !isatty(STDERR_FILENO);
@@ -369,7 +391,7 @@ static int run_verb(int argc, char **argv, bool replay)
 		if (ropt.format != PINMM_REPORT_TEXT)
 			ropt.colour = false;
 		pinmm_report_explore(stdout, scn, pname, &opt, &res, replay, &ropt);
-		ret = exit_of(&res, !replay && opt.cfg.strategy == PINMM_EXPLORE_DFS);
+		ret = exit_of(&res, !replay && opt.cfg.strategy != PINMM_EXPLORE_PCT);
 		if (dot && res.ex.trace_len)
 			write_dot(dot, scn, &res);
 		else if (dot)

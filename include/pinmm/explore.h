@@ -12,8 +12,10 @@
  * Strategies: depth-first search of every schedule with at most `bound`
  * preemptions (CHESS: a preemption is a switch away from a thread that
  * could have gone on), in order of increasing bound, so the first failure
- * found has the fewest preemptions; and randomised priority scheduling
- * (PCT) with a seed and a depth, for larger scenarios.
+ * found has the fewest preemptions — by default with partial-order
+ * reduction (one schedule of each class that differ only in the order of
+ * independent steps), or plain; and randomised priority scheduling (PCT)
+ * with a seed and a depth, for larger scenarios.
  *
  * These functions exist in the explore build of the engine (the
  * libpinmm_explore archive, built with PINMM_EXPLORE), where preemption
@@ -37,6 +39,8 @@ extern "C" {
  * of schedules grows exponentially with the bound). */
 #define PINMM_EXPLORE_MAX_THREADS 8
 #define PINMM_EXPLORE_MAX_BOUND 16
+/* cfg.bound: no bound, every interleaving (DFS strategies only) */
+#define PINMM_EXPLORE_UNBOUNDED 0xffffffffu
 
 /* One step of a trace. Nothing in it is an address: the same schedule
  * gives the same trace, byte for byte, in every process. */
@@ -69,7 +73,10 @@ struct pinmm_explore_ops {
 			 struct pinmm_trace_event *e);
 };
 
-enum pinmm_explore_strategy { PINMM_EXPLORE_DFS, PINMM_EXPLORE_PCT };
+/* DFS: depth-first search with partial-order reduction (one schedule of
+ * each class of schedules that differ only in the order of independent
+ * steps); DFS_PLAIN: every schedule; PCT: random priorities. */
+enum pinmm_explore_strategy { PINMM_EXPLORE_DFS, PINMM_EXPLORE_PCT, PINMM_EXPLORE_DFS_PLAIN };
 
 struct pinmm_explore_progress {
 	unsigned long executions;
@@ -81,7 +88,8 @@ struct pinmm_explore_progress {
 
 struct pinmm_explore_cfg {
 	enum pinmm_explore_strategy strategy;
-	unsigned bound;		/* DFS: most preemptions per schedule (<= MAX_BOUND) */
+	unsigned bound;		/* DFS: most preemptions per schedule (<= MAX_BOUND),
+				 * or PINMM_EXPLORE_UNBOUNDED */
 	uint64_t seed;		/* PCT */
 	unsigned depth;		/* PCT: priority change points + 1 */
 	double budget_seconds;	/* 0: none */
@@ -135,7 +143,8 @@ struct pinmm_explore_result {
 };
 
 /* Search. 0 (see result), -EINVAL (bad ops/cfg: no threads or more than
- * PINMM_EXPLORE_MAX_THREADS, a bound above PINMM_EXPLORE_MAX_BOUND),
+ * PINMM_EXPLORE_MAX_THREADS, a bound above PINMM_EXPLORE_MAX_BOUND other
+ * than PINMM_EXPLORE_UNBOUNDED, an unknown strategy),
  * -ENOMEM. */
 int pinmm_explore(const struct pinmm_explore_ops *ops, void *ctx,
 		  const struct pinmm_explore_cfg *cfg,

@@ -165,6 +165,7 @@ struct pinmm_cell {
 	/* a scenario with threads and `explore bound=K`: the cell is a search
 	 * (docs/explorer.md) rather than one run */
 	bool explored, exhausted;	/* exhausted: every schedule within K ran */
+	unsigned bound;			/* explored: K, or PINMM_EXPLORE_UNBOUNDED */
 	unsigned long executions;
 	double seconds;
 	char schedule[PINMM_SCN_MSGLEN];	/* the counterexample's, for `pinmm replay` */

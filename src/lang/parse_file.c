@@ -138,9 +138,15 @@ static bool p_header(struct parser *p)
 			if (!p_option(p, &key) || !tok_is(&key, "bound"))
 				p_expected(p, &key, "bound=K");
 			at = p->tok;
-			uint64_t b = p_number(p, "a preemption bound");
+			if (p_is_word(p, "none")) {
+				/* every interleaving: a proof when none fails */
+				p_advance(p);
+				scn->explore_bound = PINMM_EXPLORE_UNBOUNDED;
+				continue;
+			}
+			uint64_t b = p_number(p, "a preemption bound (1..16 or none)");
 			if (b < 1 || b > PINMM_EXPLORE_MAX_BOUND)
-				p_fail(p, &at, "expected a preemption bound in 1..%d, got %llu",
+				p_fail(p, &at, "expected a preemption bound in 1..%d or none, got %llu",
 				       PINMM_EXPLORE_MAX_BOUND, (unsigned long long)b);
 			scn->explore_bound = (unsigned)b;
 		}

@@ -55,6 +55,11 @@ int pinmm_explore_parse_shard(const char *verb, const char *arg, unsigned *shard
 	return -EINVAL;
 }
 
+json_object *pm_json_bound(unsigned bound)
+{
+	return bound == PINMM_EXPLORE_UNBOUNDED ? NULL : json_object_new_int((int)bound);
+}
+
 static json_object *failure_json(const struct pinmm_explore_failure *f)
 {
 	json_object *o = json_object_new_object();
@@ -62,7 +67,7 @@ static json_object *failure_json(const struct pinmm_explore_failure *f)
 	json_object_object_add(o, "message", json_object_new_string(f->message));
 	json_object_object_add(o, "schedule", json_object_new_string(f->schedule));
 	json_object_object_add(o, "preemptions", json_object_new_int((int)f->preemptions));
-	json_object_object_add(o, "bound", json_object_new_int((int)f->bound));
+	json_object_object_add(o, "bound", pm_json_bound(f->bound));
 	json_object_object_add(o, "prefix", json_object_new_uint64(f->prefix));
 	json_object_object_add(o, "index", json_object_new_uint64(f->index));
 	return o;

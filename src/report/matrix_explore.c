@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * matrix_explore.c - `pinmm check`'s cells for a scenario with threads and
- * `explore bound=K`: each cell is a depth-first search at bound K under its
- * policy instead of one run with real threads.
+ * `explore bound=K`: each cell is a depth-first search (with partial-order
+ * reduction) at bound K under its policy instead of one run with real
+ * threads; `explore bound=none`: of every interleaving.
  *
  *  - must pass (strict, holds-with): every schedule within K ran, none
- *    failed: `pass`; a counterexample: UNEXPECTED (its schedule in the
+ *    failed: `pass (explore, bound K)`; every interleaving: `proved`; a
+ *    counterexample: UNEXPECTED (its schedule in the
  *    reason); the budget ran out first: n/a-explorer, never `pass`;
  *  - must fail (ablations, legacy when declared): a counterexample:
  *    `detected`; exhausted without one: UNEXPECTED; budget: n/a-explorer;
@@ -45,8 +47,12 @@ static void judge(struct pinmm_cell *c, const struct pinmm_scn_explore_result *r
 	bool found = r->ex.found, fails = found && res->outcome == PINMM_SCN_FAIL;
 	char how[96];
 
-	snprintf(how, sizeof(how), "%lu executions, %.2f s, bound %u", c->executions,
-		 c->seconds, bound);
+	if (bound == PINMM_EXPLORE_UNBOUNDED)
+		snprintf(how, sizeof(how), "%lu executions, %.2f s, no bound", c->executions,
+			 c->seconds);
+	else
+		snprintf(how, sizeof(how), "%lu executions, %.2f s, bound %u", c->executions,
+			 c->seconds, bound);
 	if (found && res->outcome == PINMM_SCN_UNSUPPORTED) {
 		c->verdict = PINMM_VERDICT_NA;
 		c->na = PINMM_NA_UNBUILT;
@@ -99,6 +105,7 @@ bool pm_matrix_explore_cell(const struct pinmm_scenario *scn, struct pinmm_cell 
 		return false;
 	ret = pinmm_scenario_explore(scn, &opt, &r);
 	c->ran = c->explored = true;
+	c->bound = bound;
 	c->attempts = 1;
 	if (ret) {
 		fail_result(c, pinmm_scenario_file(scn), ret);

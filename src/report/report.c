@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <pinmm/explore.h>
 #include <pinmm/scenario.h>
 
 #include "report.h"
@@ -32,6 +33,8 @@ const char *pm_row_name(const struct pinmm_row *row, char *buf, size_t len)
 
 const char *pm_cell_text(const struct pinmm_cell *c)
 {
+	static char text[40];	/* the CLI prints one cell at a time */
+
 	if (c->text)	/* a column of its own (the host's) */
 		return c->text(c);
 	switch (c->verdict) {
@@ -43,7 +46,12 @@ const char *pm_cell_text(const struct pinmm_cell *c)
 	case PINMM_VERDICT_DETECTED:
 		return c->explored ? "detected (explore)" : "detected";
 	case PINMM_VERDICT_PASS:
-		return c->explored ? "pass (explore)" : "pass";
+		if (!c->explored)
+			return "pass";
+		if (c->bound == PINMM_EXPLORE_UNBOUNDED)
+			return "proved";
+		snprintf(text, sizeof(text), "pass (explore, bound %u)", c->bound);
+		return text;
 	default:
 		return pinmm_verdict_str(c->verdict);
 	}
@@ -76,6 +84,9 @@ static void cell(FILE *out, const struct pinmm_cell *c, const char *prefix,
 		fprintf(out, "%*s", width - n, "");
 }
 
+/* the strict and legacy columns: "pass (explore, bound 16)" and a blank */
+#define COLUMN 25
+
 static void text_matrix(FILE *out, const struct pinmm_matrix *m,
 			const struct pinmm_report_options *opt)
 {
@@ -88,7 +99,7 @@ static void text_matrix(FILE *out, const struct pinmm_matrix *m,
 
 		w = n > w ? n : w;
 	}
-	fprintf(out, "%-*s  %-20s%-20s%s\n", w, "scenario", "strict", "legacy",
+	fprintf(out, "%-*s  %-*s%-*s%s\n", w, "scenario", COLUMN, "strict", COLUMN, "legacy",
 		"ablations (policy:result)");
 	for (size_t i = 0; i < m->nr_rows; i++) {
 		const struct pinmm_row *row = &m->rows[i];
@@ -101,7 +112,7 @@ static void text_matrix(FILE *out, const struct pinmm_matrix *m,
 
 			snprintf(pre, sizeof(pre), "%s%s", ablation ? c->label : "",
 				 ablation ? ":" : "");
-			cell(out, c, pre, ablation && k + 1 == row->nr_cells ? 0 : 20,
+			cell(out, c, pre, ablation && k + 1 == row->nr_cells ? 0 : COLUMN,
 			     opt->colour);
 			if (ablation && k + 1 < row->nr_cells)
 				fputc(' ', out);
@@ -132,8 +143,9 @@ static void text_matrix(FILE *out, const struct pinmm_matrix *m,
 		fprintf(out, "\nn/a: the engine has not built a mechanism the scenario uses; "
 			"n/a-switch: it cannot turn that switch off yet;\nn/a-explorer: "
 			"the explorer's budget ran out before its bound was exhausted; "
-			"(pass)/(fails): legacy, nothing declared;\n(explore): every "
-			"interleaving of the threads up to the scenario's preemption bound;\n"
+			"(pass)/(fails): legacy, nothing declared;\n(explore, bound K): every "
+			"interleaving of the threads with at most K preemptions; proved: every "
+			"interleaving;\n"
 			"host:skipped: the host column was not run, or the kernel cannot "
 			"express a step (pinmm check -v says which).\n");
 	fprintf(out, "\n%u scenarios, %u cells: %u pass, %u detected, %u UNEXPECTED, "

@@ -50,6 +50,8 @@ struct pinmm_explore_cfg;
 struct pinmm_explore_result;
 void pm_json_explore_campaign(struct json_object *root, const struct pinmm_explore_cfg *cfg,
 			      const struct pinmm_explore_result *ex);
+/* a preemption bound: its number, null for none */
+struct json_object *pm_json_bound(unsigned bound);
 
 int pm_json_matrix(FILE *out, const struct pinmm_matrix *m);
 int pm_json_run(FILE *out, const struct pinmm_scenario *scn, const char *policy,

@@ -27,7 +27,8 @@
 
 static const char *strategy_name(const struct pinmm_explore_cfg *cfg)
 {
-	return cfg->strategy == PINMM_EXPLORE_PCT ? "pct" : "dfs";
+	return cfg->strategy == PINMM_EXPLORE_PCT ? "pct"
+	       : cfg->strategy == PINMM_EXPLORE_DFS_PLAIN ? "dfs-plain" : "dfs";
 }
 
 static double rate(const struct pinmm_explore_result *ex)
@@ -57,10 +58,9 @@ static int json_report(FILE *out, const struct pinmm_scenario *scn, const char *
 			json_object_object_add(root, "depth",
 					       json_object_new_int((int)opt->cfg.depth));
 		} else {
-			json_object_object_add(root, "bound",
-					       json_object_new_int((int)opt->cfg.bound));
+			json_object_object_add(root, "bound", pm_json_bound(opt->cfg.bound));
 			json_object_object_add(root, "bound_reached",
-					       json_object_new_int((int)ex->bound_reached));
+					       pm_json_bound(ex->bound_reached));
 		}
 	}
 	if (!replay)
@@ -150,10 +150,14 @@ int pinmm_report_explore(FILE *out, const struct pinmm_scenario *scn, const char
 		if (opt->cfg.strategy == PINMM_EXPLORE_PCT)
 			fprintf(out, "  strategy pct, seed %" PRIu64 ", depth %u\n", opt->cfg.seed,
 				opt->cfg.depth ? opt->cfg.depth : 3);
+		else if (opt->cfg.bound == PINMM_EXPLORE_UNBOUNDED)
+			fprintf(out, "  strategy %s, no preemption bound (%s)\n",
+				strategy_name(&opt->cfg), ex->found ? "found"
+				: ex->exhausted ? "every interleaving" : "stopped");
 		else
-			fprintf(out, "  strategy dfs, preemption bound %u (%s bound %u)\n",
-				opt->cfg.bound, ex->found ? "found at" : ex->exhausted
-				? "exhausted up to" : "stopped in", ex->bound_reached);
+			fprintf(out, "  strategy %s, preemption bound %u (%s bound %u)\n",
+				strategy_name(&opt->cfg), opt->cfg.bound, ex->found ? "found at"
+				: ex->exhausted ? "exhausted up to" : "stopped in", ex->bound_reached);
 		fprintf(out, "  %lu executions in %.3f s: %.0f executions/s\n", ex->executions,
 			ex->seconds, rate(ex));
 		if (opt->cfg.nr_shards > 1)

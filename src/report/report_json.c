@@ -66,6 +66,7 @@ static json_object *cell_json(const struct pinmm_cell *c)
 	if (c->explored) {	/* a search by the explorer (matrix_explore.c) */
 		json_object_object_add(o, "explored", json_object_new_boolean(true));
 		json_object_object_add(o, "exhausted", json_object_new_boolean(c->exhausted));
+		json_object_object_add(o, "bound", pm_json_bound(c->bound));
 		json_object_object_add(o, "executions", json_object_new_uint64(c->executions));
 		json_object_object_add(o, "seconds", json_object_new_double(c->seconds));
 		if (c->result.outcome == PINMM_SCN_FAIL)
@@ -124,7 +125,7 @@ int pm_json_matrix(FILE *out, const struct pinmm_matrix *m)
 		json_object_object_add(r, "title",
 				       json_object_new_string(pinmm_scenario_title(row->scn)));
 		json_object_object_add(r, "explore_bound",
-				       json_object_new_int((int)pinmm_scenario_explore_bound(row->scn)));
+				       pm_json_bound(pinmm_scenario_explore_bound(row->scn)));
 		for (unsigned k = 0; k < row->nr_cells; k++)
 			json_object_array_add(cells, cell_json(&row->cells[k]));
 		json_object_object_add(r, "cells", cells);

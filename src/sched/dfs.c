@@ -26,14 +26,6 @@
 #define MIN_PREFIXES_PER_SHARD 4
 #define MAX_PREFIXES_PER_SHARD 32
 
-/* Whether choosing t at d stays within the bound. */
-static bool allowed(const struct pm_decision *d, int t, unsigned bound)
-{
-	int cur = d->current == 0xff ? -1 : d->current;
-	bool preempts = cur >= 0 && (d->enabled & (1u << cur)) && t != cur;
-
-	return d->preemptions + (unsigned)preempts <= bound;
-}
 
 /* The order in which a decision's alternatives are tried: the default
  * first, then the other runnable threads by number. */
@@ -50,7 +42,7 @@ static int next_alternative(const struct pm_decision *d, unsigned bound)
 				passed = true;
 			continue;
 		}
-		if (allowed(d, t, bound))
+		if (pm_search_allowed(d, t, bound))
 			return t;
 	}
 	return -1;
@@ -64,7 +56,7 @@ static unsigned choices(const struct pm_decision *d, unsigned bound, unsigned *r
 
 	*rank = 0;
 	for (int t = 0; t < PINMM_EXPLORE_MAX_THREADS; t++) {
-		if (!(d->enabled & (1u << t)) || t == def || !allowed(d, t, bound))
+		if (!(d->enabled & (1u << t)) || t == def || !pm_search_allowed(d, t, bound))
 			continue;
 		if (t == d->chosen)
 			*rank = n;
@@ -128,7 +120,7 @@ static int subtree(struct dfs *d, size_t floor, unsigned long nr, double base, d
 {
 	struct pm_search *s = d->s;
 	unsigned long index = 0;
-	bool final = d->bound == s->cfg->bound;
+	bool final = d->bound == s->cfg->bound || s->cfg->bound == PINMM_EXPLORE_UNBOUNDED;
 
 	d->nr_prefix = floor;
 	for (;;) {
@@ -376,8 +368,11 @@ int pm_explore_dfs(struct pm_search *s)
 	bool stop = false;
 	int err = 0;
 
-	for (unsigned bound = 0; !err && !stop && bound <= cfg->bound; bound++) {
-		d.bound = bound;
+	/* without a bound: one pass over every schedule */
+	bool unbounded = cfg->bound == PINMM_EXPLORE_UNBOUNDED;
+
+	for (unsigned bound = 0; !err && !stop && (unbounded || bound <= cfg->bound); bound++) {
+		d.bound = unbounded ? PINMM_EXPLORE_UNBOUNDED : bound;
 		if (!s->res->found)	/* keep_going: where the first was found */
 			s->res->bound_reached = bound;
 		if (cfg->nr_shards > 1) {
@@ -386,6 +381,8 @@ int pm_explore_dfs(struct pm_search *s)
 			s->res->prefixes = 1;
 			err = subtree(&d, 0, 0, 0, 1, &stop);
 		}
+		if (unbounded)
+			break;
 	}
 	s->res->exhausted = !err && !stop;
 	free(d.prefix);

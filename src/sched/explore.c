@@ -333,7 +333,9 @@ int pinmm_explore(const struct pinmm_explore_ops *ops, void *ctx,
 	double start = pm_now();
 	int err;
 
-	if (!ops_ok(ops) || !cfg || !res || cfg->bound > PINMM_EXPLORE_MAX_BOUND ||
+	if (!ops_ok(ops) || !cfg || !res ||
+	    (cfg->bound > PINMM_EXPLORE_MAX_BOUND && cfg->bound != PINMM_EXPLORE_UNBOUNDED) ||
+	    cfg->strategy > PINMM_EXPLORE_DFS_PLAIN ||
 	    (cfg->nr_shards > 1 && (cfg->shard < 1 || cfg->shard > cfg->nr_shards)))
 		return -EINVAL;
 	memset(res, 0, sizeof(*res));
@@ -341,7 +343,14 @@ int pinmm_explore(const struct pinmm_explore_ops *ops, void *ctx,
 	if (!sched)
 		return -ENOMEM;
 	s.start = s.last_progress = start;
-	err = cfg->strategy == PINMM_EXPLORE_PCT ? explore_pct(&s) : pm_explore_dfs(&s);
+	/* a sharded search splits the plain tree (the reduction's backtrack
+	 * sets grow as it goes: they cannot be cut up in advance) */
+	if (cfg->strategy == PINMM_EXPLORE_PCT)
+		err = explore_pct(&s);
+	else if (cfg->strategy == PINMM_EXPLORE_DFS && cfg->nr_shards <= 1)
+		err = pm_explore_dpor(&s);
+	else
+		err = pm_explore_dfs(&s);
 	pm_sched_free(sched);
 	sched = NULL;
 	res->seconds = pm_now() - start;

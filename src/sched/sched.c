@@ -86,13 +86,23 @@ static void wake_everyone(struct pm_sched *s, int current)
  * Decide who runs next and hand over; s->m held. Returns with s->m held
  * and the caller running again (or finished).
  */
-static void reschedule(struct pm_sched *s, struct sched_thread *me, bool yielding)
+static void reschedule(struct pm_sched *s, struct sched_thread *me, unsigned end,
+		       const void *obj, uint64_t val)
 {
 	struct pm_sched_run *run = s->run;
 	unsigned enabled = enabled_mask(s, -1);
 	int cur = me && me->st != T_DONE ? (int)me->id : -1;
+	bool yielding = end == PM_STEP_RELAX;
 	int next;
 
+	/* the step the last decision started ends here (only its thread ran) */
+	if (me && run->nr_dec && !run->aborted) {
+		struct pm_decision *d = &run->dec[run->nr_dec - 1];
+
+		d->end = (uint8_t)end;
+		d->obj = obj;
+		d->val = val;
+	}
 	if (run->aborted) {
 		/* let everyone run freely to the end: no more decisions */
 		next = -2;
@@ -114,6 +124,7 @@ static void reschedule(struct pm_sched *s, struct sched_thread *me, bool yieldin
 				next = pm_sched_default(cur, choices);
 			}
 		} else if (run->strategy && run->strategy->choose) {
+			run->strategy->run = run;
 			next = run->strategy->choose(run->strategy, (unsigned)i,
 						     yielding ? -1 : cur, choices);
 		} else {
@@ -128,7 +139,9 @@ static void reschedule(struct pm_sched *s, struct sched_thread *me, bool yieldin
 		}
 		run->dec[run->nr_dec++] = (struct pm_decision){
 			.chosen = (uint8_t)next, .current = (uint8_t)(cur < 0 ? 0xff : cur),
-			.enabled = (uint8_t)choices, .preemptions = (uint8_t)s->preemptions };
+			.enabled = (uint8_t)choices,
+			.preemptions = (uint8_t)(s->preemptions < 255 ? s->preemptions : 255),
+			.end = PM_STEP_UNKNOWN };
 		if (cur >= 0 && next != cur && (choices & (1u << cur)))
 			s->preemptions++;
 		if (run->nr_dec > run->max_steps)
@@ -239,7 +252,7 @@ static void sched_hook(enum pm_point pt, const void *obj, uint64_t val, void *ar
 		else
 			name_earlier(s->run, e);
 	}
-	reschedule(s, self, false);
+	reschedule(s, self, pt, obj, val);
 	pthread_mutex_unlock(&s->m);
 }
 
@@ -256,7 +269,7 @@ static void pm_sched_wait_lock(const void *obj)
 	}
 	self->st = T_BLOCKED;
 	self->blocked_on = obj;
-	reschedule(s, self, false);
+	reschedule(s, self, PM_STEP_WAIT, obj, 0);
 	pthread_mutex_unlock(&s->m);
 }
 
@@ -287,7 +300,7 @@ static void pm_sched_relax(void)
 		sched_yield();
 		return;
 	}
-	reschedule(s, self, true);
+	reschedule(s, self, PM_STEP_RELAX, NULL, 0);
 	pthread_mutex_unlock(&s->m);
 }
 
@@ -318,7 +331,7 @@ static void *thread_main(void *arg)
 
 		pthread_mutex_lock(&s->m);
 		t->st = T_DONE;
-		reschedule(s, t, false);
+		reschedule(s, t, PM_STEP_DONE, NULL, 0);
 	}
 	pthread_mutex_unlock(&s->m);
 	self = NULL;
@@ -388,7 +401,7 @@ int pm_sched_execute(struct pm_sched *s, struct pm_sched_run *run)
 	for (unsigned i = 0; i < n; i++)
 		pthread_cond_signal(&s->t[i].cv);	/* a new execution */
 	/* the first decision: who starts */
-	reschedule(s, NULL, false);
+	reschedule(s, NULL, PM_STEP_UNKNOWN, NULL, 0);
 	/* wait for the end: everyone done (or free-running to the end) */
 	for (;;) {
 		bool all_done = true;

@@ -15,17 +15,33 @@
 
 #include "../base/preempt.h"
 
-/* One scheduling decision. */
+/* How the step a decision started ended: at a preemption point (an
+ * enum pm_point), or one of these. */
+enum pm_step_end {
+	PM_STEP_WAIT = PM_PT_NR,	/* found a lock taken (obj), now blocked */
+	PM_STEP_RELAX,			/* a spin-wait gave way */
+	PM_STEP_DONE,			/* the thread's work returned */
+	PM_STEP_UNKNOWN,		/* never ended (an aborted execution) */
+};
+
+/* One scheduling decision, and the step it started: the chosen thread's
+ * code from there to its next decision, named by what ended it. */
 struct pm_decision {
 	uint8_t chosen;		/* thread that ran next */
 	uint8_t current;	/* thread that was running (0xff: none) */
 	uint8_t enabled;	/* mask of threads that could run */
-	uint8_t preemptions;	/* preemptions before this decision */
+	uint8_t preemptions;	/* preemptions before this decision (max 255) */
+	uint8_t end;		/* enum pm_point or enum pm_step_end */
+	uint64_t val;		/* the point's value */
+	const void *obj;	/* the point's object (or the lock waited for) */
 };
 
+struct pm_sched_run;
 struct pm_strategy {
-	/* pick the next thread at decision index i; NULL = default order */
+	/* pick the next thread at decision index i; NULL = default order
+	 * (run->dec[0..i-1] are complete, their steps' ends included) */
 	int (*choose)(struct pm_strategy *s, unsigned i, int current, unsigned enabled);
+	const struct pm_sched_run *run;	/* set by the scheduler */
 };
 
 struct pm_sched_run {

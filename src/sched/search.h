@@ -16,6 +16,15 @@ struct pm_search {
 	double start, last_progress;
 };
 
+/* Whether choosing t at decision d keeps the schedule within the bound. */
+static inline bool pm_search_allowed(const struct pm_decision *d, int t, unsigned bound)
+{
+	int cur = d->current == 0xff ? -1 : d->current;
+	bool preempts = cur >= 0 && (d->enabled & (1u << cur)) && t != cur;
+
+	return bound == PINMM_EXPLORE_UNBOUNDED || d->preemptions + (unsigned)preempts <= bound;
+}
+
 double pm_now(void);
 /* Run one execution; *failed set when check() (or the scheduler) says so. */
 int pm_search_execute(struct pm_search *s, struct pm_sched_run *run, bool *failed,
@@ -27,7 +36,9 @@ int pm_search_failed(struct pm_search *s, const struct pm_sched_run *run, const 
 /* Report progress when it is time; true when the budget is spent. */
 bool pm_search_tick(struct pm_search *s, unsigned bound, double fraction);
 
-/* dfs.c */
+/* dfs.c: every schedule within the bound */
 int pm_explore_dfs(struct pm_search *s);
+/* dpor.c: one schedule of each class of equivalent ones */
+int pm_explore_dpor(struct pm_search *s);
 
 #endif
