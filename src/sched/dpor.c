@@ -341,12 +341,23 @@ static int races(struct dpor *p, const struct pm_decision *dec, size_t n)
 		unsigned q = dec[j].chosen;
 		uint32_t *v = p->clock[j];
 
+		/* left[r]: thread r's steps at or before the one looked at */
+		uint32_t left[PINMM_EXPLORE_MAX_THREADS];
+
+		memcpy(left, count, sizeof(left));
 		memcpy(v, last[q], sizeof(last[q]));
 		p->idx[j] = ++count[q];
 		for (size_t i = j; i-- > 0;) {
 			unsigned pt = dec[i].chosen;
+			bool covered = true;
 
-			if (pt == q || !dpor_dependent(&dec[i], &dec[j]))
+			/* a step the clock covers adds nothing; stop when all do */
+			for (int t = 0; t < PINMM_EXPLORE_MAX_THREADS && covered; t++)
+				covered = t == (int)q || v[t] >= left[t];
+			if (covered)
+				break;
+			left[pt] = p->idx[i] - 1;
+			if (pt == q || v[pt] >= p->idx[i] || !dpor_dependent(&dec[i], &dec[j]))
 				continue;
 			if (v[pt] < p->idx[i])
 				race(p, dec, i, j);
