@@ -292,7 +292,7 @@ static bool soak_mix_ops_all_done(struct soak *s)
  * page fails with ENOMEM when the pool has no unreserved page, as Linux's
  * does; the pool's state at the failure cannot be read back race-free, so
  * any ENOMEM of fork counts as that once the mixers have a pool. */
-static bool soak_hugetlb_pool_dry(struct soak *s)
+static bool soak_has_hugetlb_pool(struct soak *s)
 {
 	struct pinmm_hugetlb_info i;
 
@@ -315,7 +315,7 @@ static void *soak_forker(void *arg)
 		case 0: {
 			struct pinmm_mm *child = NULL;
 			e = pinmm_fork(s->mm, &child);
-			if (e == -ENOMEM && soak_hugetlb_pool_dry(s))
+			if (e == -ENOMEM && soak_has_hugetlb_pool(s))
 				e = 0;	/* a pinned hugetlb page found no copy */
 			if (e || !child)
 				break;

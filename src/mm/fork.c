@@ -107,14 +107,7 @@ static int copy_huge_pmd(struct pinmm_mm *dst, struct pinmm_mm *src, uint64_t ad
 		pm_mutex_unlock(&spmd->ptl);
 		return 1;
 	}
-	folio_get(folio);
-	atomic_fetch_add(&folio->entire_mapcount, 1);
-	for (unsigned long j = 0; j < (1ul << PINMM_HPAGE_ORDER); j++)
-		page_clear(&folio[j], PG_anon_exclusive);
-	pm_preempt(PM_PT_FORK_CHECKED, folio, 0);
-	if (pte_write(e))
-		pt_clear_bits(spmd, i, PTE_WRITE);
-	pt_write(dpmd, i, e & ~PTE_WRITE);
+	share_pmd_leaf(spmd, dpmd, i, e, folio);
 	pm_mutex_unlock(&spmd->ptl);
 	return 0;
 }

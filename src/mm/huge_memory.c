@@ -265,12 +265,28 @@ void zap_huge_pmd(struct pinmm *eng, struct pt_table *pmd, unsigned i)
 		pt_free_now(deposited);	/* never visible to anyone */
 	if (is_huge_zero_pmd(old))
 		return;		/* the huge zero page holds no references */
-	zap_pmd_folio(eng, folio, old);
+	zap_pmd_folio(folio, old);
 }
 
-void zap_pmd_folio(struct pinmm *eng, struct pinmm_page *folio, pte_t old)
+void share_pmd_leaf(struct pt_table *spmd, struct pt_table *dpmd, unsigned i, pte_t e,
+		    struct pinmm_page *folio)
 {
-	(void)eng;
+	folio_get(folio);
+	atomic_fetch_add(&folio->entire_mapcount, 1);
+	for (unsigned long j = 0; j < HPAGE_NR; j++)
+		page_clear(&folio[j], PG_anon_exclusive);
+	pm_preempt(PM_PT_FORK_CHECKED, folio, 0);
+	if (pte_write(e))
+		pt_clear_bits(spmd, i, PTE_WRITE);
+	/* the child's table under its lock, as the PTE copy does: rmap
+	 * walkers reach it through the anon_vma already */
+	pm_mutex_lock(&dpmd->ptl);
+	pt_write(dpmd, i, e & ~PTE_WRITE);
+	pm_mutex_unlock(&dpmd->ptl);
+}
+
+void zap_pmd_folio(struct pinmm_page *folio, pte_t old)
+{
 	if (old & PTE_DIRTY)
 		page_set(folio, PG_dirty);
 	if (atomic_fetch_sub(&folio->entire_mapcount, 1) == 1)

@@ -60,7 +60,7 @@ bool set_pmd_migration_entry(struct pinmm *eng, struct pt_table *pmd, unsigned i
 		pt_write(pmd, i, e);
 		return false;
 	}
-	zap_pmd_folio(eng, folio, e);
+	zap_pmd_folio(folio, e);
 	return true;
 }
 

@@ -24,8 +24,6 @@
 #include "../mem/frame_io.h"
 #include "mm.h"
 
-#define HUGE_NR HPAGE_PMD_NR
-
 /* Put a pool page on the free stack. h->lock held. */
 static void pool_push(struct pm_hugetlb *h, struct pinmm_page *folio)
 {
@@ -91,7 +89,7 @@ int pinmm_hugetlb_info(struct pinmm *eng, struct pinmm_hugetlb_info *out)
 
 void hugetlb_free_folio(struct pinmm *eng, struct pinmm_page *folio)
 {
-	for (unsigned long j = 0; j < HUGE_NR; j++)
+	for (unsigned long j = 0; j < HPAGE_PMD_NR; j++)
 		page_clear(&folio[j], PG_anon_exclusive);
 	page_clear(folio, PG_anon);
 	page_clear(folio, PG_dirty);
@@ -169,7 +167,7 @@ static int hugetlb_wp(struct pinmm *eng, struct vm_area *vma, struct pt_table *p
 
 	/* mapped once: ours, whoever else holds a reference (the hole) */
 	if (page_test(old, PG_anon) && atomic_load(&old->entire_mapcount) == 1) {
-		for (unsigned long j = 0; j < HUGE_NR; j++)
+		for (unsigned long j = 0; j < HPAGE_PMD_NR; j++)
 			page_set(&old[j], PG_anon_exclusive);
 		if (write)
 			pt_set_bits(pmd, i, PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
@@ -183,7 +181,7 @@ static int hugetlb_wp(struct pinmm *eng, struct vm_area *vma, struct pt_table *p
 	prep_anon_thp(folio, vma, haddr);
 	pt_xchg(pmd, i, mk_pte(eng_page_pfn(eng, folio),
 			       PTE_HUGE | (e & PTE_PROTNONE) | vma_pte_flags(vma, write)));
-	zap_pmd_folio(eng, old, e);
+	zap_pmd_folio(old, e);
 	atomic_fetch_add(&eng->stats.cow_copies, 1);
 	return 0;
 }
@@ -264,16 +262,7 @@ int copy_hugetlb_pmd(struct pinmm_mm *dst, struct vm_area *dst_vma, struct pinmm
 		pm_mutex_unlock(&spmd->ptl);
 		return err;
 	}
-	folio_get(folio);
-	atomic_fetch_add(&folio->entire_mapcount, 1);
-	for (unsigned long j = 0; j < HUGE_NR; j++)
-		page_clear(&folio[j], PG_anon_exclusive);
-	pm_preempt(PM_PT_FORK_CHECKED, folio, 0);
-	if (pte_write(e))
-		pt_clear_bits(spmd, i, PTE_WRITE);
-	pm_mutex_lock(&dpmd->ptl);
-	pt_write(dpmd, i, e & ~PTE_WRITE);
-	pm_mutex_unlock(&dpmd->ptl);
+	share_pmd_leaf(spmd, dpmd, i, e, folio);
 	pm_mutex_unlock(&spmd->ptl);
 	return 0;
 }

@@ -338,10 +338,15 @@ int split_huge_pmd_locked(struct pinmm *eng, struct pt_table *pmd, unsigned i);
 /* split the PMD leaf mapping addr, if any (-EINVAL when none) */
 int split_huge_pmd_address(struct pinmm_mm *mm, uint64_t addr);
 void zap_huge_pmd(struct pinmm *eng, struct pt_table *pmd, unsigned i);
+/* fork: the PMD leaf e at entry i of spmd (locked) of folio is shared with
+ * the child's dpmd copy-on-write: a reference and a mapping more, neither
+ * side exclusive nor writable. */
+void share_pmd_leaf(struct pt_table *spmd, struct pt_table *dpmd, unsigned i, pte_t e,
+		    struct pinmm_page *folio);
 /* What a PMD mapping old of folio held goes: its dirty bit to the folio,
  * its entire mapcount (and the exclusive marks with the last), its
  * reference. The entry is gone already. */
-void zap_pmd_folio(struct pinmm *eng, struct pinmm_page *folio, pte_t old);
+void zap_pmd_folio(struct pinmm_page *folio, pte_t old);
 
 /* --- hugetlb.c --- */
 /* pages reserved for an owner's private mapping: see hugetlb.c */
