@@ -24,7 +24,7 @@ expect 2 "replay of a schedule that does not fit (thread 5 of 2)" -- \
 expect 2 "replay of a decision past the end of the execution" -- \
 	"$pinmm" replay scenarios/g4-gup-fast-recheck.pin '0:1,99999:0'
 expect 3 "explore that runs out of budget before it is exhausted" -- \
-	"$pinmm" explore scenarios/g4-gup-fast-vs-khugepaged.pin --budget 0.05
+	"$pinmm" explore scenarios/g4-gup-fast-vs-ksm.pin --bound none --budget 0.05
 expect 2 "run of a directory" -- "$pinmm" run scenarios
 expect 2 "--json and --tap together" -- "$pinmm" check --json --tap --no-host scenarios/e-munmap.pin
 expect 2 "--json and --ktap together" -- "$pinmm" check --json --ktap --no-host scenarios/e-munmap.pin

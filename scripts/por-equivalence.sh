@@ -3,8 +3,12 @@
 # reduction (`--strategy dfs`) against plain DFS (`--strategy dfs-plain`) on
 # each scenario with threads, at its own bound, under strict, legacy and
 # strict with each switch of POLICY_H (include/pinmm/policy.h) off: both
-# searches must exhaust, agree on whether a counterexample exists, and find
-# the same set of failure messages (--keep-going: every distinct one).
+# searches must exhaust, agree on whether a counterexample exists, find
+# the same set of failure messages (--keep-going: every distinct one), and
+# the reduced search must reach every end state the plain one reaches
+# (--outcomes: fingerprints of the engine's state after the threads; the
+# reduction may reach more, since under a bound it also runs some
+# schedules with more preemptions).
 # Registered by ctest as por_equivalence_<name>.
 set -uo pipefail
 pinmm=$1
@@ -31,6 +35,8 @@ print("found", r["found"])
 print("exhausted", r["exhausted"])
 for m in sorted({c["message"] for c in r.get("counterexamples", [])}):
 	print("failure", m)
+for o in r.get("outcomes", []):
+	print("outcome", o)
 print("executions", r["executions"])'
 }
 
@@ -38,17 +44,23 @@ for f in "$@"; do
 	for pol in strict legacy $(for s in $switches; do echo "strict,-$s"; done); do
 		checks=$((checks + 1))
 		plain=$("$pinmm" explore "$f" --policy "$pol" --strategy dfs-plain --keep-going \
-			--json 2>/dev/null | summary)
+			--outcomes --json 2>/dev/null | summary)
 		por=$("$pinmm" explore "$f" --policy "$pol" --strategy dfs --keep-going \
-			--json 2>/dev/null | summary)
+			--outcomes --json 2>/dev/null | summary)
 		if ! grep -q "^exhausted True" <<<"$plain" || ! grep -q "^exhausted True" <<<"$por"; then
 			bad "$f $pol: a search did not exhaust: plain '$(head -n 2 <<<"$plain" | tr '\n' ' ')'," \
 				"reduced '$(head -n 2 <<<"$por" | tr '\n' ' ')'"
-		elif [ "$(grep -v ^executions <<<"$plain")" != "$(grep -v ^executions <<<"$por")" ]; then
+		elif [ "$(grep -v '^executions\|^outcome' <<<"$plain")" != \
+		       "$(grep -v '^executions\|^outcome' <<<"$por")" ]; then
 			bad "$f $pol: the reduction disagrees with plain DFS:"
 			diff <(echo "$plain") <(echo "$por") | head -n 10
+		elif missed=$(comm -23 <(grep ^outcome <<<"$plain") <(grep ^outcome <<<"$por")) &&
+		     [ -n "$missed" ]; then
+			bad "$f $pol: the reduction misses $(wc -l <<<"$missed") end state(s) plain DFS" \
+				"reaches (of $(grep -c ^outcome <<<"$plain"))"
 		else
 			echo "ok   $f $pol: $(head -n 1 <<<"$plain"), $(grep -c ^failure <<<"$plain") failures;" \
+				"$(grep -c ^outcome <<<"$plain") end states;" \
 				"executions plain $(sed -n 's/^executions //p' <<<"$plain")," \
 				"reduced $(sed -n 's/^executions //p' <<<"$por")"
 		fi

@@ -34,7 +34,7 @@ const char pinmm_usage_explore[] =
 	"                    [--strategy dfs|dfs-plain|pct]\n"
 	"                    [--seed S] [--depth D] [--budget SECONDS]\n"
 	"                    [--max-executions N] [--progress] [--json] [--dot FILE]\n"
-	"                    [--shard K/N] [--keep-going]\n"
+	"                    [--shard K/N] [--keep-going] [--outcomes]\n"
 	"       pinmm explore --merge [--json] SHARD.json...\n"
 	"\n"
 	"Runs the scenario's threads (the ones its first `run` starts) under the\n"
@@ -66,6 +66,8 @@ const char pinmm_usage_explore[] =
 	"                  together run what one search runs (write each with --json)\n"
 	"  --keep-going    do not stop at a counterexample: run the whole search and\n"
 	"                  report every distinct failure with its first schedule\n"
+	"  --outcomes      count the distinct end states the executions reach (the\n"
+	"                  engine's state after the threads; with --json, listed)\n"
 	"  --merge         merge the --json results of a campaign's shards: executions\n"
 	"                  add up, exhausted when all are, counterexamples united\n"
 	"\n"
@@ -176,7 +178,8 @@ static int exit_of(const struct pinmm_scn_explore_result *r, bool dfs_search)
 
 enum { O_POLICY = 'p', O_BOUND = 'b', O_STRATEGY = 's', O_SEED = 'S', O_DEPTH = 'd',
        O_BUDGET = 'B', O_MAX = 'm', O_JSON = 'J', O_DOT = 'D', O_TRACE = 't', O_HELP = 'h',
-       O_PROGRESS = 'P', O_SHARD = 'K', O_KEEP_GOING = 'k', O_MERGE = 'M' };
+       O_PROGRESS = 'P', O_SHARD = 'K', O_KEEP_GOING = 'k', O_MERGE = 'M',
+       O_OUTCOMES = 'O' };
 
 static const struct option explore_opts[] = {
 	{ "policy", required_argument, NULL, O_POLICY },
@@ -192,6 +195,7 @@ static const struct option explore_opts[] = {
 	{ "progress", no_argument, NULL, O_PROGRESS },
 	{ "shard", required_argument, NULL, O_SHARD },
 	{ "keep-going", no_argument, NULL, O_KEEP_GOING },
+	{ "outcomes", no_argument, NULL, O_OUTCOMES },
 	{ "merge", no_argument, NULL, O_MERGE },
 	{ "help", no_argument, NULL, O_HELP },
 	{ 0 },
@@ -255,6 +259,11 @@ static int run_verb(int argc, char **argv, bool replay)
 			if (replay)
 				goto bad;
 			merge = true;
+			break;
+		case O_OUTCOMES:
+			if (replay)
+				goto bad;
+			opt.cfg.outcomes = true;
 			break;
 		case O_BOUND:
 			if (replay)

@@ -113,6 +113,13 @@ bool pinmm_check_mapped(const struct pinmm_pin *pin, struct pinmm_mm *mm,
 			uint64_t addr);
 const char *pinmm_coherence_str(enum pinmm_coherence c);
 
+/* A fingerprint of the engine's state: every process's page-table entries
+ * (by address), every frame in use (counts, flags, bytes), the pins and
+ * references held. Two runs that did the same steps in the same order give
+ * the same number, in any process; 0 for a NULL eng. The explorer compares
+ * the end states its searches reach with it. */
+uint64_t pinmm_state_digest(struct pinmm *eng);
+
 /* --------------------------------------------- injected alloc failure --- */
 
 enum pinmm_alloc_kind {

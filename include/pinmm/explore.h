@@ -71,6 +71,9 @@ struct pinmm_explore_ops {
 	 * it (or when it leaves e->what empty) the object is "object #N". */
 	void (*describe)(void *state, unsigned tid, const void *obj,
 			 struct pinmm_trace_event *e);
+	/* optional: a fingerprint of the state the threads left (before
+	 * check()), for cfg.outcomes */
+	uint64_t (*outcome)(void *state);
 };
 
 /* DFS: depth-first search with partial-order reduction (one schedule of
@@ -103,6 +106,10 @@ struct pinmm_explore_cfg {
 	/* after a failure, go on to the end of the search, keeping each
 	 * distinct failure (its first schedule) in result.failures */
 	bool keep_going;
+	/* collect the distinct end states (ops->outcome) into result.outcomes:
+	 * equivalent schedules end alike, so the reduced search must reach
+	 * every end state the plain one reaches */
+	bool outcomes;
 	/* called about every 0.25 s with the running totals (may be NULL) */
 	void (*progress)(const struct pinmm_explore_progress *p, void *arg);
 	void *progress_arg;
@@ -140,6 +147,9 @@ struct pinmm_explore_result {
 	size_t nr_failures;
 	unsigned long failing_executions;
 	unsigned long prefixes;		/* DFS: schedule prefixes this shard ran */
+	/* with cfg.outcomes: the distinct end states, sorted (malloc'd) */
+	uint64_t *outcomes;
+	size_t nr_outcomes;
 };
 
 /* Search. 0 (see result), -EINVAL (bad ops/cfg: no threads or more than

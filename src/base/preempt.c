@@ -24,6 +24,23 @@ void pm_preempt_call(enum pm_point pt, const void *obj, uint64_t val)
 		h(pt, obj, val, atomic_load(&hook_arg));
 }
 
+static _Atomic(pm_access_hook_t) access_hook;
+static void *_Atomic access_arg;
+
+void pm_access_set_hook(pm_access_hook_t h, void *arg)
+{
+	atomic_store(&access_arg, arg);
+	atomic_store(&access_hook, h);
+}
+
+void pm_access_call(const void *obj, bool write)
+{
+	pm_access_hook_t h = atomic_load_explicit(&access_hook, memory_order_relaxed);
+
+	if (h)
+		h(obj, write, atomic_load_explicit(&access_arg, memory_order_relaxed));
+}
+
 const struct pm_sched_ops *_Atomic pm_sched_ops;
 
 void pm_sched_set_ops(const struct pm_sched_ops *ops)

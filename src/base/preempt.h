@@ -42,6 +42,18 @@ typedef void (*pm_preempt_hook_t)(enum pm_point pt, const void *obj,
 void pm_preempt_set_hook(pm_preempt_hook_t hook, void *arg);
 void pm_preempt_call(enum pm_point pt, const void *obj, uint64_t val);
 #define pm_preempt(pt, obj, val) pm_preempt_call((pt), (obj), (uint64_t)(val))
+/*
+ * An access to shared state that is no preemption point: a count or flag of
+ * a page descriptor read or written between points, a frame's bytes. It
+ * does not hand over; the scheduler adds it to the step under way, so the
+ * partial-order reduction knows what each step touched (two steps that
+ * touch the same object, one of them writing, do not commute). Without
+ * these, a step that reads a count would look as if it touched nothing.
+ */
+typedef void (*pm_access_hook_t)(const void *obj, bool write, void *arg);
+void pm_access_set_hook(pm_access_hook_t hook, void *arg);
+void pm_access_call(const void *obj, bool write);
+#define pm_access(obj, write) pm_access_call((obj), (write))
 const char *pm_point_name(enum pm_point pt);
 /* A spin-wait for another thread's progress: under the controlled
  * scheduler, run someone else. */
@@ -66,6 +78,7 @@ extern const struct pm_sched_ops *_Atomic pm_sched_ops;
 #else
 #include <sched.h>
 #define pm_preempt(pt, obj, val) do { (void)(obj); (void)(val); } while (0)
+#define pm_access(obj, write) ((void)(obj), (void)(write))
 static inline void pm_cpu_relax(void) { sched_yield(); }
 #endif
 

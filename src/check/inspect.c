@@ -80,7 +80,7 @@ void pinmm_folio_info(const struct pinmm_page *page, struct pinmm_folio_info *ou
 	eng = pm_page_engine(p);
 	out->refcount = folio_ref_count(folio);
 	out->mapcount = page_mapcount(p);
-	out->pincount = atomic_load(&folio->pincount);
+	out->pincount = folio_pincount(folio);
 	out->order = folio_order(folio);
 	out->zone = pm_page_zone(folio);
 	out->anon = page_test(folio, PG_anon);

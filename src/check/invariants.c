@@ -238,7 +238,7 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 			continue;
 		}
 		/* a folio head: explain its references */
-		int ref = folio_ref_count(p), pinc = atomic_load(&p->pincount);
+		int ref = folio_ref_count(p), pinc = folio_pincount(p);
 		int maps = 0, cache = swap_cache_refs(eng, p, &rc);
 		for (unsigned long i = 0; i < folio_nr_pages(p); i++) {
 			maps += rc.maps[pfn + i];
@@ -253,7 +253,7 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		if (ref <= 0)
 			violation(&rc, "pfn %#lx: allocated with refcount %d",
 				  (unsigned long)pfn, ref);
-		int entire = atomic_load(&p->entire_mapcount);
+		int entire = folio_entire_mapcount(p);
 		if (entire != rc.entire[pfn])
 			violation(&rc, "pfn %#lx: entire_mapcount %d but %d PMD maps",
 				  (unsigned long)pfn, entire, rc.entire[pfn]);

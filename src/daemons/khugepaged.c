@@ -87,10 +87,10 @@ static int folio_extra_refs(struct pinmm_page *folio)
 	 * (the cache clears the flag, then drops its reference) looks
 	 * referenced, never the other way round */
 	int refs = folio_ref_count(folio);
-	int maps = atomic_load(&folio->entire_mapcount);
+	int maps = folio_entire_mapcount(folio);
 
 	for (unsigned long i = 0; i < folio_nr_pages(folio); i++)
-		maps += atomic_load(&folio[i].mapcount);
+		maps += page_pte_mapcount(&folio[i]);
 	if (page_test(folio, PG_swapcache))
 		maps += (int)folio_nr_pages(folio);
 	return refs - maps;

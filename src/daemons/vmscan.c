@@ -116,7 +116,7 @@ int shrink_folio(struct pinmm *eng, struct pinmm_page *folio, bool cold_only)
 	/* a pin seen part-way: the entries unmapped before it stay swap
 	 * entries of the cached folio and fault it back (try_to_unmap() stops
 	 * there too) */
-	if (!w.abort && atomic_load(&folio->mapcount) == 0) {
+	if (!w.abort && page_pte_mapcount(folio) == 0) {
 		/* unmapped everywhere: its bytes are final now */
 		swap_write(eng, w.slot, eng_page_virt(eng, folio));
 		/* __remove_mapping(): only our reference and the cache's */
@@ -133,7 +133,7 @@ static bool reclaimable(struct pinmm_page *p)
 {
 	return !page_test(p, PG_buddy) && !page_test(p, PG_tail) && folio_order(p) == 0 &&
 	       page_test(p, PG_anon) && !page_test(p, PG_ksm) && !page_test(p, PG_zero) &&
-	       atomic_load(&p->mapcount) > 0;
+	       page_pte_mapcount(p) > 0;
 }
 
 long pinmm_reclaim(struct pinmm *eng, unsigned long nr_pages)

@@ -106,13 +106,16 @@ static unsigned long pte_run(struct pinmm *eng, struct pt_table *pte, unsigned i
 	pte_t e = atomic_load(&pte->ent[i]);
 	unsigned long n = 1;
 
+	pm_access(&pte->ent[i], false);	/* lockless: the reduction must know */
+
 	if (!pte_present(e) || pte_special(e))
 		return 1;
 	struct pinmm_page *page = eng_pfn_page(eng, pte_pfn(e)), *folio = page_folio(page);
 	unsigned long left = folio_nr_pages(folio) - (unsigned long)(page - folio);
 
 	max = MIN(max, left);
-	while (n < max && atomic_load(&pte->ent[i + n]) == e + ((pte_t)n << PTE_PFN_SHIFT))
+	while (n < max && (pm_access(&pte->ent[i + n], false),
+			   atomic_load(&pte->ent[i + n]) == e + ((pte_t)n << PTE_PFN_SHIFT)))
 		n++;
 	return n;
 }

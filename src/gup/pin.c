@@ -195,7 +195,7 @@ static int unpin_folio(struct pinmm *eng, struct pinmm_page *folio, int refs, bo
 {
 	if (pm_policy(eng, PINMM_SW_PIN_ACCOUNTING)) {
 		/* refuse an unpin of a folio with no pin: nothing changes */
-		int old = atomic_load(&folio->pincount);
+		int old = folio_pincount(folio);
 		do {
 			if (old < refs)
 				return -EINVAL;

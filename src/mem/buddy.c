@@ -18,6 +18,7 @@
 static void free_list_add(struct pm_zone *z, struct pinmm_page *p, unsigned order)
 {
 	set_page_order(p, order);
+	pm_access(p, true);
 	atomic_store(&p->flags, 1u << PG_buddy);
 	p->prev = NULL;
 	p->next = z->free_list[order];
@@ -200,6 +201,7 @@ static struct pinmm_page *zone_alloc(struct pm_mem *mem, struct pm_zone *z,
 			atomic_store(&t->flags, i ? (1u << PG_tail) : (order ? 1u << PG_head : 0));
 			set_page_head_off(t, (unsigned)i);
 			set_page_order(t, i ? 0 : order);
+			pm_access(t, true);
 			atomic_store(&t->mapcount, 0);
 			atomic_store(&t->refcount, 0);
 			atomic_store(&t->pincount, 0);
@@ -241,6 +243,7 @@ struct pinmm_page *pm_alloc_folio(struct pinmm *eng, unsigned order,
 	 * see a non-zero count before the descriptor is set up. It then fails
 	 * its entry recheck and drops the reference again.
 	 */
+	pm_access(p, true);
 	atomic_store(&p->refcount, 1);
 	return p;
 }

@@ -20,8 +20,8 @@ void pm_bad_page(const struct pinmm_page *page, const char *cond, const char *fi
 		"mapcount %d pincount %d entire_mapcount %d\n",
 		file, line, cond, pm_page_to_pfn(&eng->mem, p),
 		(unsigned)atomic_load(&p->flags), p->order, p->head_off,
-		(int)atomic_load(&p->refcount), (int)atomic_load(&p->mapcount),
-		(int)atomic_load(&p->pincount), (int)atomic_load(&p->entire_mapcount));
+		(int)atomic_load(&p->refcount), (int)page_pte_mapcount(p),
+		(int)folio_pincount(p), (int)folio_entire_mapcount(p));
 	abort();
 }
 
@@ -30,10 +30,10 @@ void pm_bad_page(const struct pinmm_page *page, const char *cond, const char *fi
 /* Nothing may still map a folio that is being freed. */
 static inline bool folio_still_mapped(struct pinmm_page *folio)
 {
-	if (atomic_load(&folio->entire_mapcount))
+	if (folio_entire_mapcount(folio))
 		return true;
 	for (unsigned long i = 0; i < folio_nr_pages(folio); i++)
-		if (atomic_load(&folio[i].mapcount))
+		if (page_pte_mapcount(&folio[i]))
 			return true;
 	return false;
 }

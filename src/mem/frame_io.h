@@ -13,7 +13,24 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <pinmm/mm.h>
+
 #include "../base/compiler.h"
+#include "../base/preempt.h"
+
+/* For the explorer's reduction: the frames whose bytes a step read or
+ * wrote, one access per page (nothing outside the explore build). */
+static inline void frame_access(const void *frame, size_t len, bool write)
+{
+#ifdef PINMM_EXPLORE
+	uintptr_t a = (uintptr_t)frame & ~(uintptr_t)(PINMM_PAGE_SIZE - 1);
+
+	for (; a < (uintptr_t)frame + len; a += PINMM_PAGE_SIZE)
+		pm_access((const void *)a, write);
+#else
+	(void)frame, (void)len, (void)write;
+#endif
+}
 
 #ifdef PM_TSAN
 /* word by word where both ends and the length allow (frames are page
@@ -26,6 +43,7 @@ static inline bool frame_words(const void *a, const void *b, size_t len)
 
 static inline void frame_copy_to(void *frame, const void *src, size_t len)
 {
+	frame_access(frame, len, true);
 #ifdef PM_TSAN
 	if (frame_words(frame, src, len)) {
 		uint64_t *d = frame, w;
@@ -46,6 +64,7 @@ static inline void frame_copy_to(void *frame, const void *src, size_t len)
 
 static inline void frame_copy_from(void *dst, const void *frame, size_t len)
 {
+	frame_access(frame, len, false);
 #ifdef PM_TSAN
 	if (frame_words(dst, frame, len)) {
 		const uint64_t *s = frame;
@@ -66,6 +85,7 @@ static inline void frame_copy_from(void *dst, const void *frame, size_t len)
 
 static inline void frame_fill(void *frame, uint8_t byte, size_t len)
 {
+	frame_access(frame, len, true);
 #ifdef PM_TSAN
 	if (frame_words(frame, frame, len)) {
 		uint64_t *d = frame, w = 0x0101010101010101ull * byte;
@@ -84,6 +104,8 @@ static inline void frame_fill(void *frame, uint8_t byte, size_t len)
 /* frame to frame (COW copy, fork's early copy, migration) */
 static inline void frame_copy(void *dst, const void *src, size_t len)
 {
+	frame_access(src, len, false);
+	frame_access(dst, len, true);
 #ifdef PM_TSAN
 	if (frame_words(dst, src, len)) {
 		uint64_t *d = dst;

@@ -68,15 +68,18 @@ _Static_assert(sizeof(struct pinmm_page) == 64, "struct page is 64 bytes");
 
 static inline bool page_test(const struct pinmm_page *p, enum pm_page_flag f)
 {
+	pm_access(p, false);
 	return atomic_load_explicit(&((struct pinmm_page *)p)->flags,
 				    memory_order_acquire) & (1u << f);
 }
 static inline void page_set(struct pinmm_page *p, enum pm_page_flag f)
 {
+	pm_access(p, true);
 	atomic_fetch_or(&p->flags, 1u << f);
 }
 static inline void page_clear(struct pinmm_page *p, enum pm_page_flag f)
 {
+	pm_access(p, true);
 	atomic_fetch_and(&p->flags, ~(1u << f));
 }
 
@@ -84,10 +87,12 @@ static inline struct pinmm_page *page_folio(struct pinmm_page *p)
 {
 	/* GUP-fast may look at a page being freed or split: relaxed, and
 	 * checked by its reference and entry recheck */
+	pm_access(p, false);
 	return p - __atomic_load_n(&p->head_off, __ATOMIC_RELAXED);
 }
 static inline void set_page_head_off(struct pinmm_page *p, unsigned off)
 {
+	pm_access(p, true);
 	__atomic_store_n(&p->head_off, (uint16_t)off, __ATOMIC_RELAXED);
 }
 /*
@@ -98,18 +103,22 @@ static inline void set_page_head_off(struct pinmm_page *p, unsigned off)
  */
 static inline unsigned folio_order(const struct pinmm_page *f)
 {
+	pm_access(f, false);
 	return __atomic_load_n(&f->order, __ATOMIC_RELAXED);
 }
 static inline void set_page_order(struct pinmm_page *p, unsigned order)
 {
+	pm_access(p, true);
 	__atomic_store_n(&p->order, (uint8_t)order, __ATOMIC_RELAXED);
 }
 static inline void *folio_mapping(const struct pinmm_page *f)
 {
+	pm_access(f, false);
 	return __atomic_load_n(&f->mapping, __ATOMIC_RELAXED);
 }
 static inline void set_folio_mapping(struct pinmm_page *f, void *mapping)
 {
+	pm_access(f, true);
 	__atomic_store_n(&f->mapping, mapping, __ATOMIC_RELAXED);
 }
 static inline unsigned long folio_nr_pages(const struct pinmm_page *f)
@@ -117,9 +126,31 @@ static inline unsigned long folio_nr_pages(const struct pinmm_page *f)
 	return 1ul << folio_order(f);
 }
 
+/*
+ * The counts. Reads take no preemption point (a reuse check or
+ * folio_maybe_dma_pinned() decides on them), updates one each: both are
+ * marked as accesses of the descriptor for the explorer's reduction.
+ */
 static inline int folio_ref_count(const struct pinmm_page *f)
 {
+	pm_access(f, false);
 	return atomic_load(&((struct pinmm_page *)f)->refcount);
+}
+static inline int folio_pincount(const struct pinmm_page *f)
+{
+	pm_access(f, false);
+	return atomic_load(&((struct pinmm_page *)f)->pincount);
+}
+static inline int folio_entire_mapcount(const struct pinmm_page *f)
+{
+	pm_access(f, false);
+	return atomic_load(&((struct pinmm_page *)f)->entire_mapcount);
+}
+/* a page's PTE mappings alone */
+static inline int page_pte_mapcount(const struct pinmm_page *p)
+{
+	pm_access(p, false);
+	return atomic_load(&((struct pinmm_page *)p)->mapcount);
 }
 
 static inline void folio_get_refs(struct pinmm_page *f, int refs)
@@ -144,7 +175,10 @@ static inline void folio_get(struct pinmm_page *f)
  */
 static inline bool folio_try_get_refs(struct pinmm_page *f, int refs)
 {
-	int old = atomic_load(&f->refcount);
+	int old;
+
+	pm_access(f, true);
+	old = atomic_load(&f->refcount);
 	do {
 		if (old <= 0)
 			return false;
@@ -166,19 +200,20 @@ void folio_put_refs(struct pinmm_page *f, int refs);
  * and a swap-in's folio until it is mapped. */
 static inline bool folio_trylock(struct pinmm_page *folio)
 {
+	pm_access(folio, true);
 	return !(atomic_fetch_or(&folio->flags, 1u << PG_locked) & (1u << PG_locked));
 }
 
 static inline void folio_unlock(struct pinmm_page *folio)
 {
+	pm_access(folio, true);
 	atomic_fetch_and(&folio->flags, ~(1u << PG_locked));
 }
 
 /* Per page mapcount (PTE maps) plus the folio's PMD maps. */
 static inline int page_mapcount(struct pinmm_page *p)
 {
-	return atomic_load(&p->mapcount) +
-	       atomic_load(&page_folio(p)->entire_mapcount);
+	return page_pte_mapcount(p) + folio_entire_mapcount(page_folio(p));
 }
 static inline bool folio_test_anon(const struct pinmm_page *f)
 {

@@ -42,6 +42,7 @@ struct pinmm_file *pm_file_alloc(struct pinmm *eng, uint64_t nr_pages)
 
 void pm_file_get(struct pinmm_file *f)
 {
+	pm_access(f, true);
 	atomic_fetch_add(&f->refcount, 1);
 }
 
@@ -53,6 +54,7 @@ void pm_file_get(struct pinmm_file *f)
  */
 bool pm_file_try_get(struct pinmm_file *f)
 {
+	pm_access(f, true);
 	long old = atomic_load(&f->refcount);
 
 	do {
@@ -79,6 +81,7 @@ void pm_file_put(struct pinmm_file *f)
 {
 	struct pinmm *eng = f->eng;
 
+	pm_access(f, true);
 	if (atomic_fetch_sub(&f->refcount, 1) != 1)
 		return;
 	pm_mutex_lock(&eng->objects_lock);

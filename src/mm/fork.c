@@ -24,7 +24,7 @@ bool folio_maybe_dma_pinned(struct pinmm *eng, struct pinmm_page *folio)
 {
 	if (!pm_policy(eng, PINMM_SW_PIN_ACCOUNTING))
 		return false;
-	return atomic_load(&folio->pincount) > 0;
+	return folio_pincount(folio) > 0;
 }
 
 /* The child's own copy of a pinned page; its entry is returned. */

@@ -30,6 +30,7 @@ void prep_anon_thp(struct pinmm_page *folio, struct vm_area *vma, uint64_t haddr
 	folio->index = vma_page_index(vma, haddr);
 	for (unsigned long j = 0; j < HPAGE_NR; j++)
 		page_set(&folio[j], PG_anon_exclusive);
+	pm_access(folio, true);
 	atomic_store(&folio->entire_mapcount, 1);
 }
 
@@ -171,6 +172,7 @@ int split_huge_pmd_locked(struct pinmm *eng, struct pt_table *pmd, unsigned i)
 		page_dup_rmap(&folio[j]);
 	}
 	/* the PMD's reference becomes one per PTE */
+	pm_access(folio, true);
 	atomic_fetch_add(&folio->refcount, (int)HPAGE_NR - 1);
 	atomic_fetch_sub(&folio->entire_mapcount, 1);
 	/* an exchange: a GUP-fast walker that read the leaf fails its recheck */
@@ -243,7 +245,7 @@ int do_huge_pmd_wp_page(struct pinmm *eng, struct vm_area *vma, struct pt_table 
 	if (pm_policy(eng, PINMM_SW_ANON_EXCLUSIVE))
 		reuse = page_anon_exclusive(folio) || folio_ref_count(folio) == 1;
 	else
-		reuse = atomic_load(&folio->entire_mapcount) == 1;
+		reuse = folio_entire_mapcount(folio) == 1;
 	if (reuse) {
 		for (unsigned long j = 0; j < HPAGE_NR; j++)
 			page_set(&folio[j], PG_anon_exclusive);
@@ -272,6 +274,7 @@ void share_pmd_leaf(struct pt_table *spmd, struct pt_table *dpmd, unsigned i, pt
 		    struct pinmm_page *folio)
 {
 	folio_get(folio);
+	pm_access(folio, true);
 	atomic_fetch_add(&folio->entire_mapcount, 1);
 	for (unsigned long j = 0; j < HPAGE_NR; j++)
 		page_clear(&folio[j], PG_anon_exclusive);
@@ -289,9 +292,10 @@ void zap_pmd_folio(struct pinmm_page *folio, pte_t old)
 {
 	if (old & PTE_DIRTY)
 		page_set(folio, PG_dirty);
+	pm_access(folio, true);
 	if (atomic_fetch_sub(&folio->entire_mapcount, 1) == 1)
 		for (unsigned long j = 0; j < HPAGE_NR; j++)
-			if (!atomic_load(&folio[j].mapcount))
+			if (!page_pte_mapcount(&folio[j]))
 				page_clear(&folio[j], PG_anon_exclusive);
 	folio_put(folio);	/* the mapping's reference */
 }
@@ -370,13 +374,14 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 	/* PMD-mapped in other processes too (a fork's child): split those
 	 * mappings first, through the rmap, as Linux's unmap_folio() does
 	 * (TTU_SPLIT_HUGE_PMD); the pages stay where they are */
-	if (atomic_load(&folio->entire_mapcount))
+	if (folio_entire_mapcount(folio))
 		rmap_walk_pinned(&rp, folio, split_pmd_one, eng);
-	if (atomic_load(&folio->entire_mapcount)) {
+	if (folio_entire_mapcount(folio)) {
 		rmap_pin_put(&rp);
 		return -EBUSY;	/* a PMD map the walk could not reach */
 	}
 	rmap_walk_pinned(&rp, folio, split_one, &w);
+	pm_access(folio, true);
 	int expected = extra;
 	if (w.pinned || !atomic_compare_exchange_strong(&folio->refcount, &expected, 0)) {
 		/* someone holds it: put every page back where it was */
@@ -396,6 +401,7 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 		set_page_head_off(p, 0);
 		set_folio_mapping(p, folio_mapping(folio));
 		p->index = folio->index + j;
+		pm_access(p, true);
 		atomic_store(&p->entire_mapcount, 0);
 		atomic_store(&p->pincount, 0);
 		atomic_store(&p->mapcount, 0);
@@ -405,6 +411,7 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 		atomic_store(&p->refcount, 1);
 	}
 	/* the caller's references stay on the first page */
+	pm_access(folio, true);
 	atomic_store(&folio->refcount, extra);
 	w.remap = true;
 	rmap_walk_pinned_nr(&rp, folio, w.nr, split_one, &w);

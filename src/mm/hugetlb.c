@@ -56,6 +56,7 @@ int pinmm_hugetlb_set_pool(struct pinmm *eng, unsigned long nr)
 			break;
 		}
 		page_set(folio, PG_hugetlb);
+		pm_access(folio, true);
 		atomic_store(&folio->refcount, 0);
 		pool_push(h, folio);
 		h->nr_total++;
@@ -65,6 +66,7 @@ int pinmm_hugetlb_set_pool(struct pinmm *eng, unsigned long nr)
 		struct pinmm_page *folio = h->free[--h->nr_free];
 
 		page_clear(folio, PG_hugetlb);
+		pm_access(folio, true);
 		atomic_store(&folio->refcount, 1);
 		folio_put(folio);
 		h->nr_total--;
@@ -107,6 +109,7 @@ void hugetlb_pool_destroy(struct pinmm *eng)
 		struct pinmm_page *folio = h->free[--h->nr_free];
 
 		page_clear(folio, PG_hugetlb);
+		pm_access(folio, true);
 		atomic_store(&folio->refcount, 1);
 		folio_put(folio);
 	}
@@ -151,8 +154,10 @@ static struct pinmm_page *hugetlb_alloc(struct pinmm *eng, struct vm_area *vma)
 		folio = h->free[--h->nr_free];
 	}
 	pm_mutex_unlock(&h->lock);
-	if (folio)
+	if (folio) {
+		pm_access(folio, true);
 		atomic_store(&folio->refcount, 1);
+	}
 	return folio;
 }
 
@@ -166,7 +171,7 @@ static int hugetlb_wp(struct pinmm *eng, struct vm_area *vma, struct pt_table *p
 		     (vma->flags & VM_WRITE);
 
 	/* mapped once: ours, whoever else holds a reference (the hole) */
-	if (page_test(old, PG_anon) && atomic_load(&old->entire_mapcount) == 1) {
+	if (page_test(old, PG_anon) && folio_entire_mapcount(old) == 1) {
 		for (unsigned long j = 0; j < HPAGE_PMD_NR; j++)
 			page_set(&old[j], PG_anon_exclusive);
 		if (write)

@@ -57,9 +57,11 @@ bool thp_vma_allowable_order(const struct vm_area *vma, unsigned order)
 /* Every PTE of the n from index i is empty. ptl held (or not: a hint). */
 static bool pte_range_none(struct pt_table *pte, unsigned i, unsigned long n)
 {
-	for (unsigned long k = 0; k < n; k++)
+	for (unsigned long k = 0; k < n; k++) {
+		pm_access(&pte->ent[i + k], false);	/* maybe lockless */
 		if (!pte_none(atomic_load(&pte->ent[i + k])))
 			return false;
+	}
 	return true;
 }
 

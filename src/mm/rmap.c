@@ -41,11 +41,13 @@ static void anon_vma_free_cb(struct rcu_head *head)
 
 void anon_vma_get(struct anon_vma *av)
 {
+	pm_access(av, true);
 	atomic_fetch_add(&av->refcount, 1);
 }
 
 void anon_vma_put(struct anon_vma *av)
 {
+	pm_access(av, true);
 	if (atomic_fetch_sub(&av->refcount, 1) != 1)
 		return;
 	/* pages may still point here: a walker checks under RCU */
@@ -55,6 +57,7 @@ void anon_vma_put(struct anon_vma *av)
 
 static bool anon_vma_try_get(struct anon_vma *av)
 {
+	pm_access(av, true);
 	long old = atomic_load(&av->refcount);
 
 	do {
@@ -133,10 +136,10 @@ uint64_t vma_address(const struct vm_area *vma, uint64_t idx, unsigned long nr)
 
 static bool folio_mapped(struct pinmm_page *folio)
 {
-	if (atomic_load(&folio->entire_mapcount) > 0)
+	if (folio_entire_mapcount(folio) > 0)
 		return true;
 	for (unsigned long i = 0; i < folio_nr_pages(folio); i++)
-		if (atomic_load(&folio[i].mapcount) > 0)
+		if (page_pte_mapcount(&folio[i]) > 0)
 			return true;
 	return false;
 }

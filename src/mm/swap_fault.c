@@ -90,7 +90,7 @@ int do_swap_page(struct pinmm_mm *mm, struct vm_area *vma, struct pt_table *pte,
 	if (!exclusive && !page_test(folio, PG_ksm) && folio_ref_count(folio) == 1)
 		exclusive = true;
 
-	if (atomic_load(&folio->mapcount) == 0)
+	if (page_pte_mapcount(folio) == 0)
 		page_add_anon_rmap_new(folio, vma, addr);
 	else
 		page_dup_rmap(folio);	/* another process swapped it in first */

@@ -71,6 +71,17 @@ static int json_report(FILE *out, const struct pinmm_scenario *scn, const char *
 	json_object_object_add(root, "exhausted", json_object_new_boolean(ex->exhausted));
 	json_object_object_add(root, "found", json_object_new_boolean(ex->found));
 	json_object_object_add(root, "aborted", json_object_new_boolean(ex->aborted));
+	if (opt->cfg.outcomes) {
+		json_object *o = json_object_new_array();
+
+		for (size_t i = 0; i < ex->nr_outcomes; i++) {
+			char hex[17];
+
+			snprintf(hex, sizeof(hex), "%016" PRIx64, ex->outcomes[i]);
+			json_object_array_add(o, json_object_new_string(hex));
+		}
+		json_object_object_add(root, "outcomes", o);
+	}
 	json_object_object_add(root, "preemptions", json_object_new_int((int)ex->preemptions));
 	json_object_object_add(root, "outcome",
 			       json_object_new_string(pinmm_scn_outcome_str(r->run.outcome)));
@@ -160,6 +171,9 @@ int pinmm_report_explore(FILE *out, const struct pinmm_scenario *scn, const char
 				: ex->exhausted ? "exhausted up to" : "stopped in", ex->bound_reached);
 		fprintf(out, "  %lu executions in %.3f s: %.0f executions/s\n", ex->executions,
 			ex->seconds, rate(ex));
+		if (opt->cfg.outcomes)
+			fprintf(out, "  %zu distinct end state%s\n", ex->nr_outcomes,
+				ex->nr_outcomes == 1 ? "" : "s");
 		if (opt->cfg.nr_shards > 1)
 			fprintf(out, "  shard %u of %u (%lu schedule prefixes over the bounds)\n",
 				opt->cfg.shard, opt->cfg.nr_shards, ex->prefixes);

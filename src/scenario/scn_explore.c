@@ -182,9 +182,16 @@ static void scn_describe(void *state, unsigned tid, const void *obj,
 	rt_name_object(&s->rt, obj, e->what, sizeof(e->what));
 }
 
+static uint64_t scn_outcome(void *state)
+{
+	struct scn_state *s = state;
+
+	return pinmm_state_digest(s->rt.eng);
+}
+
 static const struct pinmm_explore_ops scn_ops = {
 	.setup = scn_setup, .thread = scn_thread, .check = scn_check,
-	.teardown = scn_teardown, .describe = scn_describe,
+	.teardown = scn_teardown, .describe = scn_describe, .outcome = scn_outcome,
 };
 
 static int prepare(const struct pinmm_scenario *scn, const struct pinmm_scn_explore_options *opt,

@@ -7,10 +7,11 @@
  * reduction (BPOR: Coons, Musuvathi, McKinley, OOPSLA 2013) under a
  * preemption bound.
  *
- * A step is what a thread runs between two decisions; it is named by what
- * ended it (sched.h: a preemption point and its object, a lock found
- * taken, a spin-wait, the end of the thread). Two steps of different
- * threads are dependent (dpor_dependent(), the relation) when swapping
+ * A step is what a thread runs between two decisions: what ended it
+ * (sched.h: a preemption point and its object, a lock found taken, a
+ * spin-wait, the end of the thread) and the shared state it touched on
+ * the way without a point (pm_access()). Two steps of different
+ * threads are dependent (steps_dependent(), the relation) when swapping
  * them may change what happens; schedules that differ only in the order
  * of adjacent independent steps are equivalent (one Mazurkiewicz trace)
  * and end in the same state, so check() judges them alike: one of each
@@ -28,86 +29,104 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dpor.h"
 #include "search.h"
 
-/* Steps whose end says too little about what they did: dependent with
- * every step. A spin-wait (it polls state no point names), the points
- * where a path decides on what it read unmarked (GUP-fast's walk and grab,
- * fork's, KSM's and khugepaged's checks), and the count updates: refcount,
- * pincount and mapcount are read without a preemption point (a COW
- * fault's reuse check, page_maybe_dma_pinned()), so the step that reads a
- * count may be named by a later entry write. A thread's last step (after
- * its last point) names no object and is dependent with nothing: like
- * every step, it is assumed to touch shared state only where a point
- * says so. */
-static bool global(const struct pm_decision *d)
+/*
+ * What a step touched. Its end point's own access: an entry read reads the
+ * entry; an entry write, a count update (refcount, pincount, mapcount: a
+ * write of the descriptor) and the write-protect sequence (fork's changes
+ * and GUP-fast's samples alike) write their object; a lock or unlock writes
+ * the lock, except the reader side of a rwsem (val 1: reads commute); a
+ * lock found taken (PM_STEP_WAIT) writes it. The named race windows
+ * (gup-fast-walked, -grabbed, fork-, ksm-, collapse-checked) touch nothing
+ * themselves: what the path decides on there it read before, counts and
+ * flags included, and those reads are marked (pm_access()). The thread's
+ * end touches nothing either. Then everything pm_access() added to the
+ * step. A spin-wait (it polls state no point names), a swap-in that missed
+ * the cache (an unmarked lookup), an unfinished step, or a step with more
+ * accesses than the log keeps, touches everything.
+ */
+enum { ACC_ALL = -1, ACC_NONE, ACC_READ, ACC_WRITE };
+
+static int end_access(const struct pm_decision *d)
 {
 	switch (d->end) {
 	case PM_PT_PTE_READ:
-	case PM_PT_PTE_WRITE:
 	case PM_PT_PMD_READ:
+		return ACC_READ;
+	case PM_PT_PTE_WRITE:
 	case PM_PT_PMD_WRITE:
+	case PM_PT_REF_GET:
+	case PM_PT_REF_PUT:
+	case PM_PT_PIN_GET:
+	case PM_PT_PIN_PUT:
+	case PM_PT_MAP_CHANGE:
 	case PM_PT_WP_SEQ:
+	case PM_STEP_WAIT:
+		return ACC_WRITE;
 	case PM_PT_LOCK:
 	case PM_PT_UNLOCK:
-	case PM_STEP_WAIT:
+		return d->val == 1 ? ACC_READ : ACC_WRITE;
+	case PM_PT_GUP_FAST_WALKED:
+	case PM_PT_GUP_FAST_GRABBED:
+	case PM_PT_FORK_CHECKED:
+	case PM_PT_KSM_CHECKED:
+	case PM_PT_COLLAPSE_CHECKED:
 	case PM_STEP_DONE:
-		return false;
+		return ACC_NONE;
 	default:
-		return true;
+		return ACC_ALL;
 	}
 }
 
-/* Reads commute with reads of the same object: an entry read, and the
- * reader side of a rwsem (taking or dropping it for reading; a writer that
- * finds it taken ends its step with PM_STEP_WAIT, a write). Everything
- * else on an object writes it: an entry write, a lock taken or released
- * (a mutex, the writer side), a failed trylock (conservatively), the
- * write-protect sequence (fork's changes and GUP-fast's samples alike). */
-static bool reads(const struct pm_decision *d)
-{
-	return d->end == PM_PT_PTE_READ || d->end == PM_PT_PMD_READ ||
-	       ((d->end == PM_PT_LOCK || d->end == PM_PT_UNLOCK) && d->val == 1);
-}
-
-/* a and b, on the same object or not */
-static bool conflict(const struct pm_decision *a, const struct pm_decision *b, bool same)
-{
-	if (global(a) || global(b))
-		return true;
-	if (a->end == PM_STEP_DONE || b->end == PM_STEP_DONE)
-		return false;
-	return same && !(reads(a) && reads(b));
-}
-
-bool dpor_dependent(const struct pm_decision *a, const struct pm_decision *b)
-{
-	return conflict(a, b, a->obj == b->obj);
-}
-
-/*
- * A sleeping thread's step was run in an earlier execution, whose objects
- * sit at other addresses: objects are compared by their number in order of
- * first appearance. Below the decision where the two executions part (the
- * same schedule so far, so the same steps) the numbers agree; an object
- * first met past it in the earlier execution is none of those, and may be
- * any object first met past it now (conservatively: the same).
- */
-struct por_label {
-	struct pm_decision d;
-	uint32_t id;		/* its object's number (0: none) */
-	uint32_t horizon;	/* objects met before the decision it ran at */
+/* One object a step touched, by its number in this execution's order of
+ * first appearance (numbers, not addresses, so that steps of different
+ * executions compare). */
+struct por_acc {
+	uint32_t id;
+	bool write;
 };
 
-static bool sleeper_dependent(const struct por_label *u, const struct pm_decision *s,
-			      uint32_t sid)
-{
-	bool same = u->id <= u->horizon ? sid == u->id : sid > u->horizon;
+#define STEP_ACC (PM_STEP_MAX_ACCESS + 1)	/* the end point's, and the rest */
 
-	return conflict(&u->d, s, same);
+/*
+ * A sleeping thread's step was run in an earlier execution. Below the
+ * decision where the two executions part (the same schedule so far, so the
+ * same steps) the numbers agree; an object first met past it in the
+ * earlier execution (a number above the horizon) is none of those, and may
+ * be any object first met past it now (conservatively: the same).
+ */
+struct por_label {
+	bool all;		/* touches everything */
+	uint8_t n;
+	uint32_t horizon;	/* objects met before the decision it ran at */
+	struct por_acc a[STEP_ACC];
+};
+
+/* Whether two steps' accesses conflict: the same object (as same() says),
+ * one of them writing. */
+static bool accesses_conflict(const struct por_acc *a, unsigned na, const struct por_acc *b,
+			      unsigned nb, const struct por_label *horizon_of_a)
+{
+	for (unsigned x = 0; x < na; x++)
+		for (unsigned y = 0; y < nb; y++) {
+			bool same;
+
+			if (!a[x].write && !b[y].write)
+				continue;
+			if (!horizon_of_a)
+				same = a[x].id == b[y].id;
+			else if (a[x].id <= horizon_of_a->horizon)
+				same = b[y].id == a[x].id;
+			else
+				same = b[y].id > horizon_of_a->horizon;
+			if (same)
+				return true;
+		}
+	return false;
 }
 
+/* ------------------------------------------------------------ search --- */
 /* ------------------------------------------------------------ search --- */
 
 struct por_node {
@@ -116,6 +135,14 @@ struct por_node {
 	uint8_t sleep;		/* threads asleep here (their steps in lab) */
 	struct por_label lab[PINMM_EXPLORE_MAX_THREADS];	/* each one's step */
 };
+
+/* this execution's objects, numbered in order of first appearance: an
+ * open-addressing table from address to number, emptied by generation */
+struct obj_slot {
+	const void *obj;
+	uint32_t id, gen;
+};
+#define OBJ_TABLE_MIN 1024
 
 struct dpor {
 	struct pm_strategy base;	/* the choices after the prefix */
@@ -129,11 +156,15 @@ struct dpor {
 	uint32_t (*clock)[PINMM_EXPLORE_MAX_THREADS];	/* per step */
 	uint32_t *idx;			/* per step: its number in its thread */
 	size_t cap_clock;
-	/* this execution's objects, numbered in order of first appearance:
-	 * per decision, its step's object's number and how many came before */
-	const void **objs;
-	uint32_t nr_objs, *ids, *nobj;
-	size_t seen, cap_objs, cap_ids;
+	struct obj_slot *table;
+	uint32_t table_size, gen, nr_objs;
+	/* per decision: its step's accesses (acc[first[i] .. first[i] + n[i])),
+	 * whether it touches everything, how many objects came before it */
+	struct por_acc *acc;
+	size_t nr_acc, cap_acc;
+	uint32_t *first, *nobj;
+	uint8_t *n, *all;
+	size_t seen, cap_steps;
 	int err;
 };
 
@@ -154,47 +185,156 @@ static int grow_nodes(struct dpor *p, size_t n)
 	return 0;
 }
 
-/* Number the objects of decisions [seen, upto). */
-static int number(struct dpor *p, const struct pm_decision *dec, size_t upto)
+static int grow_table(struct dpor *p)
 {
-	if (upto > p->cap_ids) {
-		size_t cap = 2 * upto;
-		uint32_t *a = realloc(p->ids, cap * sizeof(*a)), *b;
+	uint32_t size = p->table_size ? 2 * p->table_size : OBJ_TABLE_MIN;
+	struct obj_slot *t = calloc(size, sizeof(*t)), *old = p->table;
+
+	if (!t)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < p->table_size; i++) {
+		if (old[i].gen != p->gen)
+			continue;
+		uint32_t h = (uint32_t)(((uintptr_t)old[i].obj >> 3) * 2654435761u) & (size - 1);
+
+		while (t[h].gen == p->gen)
+			h = (h + 1) & (size - 1);
+		t[h] = old[i];
+	}
+	free(old);
+	p->table = t;
+	p->table_size = size;
+	return 0;
+}
+
+/* obj's number in this execution (1, 2, ...), numbering it when new */
+static int object_number(struct dpor *p, const void *obj, uint32_t *id)
+{
+	if (2 * (p->nr_objs + 1) > p->table_size) {
+		int err = grow_table(p);
+
+		if (err)
+			return err;
+	}
+	uint32_t mask = p->table_size - 1;
+	uint32_t h = (uint32_t)(((uintptr_t)obj >> 3) * 2654435761u) & mask;
+
+	for (; p->table[h].gen == p->gen; h = (h + 1) & mask)
+		if (p->table[h].obj == obj) {
+			*id = p->table[h].id;
+			return 0;
+		}
+	p->table[h] = (struct obj_slot){ obj, ++p->nr_objs, p->gen };
+	*id = p->nr_objs;
+	return 0;
+}
+
+/* A new execution: no object numbered yet. */
+static void forget_objects(struct dpor *p)
+{
+	p->seen = 0;
+	p->nr_objs = 0;
+	p->nr_acc = 0;
+	if (++p->gen == 0) {	/* wrapped: stale slots could look current */
+		memset(p->table, 0, p->table_size * sizeof(*p->table));
+		p->gen = 1;
+	}
+}
+
+static int add_access(struct dpor *p, size_t i, const void *obj, bool write)
+{
+	uint32_t id;
+	int err = object_number(p, obj, &id);
+
+	if (err)
+		return err;
+	for (size_t k = p->first[i]; k < p->nr_acc; k++)
+		if (p->acc[k].id == id) {
+			p->acc[k].write |= write;
+			return 0;
+		}
+	if (p->nr_acc == p->cap_acc) {
+		size_t cap = p->cap_acc ? 2 * p->cap_acc : 1024;
+		struct por_acc *a = realloc(p->acc, cap * sizeof(*a));
 
 		if (!a)
 			return -ENOMEM;
-		p->ids = a;
-		b = realloc(p->nobj, cap * sizeof(*b));
-		if (!b)
-			return -ENOMEM;
-		p->nobj = b;
-		p->cap_ids = cap;
+		p->acc = a;
+		p->cap_acc = cap;
 	}
-	for (; p->seen < upto; p->seen++) {
-		const struct pm_decision *d = &dec[p->seen];
-		uint32_t id = 0;
-
-		p->nobj[p->seen] = p->nr_objs;
-		if (!global(d) && d->end != PM_STEP_DONE) {
-			while (id < p->nr_objs && p->objs[id] != d->obj)
-				id++;
-			if (id == p->nr_objs) {
-				if (p->nr_objs == p->cap_objs) {
-					size_t cap = p->cap_objs ? 2 * p->cap_objs : 64;
-					const void **o = realloc(p->objs, cap * sizeof(*o));
-
-					if (!o)
-						return -ENOMEM;
-					p->objs = o;
-					p->cap_objs = cap;
-				}
-				p->objs[p->nr_objs++] = d->obj;
-			}
-			id++;
-		}
-		p->ids[p->seen] = id;
-	}
+	p->acc[p->nr_acc++] = (struct por_acc){ id, write };
+	p->n[i]++;
 	return 0;
+}
+
+static int grow_steps(struct dpor *p, size_t upto)
+{
+	if (upto <= p->cap_steps)
+		return 0;
+	size_t cap = 2 * upto;
+	void *v;
+
+	if (!(v = realloc(p->first, cap * sizeof(*p->first))))
+		return -ENOMEM;
+	p->first = v;
+	if (!(v = realloc(p->nobj, cap * sizeof(*p->nobj))))
+		return -ENOMEM;
+	p->nobj = v;
+	if (!(v = realloc(p->n, cap)))
+		return -ENOMEM;
+	p->n = v;
+	if (!(v = realloc(p->all, cap)))
+		return -ENOMEM;
+	p->all = v;
+	p->cap_steps = cap;
+	return 0;
+}
+
+/* The steps of decisions [seen, upto), in the reduction's terms. */
+static int number(struct dpor *p, const struct pm_sched_run *run, size_t upto)
+{
+	int err = grow_steps(p, upto);
+
+	for (; !err && p->seen < upto; p->seen++) {
+		size_t i = p->seen;
+		const struct pm_decision *d = &run->dec[i];
+		int kind = end_access(d);
+
+		p->nobj[i] = p->nr_objs;
+		p->first[i] = (uint32_t)p->nr_acc;
+		p->n[i] = 0;
+		p->all[i] = kind == ACC_ALL || d->acc_overflow;
+		if (kind > ACC_NONE && d->obj)
+			err = add_access(p, i, d->obj, kind == ACC_WRITE);
+		for (unsigned k = 0; !err && k < d->nr_acc; k++)
+			err = add_access(p, i, run->acc[d->acc + k].obj, run->acc[d->acc + k].write);
+	}
+	return err;
+}
+
+/* Whether the steps of decisions i and j of this execution may not commute. */
+static bool steps_dependent(const struct dpor *p, size_t i, size_t j)
+{
+	if (p->all[i] || p->all[j])
+		return true;
+	return accesses_conflict(&p->acc[p->first[i]], p->n[i], &p->acc[p->first[j]], p->n[j],
+				 NULL);
+}
+
+/* ... and a sleeper's step (of an earlier execution) with decision i's */
+static bool sleeper_dependent(const struct dpor *p, const struct por_label *u, size_t i)
+{
+	if (u->all || p->all[i])
+		return true;
+	return accesses_conflict(u->a, u->n, &p->acc[p->first[i]], p->n[i], u);
+}
+
+static void label_step(const struct dpor *p, size_t i, struct por_label *l)
+{
+	l->all = p->all[i];
+	l->n = p->n[i];
+	l->horizon = p->nobj[i];
+	memcpy(l->a, &p->acc[p->first[i]], p->n[i] * sizeof(*l->a));
 }
 
 /* The choice at decision i past the prefix: the default order, unless the
@@ -205,22 +345,19 @@ static int number(struct dpor *p, const struct pm_decision *dec, size_t upto)
 static int dpor_choose(struct pm_strategy *st, unsigned i, int current, unsigned enabled)
 {
 	struct dpor *p = (struct dpor *)st;
-	const struct pm_decision *dec = st->run->dec;
 	int def = pm_sched_default(current, enabled);
 
-	if (p->err || (p->err = grow_nodes(p, i + 1)) || (p->err = number(p, dec, i)))
+	if (p->err || (p->err = grow_nodes(p, i + 1)) || (p->err = number(p, st->run, i)))
 		return def;
 	struct por_node *n = &p->node[i];
 
-	memset(n, 0, sizeof(*n));
+	n->backtrack = n->done = n->sleep = 0;
 	if (i && p->sleep_sets) {
 		const struct por_node *prev = &p->node[i - 1];
-		const struct pm_decision *step = &dec[i - 1];
-		uint8_t cand = prev->sleep | (prev->done & ~(1u << step->chosen));
+		uint8_t cand = prev->sleep | (prev->done & ~(1u << st->run->dec[i - 1].chosen));
 
 		for (int t = 0; t < PINMM_EXPLORE_MAX_THREADS; t++) {
-			if (!(cand & (1u << t)) ||
-			    sleeper_dependent(&prev->lab[t], step, p->ids[i - 1]))
+			if (!(cand & (1u << t)) || sleeper_dependent(p, &prev->lab[t], i - 1))
 				continue;
 			n->sleep |= (uint8_t)(1u << t);
 			n->lab[t] = prev->lab[t];
@@ -357,7 +494,7 @@ static int races(struct dpor *p, const struct pm_decision *dec, size_t n)
 			if (covered)
 				break;
 			left[pt] = p->idx[i] - 1;
-			if (pt == q || v[pt] >= p->idx[i] || !dpor_dependent(&dec[i], &dec[j]))
+			if (pt == q || v[pt] >= p->idx[i] || !steps_dependent(p, i, j))
 				continue;
 			if (v[pt] < p->idx[i])
 				race(p, dec, i, j);
@@ -381,11 +518,11 @@ static int next_prefix(struct dpor *p, const struct pm_sched_run *run, bool *mor
 
 	*more = false;
 	if (!err)
-		err = number(p, dec, n);
+		err = number(p, run, n);
 	if (err)
 		return err;
 	for (size_t i = from; i < n && i < p->nr_node; i++)
-		p->node[i].lab[dec[i].chosen] = (struct por_label){ dec[i], p->ids[i], p->nobj[i] };
+		label_step(p, i, &p->node[i].lab[dec[i].chosen]);
 	err = races(p, dec, n);
 	for (size_t i = n; !err && i-- > 0;) {
 		struct por_node *nd = &p->node[i];
@@ -426,8 +563,7 @@ static int pass(struct dpor *p, bool *stop)
 		char msg[256];
 		int err;
 
-		p->seen = 0;
-		p->nr_objs = 0;
+		forget_objects(p);
 		err = pm_search_execute(s, &run, &failed, msg, sizeof(msg));
 		if (!err)
 			err = p->err;
@@ -475,9 +611,12 @@ int pm_explore_dpor(struct pm_search *s)
 	free(p.prefix);
 	free(p.clock);
 	free(p.idx);
-	free(p.objs);
-	free(p.ids);
+	free(p.table);
+	free(p.acc);
+	free(p.first);
 	free(p.nobj);
+	free(p.n);
+	free(p.all);
 	return err;
 }
 #else

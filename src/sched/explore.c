@@ -122,6 +122,31 @@ static int parse_schedule(const char *text, struct replay_strategy *r)
  * since the preemption hook is process-wide. */
 static struct pm_sched *sched;
 
+/* An end state, kept once, in order. */
+static int add_outcome(struct pinmm_explore_result *res, uint64_t h)
+{
+	size_t lo = 0, hi = res->nr_outcomes;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (res->outcomes[mid] == h)
+			return 0;
+		if (res->outcomes[mid] < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	uint64_t *v = realloc(res->outcomes, (res->nr_outcomes + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	memmove(v + lo + 1, v + lo, (res->nr_outcomes - lo) * sizeof(*v));
+	v[lo] = h;
+	res->outcomes = v;
+	res->nr_outcomes++;
+	return 0;
+}
+
 int pm_search_execute(struct pm_search *s, struct pm_sched_run *run, bool *failed,
 		      char *msg, size_t len)
 {
@@ -137,6 +162,8 @@ int pm_search_execute(struct pm_search *s, struct pm_sched_run *run, bool *faile
 			*failed = true;
 			snprintf(msg, len, "%s", run->why);
 		} else {
+			if (s->cfg && s->cfg->outcomes && s->ops->outcome)
+				err = add_outcome(s->res, s->ops->outcome(run->state));
 			*failed = s->ops->check(run->state, msg, len) != 0;
 		}
 	}
@@ -416,6 +443,9 @@ void pinmm_explore_result_free(struct pinmm_explore_result *res)
 	for (size_t i = 0; i < res->nr_failures; i++)
 		free(res->failures[i].schedule);
 	free(res->failures);
+	free(res->outcomes);
+	res->outcomes = NULL;
+	res->nr_outcomes = 0;
 	res->schedule = NULL;
 	res->trace = NULL;
 	res->trace_len = 0;

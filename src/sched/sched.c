@@ -42,7 +42,7 @@ struct pm_sched {
 	struct sched_thread t[PINMM_EXPLORE_MAX_THREADS];
 	int current;		/* the thread allowed to run; -1: none */
 	unsigned preemptions;
-	size_t cap_dec, cap_trace;
+	size_t cap_dec, cap_trace, cap_acc;
 	const void *objects[1024];	/* object ids for traces */
 	unsigned nr_objects;
 };
@@ -139,7 +139,7 @@ static void reschedule(struct pm_sched *s, struct sched_thread *me, unsigned end
 		}
 		run->dec[run->nr_dec++] = (struct pm_decision){
 			.chosen = (uint8_t)next, .current = (uint8_t)(cur < 0 ? 0xff : cur),
-			.enabled = (uint8_t)choices,
+			.enabled = (uint8_t)choices, .acc = (uint32_t)run->nr_acc,
 			.preemptions = (uint8_t)(s->preemptions < 255 ? s->preemptions : 255),
 			.end = PM_STEP_UNKNOWN };
 		if (cur >= 0 && next != cur && (choices & (1u << cur)))
@@ -254,6 +254,42 @@ static void sched_hook(enum pm_point pt, const void *obj, uint64_t val, void *ar
 	}
 	reschedule(s, self, pt, obj, val);
 	pthread_mutex_unlock(&s->m);
+}
+
+/*
+ * An access that is no point: it joins the step under way, the last
+ * decision's (only its thread runs until the next one, so no lock is
+ * needed; the controller reads the log after the execution, and the
+ * handover's mutex orders it).
+ */
+static void sched_access(const void *obj, bool write, void *arg)
+{
+	struct pm_sched *s = arg;
+	struct pm_sched_run *run = s->run;
+	struct pm_decision *d;
+
+	if (!self || self->s != s || s->current != (int)self->id || run->aborted ||
+	    !run->nr_dec)
+		return;
+	d = &run->dec[run->nr_dec - 1];
+	for (unsigned k = 0; k < d->nr_acc; k++)
+		if (run->acc[d->acc + k].obj == obj) {
+			run->acc[d->acc + k].write |= write;
+			return;
+		}
+	if (d->nr_acc == PM_STEP_MAX_ACCESS) {
+		d->acc_overflow = true;
+		return;
+	}
+	if (run->nr_acc == s->cap_acc) {
+		s->cap_acc = s->cap_acc ? 2 * s->cap_acc : 1024;
+		struct pm_access *a = realloc(run->acc, s->cap_acc * sizeof(*a));
+		if (!a)
+			abort();	/* test infrastructure out of memory */
+		run->acc = a;
+	}
+	run->acc[run->nr_acc++] = (struct pm_access){ obj, write };
+	d->nr_acc++;
 }
 
 static void pm_sched_wait_lock(const void *obj)
@@ -390,6 +426,7 @@ int pm_sched_execute(struct pm_sched *s, struct pm_sched_run *run)
 	s->preemptions = 0;
 	s->cap_dec = 0;
 	s->cap_trace = 0;
+	s->cap_acc = 0;
 	s->nr_objects = 0;
 	for (unsigned i = 0; i < n; i++) {
 		s->t[i].st = T_RUNNABLE;
@@ -397,6 +434,7 @@ int pm_sched_execute(struct pm_sched *s, struct pm_sched_run *run)
 	}
 	active = s;
 	pm_preempt_set_hook(sched_hook, s);
+	pm_access_set_hook(sched_access, s);
 	s->gen++;
 	for (unsigned i = 0; i < n; i++)
 		pthread_cond_signal(&s->t[i].cv);	/* a new execution */
@@ -417,6 +455,7 @@ int pm_sched_execute(struct pm_sched *s, struct pm_sched_run *run)
 		pthread_cond_wait(&s->cv, &s->m);
 	}
 	pm_preempt_set_hook(NULL, NULL);
+	pm_access_set_hook(NULL, NULL);
 	active = NULL;
 	s->current = -1;
 	pthread_mutex_unlock(&s->m);
@@ -429,9 +468,11 @@ void pm_sched_run_free(struct pm_sched_run *run)
 {
 	free(run->dec);
 	free(run->trace);
+	free(run->acc);
 	run->dec = NULL;
 	run->trace = NULL;
-	run->nr_dec = run->nr_trace = 0;
+	run->acc = NULL;
+	run->nr_dec = run->nr_trace = run->nr_acc = 0;
 }
 /* The locks and spin-waits of base/ reach this scheduler only through
  * these (base/preempt.h), set when the program starts. */

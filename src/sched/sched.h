@@ -24,6 +24,16 @@ enum pm_step_end {
 	PM_STEP_UNKNOWN,		/* never ended (an aborted execution) */
 };
 
+/* What a step touched besides its end point (pm_access(): counts and
+ * flags of page descriptors, frames' bytes), each object once. A step
+ * that touches more than PM_STEP_MAX_ACCESS objects is taken to touch
+ * everything (a 2 MiB copy, a split rewriting 512 descriptors). */
+#define PM_STEP_MAX_ACCESS 16
+struct pm_access {
+	const void *obj;
+	bool write;
+};
+
 /* One scheduling decision, and the step it started: the chosen thread's
  * code from there to its next decision, named by what ended it. */
 struct pm_decision {
@@ -32,6 +42,9 @@ struct pm_decision {
 	uint8_t enabled;	/* mask of threads that could run */
 	uint8_t preemptions;	/* preemptions before this decision (max 255) */
 	uint8_t end;		/* enum pm_point or enum pm_step_end */
+	uint8_t nr_acc;		/* its accesses: run->acc[acc .. acc + nr_acc) */
+	bool acc_overflow;	/* touched more than PM_STEP_MAX_ACCESS objects */
+	uint32_t acc;
 	uint64_t val;		/* the point's value */
 	const void *obj;	/* the point's object (or the lock waited for) */
 };
@@ -55,6 +68,8 @@ struct pm_sched_run {
 	/* out */
 	struct pm_decision *dec;
 	size_t nr_dec;
+	struct pm_access *acc;		/* the steps' accesses, in order */
+	size_t nr_acc;
 	struct pinmm_trace_event *trace;	/* when want_trace */
 	size_t nr_trace;
 	bool want_trace;
