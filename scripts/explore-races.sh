@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # explore-races.sh PINMM FILE... - the explorer against each race scenario
-# (a .pin with `thread` blocks, `explore bound=K` and `breaks-without`):
+# (a .pin with `thread` blocks, `explore bound=K|none` and `breaks-without`):
 #   - strict: `pinmm explore` exhausts the bound with no counterexample (exit 0);
+#     with `bound=none`, every interleaving;
 #   - each breaks-without switch off, and legacy: a counterexample (exit 1),
 #     and `pinmm replay` of its schedule reproduces it (exit 1, the same
 #     first failure), while the same schedule under strict passes (exit 0);
@@ -24,7 +25,8 @@ first_failure() {
 }
 
 for f in "$@"; do
-	bound=$(sed -n -E 's/^explore( bound=([0-9]+))?.*/\2/p' "$f" | head -n 1)
+	bound=$(sed -n -E 's/^explore( bound=([0-9]+|none))?.*/\2/p' "$f" | head -n 1)
+	grep -q '^explore' "$f" && bound=${bound:-2}
 	switches=$(sed -n -E 's/^breaks-without +//p' "$f" | sed 's/#.*//')
 	[ -n "$switches" ] || { bad "$f: no breaks-without line"; continue; }
 

@@ -91,7 +91,9 @@ int pinmm_split_folio(struct pinmm_mm *mm, uint64_t addr);
 /* ---------------------------------------------------------- passes --- */
 
 /* KSM: merge identical pages of MADV_MERGEABLE ranges; returns how many
- * page mappings now share a KSM page after the passes. */
+ * of the mappings the last pass scanned share a KSM page at its end (as
+ * ksmd counts pages_shared + pages_sharing while it merges; 0 without a
+ * pass). */
 long pinmm_ksm_scan(struct pinmm *eng, unsigned passes);
 /* khugepaged: collapse aligned 2 MiB ranges of MADV_HUGEPAGE VMAs;
  * returns how many ranges were collapsed. */

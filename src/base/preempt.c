@@ -33,12 +33,12 @@ void pm_access_set_hook(pm_access_hook_t h, void *arg)
 	atomic_store(&access_hook, h);
 }
 
-void pm_access_call(const void *obj, bool write)
+void pm_access_call(const void *obj, enum pm_access_kind kind)
 {
 	pm_access_hook_t h = atomic_load_explicit(&access_hook, memory_order_relaxed);
 
 	if (h)
-		h(obj, write, atomic_load_explicit(&access_arg, memory_order_relaxed));
+		h(obj, kind, atomic_load_explicit(&access_arg, memory_order_relaxed));
 }
 
 const struct pm_sched_ops *_Atomic pm_sched_ops;

@@ -36,6 +36,13 @@ enum pm_point {
 	PM_PT_NR
 };
 
+/* how a step touched an object besides its points (pm_access(), below) */
+enum pm_access_kind {
+	PM_ACC_READ,
+	PM_ACC_WRITE,
+	PM_ACC_ADD,	/* an atomic add whose result decides nothing: adds commute */
+};
+
 #ifdef PINMM_EXPLORE
 typedef void (*pm_preempt_hook_t)(enum pm_point pt, const void *obj,
 				  uint64_t val, void *arg);
@@ -50,10 +57,10 @@ void pm_preempt_call(enum pm_point pt, const void *obj, uint64_t val);
  * touch the same object, one of them writing, do not commute). Without
  * these, a step that reads a count would look as if it touched nothing.
  */
-typedef void (*pm_access_hook_t)(const void *obj, bool write, void *arg);
+typedef void (*pm_access_hook_t)(const void *obj, enum pm_access_kind kind, void *arg);
 void pm_access_set_hook(pm_access_hook_t hook, void *arg);
-void pm_access_call(const void *obj, bool write);
-#define pm_access(obj, write) pm_access_call((obj), (write))
+void pm_access_call(const void *obj, enum pm_access_kind kind);
+#define pm_access(obj, kind) pm_access_call((obj), (kind))
 const char *pm_point_name(enum pm_point pt);
 /* A spin-wait for another thread's progress: under the controlled
  * scheduler, run someone else. */
@@ -78,7 +85,7 @@ extern const struct pm_sched_ops *_Atomic pm_sched_ops;
 #else
 #include <sched.h>
 #define pm_preempt(pt, obj, val) do { (void)(obj); (void)(val); } while (0)
-#define pm_access(obj, write) ((void)(obj), (void)(write))
+#define pm_access(obj, kind) ((void)(obj), (void)(kind))
 static inline void pm_cpu_relax(void) { sched_yield(); }
 #endif
 

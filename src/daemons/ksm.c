@@ -267,10 +267,14 @@ static bool checksum_held(const struct pinmm *eng, const struct ksm_item *it)
 
 /* cmp_and_merge_page() over the pass's items, in scan order. stable[] and
  * unstable[] hold item indexes: the KSM pages met, and this pass's tree. */
-static void ksm_merge_pass(struct pinmm *eng, struct ksm_item *items, size_t nr,
+/* One pass of merging; returns how many of the items map a KSM page at
+ * its end (ksm_pages_sharing + ksm_pages_shared, as ksmd counts them while
+ * it merges, not by a walk of every frame afterwards). */
+static long ksm_merge_pass(struct pinmm *eng, struct ksm_item *items, size_t nr,
 			   size_t *stable, size_t *unstable)
 {
 	size_t nr_stable = 0, nr_unstable = 0;
+	long sharing = 0;
 
 	for (size_t i = 0; i < nr; i++)
 		if (page_test(items[i].page, PG_ksm))
@@ -279,11 +283,15 @@ static void ksm_merge_pass(struct pinmm *eng, struct ksm_item *items, size_t nr,
 		struct ksm_item *it = &items[i];
 		long k;
 
-		if (page_test(it->page, PG_ksm))
-			continue;	/* merged already */
-		k = find_identical(eng, it->page, it->hash, items, stable, nr_stable);
-		if (k >= 0 && merge_into(eng, it, items[stable[k]].page))
+		if (page_test(it->page, PG_ksm)) {
+			sharing++;	/* merged already */
 			continue;
+		}
+		k = find_identical(eng, it->page, it->hash, items, stable, nr_stable);
+		if (k >= 0 && merge_into(eng, it, items[stable[k]].page)) {
+			sharing++;
+			continue;
+		}
 		if (!checksum_held(eng, it))
 			continue;	/* changed (or new) since the last pass */
 		k = find_identical(eng, it->page, it->hash, items, unstable, nr_unstable);
@@ -304,7 +312,9 @@ static void ksm_merge_pass(struct pinmm *eng, struct ksm_item *items, size_t nr,
 		}
 		unstable[k] = unstable[--nr_unstable];
 		stable[nr_stable++] = i;
+		sharing += 2;	/* this mapping and the tree's */
 	}
+	return sharing;
 }
 
 /* Keep this pass's checksums for the next one. */
@@ -323,7 +333,7 @@ static int ksm_save_checksums(struct pinmm *eng, const struct ksm_item *items, s
 	return 0;
 }
 
-static int ksm_pass(struct pinmm *eng)
+static int ksm_pass(struct pinmm *eng, long *sharing)
 {
 	struct ksm_item *items = NULL;
 	size_t nr = 0, cap = 0, *stable = NULL, *unstable = NULL;
@@ -353,8 +363,7 @@ static int ksm_pass(struct pinmm *eng)
 	}
 	if (!err) {
 		pm_mutex_lock(&eng->ksm.lock);
-		if (nr)
-			ksm_merge_pass(eng, items, nr, stable, unstable);
+		*sharing = nr ? ksm_merge_pass(eng, items, nr, stable, unstable) : 0;
 		err = ksm_save_checksums(eng, items, nr);
 		pm_mutex_unlock(&eng->ksm.lock);
 	}
@@ -379,17 +388,11 @@ long pinmm_ksm_scan(struct pinmm *eng, unsigned passes)
 	if (!eng)
 		return -EINVAL;
 	for (unsigned p = 0; p < passes; p++) {
-		int err = ksm_pass(eng);
+		int err = ksm_pass(eng, &shared);
 		if (err)
 			return err;
 	}
-	/* how many mappings now share a KSM page */
-	for (uint64_t pfn = 0; pfn < eng->mem.nr_frames; pfn++) {
-		struct pinmm_page *p = eng_pfn_page(eng, pfn);
-
-		if (page_test(p, PG_ksm) && !page_test(p, PG_buddy))
-			shared += page_mapcount(p);
-	}
+	/* how many mappings share a KSM page after the last pass */
 	return shared;
 }
 

@@ -20,7 +20,10 @@ bool try_grab_folio(struct pinmm *eng, struct pinmm_page *folio, int refs,
 	if ((flags & PINMM_FOLL_PIN) && pm_policy(eng, PINMM_SW_PIN_ACCOUNTING)) {
 		/* sequentially consistent: ordered before the caller's recheck
 		 * of the entry, against clear-then-check paths (design.md) */
-		int n = atomic_fetch_add(&folio->pincount, refs) + refs;
+		int n;
+
+		pm_access(&folio->pincount, PM_ACC_ADD);
+		n = atomic_fetch_add(&folio->pincount, refs) + refs;
 		pm_preempt(PM_PT_PIN_GET, folio, n);
 	}
 	return true;
@@ -29,7 +32,10 @@ bool try_grab_folio(struct pinmm *eng, struct pinmm_page *folio, int refs,
 void gup_put_folio(struct pinmm *eng, struct pinmm_page *folio, int refs, unsigned flags)
 {
 	if ((flags & PINMM_FOLL_PIN) && pm_policy(eng, PINMM_SW_PIN_ACCOUNTING)) {
-		int n = atomic_fetch_sub(&folio->pincount, refs) - refs;
+		int n;
+
+		pm_access(&folio->pincount, PM_ACC_ADD);
+		n = atomic_fetch_sub(&folio->pincount, refs) - refs;
 		pm_preempt(PM_PT_PIN_PUT, folio, n);
 	}
 	folio_put_refs(folio, refs);

@@ -106,7 +106,7 @@ static unsigned long pte_run(struct pinmm *eng, struct pt_table *pte, unsigned i
 	pte_t e = atomic_load(&pte->ent[i]);
 	unsigned long n = 1;
 
-	pm_access(&pte->ent[i], false);	/* lockless: the reduction must know */
+	pm_access(&pte->ent[i], PM_ACC_READ);	/* lockless: the reduction must know */
 
 	if (!pte_present(e) || pte_special(e))
 		return 1;
@@ -114,7 +114,7 @@ static unsigned long pte_run(struct pinmm *eng, struct pt_table *pte, unsigned i
 	unsigned long left = folio_nr_pages(folio) - (unsigned long)(page - folio);
 
 	max = MIN(max, left);
-	while (n < max && (pm_access(&pte->ent[i + n], false),
+	while (n < max && (pm_access(&pte->ent[i + n], PM_ACC_READ),
 			   atomic_load(&pte->ent[i + n]) == e + ((pte_t)n << PTE_PFN_SHIFT)))
 		n++;
 	return n;

@@ -195,7 +195,10 @@ static int unpin_folio(struct pinmm *eng, struct pinmm_page *folio, int refs, bo
 {
 	if (pm_policy(eng, PINMM_SW_PIN_ACCOUNTING)) {
 		/* refuse an unpin of a folio with no pin: nothing changes */
-		int old = folio_pincount(folio);
+		int old;
+
+		pm_access(&folio->pincount, PM_ACC_WRITE);
+		old = folio_pincount(folio);
 		do {
 			if (old < refs)
 				return -EINVAL;

@@ -18,7 +18,7 @@
 static void free_list_add(struct pm_zone *z, struct pinmm_page *p, unsigned order)
 {
 	set_page_order(p, order);
-	pm_access(p, true);
+	pm_access(&p->flags, PM_ACC_WRITE);
 	atomic_store(&p->flags, 1u << PG_buddy);
 	p->prev = NULL;
 	p->next = z->free_list[order];
@@ -201,7 +201,11 @@ static struct pinmm_page *zone_alloc(struct pm_mem *mem, struct pm_zone *z,
 			atomic_store(&t->flags, i ? (1u << PG_tail) : (order ? 1u << PG_head : 0));
 			set_page_head_off(t, (unsigned)i);
 			set_page_order(t, i ? 0 : order);
-			pm_access(t, true);
+			pm_access(&t->flags, PM_ACC_WRITE);
+			pm_access(&t->mapcount, PM_ACC_WRITE);
+			pm_access(&t->refcount, PM_ACC_WRITE);
+			pm_access(&t->pincount, PM_ACC_WRITE);
+			pm_access(&t->entire_mapcount, PM_ACC_WRITE);
 			atomic_store(&t->mapcount, 0);
 			atomic_store(&t->refcount, 0);
 			atomic_store(&t->pincount, 0);
@@ -243,7 +247,7 @@ struct pinmm_page *pm_alloc_folio(struct pinmm *eng, unsigned order,
 	 * see a non-zero count before the descriptor is set up. It then fails
 	 * its entry recheck and drops the reference again.
 	 */
-	pm_access(p, true);
+	pm_access(&p->refcount, PM_ACC_WRITE);
 	atomic_store(&p->refcount, 1);
 	return p;
 }

@@ -59,7 +59,10 @@ static void free_folio(struct pinmm_page *folio)
 
 void folio_put_refs(struct pinmm_page *folio, int refs)
 {
-	int old = atomic_fetch_sub(&folio->refcount, refs);
+	int old;
+
+	pm_access(&folio->refcount, PM_ACC_WRITE);	/* the last one frees */
+	old = atomic_fetch_sub(&folio->refcount, refs);
 
 	VM_BUG_ON_PAGE(old < refs, folio);
 	pm_preempt(PM_PT_REF_PUT, folio, old - refs);

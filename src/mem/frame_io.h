@@ -20,15 +20,15 @@
 
 /* For the explorer's reduction: the frames whose bytes a step read or
  * wrote, one access per page (nothing outside the explore build). */
-static inline void frame_access(const void *frame, size_t len, bool write)
+static inline void frame_access(const void *frame, size_t len, enum pm_access_kind kind)
 {
 #ifdef PINMM_EXPLORE
 	uintptr_t a = (uintptr_t)frame & ~(uintptr_t)(PINMM_PAGE_SIZE - 1);
 
 	for (; a < (uintptr_t)frame + len; a += PINMM_PAGE_SIZE)
-		pm_access((const void *)a, write);
+		pm_access((const void *)a, kind);
 #else
-	(void)frame, (void)len, (void)write;
+	(void)frame, (void)len, (void)kind;
 #endif
 }
 
@@ -43,7 +43,7 @@ static inline bool frame_words(const void *a, const void *b, size_t len)
 
 static inline void frame_copy_to(void *frame, const void *src, size_t len)
 {
-	frame_access(frame, len, true);
+	frame_access(frame, len, PM_ACC_WRITE);
 #ifdef PM_TSAN
 	if (frame_words(frame, src, len)) {
 		uint64_t *d = frame, w;
@@ -64,7 +64,7 @@ static inline void frame_copy_to(void *frame, const void *src, size_t len)
 
 static inline void frame_copy_from(void *dst, const void *frame, size_t len)
 {
-	frame_access(frame, len, false);
+	frame_access(frame, len, PM_ACC_READ);
 #ifdef PM_TSAN
 	if (frame_words(dst, frame, len)) {
 		const uint64_t *s = frame;
@@ -85,7 +85,7 @@ static inline void frame_copy_from(void *dst, const void *frame, size_t len)
 
 static inline void frame_fill(void *frame, uint8_t byte, size_t len)
 {
-	frame_access(frame, len, true);
+	frame_access(frame, len, PM_ACC_WRITE);
 #ifdef PM_TSAN
 	if (frame_words(frame, frame, len)) {
 		uint64_t *d = frame, w = 0x0101010101010101ull * byte;
@@ -104,8 +104,8 @@ static inline void frame_fill(void *frame, uint8_t byte, size_t len)
 /* frame to frame (COW copy, fork's early copy, migration) */
 static inline void frame_copy(void *dst, const void *src, size_t len)
 {
-	frame_access(src, len, false);
-	frame_access(dst, len, true);
+	frame_access(src, len, PM_ACC_READ);
+	frame_access(dst, len, PM_ACC_WRITE);
 #ifdef PM_TSAN
 	if (frame_words(dst, src, len)) {
 		uint64_t *d = dst;

@@ -68,18 +68,18 @@ _Static_assert(sizeof(struct pinmm_page) == 64, "struct page is 64 bytes");
 
 static inline bool page_test(const struct pinmm_page *p, enum pm_page_flag f)
 {
-	pm_access(p, false);
+	pm_access(&p->flags, PM_ACC_READ);
 	return atomic_load_explicit(&((struct pinmm_page *)p)->flags,
 				    memory_order_acquire) & (1u << f);
 }
 static inline void page_set(struct pinmm_page *p, enum pm_page_flag f)
 {
-	pm_access(p, true);
+	pm_access(&p->flags, PM_ACC_WRITE);
 	atomic_fetch_or(&p->flags, 1u << f);
 }
 static inline void page_clear(struct pinmm_page *p, enum pm_page_flag f)
 {
-	pm_access(p, true);
+	pm_access(&p->flags, PM_ACC_WRITE);
 	atomic_fetch_and(&p->flags, ~(1u << f));
 }
 
@@ -87,12 +87,12 @@ static inline struct pinmm_page *page_folio(struct pinmm_page *p)
 {
 	/* GUP-fast may look at a page being freed or split: relaxed, and
 	 * checked by its reference and entry recheck */
-	pm_access(p, false);
+	pm_access(&p->head_off, PM_ACC_READ);
 	return p - __atomic_load_n(&p->head_off, __ATOMIC_RELAXED);
 }
 static inline void set_page_head_off(struct pinmm_page *p, unsigned off)
 {
-	pm_access(p, true);
+	pm_access(&p->head_off, PM_ACC_WRITE);
 	__atomic_store_n(&p->head_off, (uint16_t)off, __ATOMIC_RELAXED);
 }
 /*
@@ -103,22 +103,22 @@ static inline void set_page_head_off(struct pinmm_page *p, unsigned off)
  */
 static inline unsigned folio_order(const struct pinmm_page *f)
 {
-	pm_access(f, false);
+	pm_access(&f->order, PM_ACC_READ);
 	return __atomic_load_n(&f->order, __ATOMIC_RELAXED);
 }
 static inline void set_page_order(struct pinmm_page *p, unsigned order)
 {
-	pm_access(p, true);
+	pm_access(&p->order, PM_ACC_WRITE);
 	__atomic_store_n(&p->order, (uint8_t)order, __ATOMIC_RELAXED);
 }
 static inline void *folio_mapping(const struct pinmm_page *f)
 {
-	pm_access(f, false);
+	pm_access(&f->mapping, PM_ACC_READ);
 	return __atomic_load_n(&f->mapping, __ATOMIC_RELAXED);
 }
 static inline void set_folio_mapping(struct pinmm_page *f, void *mapping)
 {
-	pm_access(f, true);
+	pm_access(&f->mapping, PM_ACC_WRITE);
 	__atomic_store_n(&f->mapping, mapping, __ATOMIC_RELAXED);
 }
 static inline unsigned long folio_nr_pages(const struct pinmm_page *f)
@@ -128,34 +128,38 @@ static inline unsigned long folio_nr_pages(const struct pinmm_page *f)
 
 /*
  * The counts. Reads take no preemption point (a reuse check or
- * folio_maybe_dma_pinned() decides on them), updates one each: both are
- * marked as accesses of the descriptor for the explorer's reduction.
+ * folio_maybe_dma_pinned() decides on them), updates one each; both are
+ * marked as accesses of the field for the explorer's reduction (an add
+ * whose result decides nothing commutes with other adds).
  */
 static inline int folio_ref_count(const struct pinmm_page *f)
 {
-	pm_access(f, false);
+	pm_access(&f->refcount, PM_ACC_READ);
 	return atomic_load(&((struct pinmm_page *)f)->refcount);
 }
 static inline int folio_pincount(const struct pinmm_page *f)
 {
-	pm_access(f, false);
+	pm_access(&f->pincount, PM_ACC_READ);
 	return atomic_load(&((struct pinmm_page *)f)->pincount);
 }
 static inline int folio_entire_mapcount(const struct pinmm_page *f)
 {
-	pm_access(f, false);
+	pm_access(&f->entire_mapcount, PM_ACC_READ);
 	return atomic_load(&((struct pinmm_page *)f)->entire_mapcount);
 }
 /* a page's PTE mappings alone */
 static inline int page_pte_mapcount(const struct pinmm_page *p)
 {
-	pm_access(p, false);
+	pm_access(&p->mapcount, PM_ACC_READ);
 	return atomic_load(&((struct pinmm_page *)p)->mapcount);
 }
 
 static inline void folio_get_refs(struct pinmm_page *f, int refs)
 {
-	int old = atomic_fetch_add(&f->refcount, refs);
+	int old;
+
+	pm_access(&f->refcount, PM_ACC_ADD);
+	old = atomic_fetch_add(&f->refcount, refs);
 
 	/* a plain get is for a folio the caller knows alive (mapped under a
 	 * lock it holds, or already referenced): never a free frame */
@@ -177,7 +181,7 @@ static inline bool folio_try_get_refs(struct pinmm_page *f, int refs)
 {
 	int old;
 
-	pm_access(f, true);
+	pm_access(&f->refcount, PM_ACC_WRITE);	/* decides on the value */
 	old = atomic_load(&f->refcount);
 	do {
 		if (old <= 0)
@@ -200,13 +204,13 @@ void folio_put_refs(struct pinmm_page *f, int refs);
  * and a swap-in's folio until it is mapped. */
 static inline bool folio_trylock(struct pinmm_page *folio)
 {
-	pm_access(folio, true);
+	pm_access(&folio->flags, PM_ACC_WRITE);
 	return !(atomic_fetch_or(&folio->flags, 1u << PG_locked) & (1u << PG_locked));
 }
 
 static inline void folio_unlock(struct pinmm_page *folio)
 {
-	pm_access(folio, true);
+	pm_access(&folio->flags, PM_ACC_WRITE);
 	atomic_fetch_and(&folio->flags, ~(1u << PG_locked));
 }
 

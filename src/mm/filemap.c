@@ -42,7 +42,7 @@ struct pinmm_file *pm_file_alloc(struct pinmm *eng, uint64_t nr_pages)
 
 void pm_file_get(struct pinmm_file *f)
 {
-	pm_access(f, true);
+	pm_access(&f->refcount, PM_ACC_WRITE);
 	atomic_fetch_add(&f->refcount, 1);
 }
 
@@ -54,7 +54,7 @@ void pm_file_get(struct pinmm_file *f)
  */
 bool pm_file_try_get(struct pinmm_file *f)
 {
-	pm_access(f, true);
+	pm_access(&f->refcount, PM_ACC_WRITE);
 	long old = atomic_load(&f->refcount);
 
 	do {
@@ -81,7 +81,7 @@ void pm_file_put(struct pinmm_file *f)
 {
 	struct pinmm *eng = f->eng;
 
-	pm_access(f, true);
+	pm_access(&f->refcount, PM_ACC_WRITE);
 	if (atomic_fetch_sub(&f->refcount, 1) != 1)
 		return;
 	pm_mutex_lock(&eng->objects_lock);

@@ -30,7 +30,7 @@ void prep_anon_thp(struct pinmm_page *folio, struct vm_area *vma, uint64_t haddr
 	folio->index = vma_page_index(vma, haddr);
 	for (unsigned long j = 0; j < HPAGE_NR; j++)
 		page_set(&folio[j], PG_anon_exclusive);
-	pm_access(folio, true);
+	pm_access(&folio->entire_mapcount, PM_ACC_WRITE);
 	atomic_store(&folio->entire_mapcount, 1);
 }
 
@@ -172,8 +172,9 @@ int split_huge_pmd_locked(struct pinmm *eng, struct pt_table *pmd, unsigned i)
 		page_dup_rmap(&folio[j]);
 	}
 	/* the PMD's reference becomes one per PTE */
-	pm_access(folio, true);
+	pm_access(&folio->refcount, PM_ACC_ADD);
 	atomic_fetch_add(&folio->refcount, (int)HPAGE_NR - 1);
+	pm_access(&folio->entire_mapcount, PM_ACC_ADD);
 	atomic_fetch_sub(&folio->entire_mapcount, 1);
 	/* an exchange: a GUP-fast walker that read the leaf fails its recheck */
 	pt_xchg(pmd, i, mk_table_entry(pte));
@@ -274,7 +275,7 @@ void share_pmd_leaf(struct pt_table *spmd, struct pt_table *dpmd, unsigned i, pt
 		    struct pinmm_page *folio)
 {
 	folio_get(folio);
-	pm_access(folio, true);
+	pm_access(&folio->entire_mapcount, PM_ACC_ADD);
 	atomic_fetch_add(&folio->entire_mapcount, 1);
 	for (unsigned long j = 0; j < HPAGE_NR; j++)
 		page_clear(&folio[j], PG_anon_exclusive);
@@ -292,7 +293,7 @@ void zap_pmd_folio(struct pinmm_page *folio, pte_t old)
 {
 	if (old & PTE_DIRTY)
 		page_set(folio, PG_dirty);
-	pm_access(folio, true);
+	pm_access(&folio->entire_mapcount, PM_ACC_WRITE);
 	if (atomic_fetch_sub(&folio->entire_mapcount, 1) == 1)
 		for (unsigned long j = 0; j < HPAGE_NR; j++)
 			if (!page_pte_mapcount(&folio[j]))
@@ -381,7 +382,7 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 		return -EBUSY;	/* a PMD map the walk could not reach */
 	}
 	rmap_walk_pinned(&rp, folio, split_one, &w);
-	pm_access(folio, true);
+	pm_access(&folio->refcount, PM_ACC_WRITE);
 	int expected = extra;
 	if (w.pinned || !atomic_compare_exchange_strong(&folio->refcount, &expected, 0)) {
 		/* someone holds it: put every page back where it was */
@@ -401,7 +402,11 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 		set_page_head_off(p, 0);
 		set_folio_mapping(p, folio_mapping(folio));
 		p->index = folio->index + j;
-		pm_access(p, true);
+		pm_access(&p->flags, PM_ACC_WRITE);
+		pm_access(&p->entire_mapcount, PM_ACC_WRITE);
+		pm_access(&p->pincount, PM_ACC_WRITE);
+		pm_access(&p->mapcount, PM_ACC_WRITE);
+		pm_access(&p->refcount, PM_ACC_WRITE);
 		atomic_store(&p->entire_mapcount, 0);
 		atomic_store(&p->pincount, 0);
 		atomic_store(&p->mapcount, 0);
@@ -411,7 +416,7 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 		atomic_store(&p->refcount, 1);
 	}
 	/* the caller's references stay on the first page */
-	pm_access(folio, true);
+	pm_access(&folio->refcount, PM_ACC_WRITE);
 	atomic_store(&folio->refcount, extra);
 	w.remap = true;
 	rmap_walk_pinned_nr(&rp, folio, w.nr, split_one, &w);

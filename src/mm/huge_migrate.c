@@ -68,7 +68,7 @@ void remove_migration_pmd(struct pinmm *eng, struct pt_table *pmd, unsigned i, p
 			  struct pinmm_page *folio)
 {
 	folio_get(folio);
-	pm_access(folio, true);
+	pm_access(&folio->entire_mapcount, PM_ACC_ADD);
 	atomic_fetch_add(&folio->entire_mapcount, 1);
 	if (swp & PTE_SWP_EXCLUSIVE)
 		for (unsigned long j = 0; j < HPAGE_PMD_NR; j++)

@@ -56,7 +56,7 @@ int pinmm_hugetlb_set_pool(struct pinmm *eng, unsigned long nr)
 			break;
 		}
 		page_set(folio, PG_hugetlb);
-		pm_access(folio, true);
+		pm_access(&folio->refcount, PM_ACC_WRITE);
 		atomic_store(&folio->refcount, 0);
 		pool_push(h, folio);
 		h->nr_total++;
@@ -66,7 +66,7 @@ int pinmm_hugetlb_set_pool(struct pinmm *eng, unsigned long nr)
 		struct pinmm_page *folio = h->free[--h->nr_free];
 
 		page_clear(folio, PG_hugetlb);
-		pm_access(folio, true);
+		pm_access(&folio->refcount, PM_ACC_WRITE);
 		atomic_store(&folio->refcount, 1);
 		folio_put(folio);
 		h->nr_total--;
@@ -109,7 +109,7 @@ void hugetlb_pool_destroy(struct pinmm *eng)
 		struct pinmm_page *folio = h->free[--h->nr_free];
 
 		page_clear(folio, PG_hugetlb);
-		pm_access(folio, true);
+		pm_access(&folio->refcount, PM_ACC_WRITE);
 		atomic_store(&folio->refcount, 1);
 		folio_put(folio);
 	}
@@ -155,7 +155,7 @@ static struct pinmm_page *hugetlb_alloc(struct pinmm *eng, struct vm_area *vma)
 	}
 	pm_mutex_unlock(&h->lock);
 	if (folio) {
-		pm_access(folio, true);
+		pm_access(&folio->refcount, PM_ACC_WRITE);
 		atomic_store(&folio->refcount, 1);
 	}
 	return folio;

@@ -16,19 +16,26 @@ void page_add_anon_rmap_new(struct pinmm_page *page, struct vm_area *vma,
 	/* the rmap: the family's anon_vma, tagged as Linux's PAGE_MAPPING_ANON */
 	set_folio_mapping(folio, (void *)((uintptr_t)vma->anon_vma | 1));
 	folio->index = vma_page_index(vma, addr);
+	pm_access(&page->mapcount, PM_ACC_WRITE);
 	atomic_store(&page->mapcount, 1);
 	pm_preempt(PM_PT_MAP_CHANGE, page, 1);
 }
 
 void page_dup_rmap(struct pinmm_page *page)
 {
-	int n = atomic_fetch_add(&page->mapcount, 1) + 1;
+	int n;
+
+	pm_access(&page->mapcount, PM_ACC_ADD);
+	n = atomic_fetch_add(&page->mapcount, 1) + 1;
 	pm_preempt(PM_PT_MAP_CHANGE, page, n);
 }
 
 void page_remove_rmap(struct pinmm_page *page)
 {
-	int n = atomic_fetch_sub(&page->mapcount, 1) - 1;
+	int n;
+
+	pm_access(&page->mapcount, PM_ACC_WRITE);	/* the last one decides */
+	n = atomic_fetch_sub(&page->mapcount, 1) - 1;
 
 	pm_preempt(PM_PT_MAP_CHANGE, page, n);
 	/* an anon page nobody maps is exclusive to nobody */

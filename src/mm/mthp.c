@@ -58,7 +58,7 @@ bool thp_vma_allowable_order(const struct vm_area *vma, unsigned order)
 static bool pte_range_none(struct pt_table *pte, unsigned i, unsigned long n)
 {
 	for (unsigned long k = 0; k < n; k++) {
-		pm_access(&pte->ent[i + k], false);	/* maybe lockless */
+		pm_access(&pte->ent[i + k], PM_ACC_READ);	/* maybe lockless */
 		if (!pte_none(atomic_load(&pte->ent[i + k])))
 			return false;
 	}

@@ -41,13 +41,13 @@ static void anon_vma_free_cb(struct rcu_head *head)
 
 void anon_vma_get(struct anon_vma *av)
 {
-	pm_access(av, true);
+	pm_access(&av->refcount, PM_ACC_WRITE);
 	atomic_fetch_add(&av->refcount, 1);
 }
 
 void anon_vma_put(struct anon_vma *av)
 {
-	pm_access(av, true);
+	pm_access(&av->refcount, PM_ACC_WRITE);
 	if (atomic_fetch_sub(&av->refcount, 1) != 1)
 		return;
 	/* pages may still point here: a walker checks under RCU */
@@ -57,7 +57,7 @@ void anon_vma_put(struct anon_vma *av)
 
 static bool anon_vma_try_get(struct anon_vma *av)
 {
-	pm_access(av, true);
+	pm_access(&av->refcount, PM_ACC_WRITE);
 	long old = atomic_load(&av->refcount);
 
 	do {

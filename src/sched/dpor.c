@@ -33,18 +33,20 @@
 
 /*
  * What a step touched. Its end point's own access: an entry read reads the
- * entry; an entry write, a count update (refcount, pincount, mapcount: a
- * write of the descriptor) and the write-protect sequence (fork's changes
- * and GUP-fast's samples alike) write their object; a lock or unlock writes
+ * entry; an entry write and the write-protect sequence (fork's changes and
+ * GUP-fast's samples alike) write their object; a lock or unlock writes
  * the lock, except the reader side of a rwsem (val 1: reads commute); a
- * lock found taken (PM_STEP_WAIT) writes it. The named race windows
+ * lock found taken (PM_STEP_WAIT) writes it. A count update (refcount,
+ * pincount, mapcount) marks its field itself, as a write or, when its
+ * result decides nothing, an add (adds commute). The named race windows
  * (gup-fast-walked, -grabbed, fork-, ksm-, collapse-checked) touch nothing
  * themselves: what the path decides on there it read before, counts and
- * flags included, and those reads are marked (pm_access()). The thread's
- * end touches nothing either. Then everything pm_access() added to the
- * step. A spin-wait (it polls state no point names), a swap-in that missed
- * the cache (an unmarked lookup), an unfinished step, or a step with more
- * accesses than the log keeps, touches everything.
+ * flags included, and those reads are marked (pm_access()). A spin-wait
+ * touches nothing either: the loops poll flags and entries, marked or
+ * points. The thread's end touches nothing. Then everything pm_access()
+ * added to the step. A swap-in that missed the cache (an unmarked lookup),
+ * an unfinished step, or a step with more accesses than the log keeps,
+ * touches everything.
  */
 enum { ACC_ALL = -1, ACC_NONE, ACC_READ, ACC_WRITE };
 
@@ -56,22 +58,23 @@ static int end_access(const struct pm_decision *d)
 		return ACC_READ;
 	case PM_PT_PTE_WRITE:
 	case PM_PT_PMD_WRITE:
-	case PM_PT_REF_GET:
-	case PM_PT_REF_PUT:
-	case PM_PT_PIN_GET:
-	case PM_PT_PIN_PUT:
-	case PM_PT_MAP_CHANGE:
 	case PM_PT_WP_SEQ:
 	case PM_STEP_WAIT:
 		return ACC_WRITE;
 	case PM_PT_LOCK:
 	case PM_PT_UNLOCK:
 		return d->val == 1 ? ACC_READ : ACC_WRITE;
+	case PM_PT_REF_GET:
+	case PM_PT_REF_PUT:
+	case PM_PT_PIN_GET:
+	case PM_PT_PIN_PUT:
+	case PM_PT_MAP_CHANGE:
 	case PM_PT_GUP_FAST_WALKED:
 	case PM_PT_GUP_FAST_GRABBED:
 	case PM_PT_FORK_CHECKED:
 	case PM_PT_KSM_CHECKED:
 	case PM_PT_COLLAPSE_CHECKED:
+	case PM_STEP_RELAX:
 	case PM_STEP_DONE:
 		return ACC_NONE;
 	default:
@@ -84,7 +87,7 @@ static int end_access(const struct pm_decision *d)
  * executions compare). */
 struct por_acc {
 	uint32_t id;
-	bool write;
+	uint8_t kind;		/* enum pm_access_kind */
 };
 
 #define STEP_ACC (PM_STEP_MAX_ACCESS + 1)	/* the end point's, and the rest */
@@ -96,15 +99,19 @@ struct por_acc {
  * earlier execution (a number above the horizon) is none of those, and may
  * be any object first met past it now (conservatively: the same).
  */
+/* how much of everything a step touches besides its list */
+enum { TOUCHES_LIST, READS_ALL, TOUCHES_ALL };
+
 struct por_label {
-	bool all;		/* touches everything */
+	uint8_t all;		/* TOUCHES_* */
 	uint8_t n;
 	uint32_t horizon;	/* objects met before the decision it ran at */
 	struct por_acc a[STEP_ACC];
 };
 
-/* Whether two steps' accesses conflict: the same object (as same() says),
- * one of them writing. */
+/* Whether two steps' accesses conflict: the same object, and not two reads
+ * nor two adds. Against a sleeper's step (horizon_of_a), "the same" as
+ * its label says. */
 static bool accesses_conflict(const struct por_acc *a, unsigned na, const struct por_acc *b,
 			      unsigned nb, const struct por_label *horizon_of_a)
 {
@@ -112,7 +119,7 @@ static bool accesses_conflict(const struct por_acc *a, unsigned na, const struct
 		for (unsigned y = 0; y < nb; y++) {
 			bool same;
 
-			if (!a[x].write && !b[y].write)
+			if (a[x].kind == b[y].kind && a[x].kind != PM_ACC_WRITE)
 				continue;
 			if (!horizon_of_a)
 				same = a[x].id == b[y].id;
@@ -163,7 +170,7 @@ struct dpor {
 	struct por_acc *acc;
 	size_t nr_acc, cap_acc;
 	uint32_t *first, *nobj;
-	uint8_t *n, *all;
+	uint8_t *n, *all;		/* all: TOUCHES_* */
 	size_t seen, cap_steps;
 	int err;
 };
@@ -241,7 +248,7 @@ static void forget_objects(struct dpor *p)
 	}
 }
 
-static int add_access(struct dpor *p, size_t i, const void *obj, bool write)
+static int add_access(struct dpor *p, size_t i, const void *obj, uint8_t kind)
 {
 	uint32_t id;
 	int err = object_number(p, obj, &id);
@@ -250,7 +257,7 @@ static int add_access(struct dpor *p, size_t i, const void *obj, bool write)
 		return err;
 	for (size_t k = p->first[i]; k < p->nr_acc; k++)
 		if (p->acc[k].id == id) {
-			p->acc[k].write |= write;
+			p->acc[k].kind = pm_access_merge(p->acc[k].kind, kind);
 			return 0;
 		}
 	if (p->nr_acc == p->cap_acc) {
@@ -262,7 +269,7 @@ static int add_access(struct dpor *p, size_t i, const void *obj, bool write)
 		p->acc = a;
 		p->cap_acc = cap;
 	}
-	p->acc[p->nr_acc++] = (struct por_acc){ id, write };
+	p->acc[p->nr_acc++] = (struct por_acc){ id, kind };
 	p->n[i]++;
 	return 0;
 }
@@ -303,30 +310,52 @@ static int number(struct dpor *p, const struct pm_sched_run *run, size_t upto)
 		p->nobj[i] = p->nr_objs;
 		p->first[i] = (uint32_t)p->nr_acc;
 		p->n[i] = 0;
-		p->all[i] = kind == ACC_ALL || d->acc_overflow;
+		p->all[i] = kind == ACC_ALL || (d->acc_overflow & PM_OVERFLOW_WRITE) ? TOUCHES_ALL
+			    : d->acc_overflow ? READS_ALL : TOUCHES_LIST;
 		if (kind > ACC_NONE && d->obj)
-			err = add_access(p, i, d->obj, kind == ACC_WRITE);
+			err = add_access(p, i, d->obj, kind == ACC_WRITE ? PM_ACC_WRITE : PM_ACC_READ);
 		for (unsigned k = 0; !err && k < d->nr_acc; k++)
-			err = add_access(p, i, run->acc[d->acc + k].obj, run->acc[d->acc + k].write);
+			err = add_access(p, i, run->acc[d->acc + k].obj, run->acc[d->acc + k].kind);
 	}
 	return err;
+}
+
+/* A step that reads everything conflicts with any step that changes
+ * something (or reads everything too: nothing, then). */
+static bool writes_any(uint8_t all, const struct por_acc *a, unsigned n)
+{
+	if (all != TOUCHES_LIST)
+		return all == TOUCHES_ALL;
+	for (unsigned k = 0; k < n; k++)
+		if (a[k].kind != PM_ACC_READ)
+			return true;
+	return false;
+}
+
+static bool touches_conflict(uint8_t all_a, const struct por_acc *a, unsigned na,
+			     uint8_t all_b, const struct por_acc *b, unsigned nb,
+			     const struct por_label *horizon_of_a)
+{
+	if (all_a == TOUCHES_ALL || all_b == TOUCHES_ALL)
+		return true;
+	if (all_a == READS_ALL)
+		return writes_any(all_b, b, nb);
+	if (all_b == READS_ALL)
+		return writes_any(all_a, a, na);
+	return accesses_conflict(a, na, b, nb, horizon_of_a);
 }
 
 /* Whether the steps of decisions i and j of this execution may not commute. */
 static bool steps_dependent(const struct dpor *p, size_t i, size_t j)
 {
-	if (p->all[i] || p->all[j])
-		return true;
-	return accesses_conflict(&p->acc[p->first[i]], p->n[i], &p->acc[p->first[j]], p->n[j],
-				 NULL);
+	return touches_conflict(p->all[i], &p->acc[p->first[i]], p->n[i],
+				p->all[j], &p->acc[p->first[j]], p->n[j], NULL);
 }
 
 /* ... and a sleeper's step (of an earlier execution) with decision i's */
 static bool sleeper_dependent(const struct dpor *p, const struct por_label *u, size_t i)
 {
-	if (u->all || p->all[i])
-		return true;
-	return accesses_conflict(u->a, u->n, &p->acc[p->first[i]], p->n[i], u);
+	return touches_conflict(u->all, u->a, u->n, p->all[i], &p->acc[p->first[i]], p->n[i], u);
 }
 
 static void label_step(const struct dpor *p, size_t i, struct por_label *l)

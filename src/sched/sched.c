@@ -262,7 +262,7 @@ static void sched_hook(enum pm_point pt, const void *obj, uint64_t val, void *ar
  * needed; the controller reads the log after the execution, and the
  * handover's mutex orders it).
  */
-static void sched_access(const void *obj, bool write, void *arg)
+static void sched_access(const void *obj, enum pm_access_kind kind, void *arg)
 {
 	struct pm_sched *s = arg;
 	struct pm_sched_run *run = s->run;
@@ -274,11 +274,12 @@ static void sched_access(const void *obj, bool write, void *arg)
 	d = &run->dec[run->nr_dec - 1];
 	for (unsigned k = 0; k < d->nr_acc; k++)
 		if (run->acc[d->acc + k].obj == obj) {
-			run->acc[d->acc + k].write |= write;
+			run->acc[d->acc + k].kind = pm_access_merge(run->acc[d->acc + k].kind,
+								    (uint8_t)kind);
 			return;
 		}
 	if (d->nr_acc == PM_STEP_MAX_ACCESS) {
-		d->acc_overflow = true;
+		d->acc_overflow |= kind == PM_ACC_READ ? PM_OVERFLOW_READ : PM_OVERFLOW_WRITE;
 		return;
 	}
 	if (run->nr_acc == s->cap_acc) {
@@ -288,7 +289,7 @@ static void sched_access(const void *obj, bool write, void *arg)
 			abort();	/* test infrastructure out of memory */
 		run->acc = a;
 	}
-	run->acc[run->nr_acc++] = (struct pm_access){ obj, write };
+	run->acc[run->nr_acc++] = (struct pm_access){ obj, (uint8_t)kind };
 	d->nr_acc++;
 }
 

@@ -26,13 +26,23 @@ enum pm_step_end {
 
 /* What a step touched besides its end point (pm_access(): counts and
  * flags of page descriptors, frames' bytes), each object once. A step
- * that touches more than PM_STEP_MAX_ACCESS objects is taken to touch
- * everything (a 2 MiB copy, a split rewriting 512 descriptors). */
+ * that touches more than PM_STEP_MAX_ACCESS objects is taken to read
+ * everything (a scan of every frame's flags) or, when one of the objects
+ * past the limit was written, to touch everything (a 2 MiB copy, a split
+ * rewriting 512 descriptors). */
 #define PM_STEP_MAX_ACCESS 16
+enum { PM_OVERFLOW_READ = 1, PM_OVERFLOW_WRITE = 2 };
 struct pm_access {
 	const void *obj;
-	bool write;
+	uint8_t kind;		/* enum pm_access_kind */
 };
+
+/* Two accesses of one object in one step: a read and an add, or anything
+ * and a write, make a write. */
+static inline uint8_t pm_access_merge(uint8_t a, uint8_t b)
+{
+	return a == b ? a : PM_ACC_WRITE;
+}
 
 /* One scheduling decision, and the step it started: the chosen thread's
  * code from there to its next decision, named by what ended it. */
@@ -43,7 +53,7 @@ struct pm_decision {
 	uint8_t preemptions;	/* preemptions before this decision (max 255) */
 	uint8_t end;		/* enum pm_point or enum pm_step_end */
 	uint8_t nr_acc;		/* its accesses: run->acc[acc .. acc + nr_acc) */
-	bool acc_overflow;	/* touched more than PM_STEP_MAX_ACCESS objects */
+	uint8_t acc_overflow;	/* past PM_STEP_MAX_ACCESS objects: PM_OVERFLOW_* */
 	uint32_t acc;
 	uint64_t val;		/* the point's value */
 	const void *obj;	/* the point's object (or the lock waited for) */
