@@ -36,7 +36,7 @@ valid "$schema/pinmm-check.schema.json" "$tmp/check-proved.json"
 holds "the text says proved" -- bash -c "'$pinmm' check --no-host tests/scenarios/threads-proved.pin |
 	grep -q '^threads-proved  *proved '"
 holds "a bounded pass says its bound" -- bash -c "'$pinmm' check --no-host \
-	scenarios/g4-gup-fast-recheck.pin | grep -q 'pass (explore, bound 2)'"
+	scenarios/e-fork-swap-cache-concurrent.pin | grep -q 'pass (explore, bound 2)'"
 "$pinmm" explore --json --bound none tests/scenarios/threads-proved.pin >"$tmp/explore-none.json"
 valid "$schema/pinmm-explore.schema.json" "$tmp/explore-none.json"
 "$pinmm" explore --json --strategy dfs-plain --bound 1 scenarios/g4-gup-fast-recheck.pin \

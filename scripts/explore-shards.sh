@@ -54,9 +54,9 @@ while read -r f pol opts; do
 		echo "ok   $f $pol $opts: merge = one search: $(head -n 2 "$dir/$name.all" | tr '\n' ' ')(shards: $per) exit $rc"
 	fi
 done <<'LIST'
-scenarios/g4-gup-fast-vs-fork.pin strict --strategy dfs-plain
-scenarios/g4-gup-fast-vs-fork.pin strict,-fork_gup_fast_seq --keep-going --strategy dfs-plain
-scenarios/g4-gup-fast-vs-ksm.pin legacy --keep-going --strategy dfs-plain
+scenarios/g4-gup-fast-vs-fork.pin strict --strategy dfs-plain --bound 2
+scenarios/g4-gup-fast-vs-fork.pin strict,-fork_gup_fast_seq --keep-going --strategy dfs-plain --bound 2
+scenarios/g4-gup-fast-vs-ksm.pin legacy --keep-going --strategy dfs-plain --bound 2
 scenarios/g4-gup-fast-vs-fork.pin strict,-fork_gup_fast_seq --keep-going --strategy pct
 LIST
 
@@ -67,8 +67,8 @@ for s in 0/2 3/2 x/y 1/0 2 /3 1/ -1/2 1/2x; do
 	rc=$?
 	[ $rc -eq 2 ] && grep -q -- "--shard" <<<"$out" || bad "--shard $s: exit $rc, '$out'"
 done
-"$pinmm" explore "$f" --policy legacy --shard 1/2 --json >"$dir/other.json" 2>/dev/null
-"$pinmm" explore "$f" --policy strict --shard 2/2 --json >"$dir/strict2.json" 2>/dev/null
+"$pinmm" explore "$f" --policy legacy --bound 2 --shard 1/2 --json >"$dir/other.json" 2>/dev/null
+"$pinmm" explore "$f" --policy strict --bound 2 --shard 2/2 --json >"$dir/strict2.json" 2>/dev/null
 "$pinmm" explore "$f" --policy strict --bound 1 --shard 1/2 --json >"$dir/bound1.json" 2>/dev/null
 for pair in "other strict2" "bound1 strict2" "strict2 strict2"; do
 	# shellcheck disable=SC2086 # two file names

@@ -35,6 +35,7 @@ const char pinmm_usage_explore[] =
 	"                    [--seed S] [--depth D] [--budget SECONDS]\n"
 	"                    [--max-executions N] [--progress] [--json] [--dot FILE]\n"
 	"                    [--shard K/N] [--keep-going] [--outcomes]\n"
+	"                    [--fork auto|always|never]\n"
 	"       pinmm explore --merge [--json] SHARD.json...\n"
 	"\n"
 	"Runs the scenario's threads (the ones its first `run` starts) under the\n"
@@ -66,6 +67,9 @@ const char pinmm_usage_explore[] =
 	"                  together run what one search runs (write each with --json)\n"
 	"  --keep-going    do not stop at a counterexample: run the whole search and\n"
 	"                  report every distinct failure with its first schedule\n"
+	"  --fork MODE     where executions start: auto (default) runs the set-up\n"
+	"                  once and forks each execution from it when the set-up\n"
+	"                  takes 2 ms or more; always; never (set-up for each)\n"
 	"  --outcomes      count the distinct end states the executions reach (the\n"
 	"                  engine's state after the threads; with --json, listed)\n"
 	"  --merge         merge the --json results of a campaign's shards: executions\n"
@@ -179,7 +183,7 @@ static int exit_of(const struct pinmm_scn_explore_result *r, bool dfs_search)
 enum { O_POLICY = 'p', O_BOUND = 'b', O_STRATEGY = 's', O_SEED = 'S', O_DEPTH = 'd',
        O_BUDGET = 'B', O_MAX = 'm', O_JSON = 'J', O_DOT = 'D', O_TRACE = 't', O_HELP = 'h',
        O_PROGRESS = 'P', O_SHARD = 'K', O_KEEP_GOING = 'k', O_MERGE = 'M',
-       O_OUTCOMES = 'O' };
+       O_OUTCOMES = 'O', O_FORK = 'F' };
 
 static const struct option explore_opts[] = {
 	{ "policy", required_argument, NULL, O_POLICY },
@@ -196,6 +200,7 @@ static const struct option explore_opts[] = {
 	{ "shard", required_argument, NULL, O_SHARD },
 	{ "keep-going", no_argument, NULL, O_KEEP_GOING },
 	{ "outcomes", no_argument, NULL, O_OUTCOMES },
+	{ "fork", required_argument, NULL, O_FORK },
 	{ "merge", no_argument, NULL, O_MERGE },
 	{ "help", no_argument, NULL, O_HELP },
 	{ 0 },
@@ -264,6 +269,21 @@ static int run_verb(int argc, char **argv, bool replay)
 			if (replay)
 				goto bad;
 			opt.cfg.outcomes = true;
+			break;
+		case O_FORK:
+			if (replay)
+				goto bad;
+			if (!strcmp(optarg, "auto"))
+				opt.cfg.fork = PINMM_EXPLORE_FORK_AUTO;
+			else if (!strcmp(optarg, "always"))
+				opt.cfg.fork = PINMM_EXPLORE_FORK_ALWAYS;
+			else if (!strcmp(optarg, "never"))
+				opt.cfg.fork = PINMM_EXPLORE_FORK_NEVER;
+			else {
+				fprintf(stderr, "pinmm %s: --fork: '%s' is not auto, always or never\n",
+					verb, optarg);
+				return EXIT_BAD;
+			}
 			break;
 		case O_BOUND:
 			if (replay)
@@ -359,7 +379,8 @@ static int run_verb(int argc, char **argv, bool replay)
 	if (!bound_given)
 		opt.cfg.bound = pinmm_scenario_explore_bound(scn) ? pinmm_scenario_explore_bound(scn)
 								  : 2;
-	if (opt.cfg.nr_shards > 1 && opt.cfg.bound == PINMM_EXPLORE_UNBOUNDED) {
+	if (opt.cfg.nr_shards > 1 && opt.cfg.bound == PINMM_EXPLORE_UNBOUNDED &&
+	    opt.cfg.strategy != PINMM_EXPLORE_PCT) {
 		fprintf(stderr, "pinmm explore: --bound none does not go with --shard\n");
 		pinmm_scenario_free(scn);
 		return EXIT_BAD;

@@ -94,13 +94,14 @@ int pinmm_store(struct pinmm_mm *mm, uint64_t addr, const void *buf, size_t len)
 
 int pinmm_store_fill(struct pinmm_mm *mm, uint64_t addr, uint8_t byte, size_t len)
 {
-	uint8_t chunk[256];
+	uint8_t chunk[PINMM_PAGE_SIZE];
 
 	if (!mm)	/* answered even for len 0, as pinmm_store() does */
 		return -EINVAL;
-	memset(chunk, byte, sizeof(chunk));
+	memset(chunk, byte, MIN(len, sizeof(chunk)));
 	while (len) {
-		size_t n = MIN(len, sizeof(chunk));
+		/* a page at a time: one walk of the tables per page */
+		size_t n = MIN(len, PINMM_PAGE_SIZE - (addr & (PINMM_PAGE_SIZE - 1)));
 		int err = pinmm_store(mm, addr, chunk, n);
 
 		if (err)

@@ -71,6 +71,8 @@ static int json_report(FILE *out, const struct pinmm_scenario *scn, const char *
 	json_object_object_add(root, "exhausted", json_object_new_boolean(ex->exhausted));
 	json_object_object_add(root, "found", json_object_new_boolean(ex->found));
 	json_object_object_add(root, "aborted", json_object_new_boolean(ex->aborted));
+	if (!replay)
+		json_object_object_add(root, "forked", json_object_new_boolean(ex->forked));
 	if (opt->cfg.outcomes) {
 		json_object *o = json_object_new_array();
 
@@ -171,6 +173,9 @@ int pinmm_report_explore(FILE *out, const struct pinmm_scenario *scn, const char
 				: ex->exhausted ? "exhausted up to" : "stopped in", ex->bound_reached);
 		fprintf(out, "  %lu executions in %.3f s: %.0f executions/s\n", ex->executions,
 			ex->seconds, rate(ex));
+		if (ex->forked)
+			fprintf(out, "  each execution forked from a set-up made once (%.1f ms)\n",
+				ex->setup_seconds * 1e3);
 		if (opt->cfg.outcomes)
 			fprintf(out, "  %zu distinct end state%s\n", ex->nr_outcomes,
 				ex->nr_outcomes == 1 ? "" : "s");

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fork_server.h"
 #include "search.h"
 
 double pm_now(void)
@@ -118,6 +119,9 @@ static int parse_schedule(const char *text, struct replay_strategy *r)
 
 /* --------------------------------------------------------- executions --- */
 
+/* set-up that takes longer than this is done once and forked */
+#define FORK_MIN_SETUP 0.002
+
 /* The scheduler of the exploration under way: one at a time per process,
  * since the preemption hook is process-wide. */
 static struct pm_sched *sched;
@@ -152,6 +156,20 @@ int pm_search_execute(struct pm_search *s, struct pm_sched_run *run, bool *faile
 {
 	int err;
 
+	if (s->fs && !run->want_trace) {
+		uint64_t h;
+		bool has = false;
+
+		err = pm_fork_server_execute(s->fs, run, s->cfg && s->cfg->outcomes, &h, &has,
+					     failed, msg, len);
+		if (!err && run->aborted) {
+			*failed = true;
+			snprintf(msg, len, "%s", run->why);
+		}
+		if (!err && has)
+			err = add_outcome(s->res, h);
+		return err;
+	}
 	run->ops = s->ops;
 	run->state = s->ops->setup(s->ctx);
 	if (!run->state)
@@ -362,13 +380,32 @@ int pinmm_explore(const struct pinmm_explore_ops *ops, void *ctx,
 
 	if (!ops_ok(ops) || !cfg || !res ||
 	    (cfg->bound > PINMM_EXPLORE_MAX_BOUND && cfg->bound != PINMM_EXPLORE_UNBOUNDED) ||
-	    cfg->strategy > PINMM_EXPLORE_DFS_PLAIN ||
+	    cfg->strategy > PINMM_EXPLORE_DFS_PLAIN || cfg->fork > PINMM_EXPLORE_FORK_ALWAYS ||
 	    (cfg->nr_shards > 1 && (cfg->shard < 1 || cfg->shard > cfg->nr_shards)))
 		return -EINVAL;
 	memset(res, 0, sizeof(*res));
 	sched = pm_sched_new(ops->nr_threads);
 	if (!sched)
 		return -ENOMEM;
+	if (cfg->fork != PINMM_EXPLORE_FORK_NEVER) {
+		/* set-up once; worth a fork per execution only when it costs
+		 * more than the fork (about a millisecond here, more with a
+		 * large template to copy) */
+		double t0 = pm_now();
+
+		err = pm_fork_server_start(&s.fs, ops, ctx);
+		if (err) {
+			pm_sched_free(sched);
+			sched = NULL;
+			return err;
+		}
+		res->setup_seconds = pm_now() - t0;
+		if (cfg->fork == PINMM_EXPLORE_FORK_AUTO && res->setup_seconds < FORK_MIN_SETUP) {
+			pm_fork_server_stop(s.fs);
+			s.fs = NULL;
+		}
+		res->forked = s.fs != NULL;
+	}
 	s.start = s.last_progress = start;
 	/* a sharded search splits the plain tree (the reduction's backtrack
 	 * sets grow as it goes: they cannot be cut up in advance) */
@@ -378,6 +415,7 @@ int pinmm_explore(const struct pinmm_explore_ops *ops, void *ctx,
 		err = pm_explore_dpor(&s);
 	else
 		err = pm_explore_dfs(&s);
+	pm_fork_server_stop(s.fs);
 	pm_sched_free(sched);
 	sched = NULL;
 	res->seconds = pm_now() - start;

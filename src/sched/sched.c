@@ -140,6 +140,7 @@ static void reschedule(struct pm_sched *s, struct sched_thread *me, unsigned end
 		run->dec[run->nr_dec++] = (struct pm_decision){
 			.chosen = (uint8_t)next, .current = (uint8_t)(cur < 0 ? 0xff : cur),
 			.enabled = (uint8_t)choices, .acc = (uint32_t)run->nr_acc,
+			.yielded = yielding,
 			.preemptions = (uint8_t)(s->preemptions < 255 ? s->preemptions : 255),
 			.end = PM_STEP_UNKNOWN };
 		if (cur >= 0 && next != cur && (choices & (1u << cur)))
@@ -272,6 +273,9 @@ static void sched_access(const void *obj, enum pm_access_kind kind, void *arg)
 	    !run->nr_dec)
 		return;
 	d = &run->dec[run->nr_dec - 1];
+	if ((d->acc_overflow & PM_OVERFLOW_WRITE) ||
+	    (d->acc_overflow && kind == PM_ACC_READ))
+		return;	/* it touches (reads) everything already */
 	for (unsigned k = 0; k < d->nr_acc; k++)
 		if (run->acc[d->acc + k].obj == obj) {
 			run->acc[d->acc + k].kind = pm_access_merge(run->acc[d->acc + k].kind,

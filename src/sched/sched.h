@@ -54,6 +54,7 @@ struct pm_decision {
 	uint8_t end;		/* enum pm_point or enum pm_step_end */
 	uint8_t nr_acc;		/* its accesses: run->acc[acc .. acc + nr_acc) */
 	uint8_t acc_overflow;	/* past PM_STEP_MAX_ACCESS objects: PM_OVERFLOW_* */
+	bool yielded;		/* current was spinning: the strategy saw none */
 	uint32_t acc;
 	uint64_t val;		/* the point's value */
 	const void *obj;	/* the point's object (or the lock waited for) */

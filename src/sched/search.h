@@ -14,6 +14,7 @@ struct pm_search {
 	const struct pinmm_explore_cfg *cfg;
 	struct pinmm_explore_result *res;
 	double start, last_progress;
+	struct pm_fork_server *fs;	/* executions forked from a template */
 };
 
 /* Whether choosing t at decision d keeps the schedule within the bound. */
