@@ -116,7 +116,9 @@ static void count_mm(struct pinmm *eng, struct pinmm_mm *mm, struct recount *rc)
 					    page_test(head, PG_tail))
 						violation(rc, "mm %u %#lx: PMD maps a non-THP",
 							  mm->id, (unsigned long)a);
-					if (pte_write(l) && !page_anon_exclusive(head) &&
+					/* a shared mapping writes its page-cache page */
+					if (pte_write(l) && vma_is_anon_private(v) &&
+					    !page_anon_exclusive(head) &&
 					    pm_policy(eng, PINMM_SW_ANON_EXCLUSIVE))
 						violation(rc, "mm %u %#lx: writable THP not exclusive",
 							  mm->id, (unsigned long)a);

@@ -264,6 +264,9 @@ static int uprobe_write_opcode(struct pinmm_file *f, uint64_t off, bool install)
 
 	if (!f || off >= f->nr_pages * PINMM_PAGE_SIZE)
 		return -EINVAL;
+	/* __uprobe_register(): a mapping with no ->read_folio (hugetlbfs) */
+	if (f->hugetlb)
+		return -EIO;
 	eng = f->eng;
 	if (pinmm_file_read(f, off, &orig, 1))
 		return -EINVAL;
