@@ -149,6 +149,31 @@ static void file_private_cows_from_the_cache(void **s)
 	finish_engine(eng);
 }
 
+/* A private mapping's slot that maps the file's page has used none of its
+ * owner's reservation: unmapping it gives that page's reservation back. */
+static void private_file_unmap_returns_reservation(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_pool_engine(policy_strict(), 4);
+	struct pinmm_mm *mm = make_mm(eng);
+	struct pinmm_file *f = hugetlb_file(eng, 2 * HP, 0x51);
+	uint64_t pr = map_file(mm, f, 2 * HP, PINMM_MAP_PRIVATE);
+
+	assert_int_equal(pool(eng).resv, 2);
+	assert_int_equal(load8(mm, pr), 0x51);
+	assert_int_equal(load8(mm, pr + HP), 0x51);
+	store8(mm, pr, 0x52);	/* the first slot's copy takes one */
+	assert_int_equal(pool(eng).resv, 1);
+	assert_int_equal(pinmm_munmap(mm, pr + HP, HP), 0);
+	assert_int_equal(pool(eng).resv, 0);
+	assert_int_equal(pool(eng).free, 1);
+	assert_invariants(eng);
+	pinmm_file_put(f);
+	pinmm_mm_exit(mm);
+	assert_int_equal(pool(eng).free, 4);
+	finish_engine(eng);
+}
+
 /* What a hugetlb file refuses or answers otherwise. */
 static void file_errors(void **s)
 {
@@ -292,6 +317,7 @@ int main(void)
 		cmocka_unit_test(shared_anon_shared_by_fork),
 		cmocka_unit_test(file_reservation_goes_with_the_file),
 		cmocka_unit_test(file_private_cows_from_the_cache),
+		cmocka_unit_test(private_file_unmap_returns_reservation),
 		cmocka_unit_test(file_errors),
 		cmocka_unit_test(shared_pins_hold),
 		cmocka_unit_test(ro_longterm_private_unshares),
