@@ -958,9 +958,12 @@ def write_doc(args):
               "The host backend keeps a scenario's `file` in a directory of its own: for the "
               "`memfd` kinds the generator points it at tmpfs (`PINMM_HOST_TMPDIR=/dev/shm`: a "
               "memfd is a shmem file), for the others it stays in `/var/tmp` (ext4 on the "
-              "machine the suite was written on, as `tmpfile()` was for the kernel's selftest). "
-              "`expect huge` on the host reads AnonHugePages in smaps, and for the huge zero "
-              "page (which smaps does not count) its kpageflags (KPF_ZERO_PAGE with KPF_THP). "
+              "machine the suite was written on, as `tmpfile()` was for the kernel's selftest); "
+              "the `memfd hugetlb` kinds are a memfd made with MFD_HUGETLB, fallocated from the "
+              "run's hugetlb pool. "
+              "`expect huge` on the host reads AnonHugePages in smaps, for the huge zero "
+              "page (which smaps does not count) its kpageflags (KPF_ZERO_PAGE with KPF_THP), "
+              "and for hugetlb memory KPF_HUGE. "
               "Every row that is not a pass:", ""]
     if args.host:
         for c in cases:
