@@ -203,10 +203,23 @@ static void file_errors(void **s)
 	assert_int_equal(pinmm_mmap_file(mm, 0, PG, PROT_RW,
 					 PINMM_MAP_SHARED | PINMM_MAP_HUGETLB, f, HP, &a), 0);
 	assert_int_equal(load8(mm, a + HP - 1), 0);
-	/* past the end of the file: SIGBUS */
-	uint64_t b;
-	assert_int_equal(pinmm_mmap_file(mm, 0, 2 * HP, PROT_RW, PINMM_MAP_SHARED, f, HP, &b), 0);
+	/* past the end of the file: a read-only mapping reserves it and
+	 * faults there are SIGBUS; a writable one makes the file longer */
+	uint64_t b, c;
+	assert_int_equal(pinmm_mmap_file(mm, 0, 2 * HP, PINMM_PROT_READ, PINMM_MAP_SHARED, f, HP,
+					 &b), -ENOMEM);	/* the pool is empty */
+	assert_int_equal(pinmm_hugetlb_set_pool(eng, 3), 0);
+	assert_int_equal(pinmm_mmap_file(mm, 0, 2 * HP, PINMM_PROT_READ, PINMM_MAP_SHARED, f, HP,
+					 &b), 0);
+	assert_int_equal(pool(eng).resv, 1);
 	assert_int_equal(load_err(mm, b + HP), -EFAULT);
+	assert_int_equal(pinmm_mmap_file(mm, 0, 3 * HP, PROT_RW, PINMM_MAP_SHARED, f, 0, &c), 0);
+	assert_int_equal(pool(eng).resv, 1);	/* the same index, reserved once */
+	store8(mm, c + 2 * HP, 0x61);	/* consumes it */
+	assert_int_equal(pool(eng).resv, 0);
+	assert_int_equal(load8(mm, b + HP), 0x61);
+	assert_int_equal(pinmm_file_read(f, 2 * HP, &v, 1), 0);
+	assert_int_equal(v, 0x61);
 	assert_int_equal(pinmm_munmap(mm, a, PG), -EINVAL);	/* never split */
 	assert_invariants(eng);
 	pinmm_file_put(shm);

@@ -38,7 +38,9 @@ struct pinmm_file;	/* an in-memory file with a page cache */
  * HUGETLB is a memfd made with MFD_HUGETLB: size whole 2 MiB pages
  * (-EINVAL otherwise), all taken from the hugetlb pool at once as
  * fallocate(2) does (-ENOMEM when the pool cannot), shared by every
- * mapping; no write(2) (pinmm_file_write answers -EINVAL), no uprobes.
+ * mapping; a writable mapping past its end makes it that long (a fault
+ * past the end is -EFAULT, SIGBUS); no write(2) (pinmm_file_write
+ * answers -EINVAL), no uprobes (-EIO).
  */
 enum pinmm_file_kind { PINMM_FILE_SHMEM, PINMM_FILE_DISK, PINMM_FILE_HUGETLB };
 int pinmm_file_create_kind(struct pinmm *eng, uint64_t size, uint8_t fill,

@@ -222,14 +222,13 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		struct pinmm_file *s = container_of(pos, struct pinmm_file, link);
 
 		pm_mutex_lock(&s->lock);
-		for (uint64_t i = 0; i < s->nr_pages; i++) {
+		for (uint64_t i = 0; i < s->nr_pages; i++)
 			if (s->cache[i])
 				rc.cache[eng_page_pfn(eng, s->cache[i])]++;
-			/* a hugetlb file's reservation no page consumed yet */
-			if (s->hresv && !(i % HPAGE_PMD_NR) && s->hresv[i / HPAGE_PMD_NR] &&
-			    !s->cache[i])
-				resv++;
-		}
+		/* a hugetlb file's reservations no page consumed yet */
+		for (uint64_t k = 0; k < s->hresv_nr; k++)
+			resv += s->hresv[k] && (k >= s->nr_pages / HPAGE_PMD_NR ||
+						!s->cache[k * HPAGE_PMD_NR]);
 		pm_mutex_unlock(&s->lock);
 	}
 	pm_mutex_unlock(&eng->objects_lock);

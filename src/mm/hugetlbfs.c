@@ -11,7 +11,10 @@
  * consumes its index's reservation, or - fallocate, or an index nobody
  * reserved - takes a page nobody reserved and marks the index. The
  * reservations no page consumed go back when the file goes (Linux's
- * hugetlb_unreserve_pages() at eviction), not at munmap.
+ * hugetlb_unreserve_pages() at eviction), not at munmap. The map may reach
+ * past the end of the file (a mapping longer than the file reserves its
+ * whole range), and a writable mapping makes the file as long as itself
+ * (hugetlbfs_file_mmap()'s i_size_write()).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,6 +28,22 @@ static uint64_t file_hpages(const struct pinmm_file *f)
 	return f->nr_pages >> PINMM_HPAGE_ORDER;
 }
 
+/* Room in the reservation map for huge index k - 1; f->lock held. */
+static int hresv_grow(struct pinmm_file *f, uint64_t k)
+{
+	uint8_t *m;
+
+	if (k <= f->hresv_nr)
+		return 0;
+	m = realloc(f->hresv, k);
+	if (!m)
+		return -ENOMEM;
+	memset(m + f->hresv_nr, 0, k - f->hresv_nr);
+	f->hresv = m;
+	f->hresv_nr = k;
+	return 0;
+}
+
 int hugetlbfs_file_setup(struct pinmm *eng, uint64_t size, struct pinmm_file **out)
 {
 	struct pinmm_file *f;
@@ -36,8 +55,7 @@ int hugetlbfs_file_setup(struct pinmm *eng, uint64_t size, struct pinmm_file **o
 	if (!f)
 		return -ENOMEM;
 	f->hugetlb = true;
-	f->hresv = calloc(file_hpages(f), 1);
-	if (!f->hresv) {
+	if (hresv_grow(f, file_hpages(f))) {
 		pm_file_put(f);
 		return -ENOMEM;
 	}
@@ -45,22 +63,45 @@ int hugetlbfs_file_setup(struct pinmm *eng, uint64_t size, struct pinmm_file **o
 	return 0;
 }
 
+int hugetlbfs_extend(struct pinmm_file *f, uint64_t nr_pages)
+{
+	struct pinmm_page **c;
+	int err = 0;
+
+	pm_mutex_lock(&f->lock);
+	if (nr_pages <= f->nr_pages)
+		goto out;
+	err = hresv_grow(f, nr_pages >> PINMM_HPAGE_ORDER);
+	c = err ? NULL : realloc(f->cache, nr_pages * sizeof(*c));
+	if (!c) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memset(c + f->nr_pages, 0, (nr_pages - f->nr_pages) * sizeof(*c));
+	f->cache = c;
+	f->nr_pages = nr_pages;
+out:
+	pm_mutex_unlock(&f->lock);
+	return err;
+}
+
 int hugetlb_reserve_file(struct pinmm_file *f, uint64_t from, uint64_t to)
 {
 	struct pm_hugetlb *h = &f->eng->hugetlb;
 	uint64_t first = from >> PINMM_HPAGE_ORDER;
-	uint64_t last = MIN(ALIGN_UP(to, HPAGE_PMD_NR) >> PINMM_HPAGE_ORDER, file_hpages(f));
+	uint64_t last = ALIGN_UP(to, HPAGE_PMD_NR) >> PINMM_HPAGE_ORDER;
 	unsigned long chg = 0;
-	int err = 0;
+	int err;
 
 	pm_mutex_lock(&f->lock);
+	err = hresv_grow(f, last);
 	/* region_chg(): what the file has not reserved yet */
-	for (uint64_t k = first; k < last; k++)
+	for (uint64_t k = first; !err && k < last; k++)
 		chg += !f->hresv[k];
 	pm_mutex_lock(&h->lock);
-	if (h->nr_free - h->nr_resv < chg)
+	if (!err && h->nr_free - h->nr_resv < chg)
 		err = -ENOMEM;
-	else
+	else if (!err)
 		h->nr_resv += chg;
 	pm_mutex_unlock(&h->lock);
 	for (uint64_t k = first; !err && k < last; k++)
@@ -98,12 +139,13 @@ struct pinmm_page *hugetlb_filemap_get(struct pinmm_file *f, uint64_t index, boo
 	struct pinmm_page *folio;
 
 	*err = 0;
+	pm_mutex_lock(&f->lock);
 	/* hugetlb_no_page(): past the end of the file is SIGBUS */
 	if (index >= f->nr_pages) {
+		pm_mutex_unlock(&f->lock);
 		*err = -EFAULT;
 		return NULL;
 	}
-	pm_mutex_lock(&f->lock);
 	folio = filemap_hugetlb_locked(f, index >> PINMM_HPAGE_ORDER, alloc, err);
 	if (folio)
 		folio_get(folio);
@@ -131,12 +173,13 @@ void hugetlbfs_evict(struct pinmm_file *f)
 	unsigned long pending = 0;
 
 	/* the reservations no page consumed (hugetlb_unreserve_pages()) */
-	for (uint64_t k = 0; k < file_hpages(f); k++)
-		pending += f->hresv[k] && !f->cache[k << PINMM_HPAGE_ORDER];
+	for (uint64_t k = 0; k < f->hresv_nr; k++)
+		pending += f->hresv[k] && (k >= file_hpages(f) || !f->cache[k << PINMM_HPAGE_ORDER]);
 	if (pending)
 		hugetlb_unreserve(f->eng, pending);
 	free(f->hresv);
 	f->hresv = NULL;
+	f->hresv_nr = 0;
 }
 
 int hugetlbfs_read(struct pinmm_file *f, uint64_t off, void *buf, size_t len)

@@ -45,9 +45,11 @@ struct pinmm_file {
 	bool dirty_tracked;	/* PINMM_FILE_DISK: writeback, no writable longterm pins */
 	/* hugetlbfs.c: 2 MiB pages of the pool, cached at the index of their
 	 * first 4 KiB page; hresv[k]: huge page k is in the file's
-	 * reservation map (reserved, or its page allocated) */
+	 * reservation map (reserved, or its page allocated), which may
+	 * reach past the file's end (hresv_nr: its length) */
 	bool hugetlb;
 	uint8_t *hresv;
+	uint64_t hresv_nr;
 	struct pm_list i_mmap;	/* vma->file_link */
 	struct pm_list link;	/* engine->files */
 	/* freed with RCU: an rmap walker holding only a page of the cache
@@ -376,6 +378,9 @@ int hugetlb_reserve_file(struct pinmm_file *f, uint64_t from, uint64_t to);
  * the end or no page to be had (*err -EFAULT, the fault's SIGBUS). */
 struct pinmm_page *hugetlb_filemap_get(struct pinmm_file *f, uint64_t index, bool alloc,
 				       int *err);
+/* A writable mapping makes the file nr_pages long if it is shorter;
+ * -ENOMEM. */
+int hugetlbfs_extend(struct pinmm_file *f, uint64_t nr_pages);
 /* Every page of the file allocated, each byte fill; -ENOMEM. */
 int hugetlbfs_fallocate(struct pinmm_file *f, uint8_t fill);
 /* The last reference went: pending reservations go back. */

@@ -100,6 +100,10 @@ static int do_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned pr
 			err = hugetlb_reserve(mm->eng, len >> PINMM_PMD_SHIFT);
 			vma->hugetlb_resv = err ? 0 : len >> PINMM_PMD_SHIFT;
 		}
+		/* hugetlbfs_file_mmap(): a writable mapping past the end of
+		 * the file makes it that long */
+		if (!err && vma->file && (vma->flags & VM_WRITE))
+			err = hugetlbfs_extend(vma->file, pgoff + (len >> PINMM_PAGE_SHIFT));
 		if (err) {
 			vma_free(vma);
 			return err;
