@@ -69,11 +69,13 @@ schema_ok() {
 case $what in
 conformance)
 	# fork with a pinned buffer, DONTNEED then repin, mremap, KSM skip of
-	# a pinned page, collapse refused
+	# a pinned page, collapse refused, shared hugetlb memory and a hugetlb
+	# file (skipped, not failed, when the pool cannot be had)
 	files=(scenarios/g1-fork-rw-longterm.pin scenarios/g3-fork-early-copy.pin
 	       tests/host/dontneed-repin.pin scenarios/e-dontneed.pin
 	       scenarios/e-mremap-move.pin scenarios/e-mremap-dontunmap.pin
-	       scenarios/g3-madvise-collapse-pinned.pin)
+	       scenarios/g3-madvise-collapse-pinned.pin
+	       scenarios/g1-hugetlb-shared-fork.pin scenarios/e-hugetlb-file-private-cow.pin)
 	if [ -w /sys/kernel/mm/ksm/run ]; then
 		files+=(tests/host/ksm-skips-pinned.pin)
 	else
