@@ -95,9 +95,12 @@ static int mix_map(struct mixer *m)
 			       PINMM_MAP_PRIVATE | PINMM_MAP_HUGEPAGE |
 			       (mix_pick(m, 2) ? PINMM_MAP_POPULATE : 0), &a);
 		break;
-	case 6:	/* a hugetlb page from the pool (ENOMEM when it is empty) */
+	case 6:	/* a hugetlb page from the pool, private or shared (an unnamed
+		 * hugetlb file); ENOMEM when it is empty */
 		len = PINMM_PMD_SIZE;
-		e = pinmm_mmap(s->mm, 0, len, prot, PINMM_MAP_PRIVATE | PINMM_MAP_HUGETLB, &a);
+		e = pinmm_mmap(s->mm, 0, len, prot,
+			       (mix_pick(m, 2) ? PINMM_MAP_SHARED : PINMM_MAP_PRIVATE) |
+			       PINMM_MAP_HUGETLB, &a);
 		break;
 	case 0:	/* a THP-able 2 MiB region */
 		len = PINMM_PMD_SIZE;

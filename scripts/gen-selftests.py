@@ -135,7 +135,6 @@ def xfail_body(lines):
 # cow.c's other anonymous kinds, none expressible today
 SWAP = ("swap: reclaim here swaps out small folios only (Linux swaps a THP out whole, or "
         "splits it first)")
-HUGETLB = "hugetlb: shared hugetlb memory (hugetlbfs files) is not modelled"
 HUGETLB_1G = "hugetlb: 1 GiB huge pages are not modelled (2 MiB only)"
 FILE_THP = "file THP: the engine has no THP in the page cache (file/shmem collapse)"
 KSM_ZERO = "KSM zero pages: no `use_zero_pages` setting or ksm_zero_pages counter in the language"
@@ -170,8 +169,15 @@ NONANON_KINDS = [
     Kind("huge zeropage", "huge-zeropage",
          ["mmap buf anon private 2M thp", "mmap smem anon private 2M thp prot=r",
           "read buf", "read smem", "expect huge buf", "expect huge smem"], M2),
+    # run_with_memfd_hugetlb(): fallocate() one page into the file, then
+    # the private mapping reserves one for its owner
+    Kind("memfd hugetlb (2048 kB)", "memfd-hugetlb",
+         ["hugetlb pages=2", "file f 2M hugetlb fill=0", "mmap buf file:f private 2M",
+          "mmap smem file:f shared 2M prot=r", "read buf", "read smem", "expect huge buf",
+          "expect huge smem"], M2,
+         "a memfd with MFD_HUGETLB is the language's `hugetlb` file"),
 ]
-NONANON_SKIP = [("memfd hugetlb (2048 kB)", HUGETLB), ("memfd hugetlb (1048576 kB)", HUGETLB)]
+NONANON_SKIP = [("memfd hugetlb (1048576 kB)", HUGETLB_1G)]
 
 
 # ------------------------------------------------------------ families ---
@@ -297,7 +303,8 @@ def fam_ro_longterm(fast):
              "expect coherent p",
              "expect read smem len=%s == 0x00" % S,
              "unpin p"]
-        sw = "ro_longterm_cow_unshare" if k.slug in ("memfd", "tmpfile") else "anon_exclusive"
+        sw = ("ro_longterm_cow_unshare" if k.slug in ("memfd", "tmpfile", "memfd-hugetlb")
+              else "anon_exclusive")
         return b, [sw]
     return body
 
@@ -398,17 +405,22 @@ COLLAPSE_CASES = [
 ]
 
 
-# gup_longterm.c: memfd / tmpfile / local tmpfile (+ hugetlb), one page
+# gup_longterm.c: memfd / tmpfile / local tmpfile / memfd hugetlb, one page
+# (of the file's page size: the test pins all of it)
 def gl_body(shared, rw, fast):
     def body(k):
         m = "shared" if shared else "private"
-        disk = k.slug != "memfd"	# tmpfile() and the local tmpfile were on ext4
-        b = ["file f 4K fill=0 %s" % ("disk" if disk else "shmem"),
-             "mmap m file:f %s 4K" % m,
-             "write m 0x00 len=4K"]
+        S = sz(k.size)
+        # tmpfile() and the local tmpfile were on ext4
+        fkind = {"memfd": "shmem", "memfd-hugetlb": "hugetlb"}.get(k.slug, "disk")
+        disk = fkind == "disk"
+        b = k.setup + ["file f %s fill=0 %s" % (S, fkind),
+                       "mmap m file:f %s %s" % (m, S),
+                       "write m 0x00 len=%s" % S]
         if not rw:
-            b += ["mprotect m 4K r"]
-        pin = "pin p m %s longterm%s" % ("rw" if rw else "ro", " fast" if fast else "")
+            b += ["mprotect m %s r" % S]
+        pin = "pin p m%s %s longterm%s" % ("" if k.size == K4 else " pages=%d" % pages(k),
+                                           "rw" if rw else "ro", " fast" if fast else "")
         if shared and rw and disk:
             # Linux >= 6.5 refuses it: the file system tracks dirty pages
             b += ["expect error EFAULT: " + pin]
@@ -420,7 +432,11 @@ def gl_body(shared, rw, fast):
 
 GL_KINDS = [Kind("memfd", "memfd", [], K4, "a memfd is a shmem file: the language's `file`"),
             Kind("tmpfile", "tmpfile", [], K4),
-            Kind("local tmpfile", "local-tmpfile", [], K4)]
+            Kind("local tmpfile", "local-tmpfile", [], K4),
+            # run_with_memfd_hugetlb(): the file's page, and for a private
+            # mapping the one its owner reserves
+            Kind("memfd hugetlb (2048 kB)", "memfd-hugetlb", ["hugetlb pages=2"], M2,
+                 "a memfd with MFD_HUGETLB is the language's `hugetlb` file")]
 
 GL_FAMILIES = []
 for _shared in (True, False):
@@ -697,12 +713,11 @@ def build():
         for k in GL_KINDS:
             name = "%s ... with %s" % (desc, k.name)
             b, br = fn(k)
-            note = k.note or ("a `disk` file: tmpfile() was on ext4 here" if k.slug != "memfd"
-                              else "")
+            note = k.note or "a `disk` file: tmpfile() was on ext4 here"
             cases.append(Case("gup_longterm.c", name, "gup-longterm-%s-%s" % (slug, k.slug),
                               what, b, br, note))
-        for h in ("memfd hugetlb (2048 kB)", "memfd hugetlb (1048576 kB)"):
-            skips.append(("gup_longterm.c", "%s ... with %s" % (desc, h), HUGETLB))
+        skips.append(("gup_longterm.c", "%s ... with memfd hugetlb (1048576 kB)" % desc,
+                      HUGETLB_1G))
     for name, slug, what, fn, why in KSM_CASES:
         if fn is None:
             skips.append(("ksm_functional_tests.c", name, why))
@@ -943,9 +958,12 @@ def write_doc(args):
               "The host backend keeps a scenario's `file` in a directory of its own: for the "
               "`memfd` kinds the generator points it at tmpfs (`PINMM_HOST_TMPDIR=/dev/shm`: a "
               "memfd is a shmem file), for the others it stays in `/var/tmp` (ext4 on the "
-              "machine the suite was written on, as `tmpfile()` was for the kernel's selftest). "
-              "`expect huge` on the host reads AnonHugePages in smaps, and for the huge zero "
-              "page (which smaps does not count) its kpageflags (KPF_ZERO_PAGE with KPF_THP). "
+              "machine the suite was written on, as `tmpfile()` was for the kernel's selftest); "
+              "the `memfd hugetlb` kinds are a memfd made with MFD_HUGETLB, fallocated from the "
+              "run's hugetlb pool. "
+              "`expect huge` on the host reads AnonHugePages in smaps, for the huge zero "
+              "page (which smaps does not count) its kpageflags (KPF_ZERO_PAGE with KPF_THP), "
+              "and for hugetlb memory KPF_HUGE. "
               "Every row that is not a pass:", ""]
     if args.host:
         for c in cases:

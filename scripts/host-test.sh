@@ -98,6 +98,12 @@ conformance)
 	[ $rc -eq 0 ] || { echo "FAIL: pinmm host exited $rc"; exit 1; }
 	[ "$lines" -eq ${#files[@]} ] || { echo "FAIL: $lines JSON lines for ${#files[@]} scenarios"; exit 1; }
 	schema_ok $valid || { echo "FAIL: the JSON does not follow its schema"; exit 1; }
+	# shared hugetlb memory and a hugetlb file: a pass, or a skip (exit 4)
+	# when the kernel cannot fill the scenario's pool
+	"$pinmm" host --timeout 20 scenarios/g1-hugetlb-shared-fork.pin \
+		scenarios/e-hugetlb-file-private-cow.pin
+	rc=$?
+	[ $rc -eq 0 ] || [ $rc -eq 4 ] || { echo "FAIL: pinmm host exited $rc (hugetlb)"; exit 1; }
 	# reclaim where MADV_PAGEOUT would take other pages than the engine's
 	# (one shared after fork): skipped with that reason, never answered
 	if [ -w /sys/class/zram-control/hot_add ]; then

@@ -241,8 +241,6 @@ static void refused_operations(void **s)
 	uint8_t v = 1;
 
 	fill(mm, a, 0x61, 2 * HP);
-	assert_int_equal(pinmm_mmap(mm, 0, HP, PROT_RW, PINMM_MAP_SHARED | PINMM_MAP_HUGETLB, &out),
-			 -EOPNOTSUPP);
 	assert_int_equal(pinmm_mmap(mm, 0, HP, PROT_RW,
 				    PINMM_MAP_PRIVATE | PINMM_MAP_HUGETLB | PINMM_MAP_HUGEPAGE, &out),
 			 -EINVAL);

@@ -34,8 +34,15 @@ struct pinmm_file;	/* an in-memory file with a page cache */
  * mappings with EFAULT (slow and fast GUP), and pinmm_file_writeback()
  * cleans its dirty pages (write-protecting their shared mappings: the
  * next store faults and dirties the same page again).
+ *
+ * HUGETLB is a memfd made with MFD_HUGETLB: size whole 2 MiB pages
+ * (-EINVAL otherwise), all taken from the hugetlb pool at once as
+ * fallocate(2) does (-ENOMEM when the pool cannot), shared by every
+ * mapping; a writable mapping past its end makes it that long (a fault
+ * past the end is -EFAULT, SIGBUS); no write(2) (pinmm_file_write
+ * answers -EINVAL), no uprobes (-EIO).
  */
-enum pinmm_file_kind { PINMM_FILE_SHMEM, PINMM_FILE_DISK };
+enum pinmm_file_kind { PINMM_FILE_SHMEM, PINMM_FILE_DISK, PINMM_FILE_HUGETLB };
 int pinmm_file_create_kind(struct pinmm *eng, uint64_t size, uint8_t fill,
 			   enum pinmm_file_kind kind, struct pinmm_file **out);
 /* Write the dirty pages of a DISK file back; how many, or -EINVAL (NULL).
@@ -126,7 +133,8 @@ long pinmm_reclaim(struct pinmm *eng, unsigned long nr_pages);
 
 /* uprobes: install / remove a breakpoint at file offset off in every
  * mapping of that text page. -EBUSY when a page it would replace may be
- * pinned (nothing changed), -EINVAL. */
+ * pinned (nothing changed), -EINVAL; -EIO for a HUGETLB file (hugetlbfs
+ * has no ->read_folio for uprobes to read the text page with). */
 int pinmm_uprobe_register(struct pinmm_file *file, uint64_t off);
 int pinmm_uprobe_unregister(struct pinmm_file *file, uint64_t off);
 

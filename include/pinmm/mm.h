@@ -123,9 +123,13 @@ unsigned pinmm_mm_id(const struct pinmm_mm *mm);
 #define PINMM_MAP_NOHUGEPAGE 0x80u
 /* MAP_HUGETLB: anonymous memory in 2 MiB pages of the hugetlb pool; the
  * length is rounded up to 2 MiB, the address 2 MiB-aligned. A private
- * mapping reserves its pages (-ENOMEM when the pool cannot); a shared one
- * is not modelled (-EOPNOTSUPP). Splits (munmap, mprotect, madvise) must
- * fall on 2 MiB boundaries (-EINVAL); mremap of it is refused (-EINVAL). */
+ * mapping reserves its pages for its owner, a shared one (an unnamed
+ * hugetlb file, shared across fork) for that file (-ENOMEM when the pool
+ * cannot). Mappings of a hugetlb file (PINMM_FILE_HUGETLB, pinmm/daemons.h)
+ * are hugetlb memory too, MAP_HUGETLB or not; with any other file it is
+ * -EINVAL, as an offset that is not whole huge pages. Splits (munmap,
+ * mprotect, madvise) must fall on 2 MiB boundaries (-EINVAL); mremap of it
+ * is refused (-EINVAL). */
 #define PINMM_MAP_HUGETLB 0x100u
 
 /*

@@ -3,8 +3,9 @@
  * G5 at a quiescent point: recount every reference from the page tables,
  * the page caches, the swap cache and the GUP books, and compare with the
  * folios' counts; check that the rmap finds every mapping the page tables
- * hold, and that every swap slot is counted by exactly its entries and
- * held by an entry or a cached folio.
+ * hold, that every swap slot is counted by exactly its entries and held
+ * by an entry or a cached folio, and that the hugetlb pool's reservations
+ * are the ones private owners and hugetlb files hold.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -116,7 +117,9 @@ static void count_mm(struct pinmm *eng, struct pinmm_mm *mm, struct recount *rc)
 					    page_test(head, PG_tail))
 						violation(rc, "mm %u %#lx: PMD maps a non-THP",
 							  mm->id, (unsigned long)a);
-					if (pte_write(l) && !page_anon_exclusive(head) &&
+					/* a shared mapping writes its page-cache page */
+					if (pte_write(l) && vma_is_anon_private(v) &&
+					    !page_anon_exclusive(head) &&
 					    pm_policy(eng, PINMM_SW_ANON_EXCLUSIVE))
 						violation(rc, "mm %u %#lx: writable THP not exclusive",
 							  mm->id, (unsigned long)a);
@@ -200,11 +203,17 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		return -ENOMEM;
 	}
 	size_t nr_mms;
+	/* hugetlb reservations: every one is a private owner's or a file's */
+	unsigned long resv = 0;
 	struct pinmm_mm **mms = pm_snapshot_mms(eng, &nr_mms);
 	for (size_t m = 0; m < nr_mms; m++) {
 		pm_down_read(&mms[m]->mmap_lock);
-		if (!atomic_load(&mms[m]->dead))
+		if (!atomic_load(&mms[m]->dead)) {
 			count_mm(eng, mms[m], &rc);
+			for (struct vm_area *v = RB_MIN(vma_tree, &mms[m]->vmas); v;
+			     v = vma_next(mms[m], v))
+				resv += v->hugetlb_resv;
+		}
 		pm_up_read(&mms[m]->mmap_lock);
 	}
 	free(mms);
@@ -216,9 +225,18 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		for (uint64_t i = 0; i < s->nr_pages; i++)
 			if (s->cache[i])
 				rc.cache[eng_page_pfn(eng, s->cache[i])]++;
+		/* a hugetlb file's reservations no page consumed yet */
+		for (uint64_t k = 0; k < s->hresv_nr; k++)
+			resv += s->hresv[k] && (k >= s->nr_pages / HPAGE_PMD_NR ||
+						!s->cache[k * HPAGE_PMD_NR]);
 		pm_mutex_unlock(&s->lock);
 	}
 	pm_mutex_unlock(&eng->objects_lock);
+	pm_mutex_lock(&eng->hugetlb.lock);
+	if (resv != eng->hugetlb.nr_resv)
+		violation(&rc, "hugetlb: %lu pages reserved, the mappings and files hold %lu",
+			  eng->hugetlb.nr_resv, resv);
+	pm_mutex_unlock(&eng->hugetlb.lock);
 
 	size_t free_seen = 0, zone_free = 0;
 	for (uint64_t pfn = 0; pfn < n; pfn++) {

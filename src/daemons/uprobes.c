@@ -262,7 +262,12 @@ static int uprobe_write_opcode(struct pinmm_file *f, uint64_t off, bool install)
 	size_t n;
 	int err = 0;
 
-	if (!f || off >= f->nr_pages * PINMM_PAGE_SIZE)
+	if (!f)
+		return -EINVAL;
+	/* __uprobe_register(): a mapping with no ->read_folio (hugetlbfs) */
+	if (f->hugetlb)
+		return -EIO;
+	if (off >= f->nr_pages * PINMM_PAGE_SIZE)
 		return -EINVAL;
 	eng = f->eng;
 	if (pinmm_file_read(f, off, &orig, 1))

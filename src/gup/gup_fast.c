@@ -83,9 +83,11 @@ static unsigned long gup_fast_entry(struct pinmm *eng, struct pt_table *pmd, uns
 	    ((struct pinmm_file *)folio_mapping(folio))->dirty_tracked)
 		goto undo;
 	/* a R/O pin of a shared anon page, or a R/O longterm pin of a file
-	 * page (the VMA decides), must unshare: slow path */
+	 * page (the VMA decides), must unshare: slow path. A writable entry
+	 * maps a page that needs none (an exclusive one, or a shared
+	 * mapping's page-cache page). */
 	for (unsigned long k = 0; k < nr; k++) {
-		if (gup_must_unshare(eng, NULL, flags, page + k, false))
+		if (!pte_write(e) && gup_must_unshare(eng, NULL, flags, page + k, false))
 			goto undo;
 		pages[k] = page + k;
 	}

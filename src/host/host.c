@@ -508,6 +508,38 @@ static int do_mmap(struct host *h, const struct stmt *st)
 }
 
 /*
+ * A hugetlb file: a memfd made with MFD_HUGETLB (2 MiB pages, the default
+ * size), sized and fallocated whole from the run's pool, filled through a
+ * shared mapping (hugetlbfs has no write(2)). The pool's shortfall is the
+ * engine's ENOMEM, as fallocate's ENOSPC.
+ */
+static int hugetlb_file(struct host *h, const struct stmt *st)
+{
+	int fd;
+	void *p;
+
+	if (h->hugetlb_short[0])
+		return skip(h, st, "%s", h->hugetlb_short);
+	fd = memfd_create("pinmm-file", MFD_CLOEXEC | MFD_HUGETLB);
+	if (fd < 0)
+		return -errno;
+	h->memfds[st->file.file] = fd;
+	snprintf(h->files[st->file.file], H_PATHLEN, "/proc/%d/fd/%d", (int)getpid(), fd);
+	if (ftruncate(fd, (off_t)st->file.size))
+		return -errno;
+	if (fallocate(fd, 0, 0, (off_t)st->file.size))
+		return errno == ENOSPC ? -ENOMEM : -errno;
+	if (!st->file.fill)
+		return 0;
+	p = mmap(NULL, st->file.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	memset(p, st->file.fill, st->file.size);
+	munmap(p, st->file.size);
+	return 0;
+}
+
+/*
  * A scenario's file, on the kind of file system it names: shmem is a
  * memfd (workers open it through this process's /proc/PID/fd, so nothing
  * is left on any file system), disk a file in the run's temp dir, which
@@ -521,6 +553,8 @@ static int do_file(struct host *h, const struct stmt *st)
 	struct statfs sfs;
 	int fd;
 
+	if (st->file.hugetlb)
+		return hugetlb_file(h, st);
 	if (!st->file.disk) {
 		fd = memfd_create("pinmm-file", MFD_CLOEXEC);
 		if (fd < 0)

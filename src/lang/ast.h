@@ -77,6 +77,7 @@ struct stmt {
 			uint64_t size;
 			uint8_t fill;
 			bool disk;	/* `disk`: dirty-tracked (ext4-like); else shmem */
+			bool hugetlb;	/* `hugetlb`: memfd MFD_HUGETLB, pages from the pool */
 		} file;
 		struct {			/* munmap, mprotect, madvise */
 			struct scn_addr a;

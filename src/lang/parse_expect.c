@@ -54,7 +54,7 @@ static void expect_error(struct parser *p, struct stmt *st)
 	st->kind = ST_EXPECT_ERROR;
 	if (p->tok.kind != T_WORD ||
 	    !(st->guard.code = pm_errno_lookup(p->tok.s, p->tok.len)))
-		p_expected(p, &at, "an error code (EAGAIN, EBUSY, EFAULT, EACCES, ENOMEM, EINVAL, EPERM, EOPNOTSUPP, ESRCH or EEXIST)");
+		p_expected(p, &at, "an error code (EAGAIN, EBUSY, EFAULT, EACCES, ENOMEM, EINVAL, EPERM, EOPNOTSUPP, ESRCH, EEXIST or EIO)");
 	p_advance(p);
 	p_want(p, T_COLON, "':' after the error code");
 	pm_parse_guarded(p, &st->guard.inner);

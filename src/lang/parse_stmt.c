@@ -151,18 +151,28 @@ static void parse_file_stmt(struct parser *p, struct stmt *st)
 	bool kind = false;
 
 	st->file.file = p_define(p, NS_FILE, false);
+	struct token size_at = p->tok;
 	st->file.size = p_len(p, "a file size");
 	while (!p_at_end(p)) {
-		if (!kind && (p_is_word(p, "shmem") || p_is_word(p, "disk"))) {
+		if (!kind && (p_is_word(p, "shmem") || p_is_word(p, "disk") ||
+			      p_is_word(p, "hugetlb"))) {
+			if (p_is_word(p, "hugetlb") && !p->scn->hugetlb_pages)
+				p_fail(p, &p->tok, "expected a 'hugetlb pages=N' line before a hugetlb "
+				       "file (the pool its pages come from)");
 			st->file.disk = p_is_word(p, "disk");
+			st->file.hugetlb = p_is_word(p, "hugetlb");
 			kind = true;
 			p_advance(p);
 			continue;
 		}
 		if (!p_option(p, &key) || !tok_is(&key, "fill"))
-			bad_option(p, &key, kind ? "fill=BYTE" : "fill=BYTE, shmem or disk");
+			bad_option(p, &key, kind ? "fill=BYTE" : "fill=BYTE, shmem, disk or hugetlb");
 		st->file.fill = p_byte(p);
 	}
+	/* hugetlbfs files are whole huge pages (ftruncate says EINVAL) */
+	if (st->file.hugetlb && st->file.size % PINMM_PMD_SIZE)
+		p_fail(p, &size_at, "expected a hugetlb file size that is a multiple of 2M, got %llu",
+		       (unsigned long long)st->file.size);
 }
 
 static void parse_range(struct parser *p, struct stmt *st)

@@ -365,7 +365,7 @@ static const struct { const char *name; int err; } errnos[] = {
 	{ "EAGAIN", EAGAIN }, { "EBUSY", EBUSY }, { "EFAULT", EFAULT },
 	{ "EACCES", EACCES }, { "ENOMEM", ENOMEM }, { "EINVAL", EINVAL },
 	{ "EPERM", EPERM }, { "EOPNOTSUPP", EOPNOTSUPP }, { "ESRCH", ESRCH },
-	{ "EEXIST", EEXIST },
+	{ "EEXIST", EEXIST }, { "EIO", EIO },
 };
 
 const char *pm_errno_name(int err)

@@ -87,6 +87,8 @@ void pm_file_put(struct pinmm_file *f)
 	pm_mutex_lock(&eng->objects_lock);
 	pm_list_del(&f->link);
 	pm_mutex_unlock(&eng->objects_lock);
+	if (f->hugetlb)
+		hugetlbfs_evict(f);
 	/* truncate: each page leaves the cache (PG_pagecache cleared) before
 	 * the object is queued for freeing, so a walker that still sees the
 	 * flag inside its read section holds off the grace period */
@@ -149,9 +151,20 @@ int pinmm_file_create_kind(struct pinmm *eng, uint64_t size, uint8_t fill,
 	uint64_t nr = ALIGN_UP(size, PINMM_PAGE_SIZE) >> PINMM_PAGE_SHIFT;
 
 	if (!eng || !out || !size || size > (1ull << 40) ||
-	    (kind != PINMM_FILE_SHMEM && kind != PINMM_FILE_DISK))
+	    (kind != PINMM_FILE_SHMEM && kind != PINMM_FILE_DISK &&
+	     kind != PINMM_FILE_HUGETLB))
 		return -EINVAL;
 	*out = NULL;
+	if (kind == PINMM_FILE_HUGETLB) {
+		/* memfd_create(MFD_HUGETLB), ftruncate, fallocate */
+		int err = hugetlbfs_file_setup(eng, size, &f);
+
+		if (!err && (err = hugetlbfs_fallocate(f, fill)))
+			pm_file_put(f);
+		if (!err)
+			*out = f;
+		return err;
+	}
 	f = pm_file_alloc(eng, nr);
 	if (!f)
 		return -ENOMEM;
@@ -183,6 +196,8 @@ static int file_io(struct pinmm_file *f, uint64_t off, void *buf, size_t len, bo
 	if (!f || (!buf && len) || off + len < off ||
 	    off + len > f->nr_pages * PINMM_PAGE_SIZE)
 		return -EINVAL;
+	if (f->hugetlb)	/* hugetlbfs has no write(2) */
+		return write ? -EINVAL : hugetlbfs_read(f, off, buf, len);
 	pm_mutex_lock(&f->lock);
 	while (len) {
 		size_t chunk = MIN(len, PINMM_PAGE_SIZE - (off & (PINMM_PAGE_SIZE - 1)));

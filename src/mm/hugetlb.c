@@ -17,6 +17,12 @@
  * whatever other references exist. That is the kernel's known hole (cow.c
  * marks its vmsplice() cases XFAIL for hugetlb): a FOLL_GET reference of a
  * page whose other mapping went away does not stop the reuse.
+ *
+ * Mappings of a hugetlb file (hugetlbfs.c: memfd MFD_HUGETLB, and the file
+ * behind MAP_SHARED|MAP_HUGETLB) fault its page-cache pages: a shared
+ * mapping maps them (writable at once when the VMA is), a private one
+ * maps them read-only and copies on write or unshare, as any COW of a
+ * page that is not anonymous.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -138,16 +144,13 @@ void hugetlb_unreserve(struct pinmm *eng, unsigned long nr)
 	pm_mutex_unlock(&eng->hugetlb.lock);
 }
 
-/* A zeroed page from the pool for vma: its owner's reservation first,
- * else one nobody reserved; NULL when there is none. */
-static struct pinmm_page *hugetlb_alloc(struct pinmm *eng, struct vm_area *vma)
+struct pinmm_page *hugetlb_dequeue(struct pinmm *eng, bool reserved)
 {
 	struct pm_hugetlb *h = &eng->hugetlb;
 	struct pinmm_page *folio = NULL;
 
 	pm_mutex_lock(&h->lock);
-	if (vma->hugetlb_resv) {
-		vma->hugetlb_resv--;
+	if (reserved) {
 		h->nr_resv--;
 		folio = h->free[--h->nr_free];
 	} else if (h->nr_free > h->nr_resv) {
@@ -161,6 +164,21 @@ static struct pinmm_page *hugetlb_alloc(struct pinmm *eng, struct vm_area *vma)
 	return folio;
 }
 
+/* A page from the pool for vma: its owner's reservation first, else one
+ * nobody reserved; NULL when there is none. */
+static struct pinmm_page *hugetlb_alloc(struct pinmm *eng, struct vm_area *vma)
+{
+	bool reserved = false;
+
+	pm_mutex_lock(&eng->hugetlb.lock);
+	if (vma->hugetlb_resv) {
+		vma->hugetlb_resv--;
+		reserved = true;
+	}
+	pm_mutex_unlock(&eng->hugetlb.lock);
+	return hugetlb_dequeue(eng, reserved);
+}
+
 /* hugetlb_wp(): write or unshare fault on the read-only leaf e at entry i
  * of pmd (lock held). */
 static int hugetlb_wp(struct pinmm *eng, struct vm_area *vma, struct pt_table *pmd, unsigned i,
@@ -170,6 +188,12 @@ static int hugetlb_wp(struct pinmm *eng, struct vm_area *vma, struct pt_table *p
 	bool write = (flags & FAULT_FLAG_WRITE) && !(flags & FAULT_FLAG_UNSHARE) &&
 		     (vma->flags & VM_WRITE);
 
+	/* MAP_SHARED: the page-cache page itself takes the write */
+	if (vma->flags & VM_SHARED) {
+		if (write)
+			pt_set_bits(pmd, i, PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
+		return 0;
+	}
 	/* mapped once: ours, whoever else holds a reference (the hole) */
 	if (page_test(old, PG_anon) && folio_entire_mapcount(old) == 1) {
 		for (unsigned long j = 0; j < HPAGE_PMD_NR; j++)
@@ -179,6 +203,7 @@ static int hugetlb_wp(struct pinmm *eng, struct vm_area *vma, struct pt_table *p
 		atomic_fetch_add(&eng->stats.cow_reuses, 1);
 		return 0;
 	}
+	/* shared anon, or a page-cache page of a private file mapping: copy */
 	folio = hugetlb_alloc(eng, vma);
 	if (!folio)
 		return -EFAULT;	/* SIGBUS */
@@ -191,32 +216,59 @@ static int hugetlb_wp(struct pinmm *eng, struct vm_area *vma, struct pt_table *p
 	return 0;
 }
 
+/* hugetlb_no_page() of an anonymous page: a new page, exclusive; writable
+ * for a write fault, else read-only until a write reuses it. ptl held. */
+static int hugetlb_no_page_anon(struct pinmm *eng, struct vm_area *vma, struct pt_table *pmd,
+				unsigned i, uint64_t haddr, unsigned flags)
+{
+	struct pinmm_page *folio = hugetlb_alloc(eng, vma);
+
+	if (!folio)
+		return -EFAULT;	/* SIGBUS */
+	frame_fill(eng_page_virt(eng, folio), 0, PINMM_PMD_SIZE);
+	prep_anon_thp(folio, vma, haddr);
+	pt_write(pmd, i, mk_pte(eng_page_pfn(eng, folio),
+				PTE_HUGE | vma_pte_flags(vma, (flags & FAULT_FLAG_WRITE) &&
+							  !(flags & FAULT_FLAG_UNSHARE))));
+	return 0;
+}
+
 int hugetlb_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr, unsigned flags)
 {
 	struct pinmm *eng = mm->eng;
 	uint64_t haddr = ALIGN_DOWN(addr, PINMM_PMD_SIZE);
 	unsigned i = pt_index(haddr, PT_LEVEL_PMD);
 	struct pt_table *pmd = pmd_table_alloc(mm, haddr);
+	bool shared = vma->flags & VM_SHARED;
+	struct pinmm_page *cached = NULL;
 	int err = 0;
 
 	if (!pmd)
 		return -ENOMEM;
+	if (vma->file && pte_none(pt_read(pmd, i))) {
+		/* the file's page first (its lock comes before the ptl): a
+		 * shared mapping allocates it into the page cache, a private
+		 * one maps it if it is there */
+		cached = hugetlb_filemap_get(vma->file, vma->pgoff +
+					     ((haddr - vma->start) >> PINMM_PAGE_SHIFT),
+					     shared, &err);
+		if (err)
+			return err;
+	}
 	pm_mutex_lock(&pmd->ptl);
 	pte_t e = pt_read(pmd, i);
-	if (pte_none(e)) {
-		/* hugetlb_no_page(): a new page, exclusive; writable for a
-		 * write fault, else read-only until a write reuses it */
-		struct pinmm_page *folio = hugetlb_alloc(eng, vma);
-
-		if (!folio) {
-			pm_mutex_unlock(&pmd->ptl);
-			return -EFAULT;	/* SIGBUS */
-		}
-		frame_fill(eng_page_virt(eng, folio), 0, PINMM_PMD_SIZE);
-		prep_anon_thp(folio, vma, haddr);
-		pt_write(pmd, i, mk_pte(eng_page_pfn(eng, folio),
-					PTE_HUGE | vma_pte_flags(vma, (flags & FAULT_FLAG_WRITE) &&
-								  !(flags & FAULT_FLAG_UNSHARE))));
+	if (pte_none(e) && cached) {
+		/* hugetlb_add_file_rmap(): our reference is the mapping's;
+		 * writable at once in a writable shared mapping (make_huge_pte) */
+		atomic_fetch_add(&cached->entire_mapcount, 1);
+		pt_write(pmd, i, mk_pte(eng_page_pfn(eng, cached),
+					PTE_HUGE | vma_pte_flags(vma, shared)));
+		cached = NULL;
+		/* a private mapping's write copies it now */
+		if (!shared && (flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)))
+			err = hugetlb_wp(eng, vma, pmd, i, pt_read(pmd, i), haddr, flags);
+	} else if (pte_none(e)) {
+		err = hugetlb_no_page_anon(eng, vma, pmd, i, haddr, flags);
 	} else if (pte_huge(e)) {
 		if (pte_protnone(e) && (vma->flags & VM_ACCESS_MASK))
 			pt_clear_bits(pmd, i, PTE_PROTNONE);
@@ -224,6 +276,8 @@ int hugetlb_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr, unsig
 			err = hugetlb_wp(eng, vma, pmd, i, pt_read(pmd, i), haddr, flags);
 	}
 	pm_mutex_unlock(&pmd->ptl);
+	if (cached)
+		folio_put(cached);	/* someone else mapped it meanwhile */
 	return err;
 }
 
@@ -273,7 +327,7 @@ int copy_hugetlb_pmd(struct pinmm_mm *dst, struct vm_area *dst_vma, struct pinmm
 }
 
 /* The reservation of [start, end) of an owner's VMA that no fault used: as
- * many empty 2 MiB slots as the VMA still has reserved. */
+ * many 2 MiB slots without an anonymous page as the VMA still has reserved. */
 unsigned long hugetlb_resv_in(struct vm_area *vma, uint64_t start, uint64_t end)
 {
 	unsigned long empty = 0;
@@ -282,11 +336,15 @@ unsigned long hugetlb_resv_in(struct vm_area *vma, uint64_t start, uint64_t end)
 		return 0;
 	for (uint64_t a = start; a < end; a += PINMM_PMD_SIZE) {
 		struct pt_table *pmd = pmd_leaf_lock(vma->mm, a);
+		bool anon = false;
 
-		if (pmd)
+		if (pmd) {
+			/* a page-cache page mapped here used no reservation */
+			pte_t e = pt_read(pmd, pt_index(a, PT_LEVEL_PMD));
+			anon = page_test(eng_pfn_page(vma->mm->eng, pte_pfn(e)), PG_anon);
 			pm_mutex_unlock(&pmd->ptl);
-		else
-			empty++;
+		}
+		empty += !anon;
 	}
 	return MIN(empty, vma->hugetlb_resv);
 }

@@ -43,6 +43,13 @@ struct pinmm_file {
 	uint64_t nr_pages;
 	struct pinmm_page **cache;	/* one reference each */
 	bool dirty_tracked;	/* PINMM_FILE_DISK: writeback, no writable longterm pins */
+	/* hugetlbfs.c: 2 MiB pages of the pool, cached at the index of their
+	 * first 4 KiB page; hresv[k]: huge page k is in the file's
+	 * reservation map (reserved, or its page allocated), which may
+	 * reach past the file's end (hresv_nr: its length) */
+	bool hugetlb;
+	uint8_t *hresv;
+	uint64_t hresv_nr;
 	struct pm_list i_mmap;	/* vma->file_link */
 	struct pm_list link;	/* engine->files */
 	/* freed with RCU: an rmap walker holding only a page of the cache
@@ -356,6 +363,29 @@ unsigned long hugetlb_resv_in(struct vm_area *vma, uint64_t start, uint64_t end)
 int hugetlb_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr, unsigned flags);
 int copy_hugetlb_pmd(struct pinmm_mm *dst, struct vm_area *dst_vma, struct pinmm_mm *src,
 		     uint64_t addr);
+/* A page off the pool's free stack, refcount 1: a reserved one (the caller
+ * consumes a reservation it holds), or one nobody reserved; NULL. */
+struct pinmm_page *hugetlb_dequeue(struct pinmm *eng, bool reserved);
+
+/* --- hugetlbfs.c: hugetlb files --- */
+/* An empty hugetlb file of size bytes (whole 2 MiB pages: else -EINVAL). */
+int hugetlbfs_file_setup(struct pinmm *eng, uint64_t size, struct pinmm_file **out);
+/* A shared mapping of 4 KiB indices [from, to): the file reserves what it
+ * has not yet; -ENOMEM when the pool cannot. */
+int hugetlb_reserve_file(struct pinmm_file *f, uint64_t from, uint64_t to);
+/* The cached huge page holding 4 KiB index index, with a reference;
+ * allocated into the cache when alloc. NULL: not cached (*err 0), past
+ * the end or no page to be had (*err -EFAULT, the fault's SIGBUS). */
+struct pinmm_page *hugetlb_filemap_get(struct pinmm_file *f, uint64_t index, bool alloc,
+				       int *err);
+/* A writable mapping makes the file nr_pages long if it is shorter;
+ * -ENOMEM. */
+int hugetlbfs_extend(struct pinmm_file *f, uint64_t nr_pages);
+/* Every page of the file allocated, each byte fill; -ENOMEM. */
+int hugetlbfs_fallocate(struct pinmm_file *f, uint8_t fill);
+/* The last reference went: pending reservations go back. */
+void hugetlbfs_evict(struct pinmm_file *f);
+int hugetlbfs_read(struct pinmm_file *f, uint64_t off, void *buf, size_t len);
 
 /* --- huge_migrate.c: PMD migration entries --- */
 /* Like pmd_leaf_lock(), but a PMD migration entry is waited out first (the

@@ -44,7 +44,7 @@ static int do_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned pr
 			       PINMM_MAP_FIXED | PINMM_MAP_POPULATE |
 			       PINMM_MAP_FIXED_NOREPLACE | PINMM_MAP_ALIGN_2M |
 			       PINMM_MAP_HUGEPAGE | PINMM_MAP_NOHUGEPAGE | PINMM_MAP_HUGETLB;
-	bool hugetlb = flags & PINMM_MAP_HUGETLB;
+	bool hugetlb = (flags & PINMM_MAP_HUGETLB) || (file && file->hugetlb);
 	bool fixed = flags & (PINMM_MAP_FIXED | PINMM_MAP_FIXED_NOREPLACE);
 	struct vm_area *vma;
 	int err = 0;
@@ -53,10 +53,14 @@ static int do_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned pr
 	    !(flags & PINMM_MAP_PRIVATE) == !(flags & PINMM_MAP_SHARED) || !len ||
 	    ((flags & PINMM_MAP_HUGEPAGE) && (flags & PINMM_MAP_NOHUGEPAGE)))
 		return -EINVAL;
-	if (hugetlb && (file || (flags & (PINMM_MAP_HUGEPAGE | PINMM_MAP_NOHUGEPAGE))))
-		return -EINVAL;	/* MAP_HUGETLB is anonymous memory of its own kind */
-	if (hugetlb && (flags & PINMM_MAP_SHARED))
-		return -EOPNOTSUPP;	/* shared hugetlb memory is not modelled */
+	/* MAP_HUGETLB is anonymous memory or a hugetlb file's, nothing else
+	 * (ksys_mmap_pgoff()); no THP advice for it */
+	if (hugetlb && ((file && !file->hugetlb) ||
+			(flags & (PINMM_MAP_HUGEPAGE | PINMM_MAP_NOHUGEPAGE))))
+		return -EINVAL;
+	/* hugetlbfs_file_mmap(): the offset is whole huge pages */
+	if (hugetlb && file && !IS_ALIGNED(pgoff, HPAGE_PMD_NR))
+		return -EINVAL;
 	len = ALIGN_UP(len, hugetlb ? PINMM_PMD_SIZE : PINMM_PAGE_SIZE);
 	if (len == 0 || len > PINMM_USER_MAX)
 		return -ENOMEM;
@@ -73,20 +77,39 @@ static int do_mmap(struct pinmm_mm *mm, uint64_t addr, uint64_t len, unsigned pr
 		     (flags & PINMM_MAP_NOHUGEPAGE ? VM_NOHUGEPAGE : 0);
 	if (flags & PINMM_MAP_SHARED)
 		vma->flags |= VM_SHARED | VM_MAYWRITE;
-	if (hugetlb) {
-		/* the owner's pages, reserved now (hugetlb_reserve_pages()) */
-		vma->flags |= VM_HUGETLB;
-		err = hugetlb_reserve(mm->eng, len >> PINMM_PMD_SHIFT);
+	if (hugetlb && !file && (flags & PINMM_MAP_SHARED)) {
+		/* MAP_SHARED|MAP_HUGETLB: an unnamed hugetlb file
+		 * (hugetlb_file_setup()), reserved below like any other */
+		err = hugetlbfs_file_setup(mm->eng, len, &vma->file);
 		if (err) {
 			vma_free(vma);
 			return err;
 		}
-		vma->hugetlb_resv = len >> PINMM_PMD_SHIFT;
-	}
-	if (file) {
+		pgoff = 0;
+	} else if (file) {
 		pm_file_get(file);
 		vma->file = file;
-	} else if (flags & PINMM_MAP_SHARED) {
+	}
+	if (hugetlb) {
+		/* hugetlb_reserve_pages(): a shared mapping's pages are the
+		 * file's to reserve, a private one's its owner's */
+		vma->flags |= VM_HUGETLB;
+		if (flags & PINMM_MAP_SHARED) {
+			err = hugetlb_reserve_file(vma->file, pgoff, pgoff + (len >> PINMM_PAGE_SHIFT));
+		} else {
+			err = hugetlb_reserve(mm->eng, len >> PINMM_PMD_SHIFT);
+			vma->hugetlb_resv = err ? 0 : len >> PINMM_PMD_SHIFT;
+		}
+		/* hugetlbfs_file_mmap(): a writable mapping past the end of
+		 * the file makes it that long */
+		if (!err && vma->file && (vma->flags & VM_WRITE))
+			err = hugetlbfs_extend(vma->file, pgoff + (len >> PINMM_PAGE_SHIFT));
+		if (err) {
+			vma_free(vma);
+			return err;
+		}
+	}
+	if (!vma->file && (flags & PINMM_MAP_SHARED)) {
 		/* shared anonymous memory is an unnamed file */
 		vma->file = pm_file_alloc(mm->eng, len >> PINMM_PAGE_SHIFT);
 		if (!vma->file) {

@@ -297,7 +297,8 @@ int rt_action(struct rt_ctx *ctx, const struct stmt *st)
 		return do_mmap(rt, mm, st);
 	case ST_FILE:
 		return pinmm_file_create_kind(rt->eng, st->file.size, st->file.fill,
-					      st->file.disk ? PINMM_FILE_DISK : PINMM_FILE_SHMEM,
+					      st->file.disk ? PINMM_FILE_DISK :
+					      st->file.hugetlb ? PINMM_FILE_HUGETLB : PINMM_FILE_SHMEM,
 					      &rt->files[st->file.file]);
 	case ST_MUNMAP:
 		return pinmm_munmap(mm, rt_addr(rt, st->range.a), st->range.len);
