@@ -51,6 +51,11 @@ struct pm_swap {
 	struct pinmm_page **cache;	/* the folio cached for each slot, or NULL */
 	size_t nr, cap;
 	size_t free_hint;	/* no free slot below it */
+	/* per cluster of SWAP_CLUSTER slots: the order its slots are
+	 * allocated for plus one (0: free), and how many are in use */
+	unsigned char *cl_order;
+	unsigned short *cl_used;
+	size_t nr_cl;
 };
 
 /* A daemon thread (daemons/kthread.c). */

@@ -279,7 +279,8 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		else if (used && !count && !f)
 			violation(&rc, "swap slot %zu: in use with no entry and no cached folio",
 				  i);
-		if (f && (!page_test(f, PG_swapcache) || f->private != i))
+		/* a large folio is cached for the run of slots from its first */
+		if (f && (!page_test(f, PG_swapcache) || i - f->private >= folio_nr_pages(f)))
 			violation(&rc, "swap slot %zu: caches pfn %#lx, which is not in the swap cache there",
 				  i, (unsigned long)eng_page_pfn(eng, f));
 	}

@@ -798,9 +798,9 @@ static int do_compact(void)
 }
 
 /* Can MADV_PAGEOUT of the private anonymous regions stand for the
- * engine's reclaim of every small anonymous page? Not for a page mapped by
- * more than one process (MADV_PAGEOUT leaves it), a THP (it would swap it
- * whole), a KSM page (the engine keeps it), nor an anonymous copy in a
+ * engine's reclaim of every anonymous folio (a large one whole, as both
+ * swap it)? Not for a page mapped by more than one process (MADV_PAGEOUT
+ * leaves it), a KSM page (the engine keeps it), nor an anonymous copy in a
  * private file mapping (there it would drop page-cache pages too): NULL,
  * or what the scenario has that it cannot stand for. */
 static const char *reclaim_unlike(struct host *h)
@@ -836,9 +836,6 @@ static const char *reclaim_unlike(struct host *h)
 					      "would also drop the file's page-cache pages)";
 				else if (kf & (1ull << KPF_KSM))
 					why = "a KSM page (the engine's reclaim keeps it)";
-				else if (kf & (1ull << KPF_THP))
-					why = "a transparent huge page (MADV_PAGEOUT swaps it whole, "
-					      "the engine's reclaim keeps it)";
 				else if (!(pm[i] & PM_EXCLUSIVE))
 					why = "a page mapped by more than one process (MADV_PAGEOUT "
 					      "leaves it, global reclaim would not)";

@@ -131,14 +131,18 @@ uint64_t vma_address(const struct vm_area *vma, uint64_t idx, unsigned long nr)
 	return vma->start + ((idx - vma->pgoff) << PINMM_PAGE_SHIFT);
 }
 
-static bool folio_mapped(struct pinmm_page *folio)
+bool folio_mapped(struct pinmm_page *folio)
 {
-	if (atomic_load(&folio->entire_mapcount) > 0)
-		return true;
+	return folio_large_mapcount(folio) > 0;
+}
+
+int folio_large_mapcount(struct pinmm_page *folio)
+{
+	int n = atomic_load(&folio->entire_mapcount);
+
 	for (unsigned long i = 0; i < folio_nr_pages(folio); i++)
-		if (atomic_load(&folio[i].mapcount) > 0)
-			return true;
-	return false;
+		n += atomic_load(&folio[i].mapcount);
+	return n;
 }
 
 bool rmap_pin_get(struct pinmm *eng, struct pinmm_page *folio, struct rmap_pin *rp)
