@@ -88,6 +88,14 @@ struct pinmm {
 	 * PMD order madvise, the others never, as this host's defaults) */
 	_Atomic unsigned char thp_enabled[PINMM_HPAGE_ORDER + 1];
 	struct pm_swap swap;
+	/* large anon folios partly unmapped, split later by the shrinker
+	 * (Linux's deferred_split_queue): linked through their second page's
+	 * next/prev, as _deferred_list (mem/folio.c) */
+	struct pm_split_queue {
+		pm_mutex_t lock;
+		struct pinmm_page *first, *last;
+		size_t len;
+	} split_queue;
 	/* the hugetlb pool (hugetlb.c) */
 	struct pm_hugetlb {
 		pm_mutex_t lock;

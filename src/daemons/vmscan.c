@@ -175,6 +175,11 @@ int shrink_folio(struct pinmm *eng, struct pinmm_page *folio, bool cold_only)
 	if (nr > 1 && !page_test(folio, PG_swapcache) &&
 	    folio_ref_count(folio) != folio_large_mapcount(folio) + 1)
 		goto out;
+	/* partly mapped: split right away, its unmapped pages go without IO */
+	if (nr > 1 && page_test(folio, PG_partially_mapped)) {
+		rmap_pin_put(&rp);
+		return shrink_split(eng, folio);
+	}
 	/* a folio swapped in while another entry still refers to its slot
 	 * (after fork) is in the cache already: it goes back to that slot.
 	 * The counts we hold keep slots and cache alive through the walk. */
@@ -211,6 +216,9 @@ long pinmm_reclaim(struct pinmm *eng, unsigned long nr_pages)
 
 	if (!eng)
 		return -EINVAL;
+	/* the shrinkers: partly mapped large folios are split, their unmapped
+	 * pages freed */
+	deferred_split_scan(eng);
 	/* the first sweep ages (second chance), the second takes what is cold */
 	for (int sweep = 0; sweep < 2 && done < nr_pages; sweep++) {
 		for (uint64_t pfn = 0; pfn < eng->mem.nr_frames && done < nr_pages; pfn++) {

@@ -391,6 +391,9 @@ int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int extra, b
 		rmap_pin_put(&rp);
 		return -EBUSY;
 	}
+	/* frozen: the shrinker cannot take it now; off its queue before the
+	 * second page's links are rewritten */
+	folio_unqueue_deferred_split(folio);
 	for (unsigned long j = 0; j < w.nr; j++) {
 		struct pinmm_page *p = &folio[j];
 		uint32_t keep = atomic_load(&p->flags) &

@@ -331,6 +331,9 @@ int do_swap_page(struct pinmm_mm *mm, struct vm_area *vma, struct pt_table *pte,
 
 /* --- huge_memory.c --- */
 bool vma_thp_suitable(const struct vm_area *vma, uint64_t haddr);
+/* deferred_split.c: split the queued partly mapped folios that nobody
+ * else holds; returns how many. */
+long deferred_split_scan(struct pinmm *eng);
 /* Split every PMD mapping of folio through the rmap (TTU_SPLIT_HUGE_PMD). */
 void folio_split_pmds(struct pinmm *eng, struct rmap_pin *rp, struct pinmm_page *folio);
 /* split_folio() of a locked large folio the caller holds extra references
