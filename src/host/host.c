@@ -613,6 +613,31 @@ static int do_fork(struct host *h, const struct stmt *st)
 	return 0;
 }
 
+/* Until pid has left do_exit()'s exit_mm(): a zombie, or reaped (its
+ * parent is another worker, so no waitpid here). The engine's exit unmaps
+ * at once; a write after `exit` must not race with the child's teardown. */
+static void wait_exited(pid_t pid)
+{
+	char path[64], buf[256];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int tries = 0; tries < 5000; tries++) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		const char *state;
+
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			return;		/* reaped */
+		buf[n] = '\0';
+		state = strrchr(buf, ')');
+		if (!state || state[1] != ' ' || state[2] == 'Z' || state[2] == 'X')
+			return;
+		usleep(1000);
+	}
+}
+
 static int do_exit(struct host *h, const struct stmt *st)
 {
 	struct hproc *p = &h->procs[st->who.proc];
@@ -624,6 +649,7 @@ static int do_exit(struct host *h, const struct stmt *st)
 	ret = call(h, st->who.proc, &c, -1, NULL);
 	close(p->sock);
 	p->exited = true;
+	wait_exited(p->pid);
 	return ret == -EPIPE ? 0 : ret;
 }
 
