@@ -49,6 +49,7 @@ struct pm_swap {
 	uint8_t **data;		/* slot contents, NULL when free */
 	int *count;		/* swap entries referring to each slot */
 	struct pinmm_page **cache;	/* the folio cached for each slot, or NULL */
+	bool *zeromap;		/* written from a folio of zeros (swap_zeromap) */
 	size_t nr, cap;
 	size_t free_hint;	/* no free slot below it */
 	/* per cluster of SWAP_CLUSTER slots: the order its slots are

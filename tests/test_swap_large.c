@@ -10,6 +10,7 @@
  * (6.12); a PMD-size folio comes back as small pages.
  */
 #include "helpers.h"
+#include "engine.h"
 
 #define K64 (64 * 1024ul)
 
@@ -124,6 +125,31 @@ static void mthp_swaps_out_and_in_whole(void **s)
 	finish_engine(eng);
 }
 
+/* A folio of zeros swaps out whole with its zeromap set on every slot, and
+ * one with a single byte set with none: both come back whole. */
+static void zero_folio_swaps_in_whole(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_swap_engine(0);
+	enable_64k(eng);
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_hugepage(mm, 2 * K64, 0);
+
+	store8(mm, a + K64 + 9 * PG, 0x3c);
+	pageout(mm, a, 2 * K64);
+	assert_swapped(mm, a, 2 * K64, true);
+	assert_true(eng->swap.zeromap[511] && eng->swap.zeromap[526]);
+	assert_false(eng->swap.zeromap[527] || eng->swap.zeromap[542]);
+	assert_int_equal(load8(mm, a + 3 * PG), 0);
+	assert_int_equal(follow(mm, a).order, 4);
+	assert_int_equal(load8(mm, a + K64 + 9 * PG), 0x3c);
+	assert_int_equal(follow(mm, a + K64).order, 4);
+	assert_int_equal(load8(mm, a + K64), 0);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 /* A device without a free cluster (only the header's): the mTHP is split
  * and its pages swap out one by one, and come back small. */
 static void no_free_cluster_splits_first(void **s)
@@ -204,6 +230,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(thp_swaps_out_whole),
 		cmocka_unit_test(mthp_swaps_out_and_in_whole),
+		cmocka_unit_test(zero_folio_swaps_in_whole),
 		cmocka_unit_test(no_free_cluster_splits_first),
 		cmocka_unit_test(held_large_folio_stays),
 		cmocka_unit_test(partial_range_splits),

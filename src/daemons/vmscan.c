@@ -196,8 +196,7 @@ int shrink_folio(struct pinmm *eng, struct pinmm_page *folio, bool cold_only)
 	 * there too) */
 	if (!w.abort && !folio_mapped(folio)) {
 		/* unmapped everywhere: its bytes are final now */
-		for (unsigned long j = 0; j < nr; j++)
-			swap_write(eng, w.slot + j, eng_page_virt(eng, folio + j));
+		swap_write_folio(eng, w.slot, folio);
 		/* __remove_mapping(): only our reference and the cache's */
 		if (swap_cache_remove(eng, folio, check ? 1 + (int)nr : -1) && w.unmapped > 0)
 			ret = (int)nr;

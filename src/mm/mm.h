@@ -289,21 +289,23 @@ pte_t vma_pte_flags(const struct vm_area *vma, bool writable);
 int follow_page_locked(struct pinmm_mm *mm, uint64_t addr, struct pinmm_mapping *out);
 
 /* --- swap.c: the swap device and the swap cache --- */
-/* A new slot (count 0, contents written later by swap_write); -ENOMEM. */
+/* A new slot (count 0, contents written later by swap_write_folio); -ENOMEM. */
 long swap_alloc(struct pinmm *eng);
 /* The first of 2^order new slots, a naturally aligned run in one cluster
  * (a large folio's); -ENOMEM when no cluster has room. */
 long swap_alloc_order(struct pinmm *eng, unsigned order);
 /* Entries referring to slot (__swap_count()). */
 int swap_count(struct pinmm *eng, uint64_t slot);
-/* Read nr slots from slot into folio, each referred to and none cached;
- * -EBUSY otherwise (a large swap-in that bypasses the cache). */
+/* Read nr slots from slot into folio, each referred to, none cached, all
+ * of one zeromap state (can_swapin_thp()); -EBUSY otherwise (a large
+ * swap-in that bypasses the cache). */
 int swap_read_uncached(struct pinmm *eng, uint64_t slot, unsigned long nr,
 		       struct pinmm_page *folio);
 void swap_dup(struct pinmm *eng, uint64_t slot);	/* one more entry */
 /* One entry less; the last one also empties the slot's cache. */
 void swap_free(struct pinmm *eng, uint64_t slot);
-void swap_write(struct pinmm *eng, uint64_t slot, const void *frame);
+/* Write folio's pages to its slots from slot, and their zeromap. */
+void swap_write_folio(struct pinmm *eng, uint64_t slot, struct pinmm_page *folio);
 void swap_destroy(struct pinmm *eng);
 /* Reclaim: the first slot folio (anon, locked) is cached for, with one
  * count per page held for the caller; a folio not in the swap cache enters

@@ -81,19 +81,23 @@ static int swap_reserve_locked(struct pinmm *eng, size_t n)
 		uint8_t **d = realloc(sw->data, cap * sizeof(*d));
 		int *c = d ? realloc(sw->count, cap * sizeof(*c)) : NULL;
 		struct pinmm_page **f = c ? realloc(sw->cache, cap * sizeof(*f)) : NULL;
+		bool *z = f ? realloc(sw->zeromap, cap * sizeof(*z)) : NULL;
 		if (d)
 			sw->data = d;
 		if (c)
 			sw->count = c;
-		if (!f)
+		if (f)
+			sw->cache = f;
+		if (!z)
 			return -ENOMEM;
-		sw->cache = f;
+		sw->zeromap = z;
 		sw->cap = cap;
 	}
 	for (; sw->nr < n; sw->nr++) {
 		sw->data[sw->nr] = NULL;
 		sw->count[sw->nr] = 0;
 		sw->cache[sw->nr] = NULL;
+		sw->zeromap[sw->nr] = false;
 	}
 	return 0;
 }
@@ -272,11 +276,27 @@ void swap_free(struct pinmm *eng, uint64_t slot)
 		folio_put_refs(folio, (int)folio_nr_pages(folio));
 }
 
-void swap_write(struct pinmm *eng, uint64_t slot, const void *frame)
+static bool buf_zero(const uint8_t *buf)
 {
-	pm_mutex_lock(&eng->swap.lock);
-	frame_copy_from(eng->swap.data[slot], frame, PINMM_PAGE_SIZE);
-	pm_mutex_unlock(&eng->swap.lock);
+	return !buf[0] && !memcmp(buf, buf + 1, PINMM_PAGE_SIZE - 1);
+}
+
+void swap_write_folio(struct pinmm *eng, uint64_t slot, struct pinmm_page *folio)
+{
+	struct pm_swap *sw = &eng->swap;
+	unsigned long nr = folio_nr_pages(folio);
+	bool zero = true;
+
+	pm_mutex_lock(&sw->lock);
+	for (unsigned long j = 0; j < nr; j++) {
+		frame_copy_from(sw->data[slot + j], eng_page_virt(eng, folio + j), PINMM_PAGE_SIZE);
+		zero = zero && buf_zero(sw->data[slot + j]);
+	}
+	/* swap_writeout(): the zeromap is the whole folio's, set only when
+	 * every page of it is zeros */
+	for (unsigned long j = 0; j < nr; j++)
+		sw->zeromap[slot + j] = zero;
+	pm_mutex_unlock(&sw->lock);
 }
 
 void swap_destroy(struct pinmm *eng)
@@ -286,6 +306,7 @@ void swap_destroy(struct pinmm *eng)
 	free(eng->swap.data);
 	free(eng->swap.count);
 	free(eng->swap.cache);
+	free(eng->swap.zeromap);
 	free(eng->swap.cl_order);
 	free(eng->swap.cl_used);
 	pm_mutex_destroy(&eng->swap.lock);
@@ -430,7 +451,7 @@ int swap_read_uncached(struct pinmm *eng, uint64_t slot, unsigned long nr,
 	pm_mutex_lock(&sw->lock);
 	for (unsigned long j = 0; j < nr && !ret; j++)
 		if (slot + j >= sw->nr || !sw->data[slot + j] || !sw->count[slot + j] ||
-		    sw->cache[slot + j])
+		    sw->cache[slot + j] || sw->zeromap[slot + j] != sw->zeromap[slot])
 			ret = -EBUSY;
 	/* the entries' counts keep the slots, and nobody writes a slot
 	 * that no folio is cached for */

@@ -18,7 +18,8 @@
  * then reads a whole mTHP (below the PMD size) at once when the aligned
  * range of entries around the fault are swap entries of consecutive
  * slots, aligned as the address, with the same exclusive marker, none
- * cached, and that size is enabled for the VMA (alloc_swap_folio(),
+ * cached, all zeros-only or none (the zeromap a swap-out sets for a whole
+ * folio), and that size is enabled for the VMA (alloc_swap_folio(),
  * can_swapin_thp()). A PMD-size folio always comes back as small pages.
  * A large folio found in the swap cache (reclaim met a pin part-way) maps
  * the faulting entry's page of it.
