@@ -62,6 +62,33 @@ static void dontneed_part_splits_later(void **s)
 	finish_engine(eng);
 }
 
+/* A PMD THP munmapped in part: its PMD is split, the folio queued and
+ * kept whole (order 9, 512 frames) until the shrinker splits it. */
+static void thp_munmap_part_splits_later(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_engine(policy_strict());
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_anon(mm, PINMM_PMD_SIZE, PROT_RW,
+			      PINMM_MAP_PRIVATE | PINMM_MAP_HUGEPAGE | PINMM_MAP_ALIGN_2M);
+
+	fill(mm, a, 0x66, PINMM_PMD_SIZE);
+	assert_true(follow(mm, a).huge);
+	assert_int_equal(pinmm_munmap(mm, a + PINMM_PMD_SIZE / 2, PINMM_PMD_SIZE / 2), 0);
+	assert_false(follow(mm, a).huge);
+	assert_int_equal(follow(mm, a).order, 9);
+	assert_int_equal(frames_used(eng), 512);
+	assert_int_equal(queued(eng), 1);
+	pinmm_reclaim(eng, 0);
+	assert_int_equal(queued(eng), 0);
+	assert_int_equal(follow(mm, a + 5 * PG).order, 0);
+	assert_int_equal(frames_used(eng), 256);
+	assert_bytes(mm, a, 0x66, PINMM_PMD_SIZE / 2);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 /* A pinned folio cannot be split: it stays queued and whole until the
  * pin goes. */
 static void pinned_stays_queued(void **s)
@@ -117,6 +144,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(dontneed_part_splits_later),
+		cmocka_unit_test(thp_munmap_part_splits_later),
 		cmocka_unit_test(pinned_stays_queued),
 		cmocka_unit_test(cow_and_free),
 	};
