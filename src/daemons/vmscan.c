@@ -16,6 +16,12 @@
  *
  * A swap entry remembers whether its page was exclusive (swp_exclusive);
  * with the switch off the marker is dropped at unmap, as before Linux 5.19.
+ *
+ * A THP or mTHP goes whole into a run of slots when the device has one
+ * (THP_SWAP), else it is split and its pages go one by one; a large folio
+ * anyone else holds stays whole and mapped (can_split_folio()), and one
+ * partly mapped is split first. MADV_PAGEOUT splits a large folio its
+ * range covers only in part, and leaves one another process maps.
  */
 #include <errno.h>
 
