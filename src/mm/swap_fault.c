@@ -183,7 +183,7 @@ int do_swap_page(struct pinmm_mm *mm, struct vm_area *vma, struct pt_table *pte,
 		folio_put(folio);
 		return 0;
 	}
-	page = folio + (slot - folio->private);
+	page = folio + (slot - __atomic_load_n(&folio->private, __ATOMIC_RELAXED));
 	exclusive = pm_policy(eng, PINMM_SW_SWP_EXCLUSIVE) && (entry & PTE_SWP_EXCLUSIVE);
 	/* the entry's count goes; the cache goes with the last one */
 	swap_free(eng, slot);
