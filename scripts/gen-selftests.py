@@ -60,6 +60,20 @@ class Kind:
 # the swap device of a scenario that swaps out (cow.c's run_with_*_swap,
 # khugepaged.c's swap cases): a few pages' worth is all they use
 SWAP_HEADER = ["swap 1M"]
+# a large folio swaps out whole only into a free cluster of 512 slots, and
+# the device's first cluster holds mkswap's header: 4 MiB has one such
+SWAP_THP_HEADER = ["swap 4M"]
+SWAP_THP_NOTE = ("MADV_PAGEOUT to a swap device with one free 2 MiB cluster (`swap 4M`), so "
+                 "the folio swaps out whole; the test starts on the swap entries")
+
+
+def pageout(size):
+    """MADV_PAGEOUT of the tested range, and cow.c's range_is_swapped()
+    (its first and last page)"""
+    out = ["madvise buf %s pageout" % sz(size), "expect swapped buf"]
+    if size > K4:
+        out.append("expect swapped buf+%s" % sz(size - K4))
+    return out
 
 
 def thp_setup(size=M2):
@@ -82,14 +96,23 @@ def thp_kinds(size):
     kinds = []
     if size == M2:
         kinds.append(Kind("THP (2048 kB)", "thp", thp_setup(), M2))
+        kinds.append(Kind("swapped-out THP (2048 kB)", "thp-swap", thp_setup() + pageout(M2),
+                          M2, SWAP_THP_NOTE, SWAP_THP_HEADER))
     suffix = "" if size == M2 else "-%dk" % kb
     # cow.c PTE-maps the THP by mprotect()ing one subpage R/O and back
+    pte_mapped = thp_setup(size) + ["mprotect buf+4K 4K r", "mprotect buf+4K 4K rw",
+                                    "expect not huge buf", "expect order buf == %d" % order]
+    single_pte = thp_setup(size) + ["madvise buf+4K %s dontneed" % rest, "expect not huge buf"]
     kinds += [
-        Kind("PTE-mapped THP (%d kB)" % kb, "pte-thp" + suffix,
-             thp_setup(size) + ["mprotect buf+4K 4K r", "mprotect buf+4K 4K rw",
-                                "expect not huge buf", "expect order buf == %d" % order], size),
-        Kind("single PTE of THP (%d kB)" % kb, "single-pte-thp" + suffix,
-             thp_setup(size) + ["madvise buf+4K %s dontneed" % rest, "expect not huge buf"], K4),
+        Kind("PTE-mapped THP (%d kB)" % kb, "pte-thp" + suffix, pte_mapped, size),
+        Kind("swapped-out, PTE-mapped THP (%d kB)" % kb, "pte-thp-swap" + suffix,
+             pte_mapped + pageout(size), size, SWAP_THP_NOTE, SWAP_THP_HEADER),
+        Kind("single PTE of THP (%d kB)" % kb, "single-pte-thp" + suffix, single_pte, K4),
+        # MADV_PAGEOUT splits the partly mapped folio and swaps out the page
+        Kind("single PTE of swapped-out THP (%d kB)" % kb, "single-pte-thp-swap" + suffix,
+             single_pte + pageout(K4), K4,
+             "MADV_PAGEOUT splits the partly mapped folio and swaps out its one mapped page "
+             "(`swap 1M`); the test starts on the swap entry", SWAP_HEADER),
         Kind("partially mremap()'ed THP (%d kB)" % kb, "mremap-thp" + suffix,
              thp_setup(size) + ["mremap buf+%s %s moved" % (sz(size // 2), sz(size // 2))],
              size // 2),
@@ -133,8 +156,6 @@ def xfail_body(lines):
             for l in lines]
 
 # cow.c's other anonymous kinds, none expressible today
-SWAP = ("swap: reclaim here swaps out small folios only (Linux swaps a THP out whole, or "
-        "splits it first)")
 HUGETLB_1G = "hugetlb: 1 GiB huge pages are not modelled (2 MiB only)"
 FILE_THP = "file THP: the engine has no THP in the page cache (file/shmem collapse)"
 KSM_ZERO = "KSM zero pages: no `use_zero_pages` setting or ksm_zero_pages counter in the language"
@@ -144,12 +165,7 @@ LONG = "length: 512 mremap rounds to unroll (expressible, left out to keep the s
 
 
 def anon_skip_kinds():
-    out = [("swapped-out THP (2048 kB)", SWAP)]
-    for s in MTHP_SIZES + [2048]:
-        out += [("swapped-out, PTE-mapped THP (%d kB)" % s, SWAP),
-                ("single PTE of swapped-out THP (%d kB)" % s, SWAP)]
-    out += [("hugetlb (1048576 kB)", HUGETLB_1G)]
-    return out
+    return [("hugetlb (1048576 kB)", HUGETLB_1G)]
 
 
 # cow.c's non-anonymous kinds: `buf` is the private mapping written to,

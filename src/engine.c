@@ -63,6 +63,7 @@ int pinmm_create(const struct pinmm_config *cfg, struct pinmm **out)
 	pm_mutex_init(&eng->objects_lock);
 	pm_mutex_init(&eng->pin_records.lock);
 	pm_mutex_init(&eng->swap.lock);
+	pm_mutex_init(&eng->split_queue.lock);
 	pm_mutex_init(&eng->hugetlb.lock);
 	eng->hugetlb.free_folio = hugetlb_free_folio;
 	pm_mutex_init(&eng->kthread_lock);
@@ -134,6 +135,7 @@ int pinmm_destroy(struct pinmm *eng)
 	free(eng->pin_records.arr);
 	free(eng->pin_records.nr_pages);
 	swap_destroy(eng);
+	pm_mutex_destroy(&eng->split_queue.lock);
 	ksm_state_destroy(eng);
 	pm_mutex_destroy(&eng->kthread_lock);
 	pm_mem_destroy(&eng->mem);

@@ -49,8 +49,14 @@ struct pm_swap {
 	uint8_t **data;		/* slot contents, NULL when free */
 	int *count;		/* swap entries referring to each slot */
 	struct pinmm_page **cache;	/* the folio cached for each slot, or NULL */
+	bool *zeromap;		/* written from a folio of zeros (swap_zeromap) */
 	size_t nr, cap;
 	size_t free_hint;	/* no free slot below it */
+	/* per cluster of SWAP_CLUSTER slots: the order its slots are
+	 * allocated for plus one (0: free), and how many are in use */
+	unsigned char *cl_order;
+	unsigned short *cl_used;
+	size_t nr_cl;
 };
 
 /* A daemon thread (daemons/kthread.c). */
@@ -83,6 +89,14 @@ struct pinmm {
 	 * PMD order madvise, the others never, as this host's defaults) */
 	_Atomic unsigned char thp_enabled[PINMM_HPAGE_ORDER + 1];
 	struct pm_swap swap;
+	/* large anon folios partly unmapped, split later by the shrinker
+	 * (Linux's deferred_split_queue): linked through their second page's
+	 * next/prev, as _deferred_list (mem/folio.c) */
+	struct pm_split_queue {
+		pm_mutex_t lock;
+		struct pinmm_page *first, *last;
+		size_t len;
+	} split_queue;
 	/* the hugetlb pool (hugetlb.c) */
 	struct pm_hugetlb {
 		pm_mutex_t lock;

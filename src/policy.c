@@ -40,6 +40,7 @@ static const struct {
 	[PINMM_SW_UPROBE_WRITE_IN_PLACE]		= { "uprobe_write_in_place",	  true  },
 	[PINMM_SW_RO_LONGTERM_COW_UNSHARE]	= { "ro_longterm_cow_unshare",	  true  },
 	[PINMM_SW_SWP_EXCLUSIVE]		= { "swp_exclusive",		  true  },
+	[PINMM_SW_LARGE_COW_REUSE]		= { "large_cow_reuse",		  true  },
 };
 
 static_assert(sizeof(switches) / sizeof(switches[0]) == PINMM_SW_NR,

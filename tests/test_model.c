@@ -2210,6 +2210,13 @@ static void model_ablation_each_switch(void **state)
 	for (int s = 0; s < PINMM_SW_NR; s++) {
 		if (!pinmm_switch_implemented((enum pinmm_switch)s))
 			continue;
+		/* COW reuse of large folios (6.15) is a change of behaviour,
+		 * not a fix: copying, as before, breaks nothing */
+		if (s == PINMM_SW_LARGE_COW_REUSE) {
+			print_message("  -%-28s not caught (a behaviour change, no fix)\n",
+				      pinmm_switch_name((enum pinmm_switch)s));
+			continue;
+		}
 		struct pinmm_policy pol = policy_strict_without((enum pinmm_switch)s);
 		struct kinds k = { 0 };
 		unsigned long found = 0, total = 0, first_at = 0;

@@ -236,6 +236,62 @@ static void partial_munmap_keeps_the_rest(void **s)
 	finish_engine(eng);
 }
 
+/* Linux >= 6.15: after the child that shared it exits, a write reuses a
+ * page of the folio in place (only this mm maps it, only its mappings
+ * reference it); a GUP reference, or the child still mapping it, means a
+ * copy; with large_cow_reuse off (before 6.15) it is copied. */
+static void cow_reuses_large_folio_only_this_mm_maps(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_mthp_engine(policy_strict());
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_hugepage(mm, K64);
+	struct pinmm_page *pages[1];
+	struct pinmm_pin get;
+
+	for (unsigned i = 0; i < 16; i++)
+		store8(mm, a + i * PG, 0x70);
+	struct pinmm_mm *child = fork_mm(mm);
+	uint64_t pfn = pfn_at(mm, a + 3 * PG);
+	store8(mm, a + 3 * PG, 0x71);		/* the child maps it: copy */
+	assert_int_not_equal(pfn_at(mm, a + 3 * PG), pfn);
+	pinmm_mm_exit(child);
+	pfn = pfn_at(mm, a + 5 * PG);
+	zero_pin(&get);
+	assert_int_equal(pinmm_get(mm, &get, a + 9 * PG, 1, 0, false, pages), 0);
+	store8(mm, a + 5 * PG, 0x72);		/* a GUP reference: copy */
+	assert_int_not_equal(pfn_at(mm, a + 5 * PG), pfn);
+	assert_int_equal(pinmm_put(&get), 0);
+	pfn = pfn_at(mm, a + 7 * PG);
+	store8(mm, a + 7 * PG, 0x73);		/* ours alone: reuse */
+	assert_int_equal(pfn_at(mm, a + 7 * PG), pfn);
+	assert_int_equal(follow(mm, a + 7 * PG).order, 4);
+	assert_true(follow(mm, a + 7 * PG).anon_exclusive);
+	assert_false(follow(mm, a + 8 * PG).anon_exclusive);	/* that page only */
+	assert_int_equal(load8(mm, a + 6 * PG), 0x70);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
+static void large_cow_reuse_off_copies(void **s)
+{
+	(void)s;
+	struct pinmm *eng = make_mthp_engine(policy_strict_without(PINMM_SW_LARGE_COW_REUSE));
+	struct pinmm_mm *mm = make_mm(eng);
+	uint64_t a = map_hugepage(mm, K64);
+
+	store8(mm, a, 0x74);
+	pinmm_mm_exit(fork_mm(mm));
+	uint64_t pfn = pfn_at(mm, a + 7 * PG);
+	store8(mm, a + 7 * PG, 0x75);
+	assert_int_not_equal(pfn_at(mm, a + 7 * PG), pfn);
+	assert_int_equal(follow(mm, a + 7 * PG).order, 0);
+	assert_invariants(eng);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +303,8 @@ int main(void)
 		cmocka_unit_test(fork_pinned_off_detected),
 		cmocka_unit_test(pin_holds_folio_then_migrates_whole),
 		cmocka_unit_test(partial_munmap_keeps_the_rest),
+		cmocka_unit_test(cow_reuses_large_folio_only_this_mm_maps),
+		cmocka_unit_test(large_cow_reuse_off_copies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

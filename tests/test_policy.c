@@ -32,6 +32,7 @@ static const char *const names[PINMM_SW_NR] = {
 	"uprobe_write_in_place",
 	"ro_longterm_cow_unshare",
 	"swp_exclusive",
+	"large_cow_reuse",
 };
 
 #define ALL ((1u << PINMM_SW_NR) - 1)
@@ -336,14 +337,19 @@ static void test_format_nearer_base(void **state)
 	format_is((struct pinmm_policy){ .on = 0x3f },
 		  "legacy,+pin_accounting,+anon_exclusive,+fork_copy_pinned,"
 		  "+gup_fast_recheck,+fork_gup_fast_seq,+gup_fast_pmd_recheck");
-	/* 7 on, 7 off (14 switches): a tie goes to strict */
-	format_is((struct pinmm_policy){ .on = 0x7f },
-		  "strict,-khugepaged_clear_then_check,-migrate_refuses_pinned,"
+	/* 8 on, 7 off: strict is nearer */
+	format_is((struct pinmm_policy){ .on = 0xff },
+		  "strict,-migrate_refuses_pinned,"
 		  "-longterm_unmovable,-reclaim_skips_pinned,-uprobe_write_in_place,"
-		  "-ro_longterm_cow_unshare,-swp_exclusive");
+		  "-ro_longterm_cow_unshare,-swp_exclusive,-large_cow_reuse");
+	/* 7 on, 8 off: legacy is nearer */
+	format_is((struct pinmm_policy){ .on = 0x7f },
+		  "legacy,+pin_accounting,+anon_exclusive,+fork_copy_pinned,"
+		  "+gup_fast_recheck,+fork_gup_fast_seq,+gup_fast_pmd_recheck,"
+		  "+ksm_clear_then_check");
 }
 
-/* Every one of the 16384 policies: format, parse back, same policy; the text
+/* Every one of the 32768 policies: format, parse back, same policy; the text
  * never has more changes than the other base would need. */
 static void test_format_round_trip_all(void **state)
 {

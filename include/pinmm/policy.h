@@ -32,6 +32,7 @@ enum pinmm_switch {
 	PINMM_SW_UPROBE_WRITE_IN_PLACE,
 	PINMM_SW_RO_LONGTERM_COW_UNSHARE,	/* R/O longterm pins unshare non-anon pages of COW mappings */
 	PINMM_SW_SWP_EXCLUSIVE,			/* swap entries remember PG_anon_exclusive */
+	PINMM_SW_LARGE_COW_REUSE,		/* COW reuses a page of a large folio only this mm maps */
 	PINMM_SW_NR
 };
 

@@ -86,9 +86,9 @@ uint64_t pinmm_state_digest(struct pinmm *eng)
 		h = mix(h, atomic_load(&p->flags));
 		h = mix(h, ((uint64_t)folio_order(p) << 48) | p->head_off);
 		h = mix(h, (uint64_t)(uint32_t)atomic_load(&p->refcount) << 32 |
-			       (uint32_t)atomic_load(&p->mapcount));
-		h = mix(h, (uint64_t)(uint32_t)atomic_load(&p->pincount) << 32 |
-			       (uint32_t)atomic_load(&p->entire_mapcount));
+			       (uint32_t)page_pte_mapcount(p));
+		h = mix(h, (uint64_t)(uint32_t)folio_pincount(p) << 32 |
+			       (uint32_t)folio_entire_mapcount(p));
 		h = mix(h, p->index);
 		h = mix(h, p->private);
 		h = mix_bytes(h, eng_page_virt(eng, p), PINMM_PAGE_SIZE);

@@ -174,6 +174,7 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 	struct pm_list *pos;
 	uint64_t n;
 	long extra_refs = 0, pins = 0;
+	size_t flagged = 0;
 
 	if (!rep)
 		rep = &local;
@@ -261,10 +262,10 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		for (unsigned long i = 0; i < folio_nr_pages(p); i++) {
 			maps += rc.maps[pfn + i];
 			cache += rc.cache[pfn + i];
-			if (atomic_load(&p[i].mapcount) != rc.maps[pfn + i])
+			if (page_pte_mapcount(&p[i]) != rc.maps[pfn + i])
 				violation(&rc, "pfn %#lx: mapcount %d but %d mappings",
 					  (unsigned long)(pfn + i),
-					  atomic_load(&p[i].mapcount), rc.maps[pfn + i]);
+					  page_pte_mapcount(&p[i]), rc.maps[pfn + i]);
 		}
 		if (pinc < 0)
 			violation(&rc, "pfn %#lx: pincount %d < 0", (unsigned long)pfn, pinc);
@@ -281,6 +282,7 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 				  (unsigned long)pfn, ref, explained, maps, cache, pinc);
 		extra_refs += ref - explained;
 		pins += pinc;
+		flagged += page_test(p, PG_partially_mapped);
 		pfn += folio_nr_pages(p) - 1;
 	}
 	/* every swap slot in use is referred to by exactly its count, and
@@ -297,11 +299,25 @@ int pinmm_check_invariants(struct pinmm *eng, struct pinmm_violation_report *rep
 		else if (used && !count && !f)
 			violation(&rc, "swap slot %zu: in use with no entry and no cached folio",
 				  i);
-		if (f && (!page_test(f, PG_swapcache) || f->private != i))
+		/* a large folio is cached for the run of slots from its first */
+		if (f && (!page_test(f, PG_swapcache) || i - f->private >= folio_nr_pages(f)))
 			violation(&rc, "swap slot %zu: caches pfn %#lx, which is not in the swap cache there",
 				  i, (unsigned long)eng_page_pfn(eng, f));
 	}
 	pm_mutex_unlock(&eng->swap.lock);
+	/* the deferred split queue holds exactly the flagged folios, each a
+	 * large anonymous one */
+	pm_mutex_lock(&eng->split_queue.lock);
+	size_t queued = 0;
+	for (struct pinmm_page *f = eng->split_queue.first; f && queued <= eng->split_queue.len;
+	     f = f[1].next, queued++)
+		if (!page_test(f, PG_partially_mapped) || !folio_order(f) || !page_test(f, PG_anon))
+			violation(&rc, "pfn %#lx: on the deferred split queue, not a flagged large "
+				  "anon folio", (unsigned long)eng_page_pfn(eng, f));
+	if (queued != eng->split_queue.len || queued != flagged)
+		violation(&rc, "deferred split queue: %zu linked, length %zu, %zu folios flagged",
+			  queued, eng->split_queue.len, flagged);
+	pm_mutex_unlock(&eng->split_queue.lock);
 	for (int z = 0; z < PINMM_ZONE_NR; z++)
 		zone_free += pm_zone_nr_free(&eng->mem.zones[z]);
 	if (free_seen != zone_free)

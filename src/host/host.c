@@ -647,6 +647,31 @@ static int do_fork(struct host *h, const struct stmt *st)
 	return 0;
 }
 
+/* Until pid has left do_exit()'s exit_mm(): a zombie, or reaped (its
+ * parent is another worker, so no waitpid here). The engine's exit unmaps
+ * at once; a write after `exit` must not race with the child's teardown. */
+static void wait_exited(pid_t pid)
+{
+	char path[64], buf[256];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int tries = 0; tries < 5000; tries++) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		const char *state;
+
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			return;		/* reaped */
+		buf[n] = '\0';
+		state = strrchr(buf, ')');
+		if (!state || state[1] != ' ' || state[2] == 'Z' || state[2] == 'X')
+			return;
+		usleep(1000);
+	}
+}
+
 static int do_exit(struct host *h, const struct stmt *st)
 {
 	struct hproc *p = &h->procs[st->who.proc];
@@ -658,6 +683,7 @@ static int do_exit(struct host *h, const struct stmt *st)
 	ret = call(h, st->who.proc, &c, -1, NULL);
 	close(p->sock);
 	p->exited = true;
+	wait_exited(p->pid);
 	return ret == -EPIPE ? 0 : ret;
 }
 
@@ -832,9 +858,9 @@ static int do_compact(void)
 }
 
 /* Can MADV_PAGEOUT of the private anonymous regions stand for the
- * engine's reclaim of every small anonymous page? Not for a page mapped by
- * more than one process (MADV_PAGEOUT leaves it), a THP (it would swap it
- * whole), a KSM page (the engine keeps it), nor an anonymous copy in a
+ * engine's reclaim of every anonymous folio (a large one whole, as both
+ * swap it)? Not for a page mapped by more than one process (MADV_PAGEOUT
+ * leaves it), a KSM page (the engine keeps it), nor an anonymous copy in a
  * private file mapping (there it would drop page-cache pages too): NULL,
  * or what the scenario has that it cannot stand for. */
 static const char *reclaim_unlike(struct host *h)
@@ -870,9 +896,6 @@ static const char *reclaim_unlike(struct host *h)
 					      "would also drop the file's page-cache pages)";
 				else if (kf & (1ull << KPF_KSM))
 					why = "a KSM page (the engine's reclaim keeps it)";
-				else if (kf & (1ull << KPF_THP))
-					why = "a transparent huge page (MADV_PAGEOUT swaps it whole, "
-					      "the engine's reclaim keeps it)";
 				else if (!(pm[i] & PM_EXCLUSIVE))
 					why = "a page mapped by more than one process (MADV_PAGEOUT "
 					      "leaves it, global reclaim would not)";

@@ -38,8 +38,83 @@ static inline bool folio_still_mapped(struct pinmm_page *folio)
 	return false;
 }
 
+/*
+ * The deferred split queue. A queued folio holds no reference: freeing it
+ * takes it off (folio_undo_large_rmappable()), and the shrinker takes a
+ * reference before it takes one off to split.
+ */
+void deferred_split_folio(struct pinmm_page *folio)
+{
+	struct pm_split_queue *q = &pm_page_engine(folio)->split_queue;
+
+	if (page_test(folio, PG_partially_mapped))
+		return;
+	pm_mutex_lock(&q->lock);
+	if (!page_test(folio, PG_partially_mapped)) {
+		folio[1].next = NULL;
+		folio[1].prev = q->last;
+		if (q->last)
+			q->last[1].next = folio;
+		else
+			q->first = folio;
+		q->last = folio;
+		q->len++;
+		page_set(folio, PG_partially_mapped);
+	}
+	pm_mutex_unlock(&q->lock);
+}
+
+static void unqueue_locked(struct pm_split_queue *q, struct pinmm_page *folio)
+{
+	struct pinmm_page *prev = folio[1].prev, *next = folio[1].next;
+
+	if (prev)
+		prev[1].next = next;
+	else
+		q->first = next;
+	if (next)
+		next[1].prev = prev;
+	else
+		q->last = prev;
+	folio[1].next = folio[1].prev = NULL;
+	q->len--;
+	page_clear(folio, PG_partially_mapped);
+}
+
+bool folio_unqueue_deferred_split(struct pinmm_page *folio)
+{
+	struct pm_split_queue *q;
+	bool was = false;
+
+	if (!page_test(folio, PG_partially_mapped))
+		return false;
+	q = &pm_page_engine(folio)->split_queue;
+	pm_mutex_lock(&q->lock);
+	if (page_test(folio, PG_partially_mapped)) {
+		unqueue_locked(q, folio);
+		was = true;
+	}
+	pm_mutex_unlock(&q->lock);
+	return was;
+}
+
+struct pinmm_page *deferred_split_pop(struct pm_split_queue *q)
+{
+	struct pinmm_page *folio;
+
+	pm_mutex_lock(&q->lock);
+	/* one being freed (no reference to take) leaves by itself */
+	for (folio = q->first; folio && !folio_try_get(folio); folio = folio[1].next)
+		;
+	if (folio)
+		unqueue_locked(q, folio);
+	pm_mutex_unlock(&q->lock);
+	return folio;
+}
+
 static void free_folio(struct pinmm_page *folio)
 {
+	folio_unqueue_deferred_split(folio);
 	/* the zero page is never freed: nobody counts references on it */
 	VM_BUG_ON_PAGE(page_test(folio, PG_zero), folio);
 	/* a lock holder holds a reference too */

@@ -60,6 +60,14 @@ struct pinmm_page *pm_alloc_folio(struct pinmm *eng, unsigned order,
 				  unsigned gfp);
 /* Back to the buddy allocator (refcount already zero). */
 void pm_free_folio(struct pinmm_page *folio);
+/* deferred_split_folio(): queue a large anon folio that is now partly
+ * mapped, unless queued already. */
+void deferred_split_folio(struct pinmm_page *folio);
+/* Take folio off the deferred split queue if it is there: true if it was. */
+bool folio_unqueue_deferred_split(struct pinmm_page *folio);
+/* The shrinker's next folio, off the queue, with a reference; NULL. */
+struct pm_split_queue;
+struct pinmm_page *deferred_split_pop(struct pm_split_queue *q);
 
 static inline struct pinmm *pm_page_engine(const struct pinmm_page *p)
 {

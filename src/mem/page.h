@@ -47,6 +47,7 @@ enum pm_page_flag {
 	PG_reserved,
 	PG_pagecache,		/* in a shmem object's page cache */
 	PG_hugetlb,		/* head: a hugetlb pool page (free while refcount 0) */
+	PG_partially_mapped,	/* head: a large anon folio on the deferred split queue */
 };
 
 struct pinmm_page {

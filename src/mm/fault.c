@@ -11,6 +11,8 @@
  *    from.
  *  - anon_exclusive off (before 5.8): reuse when mapcount == 1, blind to
  *    pins and GUP references — "COW can break either way".
+ *  - a page of a large folio (large_cow_reuse, 6.15): reused when all the
+ *    folio's references are mappings, all in this mm.
  */
 #include <errno.h>
 
@@ -127,8 +129,39 @@ static int do_file_fault(struct pinmm_mm *mm, struct vm_area *vma,
 	return err;
 }
 
+/*
+ * A large anon folio (Linux >= 6.15, "mm: COW reuse support for PTE-mapped
+ * THP"): reused when every reference is one of its mappings and every
+ * mapping is in this mm. Linux knows the second from the per-mm mapcounts
+ * of folio->_mm_id; here the mappings are counted in this PTE table, under
+ * its lock (a folio mapped from another table of this mm, after mremap,
+ * is copied: Linux would reuse it). Only one page mapped: copy, so the
+ * rest can be freed. ptl held.
+ */
+static bool wp_can_reuse_large_anon(struct pinmm *eng, struct pt_table *pte,
+				    struct pinmm_page *folio)
+{
+	uint64_t pfn = eng_page_pfn(eng, folio), nr = folio_nr_pages(folio);
+	int mapcount = folio_large_mapcount(folio), here = 0;
+
+	if (!pm_policy(eng, PINMM_SW_LARGE_COW_REUSE) || mapcount <= 1 ||
+	    folio_entire_mapcount(folio))
+		return false;
+	for (unsigned i = 0; i < PT_ENTRIES && here <= mapcount; i++) {
+		pte_t e = pt_read(pte, i);
+
+		here += pte_present(e) && !pte_special(e) && pte_pfn(e) - pfn < nr;
+	}
+	if (here != mapcount)
+		return false;	/* another mm maps some page of it */
+	/* freeing the swap cache fails while some entry still refers to it */
+	if (page_test(folio, PG_swapcache))
+		folio_free_swap(eng, folio);
+	return folio_ref_count(folio) == mapcount;
+}
+
 /* Can the write (or unshare) fault keep this anon page? ptl held. */
-static bool wp_can_reuse_anon(struct pinmm *eng, struct pinmm_page *page)
+static bool wp_can_reuse_anon(struct pinmm *eng, struct pt_table *pte, struct pinmm_page *page)
 {
 	struct pinmm_page *folio = page_folio(page);
 
@@ -141,8 +174,10 @@ static bool wp_can_reuse_anon(struct pinmm *eng, struct pinmm_page *page)
 	}
 	if (page_anon_exclusive(page))
 		return true;
-	if (page_test(folio, PG_ksm) || folio_order(folio) > 0)
+	if (page_test(folio, PG_ksm))
 		return false;
+	if (folio_order(folio) > 0)
+		return wp_can_reuse_large_anon(eng, pte, folio);
 	/* the swap cache's reference goes first, when no other entry refers
 	 * to the slot (wp_can_reuse_anon_folio()) */
 	if (page_test(folio, PG_swapcache) && folio_ref_count(folio) <= 2)
@@ -227,7 +262,7 @@ static int do_wp_page(struct pinmm_mm *mm, struct vm_area *vma,
 	if (unshare && pm_policy(eng, PINMM_SW_ANON_EXCLUSIVE) &&
 	    page_anon_exclusive(page))
 		return 0;
-	if (wp_can_reuse_anon(eng, page)) {
+	if (wp_can_reuse_anon(eng, pte, page)) {
 		/* the bit is kept in legacy too (for the checker); only
 		 * strict acts on it */
 		page_set(page, PG_anon_exclusive);

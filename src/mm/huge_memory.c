@@ -365,18 +365,24 @@ static bool split_pmd_one(struct pinmm_page *folio, struct vm_area *vma, uint64_
 	return true;
 }
 
-static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int extra)
+void folio_split_pmds(struct pinmm *eng, struct rmap_pin *rp, struct pinmm_page *folio)
+{
+	if (folio_entire_mapcount(folio))
+		rmap_walk_pinned(rp, folio, split_pmd_one, eng);
+}
+
+int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int extra, bool keep_locked)
 {
 	struct split_walk w = { .eng = eng, .folio = folio, .nr = folio_nr_pages(folio) };
 	struct rmap_pin rp;
 
-	if (!rmap_pin_get(eng, folio, &rp))
+	/* a folio in the swap cache keeps its run of slots whole here */
+	if (page_test(folio, PG_swapcache) || !rmap_pin_get(eng, folio, &rp))
 		return -EBUSY;
 	/* PMD-mapped in other processes too (a fork's child): split those
 	 * mappings first, through the rmap, as Linux's unmap_folio() does
 	 * (TTU_SPLIT_HUGE_PMD); the pages stay where they are */
-	if (folio_entire_mapcount(folio))
-		rmap_walk_pinned(&rp, folio, split_pmd_one, eng);
+	folio_split_pmds(eng, &rp, folio);
 	if (folio_entire_mapcount(folio)) {
 		rmap_pin_put(&rp);
 		return -EBUSY;	/* a PMD map the walk could not reach */
@@ -391,6 +397,9 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 		rmap_pin_put(&rp);
 		return -EBUSY;
 	}
+	/* frozen: the shrinker cannot take it now; off its queue before the
+	 * second page's links are rewritten */
+	folio_unqueue_deferred_split(folio);
 	for (unsigned long j = 0; j < w.nr; j++) {
 		struct pinmm_page *p = &folio[j];
 		uint32_t keep = atomic_load(&p->flags) &
@@ -422,7 +431,8 @@ static int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int e
 	rmap_walk_pinned_nr(&rp, folio, w.nr, split_one, &w);
 	rmap_pin_put(&rp);
 	for (unsigned long j = 0; j < w.nr; j++) {
-		page_clear(&folio[j], PG_locked);
+		if (j || !keep_locked)
+			page_clear(&folio[j], PG_locked);
 		if (j)
 			folio_put(&folio[j]);	/* frees what nobody maps now */
 	}
@@ -457,7 +467,7 @@ int pinmm_split_folio(struct pinmm_mm *mm, uint64_t addr)
 		err = 0;	/* someone split it meanwhile */
 	else if (!folio_trylock(folio))
 		err = -EAGAIN;
-	else if ((err = split_folio_locked(mm->eng, folio, 1)))
+	else if ((err = split_folio_locked(mm->eng, folio, 1, false)))
 		folio_unlock(folio);	/* on success every page was unlocked */
 	pm_up_write(&mm->mmap_lock);
 	folio_put(folio);

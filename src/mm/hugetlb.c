@@ -260,6 +260,7 @@ int hugetlb_fault(struct pinmm_mm *mm, struct vm_area *vma, uint64_t addr, unsig
 	if (pte_none(e) && cached) {
 		/* hugetlb_add_file_rmap(): our reference is the mapping's;
 		 * writable at once in a writable shared mapping (make_huge_pte) */
+		pm_access(&cached->entire_mapcount, PM_ACC_ADD);
 		atomic_fetch_add(&cached->entire_mapcount, 1);
 		pt_write(pmd, i, mk_pte(eng_page_pfn(eng, cached),
 					PTE_HUGE | vma_pte_flags(vma, shared)));

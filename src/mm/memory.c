@@ -55,6 +55,12 @@ void zap_present_pte(struct pinmm *eng, pte_t old)
 	if (old & PTE_DIRTY)
 		page_set(folio, PG_dirty);
 	page_remove_rmap(page);
+	/* a large anon folio some of whose pages are still mapped is split
+	 * later, by the shrinker, not here (__folio_remove_rmap()) */
+	if (folio_order(folio) && page_test(folio, PG_anon) && !page_test(folio, PG_hugetlb) &&
+	    !page_test(folio, PG_partially_mapped) && !page_pte_mapcount(page) &&
+	    !folio_entire_mapcount(folio) && folio_mapped(folio))
+		deferred_split_folio(folio);
 	folio_put(folio);
 }
 

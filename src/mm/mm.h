@@ -183,6 +183,10 @@ struct rmap_pin {
 	struct pinmm_file *file;
 };
 bool rmap_pin_get(struct pinmm *eng, struct pinmm_page *folio, struct rmap_pin *rp);
+/* Its mappings: a PMD map counts once, as each PTE map (Linux's
+ * folio_large_mapcount()). */
+int folio_large_mapcount(struct pinmm_page *folio);
+bool folio_mapped(struct pinmm_page *folio);
 void rmap_walk_pinned(struct rmap_pin *rp, struct pinmm_page *folio, rmap_one_fn fn,
 		      void *arg);
 /* ... over nr pages from folio (a folio split meanwhile is still walked
@@ -292,16 +296,28 @@ pte_t vma_pte_flags(const struct vm_area *vma, bool writable);
 int follow_page_locked(struct pinmm_mm *mm, uint64_t addr, struct pinmm_mapping *out);
 
 /* --- swap.c: the swap device and the swap cache --- */
-/* A new slot (count 0, contents written later by swap_write); -ENOMEM. */
+/* A new slot (count 0, contents written later by swap_write_folio); -ENOMEM. */
 long swap_alloc(struct pinmm *eng);
+/* The first of 2^order new slots, a naturally aligned run in one cluster
+ * (a large folio's); -ENOMEM when no cluster has room. */
+long swap_alloc_order(struct pinmm *eng, unsigned order);
+/* Entries referring to slot (__swap_count()). */
+int swap_count(struct pinmm *eng, uint64_t slot);
+/* Read nr slots from slot into folio, each referred to, none cached, all
+ * of one zeromap state (can_swapin_thp()); -EBUSY otherwise (a large
+ * swap-in that bypasses the cache). */
+int swap_read_uncached(struct pinmm *eng, uint64_t slot, unsigned long nr,
+		       struct pinmm_page *folio);
 void swap_dup(struct pinmm *eng, uint64_t slot);	/* one more entry */
 /* One entry less; the last one also empties the slot's cache. */
 void swap_free(struct pinmm *eng, uint64_t slot);
-void swap_write(struct pinmm *eng, uint64_t slot, const void *frame);
+/* Write folio's pages to its slots from slot, and their zeromap. */
+void swap_write_folio(struct pinmm *eng, uint64_t slot, struct pinmm_page *folio);
 void swap_destroy(struct pinmm *eng);
-/* Reclaim: the slot folio (small, anon, locked) is cached for, with one
- * count held for the caller; a folio not in the swap cache enters it in a
- * new slot, with the cache's reference. -ENOMEM: no slot. */
+/* Reclaim: the first slot folio (anon, locked) is cached for, with one
+ * count per page held for the caller; a folio not in the swap cache enters
+ * it in new slots, one per page, with the cache's reference per page.
+ * -ENOMEM: no slots (for a large folio: no run of them). */
 long add_to_swap(struct pinmm *eng, struct pinmm_page *folio);
 /* The folio cached for slot, with a reference for the caller; NULL. */
 struct pinmm_page *swap_cache_get_folio(struct pinmm *eng, uint64_t slot);
@@ -324,6 +340,15 @@ int do_swap_page(struct pinmm_mm *mm, struct vm_area *vma, struct pt_table *pte,
 
 /* --- huge_memory.c --- */
 bool vma_thp_suitable(const struct vm_area *vma, uint64_t haddr);
+/* deferred_split.c: split the queued partly mapped folios that nobody
+ * else holds; returns how many. */
+long deferred_split_scan(struct pinmm *eng);
+/* Split every PMD mapping of folio through the rmap (TTU_SPLIT_HUGE_PMD). */
+void folio_split_pmds(struct pinmm *eng, struct rmap_pin *rp, struct pinmm_page *folio);
+/* split_folio() of a locked large folio the caller holds extra references
+ * on: 0 (every page unlocked after, but the first when keep_locked), -EBUSY
+ * (held by someone else, in the swap cache, or unmapped). */
+int split_folio_locked(struct pinmm *eng, struct pinmm_page *folio, int extra, bool keep_locked);
 /* --- mthp.c --- */
 /* May a fault in vma allocate an anonymous folio of this order? */
 bool thp_vma_allowable_order(const struct vm_area *vma, unsigned order);

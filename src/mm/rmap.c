@@ -134,14 +134,18 @@ uint64_t vma_address(const struct vm_area *vma, uint64_t idx, unsigned long nr)
 	return vma->start + ((idx - vma->pgoff) << PINMM_PAGE_SHIFT);
 }
 
-static bool folio_mapped(struct pinmm_page *folio)
+bool folio_mapped(struct pinmm_page *folio)
 {
-	if (folio_entire_mapcount(folio) > 0)
-		return true;
+	return folio_large_mapcount(folio) > 0;
+}
+
+int folio_large_mapcount(struct pinmm_page *folio)
+{
+	int n = folio_entire_mapcount(folio);
+
 	for (unsigned long i = 0; i < folio_nr_pages(folio); i++)
-		if (page_pte_mapcount(&folio[i]) > 0)
-			return true;
-	return false;
+		n += page_pte_mapcount(&folio[i]);
+	return n;
 }
 
 bool rmap_pin_get(struct pinmm *eng, struct pinmm_page *folio, struct rmap_pin *rp)

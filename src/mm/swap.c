@@ -36,89 +36,201 @@ static uint64_t folio_swap_slot(const struct pinmm_page *folio)
 	return __atomic_load_n(&folio->private, __ATOMIC_RELAXED);
 }
 
-long swap_alloc(struct pinmm *eng)
+/*
+ * Clusters (Linux's swap_cluster_info): a large folio's slots are a
+ * naturally aligned run inside one cluster of SWAP_CLUSTER slots that is
+ * free or already serves that order, as cluster_alloc_swap_entry() hands
+ * them out. The device's first page is mkswap's header, so the engine's
+ * slot s is the device's page s + 1: the cluster holding the header and
+ * the device's partial last cluster serve small folios only.
+ */
+#define SWAP_CLUSTER 512u
+
+static size_t slot_cluster(uint64_t slot)
+{
+	return (size_t)((slot + 1) / SWAP_CLUSTER);
+}
+
+/* May cluster c hold a large folio: whole, and not the header's? */
+static bool cluster_whole(const struct pinmm *eng, size_t c)
+{
+	return c >= 1 && (c + 1) * SWAP_CLUSTER <= eng->cfg.swap_pages + 1;
+}
+
+/* Room for slots [0, n) in the arrays; under sw->lock. */
+static int swap_reserve_locked(struct pinmm *eng, size_t n)
 {
 	struct pm_swap *sw = &eng->swap;
-	uint8_t *buf;
-	long slot = -ENOMEM;
 
-	if (pm_should_fail_alloc(eng, PINMM_ALLOC_FRAME))
-		return -ENOMEM;
-	buf = malloc(PINMM_PAGE_SIZE);
-	if (!buf)
-		return -ENOMEM;
-	pm_mutex_lock(&sw->lock);
-	/* no free slot below the hint: searching from it keeps this O(1)
-	 * while slots are taken in order */
-	for (size_t i = sw->free_hint; i < sw->nr; i++) {
-		if (!sw->data[i]) {
-			slot = (long)i;
-			break;
-		}
-	}
-	if (slot < 0) {
-		if (sw->nr >= eng->cfg.swap_pages) {
-			/* the device is full, or there is none */
-			pm_mutex_unlock(&sw->lock);
-			free(buf);
+	if (!sw->cl_order) {
+		sw->nr_cl = (eng->cfg.swap_pages + SWAP_CLUSTER) / SWAP_CLUSTER;
+		sw->cl_order = calloc(sw->nr_cl, sizeof(*sw->cl_order));
+		sw->cl_used = calloc(sw->nr_cl, sizeof(*sw->cl_used));
+		if (!sw->cl_order || !sw->cl_used) {
+			free(sw->cl_order);
+			free(sw->cl_used);
+			sw->cl_order = NULL;
+			sw->cl_used = NULL;
 			return -ENOMEM;
 		}
-		if (sw->nr == sw->cap) {
-			size_t cap = sw->cap ? 2 * sw->cap : 64;
-			uint8_t **d = realloc(sw->data, cap * sizeof(*d));
-			int *c = d ? realloc(sw->count, cap * sizeof(*c)) : NULL;
-			struct pinmm_page **f = c ? realloc(sw->cache, cap * sizeof(*f)) : NULL;
-			if (d)
-				sw->data = d;
-			if (c)
-				sw->count = c;
-			if (!f) {
-				pm_mutex_unlock(&sw->lock);
-				free(buf);
-				return -ENOMEM;
-			}
-			sw->cache = f;
-			sw->cap = cap;
-		}
-		slot = (long)sw->nr++;
 	}
-	sw->data[slot] = buf;
-	sw->count[slot] = 0;
-	sw->cache[slot] = NULL;
-	sw->free_hint = (size_t)slot + 1;
+	if (n > sw->cap) {
+		size_t cap = sw->cap ? 2 * sw->cap : 64;
+		while (cap < n)
+			cap *= 2;
+		uint8_t **d = realloc(sw->data, cap * sizeof(*d));
+		int *c = d ? realloc(sw->count, cap * sizeof(*c)) : NULL;
+		struct pinmm_page **f = c ? realloc(sw->cache, cap * sizeof(*f)) : NULL;
+		bool *z = f ? realloc(sw->zeromap, cap * sizeof(*z)) : NULL;
+		if (d)
+			sw->data = d;
+		if (c)
+			sw->count = c;
+		if (f)
+			sw->cache = f;
+		if (!z)
+			return -ENOMEM;
+		sw->zeromap = z;
+		sw->cap = cap;
+	}
+	for (; sw->nr < n; sw->nr++) {
+		sw->data[sw->nr] = NULL;
+		sw->count[sw->nr] = 0;
+		sw->cache[sw->nr] = NULL;
+		sw->zeromap[sw->nr] = false;
+	}
+	return 0;
+}
+
+static bool slot_free(const struct pm_swap *sw, uint64_t slot)
+{
+	return slot >= sw->nr || !sw->data[slot];
+}
+
+/* An order-0 slot: the lowest free one in a cluster that is free or
+ * serves small folios; any free one when there is none (Linux steals from
+ * the other orders' clusters then). -1: the device is full. */
+static long swap_pick_small_locked(struct pinmm *eng)
+{
+	struct pm_swap *sw = &eng->swap;
+	long first = -1;
+
+	/* no free slot below the hint: searching from it keeps this O(1)
+	 * while slots are taken in order */
+	for (uint64_t i = sw->free_hint; i < eng->cfg.swap_pages; i++) {
+		if (!slot_free(sw, i))
+			continue;
+		if (first < 0)
+			first = (long)i;
+		if (sw->cl_order[slot_cluster(i)] <= 1) {
+			sw->free_hint = (size_t)first == i ? i + 1 : (size_t)first;
+			return (long)i;
+		}
+	}
+	if (first >= 0)
+		sw->free_hint = (size_t)first + 1;
+	return first;
+}
+
+static long swap_pick_large_locked(struct pinmm *eng, unsigned order)
+{
+	struct pm_swap *sw = &eng->swap;
+	unsigned long nr = 1ul << order;
+
+	for (size_t c = 1; c < sw->nr_cl; c++) {
+		if (!cluster_whole(eng, c) ||
+		    (sw->cl_order[c] && sw->cl_order[c] != order + 1))
+			continue;
+		/* device pages c * SWAP_CLUSTER .. : aligned as the device's */
+		for (uint64_t dev = c * SWAP_CLUSTER; dev < (c + 1) * SWAP_CLUSTER; dev += nr) {
+			unsigned long j = 0;
+
+			while (j < nr && slot_free(sw, dev - 1 + j))
+				j++;
+			if (j == nr)
+				return (long)(dev - 1);
+		}
+	}
+	return -1;
+}
+
+long swap_alloc_order(struct pinmm *eng, unsigned order)
+{
+	struct pm_swap *sw = &eng->swap;
+	unsigned long nr = 1ul << order;
+	uint8_t *bufs[SWAP_CLUSTER] = { 0 };
+	long slot = -ENOMEM;
+
+	if (nr > SWAP_CLUSTER || pm_should_fail_alloc(eng, PINMM_ALLOC_FRAME))
+		return -ENOMEM;
+	for (unsigned long j = 0; j < nr; j++)
+		if (!(bufs[j] = malloc(PINMM_PAGE_SIZE)))
+			goto out;
+	pm_mutex_lock(&sw->lock);
+	if (!swap_reserve_locked(eng, 0))
+		slot = order ? swap_pick_large_locked(eng, order) : swap_pick_small_locked(eng);
+	if (slot < 0 || swap_reserve_locked(eng, (size_t)slot + nr)) {
+		/* the device is full (or has no room for this order), or
+		 * there is none */
+		pm_mutex_unlock(&sw->lock);
+		slot = -ENOMEM;
+		goto out;
+	}
+	size_t c = slot_cluster((uint64_t)slot);
+	if (!sw->cl_order[c])
+		sw->cl_order[c] = (unsigned char)(order + 1);
+	sw->cl_used[c] = (unsigned short)(sw->cl_used[c] + nr);
+	for (unsigned long j = 0; j < nr; j++) {
+		sw->data[slot + (long)j] = bufs[j];
+		sw->count[slot + (long)j] = 0;
+		sw->cache[slot + (long)j] = NULL;
+		bufs[j] = NULL;
+	}
 	pm_mutex_unlock(&sw->lock);
+out:
+	for (unsigned long j = 0; j < nr; j++)
+		free(bufs[j]);
 	return slot;
 }
 
-/* The slot goes when nothing refers to it: returns its buffer to free. */
-static uint8_t *slot_release_locked(struct pm_swap *sw, uint64_t slot)
+long swap_alloc(struct pinmm *eng)
 {
-	uint8_t *buf;
+	return swap_alloc_order(eng, 0);
+}
+
+/* The slot goes when nothing refers to it. */
+static void slot_release_locked(struct pm_swap *sw, uint64_t slot)
+{
+	size_t c = slot_cluster(slot);
 
 	if (sw->count[slot] > 0 || sw->cache[slot])
-		return NULL;
-	buf = sw->data[slot];
+		return;
+	free(sw->data[slot]);
 	sw->data[slot] = NULL;
 	if (slot < sw->free_hint)
 		sw->free_hint = slot;
-	return buf;
+	/* an empty cluster serves any order again */
+	if (--sw->cl_used[c] == 0)
+		sw->cl_order[c] = 0;
 }
 
-/* __delete_from_swap_cache(): the caller drops the cache's reference
- * (after sw->lock) and frees the returned buffer. */
-static uint8_t *swap_cache_del_locked(struct pm_swap *sw, struct pinmm_page *folio)
+/* __delete_from_swap_cache(): the caller drops the cache's references
+ * (after sw->lock). */
+static void swap_cache_del_locked(struct pm_swap *sw, struct pinmm_page *folio)
 {
 	uint64_t slot = folio_swap_slot(folio);
 
-	sw->cache[slot] = NULL;
 	page_clear(folio, PG_swapcache);
-	/* its bytes are newer than the slot's from now on */
+	/* its bytes are newer than the slots' from now on */
 	page_set(folio, PG_dirty);
-	return slot_release_locked(sw, slot);
+	for (unsigned long j = 0; j < folio_nr_pages(folio); j++) {
+		sw->cache[slot + j] = NULL;
+		slot_release_locked(sw, slot + j);
+	}
 }
 
-/* Under sw->lock: may the cache let go of folio (no entry refers to its
- * slot)? */
+/* Under sw->lock: may the cache let go of folio (no entry refers to any
+ * of its slots: !folio_swapped())? */
 static bool swap_cache_idle_locked(struct pm_swap *sw, struct pinmm_page *folio)
 {
 	uint64_t slot;
@@ -126,7 +238,10 @@ static bool swap_cache_idle_locked(struct pm_swap *sw, struct pinmm_page *folio)
 	if (!page_test(folio, PG_swapcache))
 		return false;
 	slot = folio_swap_slot(folio);
-	return sw->cache[slot] == folio && sw->count[slot] == 0;
+	for (unsigned long j = 0; j < folio_nr_pages(folio); j++)
+		if (sw->cache[slot + j] != folio || sw->count[slot + j])
+			return false;
+	return true;
 }
 
 void swap_dup(struct pinmm *eng, uint64_t slot)
@@ -144,30 +259,44 @@ void swap_free(struct pinmm *eng, uint64_t slot)
 {
 	struct pm_swap *sw = &eng->swap;
 	struct pinmm_page *folio = NULL;
-	uint8_t *buf = NULL;
 
 	pm_mutex_lock(&sw->lock);
 	if (--sw->count[slot] == 0) {
 		struct pinmm_page *f = sw->cache[slot];
 
 		if (f && swap_cache_idle_locked(sw, f)) {
-			buf = swap_cache_del_locked(sw, f);
+			swap_cache_del_locked(sw, f);
 			folio = f;
 		} else {
-			buf = slot_release_locked(sw, slot);
+			slot_release_locked(sw, slot);
 		}
 	}
 	pm_mutex_unlock(&sw->lock);
-	free(buf);
 	if (folio)
-		folio_put(folio);
+		folio_put_refs(folio, (int)folio_nr_pages(folio));
 }
 
-void swap_write(struct pinmm *eng, uint64_t slot, const void *frame)
+static bool buf_zero(const uint8_t *buf)
 {
-	pm_mutex_lock(&eng->swap.lock);
-	frame_copy_from(eng->swap.data[slot], frame, PINMM_PAGE_SIZE);
-	pm_mutex_unlock(&eng->swap.lock);
+	return !buf[0] && !memcmp(buf, buf + 1, PINMM_PAGE_SIZE - 1);
+}
+
+void swap_write_folio(struct pinmm *eng, uint64_t slot, struct pinmm_page *folio)
+{
+	struct pm_swap *sw = &eng->swap;
+	unsigned long nr = folio_nr_pages(folio);
+	bool zero = true;
+
+	pm_mutex_lock(&sw->lock);
+	for (unsigned long j = 0; j < nr; j++) {
+		frame_copy_from(sw->data[slot + j], eng_page_virt(eng, folio + j), PINMM_PAGE_SIZE);
+		zero = zero && buf_zero(sw->data[slot + j]);
+	}
+	/* swap_writeout(): the zeromap is the whole folio's, set only when
+	 * every page of it is zeros */
+	for (unsigned long j = 0; j < nr; j++)
+		sw->zeromap[slot + j] = zero;
+	pm_mutex_unlock(&sw->lock);
 }
 
 void swap_destroy(struct pinmm *eng)
@@ -177,6 +306,9 @@ void swap_destroy(struct pinmm *eng)
 	free(eng->swap.data);
 	free(eng->swap.count);
 	free(eng->swap.cache);
+	free(eng->swap.zeromap);
+	free(eng->swap.cl_order);
+	free(eng->swap.cl_used);
 	pm_mutex_destroy(&eng->swap.lock);
 }
 
@@ -185,29 +317,35 @@ void swap_destroy(struct pinmm *eng)
 long add_to_swap(struct pinmm *eng, struct pinmm_page *folio)
 {
 	struct pm_swap *sw = &eng->swap;
+	unsigned long nr = folio_nr_pages(folio);
 	long slot;
 
 	/* cached already (swapped in while another entry refers to the
-	 * slot): hold that slot, in the same breath as the look, since the
-	 * last entry's swap_free() may take the folio out meanwhile */
+	 * slot, or left there by a reclaim that met a pin): hold its slots,
+	 * in the same breath as the look, since the last entry's swap_free()
+	 * may take the folio out meanwhile */
 	pm_mutex_lock(&sw->lock);
 	if (page_test(folio, PG_swapcache)) {
 		slot = (long)folio_swap_slot(folio);
-		sw->count[slot]++;
+		for (unsigned long j = 0; j < nr; j++)
+			sw->count[slot + (long)j]++;
 		pm_mutex_unlock(&sw->lock);
 		return slot;
 	}
 	pm_mutex_unlock(&sw->lock);
-	/* only reclaim, which holds the folio lock, adds a mapped folio */
-	slot = swap_alloc(eng);
+	/* only reclaim, which holds the folio lock, adds a mapped folio; a
+	 * large one needs a run of slots (folio_alloc_swap()) */
+	slot = swap_alloc_order(eng, folio_order(folio));
 	if (slot < 0)
 		return slot;
-	folio_get(folio);	/* the cache's reference */
+	folio_get_refs(folio, (int)nr);	/* the cache's, one per page */
 	pm_mutex_lock(&sw->lock);
 	__atomic_store_n(&folio->private, (uint64_t)slot, __ATOMIC_RELAXED);
 	page_set(folio, PG_swapcache);
-	sw->cache[slot] = folio;
-	sw->count[slot] = 1;
+	for (unsigned long j = 0; j < nr; j++) {
+		sw->cache[slot + (long)j] = folio;
+		sw->count[slot + (long)j] = 1;
+	}
 	pm_mutex_unlock(&sw->lock);
 	return slot;
 }
@@ -256,32 +394,30 @@ bool swap_cache_holds(struct pinmm *eng, struct pinmm_page *folio, uint64_t slot
 	bool ret;
 
 	pm_mutex_lock(&sw->lock);
-	ret = page_test(folio, PG_swapcache) && folio_swap_slot(folio) == slot &&
-	      slot < sw->nr && sw->cache[slot] == folio;
+	ret = page_test(folio, PG_swapcache) && slot - folio_swap_slot(folio) <
+	      folio_nr_pages(folio) && slot < sw->nr && sw->cache[slot] == folio;
 	pm_mutex_unlock(&sw->lock);
 	return ret;
 }
 
 /* Delete folio from the cache if its refcount is refs (any when refs < 0)
- * and, when idle, no entry refers to its slot; drops the cache's
- * reference. */
+ * and, when idle, no entry refers to its slots; drops the cache's
+ * references. */
 static bool swap_cache_try_delete(struct pinmm *eng, struct pinmm_page *folio, int refs,
 				  bool idle)
 {
 	struct pm_swap *sw = &eng->swap;
-	uint8_t *buf = NULL;
 	bool removed = false;
 
 	pm_mutex_lock(&sw->lock);
 	if (page_test(folio, PG_swapcache) && (refs < 0 || folio_ref_count(folio) == refs) &&
 	    (!idle || swap_cache_idle_locked(sw, folio))) {
-		buf = swap_cache_del_locked(sw, folio);
+		swap_cache_del_locked(sw, folio);
 		removed = true;
 	}
 	pm_mutex_unlock(&sw->lock);
-	free(buf);
 	if (removed)
-		folio_put(folio);
+		folio_put_refs(folio, (int)folio_nr_pages(folio));
 	return removed;
 }
 
@@ -294,4 +430,33 @@ bool folio_free_swap(struct pinmm *eng, struct pinmm_page *folio)
 {
 	/* the common answer without the lock */
 	return page_test(folio, PG_swapcache) && swap_cache_try_delete(eng, folio, -1, true);
+}
+
+int swap_count(struct pinmm *eng, uint64_t slot)
+{
+	int n;
+
+	pm_mutex_lock(&eng->swap.lock);
+	n = slot < eng->swap.nr && eng->swap.data[slot] ? eng->swap.count[slot] : 0;
+	pm_mutex_unlock(&eng->swap.lock);
+	return n;
+}
+
+int swap_read_uncached(struct pinmm *eng, uint64_t slot, unsigned long nr,
+		       struct pinmm_page *folio)
+{
+	struct pm_swap *sw = &eng->swap;
+	int ret = 0;
+
+	pm_mutex_lock(&sw->lock);
+	for (unsigned long j = 0; j < nr && !ret; j++)
+		if (slot + j >= sw->nr || !sw->data[slot + j] || !sw->count[slot + j] ||
+		    sw->cache[slot + j] || sw->zeromap[slot + j] != sw->zeromap[slot])
+			ret = -EBUSY;
+	/* the entries' counts keep the slots, and nobody writes a slot
+	 * that no folio is cached for */
+	for (unsigned long j = 0; j < nr && !ret; j++)
+		frame_copy_to(eng_page_virt(eng, folio + j), sw->data[slot + j], PINMM_PAGE_SIZE);
+	pm_mutex_unlock(&sw->lock);
+	return ret;
 }

@@ -154,6 +154,7 @@ const char *pinmm_explore_find_in_engine(struct pinmm *eng, const void *obj, uin
 		{ &eng->objects_lock, "mmlist_lock" },
 		{ &eng->ksm.lock, "ksm_thread_mutex" },
 		{ &eng->swap.lock, "swap_lock" },
+		{ &eng->split_queue.lock, "split_queue_lock" },
 		{ &eng->kthread_lock, "kthread lock" },
 		{ &eng->pin_records.lock, "pin records lock" },
 		{ &eng->mem.zones[PINMM_ZONE_NORMAL].lock, "zone normal lock" },
