@@ -19,6 +19,8 @@ print("forked", r["forked"])
 print("found", r["found"], "exhausted", r["exhausted"], "executions", r["executions"])
 for m in sorted({c["message"] for c in r.get("counterexamples", [])}):
 	print("failure", m)
+for m in r["messages"]:
+	print("message", m)
 for o in r["outcomes"]:
 	print("outcome", o)'
 }

@@ -107,6 +107,7 @@ struct scn_state {
 	struct pinmm_scn_result res;
 	bool completed;		/* main has not stopped */
 	bool ended;		/* rt_end() done */
+	bool ran;		/* threads ran on it (a fork server's template never does) */
 };
 
 static void *scn_setup(void *arg)
@@ -134,6 +135,7 @@ static void scn_thread(void *state, unsigned tid)
 	struct scn_state *s = state;
 	int t = s->c->map[tid];
 
+	s->ran = true;
 	if (s->completed)
 		rt_run_range(&s->rt.threads[t], &s->c->scn->threads[t].body, 0,
 			     s->c->scn->threads[t].body.nr);
@@ -162,10 +164,16 @@ static void scn_teardown(void *state)
 	struct scn_state *s = state;
 
 	if (!s->ended) {
-		/* an aborted execution (deadlock, livelock): check() did not run */
+		/* an aborted execution (deadlock, livelock): check() did not
+		 * run; or a fork server's template, whose threads never ran
+		 * here and which judges nothing */
+		struct pinmm_scn_result last = s->c->last;
+
 		rt_end(&s->rt, false);
 		s->c->last = s->res;
 		s->c->last.outcome = PINMM_SCN_FAIL;
+		if (!s->ran)
+			s->c->last = last;
 	}
 	rt_release(&s->rt);
 	free(s);
