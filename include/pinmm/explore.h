@@ -106,10 +106,10 @@ struct pinmm_explore_cfg {
 	/* after a failure, go on to the end of the search, keeping each
 	 * distinct failure (its first schedule) in result.failures */
 	bool keep_going;
-	/* where executions start: AUTO forks each one from a set-up run once
-	 * (a template) when that set-up took 2 ms or more, else runs set-up
-	 * for each in the explorer's process (NEVER); ALWAYS forks. Traces
-	 * and replays always run at home. */
+	/* where executions start: ALWAYS forks each one from a set-up run
+	 * once (a template); NEVER runs set-up for each in the explorer's
+	 * process; AUTO times a few executions each way and goes on the
+	 * faster. Traces and replays always run at home. */
 	enum pinmm_explore_fork { PINMM_EXPLORE_FORK_AUTO, PINMM_EXPLORE_FORK_NEVER,
 				  PINMM_EXPLORE_FORK_ALWAYS } fork;
 	/* collect the distinct end states (ops->outcome) into result.outcomes:
@@ -153,7 +153,7 @@ struct pinmm_explore_result {
 	size_t nr_failures;
 	unsigned long failing_executions;
 	unsigned long prefixes;		/* DFS: schedule prefixes this shard ran */
-	bool forked;			/* executions were forked from a template */
+	bool forked;			/* the search went on forking from a template */
 	double setup_seconds;		/* the template's set-up, when one was made */
 	/* with cfg.outcomes: the distinct end states, sorted (malloc'd) */
 	uint64_t *outcomes;

@@ -174,7 +174,7 @@ int pinmm_report_explore(FILE *out, const struct pinmm_scenario *scn, const char
 		fprintf(out, "  %lu executions in %.3f s: %.0f executions/s\n", ex->executions,
 			ex->seconds, rate(ex));
 		if (ex->forked)
-			fprintf(out, "  each execution forked from a set-up made once (%.1f ms)\n",
+			fprintf(out, "  executions forked from a set-up made once (%.1f ms)\n",
 				ex->setup_seconds * 1e3);
 		if (opt->cfg.outcomes)
 			fprintf(out, "  %zu distinct end state%s\n", ex->nr_outcomes,

@@ -119,8 +119,8 @@ static int parse_schedule(const char *text, struct replay_strategy *r)
 
 /* --------------------------------------------------------- executions --- */
 
-/* set-up that takes longer than this is done once and forked */
-#define FORK_MIN_SETUP 0.002
+/* --fork auto's trial: executions timed each way */
+#define FORK_TRIAL 4
 
 /* The scheduler of the exploration under way: one at a time per process,
  * since the preemption hook is process-wide. */
@@ -151,25 +151,75 @@ static int add_outcome(struct pinmm_explore_result *res, uint64_t h)
 	return 0;
 }
 
+static int execute_forked(struct pm_search *s, struct pm_sched_run *run, bool *failed,
+			  char *msg, size_t len)
+{
+	uint64_t h;
+	bool has = false;
+	int err = pm_fork_server_execute(s->fs, run, s->cfg && s->cfg->outcomes, &h, &has,
+					 failed, msg, len);
+
+	if (!err && run->aborted) {
+		*failed = true;
+		snprintf(msg, len, "%s", run->why);
+	}
+	if (!err && has)
+		err = add_outcome(s->res, h);
+	return err;
+}
+
+static int execute_home(struct pm_search *s, struct pm_sched_run *run, bool *failed,
+			char *msg, size_t len);
+
+/*
+ * --fork auto: which way is faster depends on what set-up costs against
+ * what a fork, its child's copy-on-write faults and its threads cost (a
+ * sanitizer build makes forks slow; a large set-up makes home slow), so
+ * it is measured: FORK_TRIAL executions at home, then forked while a
+ * forked one is not slower than the home mean; the faster goes on.
+ */
+static int execute_auto(struct pm_search *s, struct pm_sched_run *run, bool *failed,
+			char *msg, size_t len)
+{
+	bool forked = s->trial_home >= FORK_TRIAL;
+	double t0 = pm_now(), t;
+	int err = forked ? execute_forked(s, run, failed, msg, len)
+			 : execute_home(s, run, failed, msg, len);
+
+	t = pm_now() - t0;
+	if (forked) {
+		s->trial_forked++;
+		s->time_forked += t;
+	} else {
+		s->trial_home++;
+		s->time_home += t;
+	}
+	if (forked && (s->trial_forked == FORK_TRIAL ||
+		       t > s->time_home / s->trial_home)) {
+		s->decided = true;
+		if (s->time_forked / s->trial_forked >= s->time_home / s->trial_home) {
+			pm_fork_server_stop(s->fs);
+			s->fs = NULL;
+		}
+		s->res->forked = s->fs != NULL;
+	}
+	return err;
+}
+
 int pm_search_execute(struct pm_search *s, struct pm_sched_run *run, bool *failed,
 		      char *msg, size_t len)
 {
+	if (s->fs && !run->want_trace)
+		return s->decided ? execute_forked(s, run, failed, msg, len)
+				  : execute_auto(s, run, failed, msg, len);
+	return execute_home(s, run, failed, msg, len);
+}
+
+static int execute_home(struct pm_search *s, struct pm_sched_run *run, bool *failed,
+			char *msg, size_t len)
+{
 	int err;
 
-	if (s->fs && !run->want_trace) {
-		uint64_t h;
-		bool has = false;
-
-		err = pm_fork_server_execute(s->fs, run, s->cfg && s->cfg->outcomes, &h, &has,
-					     failed, msg, len);
-		if (!err && run->aborted) {
-			*failed = true;
-			snprintf(msg, len, "%s", run->why);
-		}
-		if (!err && has)
-			err = add_outcome(s->res, h);
-		return err;
-	}
 	run->ops = s->ops;
 	run->state = s->ops->setup(s->ctx);
 	if (!run->state)
@@ -388,9 +438,8 @@ int pinmm_explore(const struct pinmm_explore_ops *ops, void *ctx,
 	if (!sched)
 		return -ENOMEM;
 	if (cfg->fork != PINMM_EXPLORE_FORK_NEVER) {
-		/* set-up once; worth a fork per execution only when it costs
-		 * more than the fork (about a millisecond here, more with a
-		 * large template to copy) */
+		/* the template: set-up once (auto measures whether forking
+		 * from it pays, execute_auto()) */
 		double t0 = pm_now();
 
 		err = pm_fork_server_start(&s.fs, ops, ctx);
@@ -400,11 +449,8 @@ int pinmm_explore(const struct pinmm_explore_ops *ops, void *ctx,
 			return err;
 		}
 		res->setup_seconds = pm_now() - t0;
-		if (cfg->fork == PINMM_EXPLORE_FORK_AUTO && res->setup_seconds < FORK_MIN_SETUP) {
-			pm_fork_server_stop(s.fs);
-			s.fs = NULL;
-		}
-		res->forked = s.fs != NULL;
+		s.decided = cfg->fork == PINMM_EXPLORE_FORK_ALWAYS;
+		res->forked = s.decided;
 	}
 	s.start = s.last_progress = start;
 	/* a sharded search splits the plain tree (the reduction's backtrack

@@ -15,6 +15,11 @@ struct pm_search {
 	struct pinmm_explore_result *res;
 	double start, last_progress;
 	struct pm_fork_server *fs;	/* executions forked from a template */
+	/* --fork auto: a few executions at home, then a few forked, timed;
+	 * the faster way runs the rest (both give the same executions) */
+	unsigned trial_home, trial_forked;
+	double time_home, time_forked;
+	bool decided;
 };
 
 /* Whether choosing t at decision d keeps the schedule within the bound. */
