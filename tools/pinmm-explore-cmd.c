@@ -408,6 +408,8 @@ static int run_verb(int argc, char **argv, bool replay)
 		else
 			fprintf(stderr, "pinmm %s: %s\n", verb,
 				ret == -EINVAL ? "the schedule is not a schedule string (STEP:THREAD,...)"
+				: ret == -EOPNOTSUPP && pinmm_scenario_explorer_built()
+				? "--fork always: a ThreadSanitizer build cannot fork executions"
 				: ret == -EOPNOTSUPP ? "this pinmm was built without the explorer"
 				: strerror(-ret));
 		pinmm_scenario_free(scn);

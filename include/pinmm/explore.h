@@ -109,7 +109,8 @@ struct pinmm_explore_cfg {
 	/* where executions start: ALWAYS forks each one from a set-up run
 	 * once (a template); NEVER runs set-up for each in the explorer's
 	 * process; AUTO times a few executions each way and goes on the
-	 * faster. Traces and replays always run at home. */
+	 * faster. Traces and replays always run at home. A ThreadSanitizer
+	 * build runs every execution at home (ALWAYS: -EOPNOTSUPP). */
 	enum pinmm_explore_fork { PINMM_EXPLORE_FORK_AUTO, PINMM_EXPLORE_FORK_NEVER,
 				  PINMM_EXPLORE_FORK_ALWAYS } fork;
 	/* collect the distinct end states (ops->outcome) into result.outcomes:

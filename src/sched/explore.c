@@ -437,7 +437,12 @@ int pinmm_explore(const struct pinmm_explore_ops *ops, void *ctx,
 	sched = pm_sched_new(ops->nr_threads);
 	if (!sched)
 		return -ENOMEM;
-	if (cfg->fork != PINMM_EXPLORE_FORK_NEVER) {
+	if (cfg->fork == PINMM_EXPLORE_FORK_ALWAYS && !pm_fork_server_supported()) {
+		pm_sched_free(sched);
+		sched = NULL;
+		return -EOPNOTSUPP;
+	}
+	if (cfg->fork != PINMM_EXPLORE_FORK_NEVER && pm_fork_server_supported()) {
 		/* the template: set-up once (auto measures whether forking
 		 * from it pays, execute_auto()) */
 		double t0 = pm_now();

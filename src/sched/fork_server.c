@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../base/compiler.h"
 #include "fork_server.h"
 
 /* what a child hands back; the decisions and accesses follow it */
@@ -53,6 +54,15 @@ struct pm_fork_server {
 	void *state;		/* the template: set-up done, never run */
 	struct fs_result *shm;
 };
+
+bool pm_fork_server_supported(void)
+{
+#ifdef PM_TSAN
+	return false;
+#else
+	return true;
+#endif
+}
 
 int pm_fork_server_start(struct pm_fork_server **out, const struct pinmm_explore_ops *ops,
 			 void *ctx)
