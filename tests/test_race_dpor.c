@@ -161,6 +161,8 @@ static size_t explore(const struct program *prog, enum pinmm_explore_strategy st
 	assert_int_equal(pinmm_explore(&ops, (void *)prog, &cfg, &r), 0);
 	assert_true(r.exhausted);
 	assert_false(r.found);
+	/* the traces are kept in this process: the default never forks */
+	assert_false(r.forked);
 	*executions = r.executions;
 	pinmm_explore_result_free(&r);
 	n = nr_traces;

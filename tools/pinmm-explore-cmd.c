@@ -212,7 +212,8 @@ static int run_verb(int argc, char **argv, bool replay)
 	const char *usage = replay ? pinmm_usage_replay : pinmm_usage_explore;
 	const char *verb = replay ? "replay" : "explore";
 	struct pinmm_report_options ropt = { .colour = isatty(STDOUT_FILENO) && !getenv("NO_COLOR") };
-	struct pinmm_scn_explore_options opt = { .cfg = { .strategy = PINMM_EXPLORE_DFS } };
+	struct pinmm_scn_explore_options opt = { .cfg = { .strategy = PINMM_EXPLORE_DFS,
+							   .fork = PINMM_EXPLORE_FORK_AUTO } };
 	struct pinmm_scn_explore_result res;
 	struct pinmm_scenario *scn;
 	const char *policy = NULL, *dot = NULL, *schedule = NULL;

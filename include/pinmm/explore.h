@@ -106,12 +106,15 @@ struct pinmm_explore_cfg {
 	/* after a failure, go on to the end of the search, keeping each
 	 * distinct failure (its first schedule) in result.failures */
 	bool keep_going;
-	/* where executions start: ALWAYS forks each one from a set-up run
-	 * once (a template); NEVER runs set-up for each in the explorer's
-	 * process; AUTO times a few executions each way and goes on the
-	 * faster. Traces and replays always run at home. A ThreadSanitizer
-	 * build runs every execution at home (ALWAYS: -EOPNOTSUPP). */
-	enum pinmm_explore_fork { PINMM_EXPLORE_FORK_AUTO, PINMM_EXPLORE_FORK_NEVER,
+	/* where executions start: NEVER (the default) runs set-up for each
+	 * in the explorer's process; ALWAYS forks each one from a set-up run
+	 * once (a template); AUTO times a few executions each way and goes
+	 * on the faster. A forked execution's threads and check() run in the
+	 * child: only what check() answers (and ops->outcome) comes back, so
+	 * ops that keep results in ctx need NEVER. Traces and replays always
+	 * run at home. A ThreadSanitizer build runs every execution at home
+	 * (ALWAYS: -EOPNOTSUPP). */
+	enum pinmm_explore_fork { PINMM_EXPLORE_FORK_NEVER, PINMM_EXPLORE_FORK_AUTO,
 				  PINMM_EXPLORE_FORK_ALWAYS } fork;
 	/* collect the distinct end states (ops->outcome) into result.outcomes:
 	 * equivalent schedules end alike, so the reduced search must reach

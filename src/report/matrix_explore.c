@@ -96,7 +96,7 @@ bool pm_matrix_explore_cell(const struct pinmm_scenario *scn, struct pinmm_cell 
 	struct pinmm_scn_explore_options opt = {
 		.policy = c->policy,
 		.cfg = { .strategy = PINMM_EXPLORE_DFS, .bound = bound,
-			 .budget_seconds = cell_budget() },
+			 .budget_seconds = cell_budget(), .fork = PINMM_EXPLORE_FORK_AUTO },
 	};
 	struct pinmm_scn_explore_result r;
 	int ret;
