@@ -25,9 +25,7 @@ bool vma_thp_suitable(const struct vm_area *vma, uint64_t haddr)
 /* Set up a fresh THP as anonymous memory of vma at haddr, exclusive. */
 void prep_anon_thp(struct pinmm_page *folio, struct vm_area *vma, uint64_t haddr)
 {
-	page_set(folio, PG_anon);
-	set_folio_mapping(folio, (void *)((uintptr_t)vma->anon_vma | 1));
-	folio->index = vma_page_index(vma, haddr);
+	folio_set_anon(folio, vma, haddr);
 	for (unsigned long j = 0; j < HPAGE_NR; j++)
 		page_set(&folio[j], PG_anon_exclusive);
 	pm_access(&folio->entire_mapcount, PM_ACC_WRITE);

@@ -7,15 +7,18 @@
 
 #include "mm.h"
 
-void page_add_anon_rmap_new(struct pinmm_page *page, struct vm_area *vma,
-			    uint64_t addr)
+void folio_set_anon(struct pinmm_page *folio, struct vm_area *vma, uint64_t addr)
 {
-	struct pinmm_page *folio = page_folio(page);
-
 	page_set(folio, PG_anon);
 	/* the rmap: the family's anon_vma, tagged as Linux's PAGE_MAPPING_ANON */
 	set_folio_mapping(folio, (void *)((uintptr_t)vma->anon_vma | 1));
 	folio->index = vma_page_index(vma, addr);
+}
+
+void page_add_anon_rmap_new(struct pinmm_page *page, struct vm_area *vma,
+			    uint64_t addr)
+{
+	folio_set_anon(page_folio(page), vma, addr);
 	pm_access(&page->mapcount, PM_ACC_WRITE);
 	atomic_store(&page->mapcount, 1);
 	pm_preempt(PM_PT_MAP_CHANGE, page, 1);

@@ -432,6 +432,9 @@ static inline bool page_anon_exclusive(const struct pinmm_page *p)
 	return page_test(p, PG_anon_exclusive);
 }
 
+/* A fresh folio becomes anonymous memory of vma at addr (Linux's
+ * __folio_set_anon): PG_anon, the anon_vma as its mapping, its index. */
+void folio_set_anon(struct pinmm_page *folio, struct vm_area *vma, uint64_t addr);
 /* rmap-side counting of one mapping of page by a PTE */
 void page_add_anon_rmap_new(struct pinmm_page *page, struct vm_area *vma,
 			    uint64_t addr);

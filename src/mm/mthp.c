@@ -105,9 +105,7 @@ int do_anonymous_mthp(struct pinmm_mm *mm, struct vm_area *vma, struct pt_table 
 		folio_put(folio);
 		return 1;
 	}
-	page_set(folio, PG_anon);
-	set_folio_mapping(folio, (void *)((uintptr_t)vma->anon_vma | 1));
-	folio->index = vma_page_index(vma, start);
+	folio_set_anon(folio, vma, start);
 	/* one reference per PTE mapping: the allocation's is the first */
 	folio_get_refs(folio, (int)nr - 1);
 	pte_t prot = vma_pte_flags(vma, flags & FAULT_FLAG_WRITE);

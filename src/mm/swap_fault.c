@@ -138,9 +138,7 @@ static int do_swap_page_large(struct pinmm_mm *mm, struct vm_area *vma, struct p
 		folio_put(folio);
 		return 0;
 	}
-	page_set(folio, PG_anon);
-	set_folio_mapping(folio, (void *)((uintptr_t)vma->anon_vma | 1));
-	folio->index = vma_page_index(vma, start);
+	folio_set_anon(folio, vma, start);
 	folio_get_refs(folio, (int)nr - 1);	/* one per PTE */
 	/* a fresh folio the swap cache never showed: certainly exclusive */
 	pte_t f = vma_pte_flags(vma, false);
