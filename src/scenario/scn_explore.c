@@ -167,13 +167,11 @@ static void scn_teardown(void *state)
 		/* an aborted execution (deadlock, livelock): check() did not
 		 * run; or a fork server's template, whose threads never ran
 		 * here and which judges nothing */
-		struct pinmm_scn_result last = s->c->last;
-
 		rt_end(&s->rt, false);
-		s->c->last = s->res;
-		s->c->last.outcome = PINMM_SCN_FAIL;
-		if (!s->ran)
-			s->c->last = last;
+		if (s->ran) {
+			s->c->last = s->res;
+			s->c->last.outcome = PINMM_SCN_FAIL;
+		}
 	}
 	rt_release(&s->rt);
 	free(s);

@@ -151,6 +151,22 @@ static int add_outcome(struct pinmm_explore_result *res, uint64_t h)
 	return 0;
 }
 
+void pm_search_judge(struct pm_sched_run *run, bool want_outcome, uint64_t *outcome,
+		     bool *has_outcome, bool *failed, char *msg, size_t len)
+{
+	*has_outcome = false;
+	if (run->aborted) {
+		*failed = true;
+		snprintf(msg, len, "%s", run->why);
+		return;
+	}
+	if (want_outcome && run->ops->outcome) {
+		*outcome = run->ops->outcome(run->state);
+		*has_outcome = true;
+	}
+	*failed = run->ops->check(run->state, msg, len) != 0;
+}
+
 static int execute_forked(struct pm_search *s, struct pm_sched_run *run, bool *failed,
 			  char *msg, size_t len)
 {
@@ -159,10 +175,6 @@ static int execute_forked(struct pm_search *s, struct pm_sched_run *run, bool *f
 	int err = pm_fork_server_execute(s->fs, run, s->cfg && s->cfg->outcomes, &h, &has,
 					 failed, msg, len);
 
-	if (!err && run->aborted) {
-		*failed = true;
-		snprintf(msg, len, "%s", run->why);
-	}
 	if (!err && has)
 		err = add_outcome(s->res, h);
 	return err;
@@ -226,14 +238,12 @@ static int execute_home(struct pm_search *s, struct pm_sched_run *run, bool *fai
 		return -ENOMEM;
 	err = pm_sched_execute(sched, run);
 	if (!err) {
-		if (run->aborted) {
-			*failed = true;
-			snprintf(msg, len, "%s", run->why);
-		} else {
-			if (s->cfg && s->cfg->outcomes && s->ops->outcome)
-				err = add_outcome(s->res, s->ops->outcome(run->state));
-			*failed = s->ops->check(run->state, msg, len) != 0;
-		}
+		uint64_t h;
+		bool has;
+
+		pm_search_judge(run, s->cfg && s->cfg->outcomes, &h, &has, failed, msg, len);
+		if (has)
+			err = add_outcome(s->res, h);
 	}
 	s->ops->teardown(run->state);
 	return err;

@@ -35,6 +35,7 @@
 
 #include "../base/compiler.h"
 #include "fork_server.h"
+#include "search.h"
 
 /* what a child hands back; the decisions and accesses follow it */
 struct fs_result {
@@ -119,13 +120,9 @@ static void child(struct pm_fork_server *fs, struct pm_sched_run *run, bool want
 	run->state = fs->state;
 	if (!err)
 		err = pm_sched_execute(s, run);
-	if (!err && !run->aborted) {
-		if (want_outcome && fs->ops->outcome) {
-			r->outcome = fs->ops->outcome(run->state);
-			r->has_outcome = true;
-		}
-		r->failed = fs->ops->check(run->state, r->msg, sizeof(r->msg)) != 0;
-	}
+	if (!err)
+		pm_search_judge(run, want_outcome, &r->outcome, &r->has_outcome, &r->failed,
+				r->msg, sizeof(r->msg));
 	r->aborted = run->aborted;
 	memcpy(r->why, run->why, sizeof(r->why));
 	if (!err && sizeof(*r) + run->nr_dec * sizeof(*run->dec) +

@@ -82,6 +82,20 @@ static void wake_everyone(struct pm_sched *s, int current)
 	pthread_cond_signal(&s->cv);
 }
 
+/* Room for one more of the log *v (nr used, *cap allocated, each size
+ * bytes); the log doubles, from first. The explorer's own memory: out of
+ * it, the test infrastructure cannot go on. */
+static void *log_room(void *v, size_t nr, size_t *cap, size_t size, size_t first)
+{
+	if (nr < *cap)
+		return v;
+	*cap = *cap ? 2 * *cap : first;
+	v = realloc(v, *cap * size);
+	if (!v)
+		abort();
+	return v;
+}
+
 /*
  * Decide who runs next and hand over; s->m held. Returns with s->m held
  * and the caller running again (or finished).
@@ -130,13 +144,7 @@ static void reschedule(struct pm_sched *s, struct sched_thread *me, unsigned end
 		} else {
 			next = pm_sched_default(yielding ? -1 : cur, choices);
 		}
-		if (run->nr_dec == s->cap_dec) {
-			s->cap_dec = s->cap_dec ? 2 * s->cap_dec : 256;
-			struct pm_decision *d = realloc(run->dec, s->cap_dec * sizeof(*d));
-			if (!d)
-				abort();	/* test infrastructure out of memory */
-			run->dec = d;
-		}
+		run->dec = log_room(run->dec, run->nr_dec, &s->cap_dec, sizeof(*run->dec), 256);
 		run->dec[run->nr_dec++] = (struct pm_decision){
 			.chosen = (uint8_t)next, .current = (uint8_t)(cur < 0 ? 0xff : cur),
 			.enabled = (uint8_t)choices, .acc = (uint32_t)run->nr_acc,
@@ -233,13 +241,8 @@ static void sched_hook(enum pm_point pt, const void *obj, uint64_t val, void *ar
 		return;
 	pthread_mutex_lock(&s->m);
 	if (s->run->want_trace) {
-		if (s->run->nr_trace == s->cap_trace) {
-			s->cap_trace = s->cap_trace ? 2 * s->cap_trace : 512;
-			void *t = realloc(s->run->trace, s->cap_trace * sizeof(*s->run->trace));
-			if (!t)
-				abort();
-			s->run->trace = t;
-		}
+		s->run->trace = log_room(s->run->trace, s->run->nr_trace, &s->cap_trace,
+					 sizeof(*s->run->trace), 512);
 		struct pinmm_trace_event *e = &s->run->trace[s->run->nr_trace++];
 
 		*e = (struct pinmm_trace_event){
@@ -286,13 +289,7 @@ static void sched_access(const void *obj, enum pm_access_kind kind, void *arg)
 		d->acc_overflow |= kind == PM_ACC_READ ? PM_OVERFLOW_READ : PM_OVERFLOW_WRITE;
 		return;
 	}
-	if (run->nr_acc == s->cap_acc) {
-		s->cap_acc = s->cap_acc ? 2 * s->cap_acc : 1024;
-		struct pm_access *a = realloc(run->acc, s->cap_acc * sizeof(*a));
-		if (!a)
-			abort();	/* test infrastructure out of memory */
-		run->acc = a;
-	}
+	run->acc = log_room(run->acc, run->nr_acc, &s->cap_acc, sizeof(*run->acc), 1024);
 	run->acc[run->nr_acc++] = (struct pm_access){ obj, (uint8_t)kind };
 	d->nr_acc++;
 }

@@ -32,6 +32,11 @@ static inline bool pm_search_allowed(const struct pm_decision *d, int t, unsigne
 }
 
 double pm_now(void);
+/* Judge an execution whose threads ran on run->state: an aborted one fails
+ * with its why; else its end state when asked (*has_outcome), then
+ * check(). At home and in a fork server's child alike. */
+void pm_search_judge(struct pm_sched_run *run, bool want_outcome, uint64_t *outcome,
+		     bool *has_outcome, bool *failed, char *msg, size_t len);
 /* Run one execution; *failed set when check() (or the scheduler) says so. */
 int pm_search_execute(struct pm_search *s, struct pm_sched_run *run, bool *failed,
 		      char *msg, size_t len);
