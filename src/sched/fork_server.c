@@ -65,6 +65,15 @@ bool pm_fork_server_supported(void)
 #endif
 }
 
+bool pm_fork_server_auto(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return false;	/* a search under ASan hung in CI once auto forked */
+#else
+	return pm_fork_server_supported();
+#endif
+}
+
 int pm_fork_server_start(struct pm_fork_server **out, const struct pinmm_explore_ops *ops,
 			 void *ctx)
 {
