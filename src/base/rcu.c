@@ -45,6 +45,19 @@ void pm_call_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *))
 	PM_URCU(call_rcu)(head, fn);
 }
 
+void pm_rcu_fork_quiesce(void)
+{
+	/* the worker exists before the pause: a child that had to create one
+	 * would wait for the creation lock the pause holds */
+	(void)PM_URCU(get_default_call_rcu_data)();
+	PM_URCU(call_rcu_before_fork)();
+}
+
+void pm_rcu_fork_resume(void)
+{
+	PM_URCU(call_rcu_after_fork_parent)();
+}
+
 struct pm_rcu_domain *pm_rcu_domain_new(void)
 {
 	struct pm_rcu_domain *d = malloc(sizeof(*d));

@@ -83,6 +83,20 @@ void pm_rcu_domain_put(struct pm_rcu_domain *d);
  * fn must start with pm_rcu_callback_begin(head). */
 void pm_call_rcu(struct rcu_head *head, void (*fn)(struct rcu_head *));
 
+/*
+ * fork() copies only the calling thread. liburcu's call_rcu worker may be
+ * inside a callback (in free(): a sanitizer's allocator has no fork
+ * handlers, so its lock stays taken in the child) or inside a grace period
+ * (holding the registry lock every new reader's registration takes): a
+ * child forked then hangs at its first malloc or its first new reader.
+ * Between pm_rcu_fork_quiesce() and pm_rcu_fork_resume() the worker is
+ * parked outside all of that, so a child forked in between finds those
+ * locks free. The child's callbacks queue for a worker it has not got,
+ * which suits a child that _exit()s: they only free memory.
+ */
+void pm_rcu_fork_quiesce(void);
+void pm_rcu_fork_resume(void);
+
 static inline void pm_rcu_callback_begin(struct rcu_head *head)
 {
 #ifdef PM_TSAN

@@ -452,8 +452,7 @@ int pinmm_explore(const struct pinmm_explore_ops *ops, void *ctx,
 		sched = NULL;
 		return -EOPNOTSUPP;
 	}
-	if ((cfg->fork == PINMM_EXPLORE_FORK_ALWAYS && pm_fork_server_supported()) ||
-	    (cfg->fork == PINMM_EXPLORE_FORK_AUTO && pm_fork_server_auto())) {
+	if (cfg->fork != PINMM_EXPLORE_FORK_NEVER && pm_fork_server_supported()) {
 		/* the template: set-up once (auto measures whether forking
 		 * from it pays, execute_auto()) */
 		double t0 = pm_now();

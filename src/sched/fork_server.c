@@ -20,8 +20,11 @@
  * PCT's priorities) is the parent's too, and the answers are checked to
  * agree.
  *
- * RCU in the child: the call_rcu worker thread is not copied, so
- * callbacks the child queues never run; they only free memory, which goes
+ * RCU: from start to stop the call_rcu worker is parked
+ * (pm_rcu_fork_quiesce()), so no fork catches it holding a lock the child
+ * needs; an ASan search hung in CI on exactly that before. Callbacks the
+ * parent's home executions queue meanwhile (traces are replayed at home)
+ * run after stop; the child's never run, they only free memory, which goes
  * with the child. Nothing in the engine waits for a grace period.
  */
 #ifdef PINMM_EXPLORE
@@ -34,6 +37,7 @@
 #include <unistd.h>
 
 #include "../base/compiler.h"
+#include "../base/rcu.h"
 #include "fork_server.h"
 #include "search.h"
 
@@ -65,15 +69,6 @@ bool pm_fork_server_supported(void)
 #endif
 }
 
-bool pm_fork_server_auto(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-	return false;	/* a search under ASan hung in CI once auto forked */
-#else
-	return pm_fork_server_supported();
-#endif
-}
-
 int pm_fork_server_start(struct pm_fork_server **out, const struct pinmm_explore_ops *ops,
 			 void *ctx)
 {
@@ -94,6 +89,7 @@ int pm_fork_server_start(struct pm_fork_server **out, const struct pinmm_explore
 		free(fs);
 		return -ENOMEM;
 	}
+	pm_rcu_fork_quiesce();
 	*out = fs;
 	return 0;
 }
@@ -102,6 +98,7 @@ void pm_fork_server_stop(struct pm_fork_server *fs)
 {
 	if (!fs)
 		return;
+	pm_rcu_fork_resume();
 	fs->ops->teardown(fs->state);
 	munmap(fs->shm, FS_SHM_BYTES);
 	free(fs);

@@ -13,9 +13,6 @@ struct pm_fork_server;
 /* Not in a ThreadSanitizer build: it does not let the child of a
  * multithreaded process start threads. */
 bool pm_fork_server_supported(void);
-/* Whether --fork auto may try forking: not under AddressSanitizer, where
- * a search hung once auto forked (only --fork always forks there). */
-bool pm_fork_server_auto(void);
 
 /* Run ops->setup(ctx) once: the template every execution starts from. */
 int pm_fork_server_start(struct pm_fork_server **fs, const struct pinmm_explore_ops *ops,

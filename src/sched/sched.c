@@ -39,6 +39,7 @@ struct pm_sched {
 	unsigned long gen;	/* executions started; workers wait for the next */
 	bool quit;
 	unsigned nr;
+	unsigned ready;		/* workers waiting for their first execution */
 	struct sched_thread t[PINMM_EXPLORE_MAX_THREADS];
 	int current;		/* the thread allowed to run; -1: none */
 	unsigned preemptions;
@@ -355,6 +356,8 @@ static void *thread_main(void *arg)
 
 	self = t;
 	pthread_mutex_lock(&s->m);
+	s->ready++;
+	pthread_cond_signal(&s->cv);
 	for (;;) {
 		while (s->gen == seen && !s->quit)
 			pthread_cond_wait(&t->cv, &s->m);
@@ -398,7 +401,29 @@ struct pm_sched *pm_sched_new(unsigned nr)
 			return NULL;
 		}
 	}
+	/*
+	 * Back only when every worker waits for work: a new thread's start
+	 * (the C library's and a sanitizer's set-up before thread_main)
+	 * allocates, and a fork server forks right after set-up. A fork that
+	 * caught a worker there left the child's copy of the allocator's lock
+	 * taken for good; with ASan, whose allocator has no fork handlers, a
+	 * search hung that way in CI.
+	 */
+	pthread_mutex_lock(&s->m);
+	while (s->ready < nr)
+		pthread_cond_wait(&s->cv, &s->m);
+	pthread_mutex_unlock(&s->m);
 	return s;
+}
+
+unsigned pm_sched_ready(struct pm_sched *s)
+{
+	unsigned ready;
+
+	pthread_mutex_lock(&s->m);
+	ready = s->ready;
+	pthread_mutex_unlock(&s->m);
+	return ready;
 }
 
 void pm_sched_free(struct pm_sched *s)

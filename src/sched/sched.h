@@ -89,8 +89,12 @@ struct pm_sched_run {
 };
 
 struct pm_sched;
-/* A scheduler with nr worker threads, reused by every execution. */
+/* A scheduler with nr worker threads, reused by every execution; each
+ * waits for work when it returns (none is still starting: a fork may
+ * follow at once). */
 struct pm_sched *pm_sched_new(unsigned nr);
+/* how many workers have started and wait for work */
+unsigned pm_sched_ready(struct pm_sched *s);
 void pm_sched_free(struct pm_sched *s);
 /* Run one execution of run->ops' threads on run->state. */
 int pm_sched_execute(struct pm_sched *s, struct pm_sched_run *run);
