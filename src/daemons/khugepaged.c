@@ -19,6 +19,8 @@
 
 #include <pinmm/daemons.h>
 
+#include <string.h>
+
 #include "../mem/frame_io.h"
 #include "../mm/mm.h"
 #include "daemons.h"
@@ -156,7 +158,9 @@ static int collapse_huge_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t
 	/* the memory comes first: after the protocol nothing may fail */
 	if (pmd_deposit(pmd, i))
 		return -ENOMEM;
-	folio = pm_alloc_folio(eng, PINMM_HPAGE_ORDER, PM_GFP_MOVABLE | PM_GFP_ZERO);
+	/* not zeroed: every page is copied or cleared below, as Linux's
+	 * __collapse_huge_page_copy() does */
+	folio = pm_alloc_folio(eng, PINMM_HPAGE_ORDER, PM_GFP_MOVABLE);
 	if (!folio)
 		return -ENOMEM;
 
@@ -193,15 +197,20 @@ static int collapse_huge_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t
 	/* copy, and let go of the small pages */
 	uint8_t *dst = eng_page_virt(eng, folio);
 	for (unsigned j = 0; j < PT_ENTRIES; j++) {
-		if (pte_none(atomic_load(&pte->ent[j])))
-			continue;	/* nothing to clear: no step to interleave */
-		pte_t e = pt_xchg(pte, j, 0);
+		uint8_t *to = dst + j * PINMM_PAGE_SIZE;
+		pte_t e = atomic_load(&pte->ent[j]);
 
+		/* an empty entry has nothing to clear: no step to interleave */
+		if (!pte_none(e))
+			e = pt_xchg(pte, j, 0);
 		if (pte_present(e) && !pte_special(e)) {
-			frame_copy(dst + j * PINMM_PAGE_SIZE,
-				   pm_pfn_to_virt(&eng->mem, pte_pfn(e)), PINMM_PAGE_SIZE);
+			frame_copy(to, pm_pfn_to_virt(&eng->mem, pte_pfn(e)), PINMM_PAGE_SIZE);
 			zap_present_pte(eng, e);
-		}	/* empty, or the zero page: the THP came zeroed */
+		} else {
+			/* empty, or the zero page; the folio is nobody's yet,
+			 * as when the allocator zeroes it */
+			memset(to, 0, PINMM_PAGE_SIZE);
+		}
 	}
 	prep_anon_thp(folio, vma, haddr);
 	/* the emptied PTE table is set aside for a later split (a GUP-fast
