@@ -162,6 +162,7 @@ struct dpor {
 	size_t branch;			/* the decision tried anew; SIZE_MAX: none */
 	uint32_t (*clock)[PINMM_EXPLORE_MAX_THREADS];	/* per step */
 	uint32_t *idx;			/* per step: its number in its thread */
+	uint32_t *block;		/* per step: where its thread's run of steps began */
 	size_t cap_clock;
 	struct obj_slot *table;
 	uint32_t table_size, gen, nr_objs;
@@ -418,6 +419,10 @@ static int grow_clocks(struct dpor *p, size_t n)
 	if (!c)
 		return -ENOMEM;
 	p->idx = c;
+	c = realloc(p->block, n * sizeof(*p->block));
+	if (!c)
+		return -ENOMEM;
+	p->block = c;
 	p->cap_clock = n;
 	return 0;
 }
@@ -496,14 +501,25 @@ static void race(struct dpor *p, const struct pm_decision *dec, size_t i, size_t
 /* Every race of the execution, by vector clocks: a step's clock is the
  * join of its thread's previous step's and of every earlier dependent
  * step's; walking back from j, an earlier dependent step its clock does
- * not yet cover is in a race with it. */
-static int races(struct dpor *p, const struct pm_decision *dec, size_t n)
+ * not yet cover is in a race with it. Steps before from are the last
+ * execution's (the same prefix): their clocks stand and their races were
+ * found then. */
+static int races(struct dpor *p, const struct pm_decision *dec, size_t from, size_t n)
 {
 	uint32_t last[PINMM_EXPLORE_MAX_THREADS][PINMM_EXPLORE_MAX_THREADS] = { { 0 } };
 	uint32_t count[PINMM_EXPLORE_MAX_THREADS] = { 0 };
 	int err = grow_clocks(p, n);
 
-	for (size_t j = 0; !err && j < n; j++) {
+	/* each thread's clock and count at its last step before from */
+	for (size_t k = from; !err && k-- > 0;) {
+		unsigned t = dec[k].chosen;
+
+		if (!count[t]) {
+			count[t] = p->idx[k];
+			memcpy(last[t], p->clock[k], sizeof(last[t]));
+		}
+	}
+	for (size_t j = from; !err && j < n; j++) {
 		unsigned q = dec[j].chosen;
 		uint32_t *v = p->clock[j];
 
@@ -513,6 +529,7 @@ static int races(struct dpor *p, const struct pm_decision *dec, size_t n)
 		memcpy(left, count, sizeof(left));
 		memcpy(v, last[q], sizeof(last[q]));
 		p->idx[j] = ++count[q];
+		p->block[j] = j > 0 && dec[j - 1].chosen == q ? p->block[j - 1] : (uint32_t)j;
 		for (size_t i = j; i-- > 0;) {
 			unsigned pt = dec[i].chosen;
 			bool covered = true;
@@ -522,11 +539,16 @@ static int races(struct dpor *p, const struct pm_decision *dec, size_t n)
 				covered = t == (int)q || v[t] >= left[t];
 			if (covered)
 				break;
-			left[pt] = p->idx[i] - 1;
-			if (pt == q || v[pt] >= p->idx[i] || !steps_dependent(p, i, j))
+			if (pt == q) {
+				/* j's own thread: ordered before it already, and
+				 * nothing else's left count changes; skip its run */
+				i = p->block[i];
 				continue;
-			if (v[pt] < p->idx[i])
-				race(p, dec, i, j);
+			}
+			left[pt] = p->idx[i] - 1;
+			if (v[pt] >= p->idx[i] || !steps_dependent(p, i, j))
+				continue;
+			race(p, dec, i, j);
 			for (int t = 0; t < PINMM_EXPLORE_MAX_THREADS; t++)
 				if (p->clock[i][t] > v[t])
 					v[t] = p->clock[i][t];
@@ -552,7 +574,7 @@ static int next_prefix(struct dpor *p, const struct pm_sched_run *run, bool *mor
 		return err;
 	for (size_t i = from; i < n && i < p->nr_node; i++)
 		label_step(p, i, &p->node[i].lab[dec[i].chosen]);
-	err = races(p, dec, n);
+	err = races(p, dec, from, n);
 	for (size_t i = n; !err && i-- > 0;) {
 		struct por_node *nd = &p->node[i];
 		unsigned left = nd->backtrack & ~nd->done & ~nd->sleep;
@@ -640,6 +662,7 @@ int pm_explore_dpor(struct pm_search *s)
 	free(p.prefix);
 	free(p.clock);
 	free(p.idx);
+	free(p.block);
 	free(p.table);
 	free(p.acc);
 	free(p.first);
