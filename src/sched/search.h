@@ -16,9 +16,10 @@ struct pm_search {
 	double start, last_progress;
 	struct pm_fork_server *fs;	/* executions forked from a template */
 	/* --fork auto: a few executions at home, then a few forked, timed;
-	 * the faster way runs the rest (both give the same executions) */
+	 * the faster way runs the rest (both give the same executions); the
+	 * fastest execution of each */
 	unsigned trial_home, trial_forked;
-	double time_home, time_forked;
+	double best_home, best_forked;
 	bool decided;
 };
 
