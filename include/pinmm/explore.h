@@ -167,7 +167,9 @@ struct pinmm_explore_result {
 /* Search. 0 (see result), -EINVAL (bad ops/cfg: no threads or more than
  * PINMM_EXPLORE_MAX_THREADS, a bound above PINMM_EXPLORE_MAX_BOUND other
  * than PINMM_EXPLORE_UNBOUNDED, an unknown strategy),
- * -ENOMEM. */
+ * -ENOMEM. While it runs, the calling thread and the explorer's threads
+ * are bound to the CPU the caller was on (only one of them runs at a
+ * time); the caller's CPU affinity is restored before it returns. */
 int pinmm_explore(const struct pinmm_explore_ops *ops, void *ctx,
 		  const struct pinmm_explore_cfg *cfg,
 		  struct pinmm_explore_result *result);
