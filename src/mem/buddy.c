@@ -201,12 +201,9 @@ static struct pinmm_page *zone_alloc(struct pm_mem *mem, struct pm_zone *z,
 			/* relaxed: the zone lock orders these, and the caller
 			 * publishes the folio (seq_cst stores cost a locked
 			 * exchange each: 2560 for a THP) */
-			atomic_store_explicit(&t->flags,
-					      i ? (1u << PG_tail) : (order ? 1u << PG_head : 0),
-					      memory_order_relaxed);
+			set_page_flags(t, i ? (1u << PG_tail) : (order ? 1u << PG_head : 0));
 			set_page_head_off(t, (unsigned)i);
 			set_page_order(t, i ? 0 : order);
-			pm_access(&t->flags, PM_ACC_WRITE);
 			pm_access(&t->mapcount, PM_ACC_WRITE);
 			pm_access(&t->refcount, PM_ACC_WRITE);
 			pm_access(&t->pincount, PM_ACC_WRITE);
@@ -269,7 +266,7 @@ void pm_free_folio(struct pinmm_page *folio)
 	pm_mutex_lock(&z->lock);
 	/* set down under the zone lock, as zone_alloc() sets up */
 	for (unsigned long i = 0; i < nr; i++) {
-		atomic_store_explicit(&folio[i].flags, 0, memory_order_relaxed);
+		set_page_flags(&folio[i], 0);
 		set_page_head_off(&folio[i], 0);
 		set_folio_mapping(&folio[i], NULL);
 	}

@@ -83,6 +83,13 @@ static inline void page_clear(struct pinmm_page *p, enum pm_page_flag f)
 	pm_access(&p->flags, PM_ACC_WRITE);
 	atomic_fetch_and(&p->flags, ~(1u << f));
 }
+/* every flag at once: the allocator setting a frame up or down, under the
+ * zone lock (relaxed: the lock orders it, the refcount publishes it) */
+static inline void set_page_flags(struct pinmm_page *p, uint32_t flags)
+{
+	pm_access(&p->flags, PM_ACC_WRITE);
+	atomic_store_explicit(&p->flags, flags, memory_order_relaxed);
+}
 
 static inline struct pinmm_page *page_folio(struct pinmm_page *p)
 {
