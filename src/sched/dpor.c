@@ -193,6 +193,12 @@ static int grow_nodes(struct dpor *p, size_t n)
 	return 0;
 }
 
+/* obj's first slot in a table of size (a power of two) */
+static uint32_t obj_hash(const void *obj, uint32_t size)
+{
+	return (uint32_t)(((uintptr_t)obj >> 3) * 2654435761u) & (size - 1);
+}
+
 static int grow_table(struct dpor *p)
 {
 	uint32_t size = p->table_size ? 2 * p->table_size : OBJ_TABLE_MIN;
@@ -203,7 +209,7 @@ static int grow_table(struct dpor *p)
 	for (uint32_t i = 0; i < p->table_size; i++) {
 		if (old[i].gen != p->gen)
 			continue;
-		uint32_t h = (uint32_t)(((uintptr_t)old[i].obj >> 3) * 2654435761u) & (size - 1);
+		uint32_t h = obj_hash(old[i].obj, size);
 
 		while (t[h].gen == p->gen)
 			h = (h + 1) & (size - 1);
@@ -225,7 +231,7 @@ static int object_number(struct dpor *p, const void *obj, uint32_t *id)
 			return err;
 	}
 	uint32_t mask = p->table_size - 1;
-	uint32_t h = (uint32_t)(((uintptr_t)obj >> 3) * 2654435761u) & mask;
+	uint32_t h = obj_hash(obj, p->table_size);
 
 	for (; p->table[h].gen == p->gen; h = (h + 1) & mask)
 		if (p->table[h].obj == obj) {

@@ -167,6 +167,28 @@ void pm_search_judge(struct pm_sched_run *run, bool want_outcome, uint64_t *outc
 	*failed = run->ops->check(run->state, msg, len) != 0;
 }
 
+static int execute_home(struct pm_search *s, struct pm_sched_run *run, bool *failed,
+			char *msg, size_t len)
+{
+	int err;
+
+	run->ops = s->ops;
+	run->state = s->ops->setup(s->ctx);
+	if (!run->state)
+		return -ENOMEM;
+	err = pm_sched_execute(sched, run);
+	if (!err) {
+		uint64_t h;
+		bool has;
+
+		pm_search_judge(run, s->cfg && s->cfg->outcomes, &h, &has, failed, msg, len);
+		if (has)
+			err = add_outcome(s->res, h);
+	}
+	s->ops->teardown(run->state);
+	return err;
+}
+
 static int execute_forked(struct pm_search *s, struct pm_sched_run *run, bool *failed,
 			  char *msg, size_t len)
 {
@@ -179,9 +201,6 @@ static int execute_forked(struct pm_search *s, struct pm_sched_run *run, bool *f
 		err = add_outcome(s->res, h);
 	return err;
 }
-
-static int execute_home(struct pm_search *s, struct pm_sched_run *run, bool *failed,
-			char *msg, size_t len);
 
 /*
  * --fork auto: which way is faster depends on what set-up costs against
@@ -224,28 +243,6 @@ int pm_search_execute(struct pm_search *s, struct pm_sched_run *run, bool *faile
 		return s->decided ? execute_forked(s, run, failed, msg, len)
 				  : execute_auto(s, run, failed, msg, len);
 	return execute_home(s, run, failed, msg, len);
-}
-
-static int execute_home(struct pm_search *s, struct pm_sched_run *run, bool *failed,
-			char *msg, size_t len)
-{
-	int err;
-
-	run->ops = s->ops;
-	run->state = s->ops->setup(s->ctx);
-	if (!run->state)
-		return -ENOMEM;
-	err = pm_sched_execute(sched, run);
-	if (!err) {
-		uint64_t h;
-		bool has;
-
-		pm_search_judge(run, s->cfg && s->cfg->outcomes, &h, &has, failed, msg, len);
-		if (has)
-			err = add_outcome(s->res, h);
-	}
-	s->ops->teardown(run->state);
-	return err;
 }
 
 /* The first failure's trace: its schedule replayed once more with tracing
@@ -443,14 +440,11 @@ int pinmm_explore(const struct pinmm_explore_ops *ops, void *ctx,
 	    (cfg->nr_shards > 1 && (cfg->shard < 1 || cfg->shard > cfg->nr_shards)))
 		return -EINVAL;
 	memset(res, 0, sizeof(*res));
+	if (cfg->fork == PINMM_EXPLORE_FORK_ALWAYS && !pm_fork_server_supported())
+		return -EOPNOTSUPP;
 	sched = pm_sched_new(ops->nr_threads);
 	if (!sched)
 		return -ENOMEM;
-	if (cfg->fork == PINMM_EXPLORE_FORK_ALWAYS && !pm_fork_server_supported()) {
-		pm_sched_free(sched);
-		sched = NULL;
-		return -EOPNOTSUPP;
-	}
 	if (cfg->fork != PINMM_EXPLORE_FORK_NEVER && pm_fork_server_supported()) {
 		/* the template: set-up once (auto measures whether forking
 		 * from it pays, execute_auto()) */
