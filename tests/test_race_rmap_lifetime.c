@@ -322,6 +322,75 @@ static void uprobe_in_place_vs_migration(void **state)
 	}
 }
 
+/*
+ * Unregistering in place writes the original byte back under the
+ * page-table lock, drops that lock, and then compares the page with the
+ * file's to give the copy up. The comparison used to read the page with
+ * nothing holding it: a migration (or zap, or COW) right after the unlock
+ * freed the frame, and the read saw whatever the frame's next owner wrote
+ * (TSan: the soak's mixers, a fault's zeroing against that read). Staged:
+ * the migration comes at the first unlock after the write; the probe's
+ * reference must refuse it and keep the frame allocated.
+ */
+struct uprobe_revert_stage {
+	struct pinmm *eng;
+	struct pinmm_mm *mm;
+	uint64_t addr;
+	const void *ptl;
+	struct pinmm_page *copy;	/* the probed anonymous copy */
+	bool fired;
+	int migrate_err;
+	int copy_refs;			/* its count after the migration */
+};
+
+static void uprobe_revert_hook(enum pm_point pt, const void *obj, uint64_t val, void *arg)
+{
+	struct uprobe_revert_stage *st = arg;
+
+	(void)val;
+	if (in_hook || st->fired || pt != PM_PT_UNLOCK || obj != st->ptl ||
+	    eng_page_virt(st->eng, st->copy)[0x10] != 0x90)
+		return;
+	st->fired = true;
+	in_hook = true;
+	st->migrate_err = pinmm_migrate(st->mm, st->addr);
+	st->copy_refs = folio_ref_count(st->copy);
+	in_hook = false;
+}
+
+static void uprobe_unregister_holds_copy_while_comparing(void **state)
+{
+	(void)state;
+	struct pinmm *eng = make_strict_engine();
+	struct pinmm_mm *mm = make_mm(eng);
+	struct pinmm_file *f;
+	uint64_t a;
+
+	assert_int_equal(pinmm_file_create(eng, 2 * PG, 0x90, &f), 0);
+	assert_int_equal(pinmm_mmap_file(mm, 0, 2 * PG, PROT_RX, PINMM_MAP_PRIVATE, f, 0, &a), 0);
+	assert_int_equal(pinmm_uprobe_register(f, PG + 0x10), 0);
+	assert_int_equal(load8(mm, a + PG + 0x10), 0xcc);
+	struct pt_table *pte = pte_table_lookup(mm, a + PG, NULL);
+	assert_non_null(pte);
+	struct uprobe_revert_stage st = {
+		.eng = eng, .mm = mm, .addr = a + PG, .ptl = &pte->ptl,
+		.copy = eng_pfn_page(eng, pfn_at(mm, a + PG)),
+	};
+
+	pm_preempt_set_hook(uprobe_revert_hook, &st);
+	int r = pinmm_uprobe_unregister(f, PG + 0x10);
+	pm_preempt_set_hook(NULL, NULL);
+	assert_int_equal(r, 0);
+	assert_true(st.fired);
+	assert_int_equal(st.migrate_err, -EAGAIN);	/* the comparison holds it */
+	assert_true(st.copy_refs > 0);
+	assert_int_equal(load8(mm, a + PG + 0x10), 0x90);
+	assert_invariants(eng);
+	pinmm_file_put(f);
+	pinmm_mm_exit(mm);
+	finish_engine(eng);
+}
+
 /* ------------------------------------ mapcount changes are race points --- */
 
 /*
@@ -381,6 +450,7 @@ int main(void)
 		cmocka_unit_test(uprobe_takes_mmap_locks_oldest_first),
 		cmocka_unit_test(uprobe_page_reference_vs_migration),
 		cmocka_unit_test(uprobe_in_place_vs_migration),
+		cmocka_unit_test(uprobe_unregister_holds_copy_while_comparing),
 		cmocka_unit_test(mapcount_changes_are_preemption_points),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -210,6 +210,26 @@ static struct pinmm_page *uprobe_own_page(struct pinmm *eng, struct uprobe_targe
 	return page;
 }
 
+/* The copy is the file's page again: unmap it (the next fault maps the
+ * page-cache page), unless it changed or anyone but the mapping and our
+ * reference holds it. */
+static void uprobe_revert_copy(struct pinmm *eng, struct uprobe_target *t,
+			       struct pinmm_page *page, pte_t e)
+{
+	struct pt_table *pte;
+	pte_t now;
+	struct pinmm_page *again = uprobe_own_page(eng, t, &pte, &now);
+
+	if (!again)
+		return;	/* gone meanwhile: nothing to revert */
+	if (again == page && now == e && folio_ref_count(page_folio(page)) == 2 &&
+	    !folio_maybe_dma_pinned(eng, page_folio(page))) {
+		pt_xchg(pte, pt_index(t->addr, PT_LEVEL_PTE), 0);
+		zap_present_pte(eng, now);
+	}
+	pm_mutex_unlock(&pte->ptl);
+}
+
 /*
  * The in-place write of one mapping (mmap_lock held): fault the page in as
  * the mapping's own (a FOLL_FORCE write: a copy of a page-cache or shared
@@ -236,20 +256,23 @@ static int uprobe_write_in_page(struct pinmm_file *f, struct uprobe_target *t, u
 	if (!page)
 		return -EAGAIN;
 	frame_copy_to((uint8_t *)eng_page_virt(eng, page) + (off & (PINMM_PAGE_SIZE - 1)), &byte, 1);
-	pm_mutex_unlock(&pte->ptl);
-	if (byte == UPROBE_SWBP || folio_maybe_dma_pinned(eng, page_folio(page)) ||
-	    !identical_to_cache(f, off >> PINMM_PAGE_SHIFT, eng_page_virt(eng, page)))
+	if (byte == UPROBE_SWBP) {
+		pm_mutex_unlock(&pte->ptl);
 		return 0;
-	pte_t now;
-	struct pinmm_page *again = uprobe_own_page(eng, t, &pte, &now);
-	if (!again)
-		return 0;	/* gone meanwhile: nothing to revert */
-	if (again == page && now == e && folio_ref_count(page_folio(page)) == 1 &&
-	    !folio_maybe_dma_pinned(eng, page_folio(page))) {
-		pt_xchg(pte, pt_index(t->addr, PT_LEVEL_PTE), 0);
-		zap_present_pte(eng, now);
 	}
+	/*
+	 * The comparison reads the page after the page-table lock is gone
+	 * (the file read takes the file lock, which comes first): hold a
+	 * reference, as Linux holds its GUP reference, or a zap, COW or
+	 * migration meanwhile frees the frame and the read sees whatever
+	 * its next owner writes.
+	 */
+	folio_get(page_folio(page));
 	pm_mutex_unlock(&pte->ptl);
+	if (!folio_maybe_dma_pinned(eng, page_folio(page)) &&
+	    identical_to_cache(f, off >> PINMM_PAGE_SHIFT, eng_page_virt(eng, page)))
+		uprobe_revert_copy(eng, t, page, e);
+	folio_put(page_folio(page));
 	return 0;
 }
 
