@@ -221,7 +221,7 @@ static int collapse_huge_page(struct pinmm_mm *mm, struct vm_area *vma, uint64_t
 	pt_write(pmd, i, mk_pte(eng_page_pfn(eng, folio), PTE_HUGE | vma_pte_flags(vma, true)));
 	pm_mutex_unlock(&pmd->ptl);
 	if (spare)
-		pt_free_now(spare);
+		pt_free_rcu(spare);	/* deposited: may once have been live */
 	return 0;
 }
 

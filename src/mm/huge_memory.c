@@ -262,8 +262,10 @@ void zap_huge_pmd(struct pinmm *eng, struct pt_table *pmd, unsigned i)
 	struct pinmm_page *folio = eng_pfn_page(eng, pte_pfn(old));
 	struct pt_table *deposited = pmd_withdraw(pmd, i);
 
+	/* RCU: khugepaged deposits the PTE table it emptied, which a GUP-fast
+	 * or rmap walker may have read just before and not yet let go of */
 	if (deposited)
-		pt_free_now(deposited);	/* never visible to anyone */
+		pt_free_rcu(deposited);
 	if (is_huge_zero_pmd(old))
 		return;		/* the huge zero page holds no references */
 	zap_pmd_folio(folio, old);

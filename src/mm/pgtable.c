@@ -60,6 +60,13 @@ static void pt_uncount(struct pt_table *t)
 	atomic_fetch_sub(&t->eng->nr_page_tables, n);
 }
 
+/* a table nobody could ever reach (never installed) */
+static void pt_free_now(struct pt_table *t)
+{
+	pt_uncount(t);
+	pt_release(t);
+}
+
 int pmd_deposit(struct pt_table *pmd, unsigned i)
 {
 	struct pt_table *pte;
@@ -96,12 +103,6 @@ struct pt_table *pmd_withdraw(struct pt_table *pmd, unsigned i)
 		pmd->deposit[i] = NULL;
 	}
 	return pte;
-}
-
-void pt_free_now(struct pt_table *t)
-{
-	pt_uncount(t);
-	pt_release(t);
 }
 
 static void pt_free_cb(struct rcu_head *head)

@@ -164,10 +164,10 @@ static inline void pt_set_bits(struct pt_table *t, unsigned i, pte_t bits)
 struct pt_table *pt_alloc(struct pinmm *eng, int level);
 /* Set aside a PTE table for a PMD leaf at entry i (before mapping it). */
 int pmd_deposit(struct pt_table *pmd, unsigned i);
-/* Take it back (splitting: to use it; zapping: to free it). */
+/* Take it back (splitting: to use it; zapping: to free it with
+ * pt_free_rcu(), as a deposited table may once have been live). */
 struct pt_table *pmd_withdraw(struct pt_table *pmd, unsigned i);
-/* Free now (nobody can reach it) or after a grace period (it was visible). */
-void pt_free_now(struct pt_table *t);
+/* Free after a grace period: a lockless walker may still be inside it. */
 void pt_free_rcu(struct pt_table *t);
 
 #endif
