@@ -62,7 +62,11 @@ static void collapse_hook(enum pm_point pt, const void *obj, uint64_t val, void 
 	assert_int_equal(pthread_join(t, NULL), 0);
 }
 
-/* 2 MiB of small pages, one in every eight written, collapsible */
+/* 2 MiB of small pages, one in every eight written, collapsible. Sparse
+ * on purpose (not test_thp's every page): reclaim's sweep in pfn order
+ * must reach a page of the parent's before any of the child's copies,
+ * which the child's collapse would find held; with every page written it
+ * does not, and the collapse answers -EAGAIN. */
 static uint64_t map_collapsible(struct pinmm_mm *mm, uint8_t byte)
 {
 	uint64_t a;

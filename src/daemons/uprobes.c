@@ -216,14 +216,15 @@ static struct pinmm_page *uprobe_own_page(struct pinmm *eng, struct uprobe_targe
 static void uprobe_revert_copy(struct pinmm *eng, struct uprobe_target *t,
 			       struct pinmm_page *page, pte_t e)
 {
+	struct pinmm_page *folio = page_folio(page);
 	struct pt_table *pte;
 	pte_t now;
 	struct pinmm_page *again = uprobe_own_page(eng, t, &pte, &now);
 
 	if (!again)
 		return;	/* gone meanwhile: nothing to revert */
-	if (again == page && now == e && folio_ref_count(page_folio(page)) == 2 &&
-	    !folio_maybe_dma_pinned(eng, page_folio(page))) {
+	if (again == page && now == e && folio_ref_count(folio) == 2 &&
+	    !folio_maybe_dma_pinned(eng, folio)) {
 		pt_xchg(pte, pt_index(t->addr, PT_LEVEL_PTE), 0);
 		zap_present_pte(eng, now);
 	}
@@ -267,12 +268,14 @@ static int uprobe_write_in_page(struct pinmm_file *f, struct uprobe_target *t, u
 	 * migration meanwhile frees the frame and the read sees whatever
 	 * its next owner writes.
 	 */
-	folio_get(page_folio(page));
+	struct pinmm_page *folio = page_folio(page);
+
+	folio_get(folio);
 	pm_mutex_unlock(&pte->ptl);
-	if (!folio_maybe_dma_pinned(eng, page_folio(page)) &&
+	if (!folio_maybe_dma_pinned(eng, folio) &&
 	    identical_to_cache(f, off >> PINMM_PAGE_SHIFT, eng_page_virt(eng, page)))
 		uprobe_revert_copy(eng, t, page, e);
-	folio_put(page_folio(page));
+	folio_put(folio);
 	return 0;
 }
 
